@@ -1,0 +1,37 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "tokens")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i32,
+    pub name: String,
+    /// Hex SHA-256 of the plaintext token; the plaintext is never stored.
+    #[sea_orm(unique)]
+    pub token_hash: String,
+    /// First characters of the token, for display.
+    pub token_prefix: String,
+    /// `client` or `admin`.
+    pub role: String,
+    /// JSON array of exact names or `*` globs; `None` allows every model.
+    pub allowed_models: Option<String>,
+    pub max_tokens: Option<i64>,
+    pub max_amount_nano: Option<i64>,
+    pub expires_at: Option<i64>,
+    pub enabled: bool,
+    pub rpm: Option<i32>,
+    pub tpm: Option<i32>,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub total_tokens: i64,
+    pub amount_spent_nano: i64,
+    pub request_count: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

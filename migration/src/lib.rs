@@ -1,0 +1,15 @@
+//! Database migrations. They run at gateway start and with `gateway-zero migrate`,
+//! on SQLite and Postgres alike.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261127_000001_init;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261127_000001_init::Migration)]
+    }
+}

@@ -1,0 +1,224 @@
+//! Every failure a client can see, in OpenAI's error shape (contract section 3).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use bytes::Bytes;
+use serde_json::json;
+
+#[derive(Debug, Clone)]
+pub enum ApiError {
+    /// 400: malformed JSON, missing or invalid fields.
+    InvalidRequest {
+        message: String,
+        param: Option<&'static str>,
+    },
+    /// 401 `invalid_token`: missing or unknown token.
+    InvalidToken,
+    /// 401 `token_disabled`.
+    TokenDisabled,
+    /// 401 `token_expired`.
+    TokenExpired,
+    /// 403: model not allowed, or a non-admin on an admin route.
+    PermissionDenied(String),
+    /// 404: no provider serves the model, unknown route or resource.
+    NotFound(String),
+    /// 405 on a known route with the wrong method.
+    MethodNotAllowed,
+    /// 409: a resource with that name already exists.
+    Conflict(String),
+    /// 413: body over `server.max_body_bytes`.
+    PayloadTooLarge { limit: usize },
+    /// 429 `rate_limit_error`: token RPM/TPM exceeded.
+    RateLimited(String),
+    /// 429 `insufficient_quota`: token budget exhausted.
+    InsufficientQuota(String),
+    /// 502: upstream failed on every attempt.
+    UpstreamFailed(String),
+    /// 503: no usable provider or key.
+    NoUpstream(String),
+    /// 504: upstream timed out.
+    UpstreamTimeout(String),
+    /// An upstream 4xx answer (other than 401/403/429), passed through.
+    Upstream { status: StatusCode, body: Bytes },
+    /// 500: a bug or a database failure; details go to the log, not the client.
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn invalid(message: impl Into<String>) -> ApiError {
+        ApiError::InvalidRequest {
+            message: message.into(),
+            param: None,
+        }
+    }
+
+    pub fn invalid_param(param: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::InvalidRequest {
+            message: message.into(),
+            param: Some(param),
+        }
+    }
+
+    pub fn internal(context: &str, err: impl std::fmt::Display) -> ApiError {
+        log::error!("{context}: {err}");
+        ApiError::Internal(context.to_string())
+    }
+
+    /// `(type, code)` of the OpenAI error object.
+    pub fn kind(&self) -> (&'static str, &'static str) {
+        match self {
+            ApiError::InvalidRequest { .. } => ("invalid_request_error", "invalid_request"),
+            ApiError::InvalidToken => ("authentication_error", "invalid_token"),
+            ApiError::TokenDisabled => ("authentication_error", "token_disabled"),
+            ApiError::TokenExpired => ("authentication_error", "token_expired"),
+            ApiError::PermissionDenied(_) => ("permission_error", "permission_denied"),
+            ApiError::NotFound(_) => ("not_found_error", "not_found"),
+            ApiError::MethodNotAllowed => ("invalid_request_error", "method_not_allowed"),
+            ApiError::Conflict(_) => ("invalid_request_error", "conflict"),
+            ApiError::PayloadTooLarge { .. } => ("invalid_request_error", "payload_too_large"),
+            ApiError::RateLimited(_) => ("rate_limit_error", "rate_limit_exceeded"),
+            ApiError::InsufficientQuota(_) => ("insufficient_quota", "insufficient_quota"),
+            ApiError::UpstreamFailed(_) => ("upstream_error", "upstream_failed"),
+            ApiError::NoUpstream(_) => ("upstream_error", "no_upstream_available"),
+            ApiError::UpstreamTimeout(_) => ("upstream_error", "upstream_timeout"),
+            ApiError::Upstream { .. } => ("upstream_error", "upstream_client_error"),
+            ApiError::Internal(_) => ("internal_error", "internal_error"),
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            ApiError::InvalidRequest { message, .. } => message.clone(),
+            ApiError::InvalidToken => "invalid or missing API token".into(),
+            ApiError::TokenDisabled => "this token is disabled".into(),
+            ApiError::TokenExpired => "this token has expired".into(),
+            ApiError::MethodNotAllowed => "method not allowed on this route".into(),
+            ApiError::PayloadTooLarge { limit } => {
+                format!("request body is larger than the limit of {limit} bytes")
+            }
+            ApiError::Upstream { status, body } => upstream_message(body)
+                .unwrap_or_else(|| format!("upstream answered {}", status.as_u16())),
+            ApiError::PermissionDenied(m)
+            | ApiError::NotFound(m)
+            | ApiError::Conflict(m)
+            | ApiError::RateLimited(m)
+            | ApiError::InsufficientQuota(m)
+            | ApiError::UpstreamFailed(m)
+            | ApiError::NoUpstream(m)
+            | ApiError::UpstreamTimeout(m) => m.clone(),
+            ApiError::Internal(m) => format!("internal error: {m}"),
+        }
+    }
+
+    pub fn param(&self) -> Option<&'static str> {
+        match self {
+            ApiError::InvalidRequest { param, .. } => *param,
+            _ => None,
+        }
+    }
+
+    /// The OpenAI-shaped JSON body.
+    pub fn body(&self) -> serde_json::Value {
+        let (kind, code) = self.kind();
+        json!({"error": {"message": self.message(), "type": kind, "code": code, "param": self.param()}})
+    }
+
+    /// The Anthropic-shaped JSON body, for `/v1/messages`.
+    pub fn anthropic_body(&self) -> serde_json::Value {
+        let kind = match self.status_code().as_u16() {
+            400 | 405 | 409 => "invalid_request_error",
+            401 => "authentication_error",
+            403 => "permission_error",
+            404 => "not_found_error",
+            413 => "request_too_large",
+            429 => "rate_limit_error",
+            529 | 503 => "overloaded_error",
+            _ => "api_error",
+        };
+        json!({"type": "error", "error": {"type": kind, "message": self.message()}})
+    }
+}
+
+/// The `error.message` (or `message`) of an upstream error body, if it has one.
+fn upstream_message(body: &[u8]) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let message = value
+        .pointer("/error/message")
+        .or_else(|| value.get("message"))?;
+    message.as_str().map(str::to_string)
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message())
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::InvalidRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::InvalidToken | ApiError::TokenDisabled | ApiError::TokenExpired => {
+                StatusCode::UNAUTHORIZED
+            }
+            ApiError::PermissionDenied(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::RateLimited(_) | ApiError::InsufficientQuota(_) => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            ApiError::UpstreamFailed(_) => StatusCode::BAD_GATEWAY,
+            ApiError::NoUpstream(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            ApiError::Upstream { status, .. } => *status,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut builder = HttpResponse::build(self.status_code());
+        if let ApiError::Upstream { body, .. } = self {
+            // An upstream error that is already OpenAI-shaped goes through untouched.
+            if upstream_message(body).is_some()
+                && serde_json::from_slice::<serde_json::Value>(body)
+                    .map(|v| v.get("error").is_some_and(|e| e.is_object()))
+                    .unwrap_or(false)
+            {
+                return builder.content_type("application/json").body(body.clone());
+            }
+        }
+        builder.json(self.body())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openai_shape() {
+        let body = ApiError::TokenExpired.body();
+        assert_eq!(body["error"]["type"], "authentication_error");
+        assert_eq!(body["error"]["code"], "token_expired");
+        assert!(body["error"]["param"].is_null());
+        let body = ApiError::invalid_param("model", "model is required").body();
+        assert_eq!(body["error"]["param"], "model");
+        assert_eq!(ApiError::InsufficientQuota("x".into()).status_code(), 429);
+    }
+
+    #[test]
+    fn upstream_message_is_kept() {
+        let err = ApiError::Upstream {
+            status: StatusCode::BAD_REQUEST,
+            body: Bytes::from_static(br#"{"error":{"message":"bad temperature"}}"#),
+        };
+        assert_eq!(err.message(), "bad temperature");
+        let err = ApiError::Upstream {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            body: Bytes::from_static(b"<html>"),
+        };
+        assert_eq!(err.message(), "upstream answered 422");
+    }
+}

@@ -1,0 +1,20 @@
+//! The admin API: providers and keys, model redirects.
+
+pub mod providers;
+pub mod redirects;
+
+use serde::{Deserialize, Deserializer};
+
+/// For PATCH fields where `null` (clear) differs from absent (keep).
+pub fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Maps an actor mailbox failure to a 500.
+pub fn mailbox(e: actix::MailboxError) -> crate::error::ApiError {
+    crate::error::ApiError::internal("actor unavailable", e)
+}

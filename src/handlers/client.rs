@@ -1,0 +1,292 @@
+//! The OpenAI-compatible client API: chat completions, embeddings, model listing.
+
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::{json, Value};
+
+use super::support::{authenticate, read_body, request_id};
+use crate::actors::provider_registry::{ListModels, Resolve, Route};
+use crate::actors::usage_ledger::TokenInfo;
+use crate::call::CallRecord;
+use crate::error::ApiError;
+use crate::proxy;
+use crate::state::AppState;
+use crate::upstream::{ClientRequest, Endpoint};
+
+/// The few fields of a client body the gateway reads; everything else passes through.
+#[derive(Deserialize)]
+struct Peek<'a> {
+    #[serde(default)]
+    model: Option<Value>,
+    #[serde(default)]
+    stream: Option<Value>,
+    #[serde(default)]
+    stream_options: Option<Value>,
+    #[serde(default, borrow)]
+    messages: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    input: Option<&'a RawValue>,
+}
+
+fn parse_request(endpoint: Endpoint, raw: bytes::Bytes) -> Result<ClientRequest, ApiError> {
+    if raw.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::invalid("request body must be a JSON object"));
+    }
+    let first = raw.iter().find(|b| !b.is_ascii_whitespace()).copied();
+    if first != Some(b'{') {
+        return Err(ApiError::invalid("request body must be a JSON object"));
+    }
+    let peek: Peek = serde_json::from_slice(&raw)
+        .map_err(|e| ApiError::invalid(format!("invalid JSON body: {e}")))?;
+    let model = match peek.model {
+        None | Some(Value::Null) => {
+            return Err(ApiError::invalid_param("model", "'model' is required"))
+        }
+        Some(Value::String(s)) if !s.trim().is_empty() => s,
+        Some(_) => {
+            return Err(ApiError::invalid_param(
+                "model",
+                "'model' must be a non-empty string",
+            ))
+        }
+    };
+    let stream = match peek.stream {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => b,
+        Some(_) => {
+            return Err(ApiError::invalid_param(
+                "stream",
+                "'stream' must be a boolean",
+            ))
+        }
+    };
+    let wants_usage_chunk = match &peek.stream_options {
+        None | Some(Value::Null) => false,
+        Some(Value::Object(o)) => match o.get("include_usage") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => {
+                return Err(ApiError::invalid_param(
+                    "stream_options",
+                    "'stream_options.include_usage' must be a boolean",
+                ))
+            }
+        },
+        Some(_) => {
+            return Err(ApiError::invalid_param(
+                "stream_options",
+                "'stream_options' must be an object",
+            ))
+        }
+    };
+    match endpoint {
+        Endpoint::ChatCompletions => {
+            let messages = peek
+                .messages
+                .ok_or_else(|| ApiError::invalid_param("messages", "'messages' is required"))?;
+            let text = messages.get().trim_start();
+            if !text.starts_with('[') {
+                return Err(ApiError::invalid_param(
+                    "messages",
+                    "'messages' must be an array",
+                ));
+            }
+            if text[1..].trim_start().starts_with(']') {
+                return Err(ApiError::invalid_param(
+                    "messages",
+                    "'messages' must not be empty",
+                ));
+            }
+        }
+        Endpoint::Embeddings => {
+            let input = peek
+                .input
+                .ok_or_else(|| ApiError::invalid_param("input", "'input' is required"))?;
+            let text = input.get().trim_start();
+            if !(text.starts_with('"') || text.starts_with('[')) {
+                return Err(ApiError::invalid_param(
+                    "input",
+                    "'input' must be a string or an array",
+                ));
+            }
+            if stream {
+                return Err(ApiError::invalid_param(
+                    "stream",
+                    "embeddings cannot stream",
+                ));
+            }
+        }
+    }
+    Ok(ClientRequest {
+        raw,
+        model,
+        stream,
+        wants_usage_chunk,
+    })
+}
+
+/// Keeps only the providers this token may use for the model; 403 when none is left.
+fn restrict(token: &TokenInfo, mut route: Route) -> Result<Route, ApiError> {
+    let bare = route.bare.clone();
+    route
+        .candidates
+        .retain(|c| token.allows(&c.provider.record.name, &bare));
+    if route.candidates.is_empty() {
+        return Err(ApiError::PermissionDenied(format!(
+            "this token may not use model '{}'",
+            route.requested
+        )));
+    }
+    Ok(route)
+}
+
+async fn proxied(
+    endpoint: Endpoint,
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+    client: &awc::Client,
+    rec: &mut Option<CallRecord>,
+) -> Result<HttpResponse, ApiError> {
+    let token = authenticate(state, req).await?;
+    if let Some(r) = rec.as_mut() {
+        r.entry.token_id = Some(token.id);
+    }
+    let raw = read_body(req, payload, state.settings.server.max_body_bytes).await?;
+    let parsed = parse_request(endpoint, raw)?;
+    if let Some(r) = rec.as_mut() {
+        r.entry.requested_model = Some(parsed.model.clone());
+        r.entry.stream = parsed.stream;
+    }
+    let route = state
+        .registry
+        .send(Resolve {
+            model: parsed.model.clone(),
+        })
+        .await
+        .map_err(|e| ApiError::internal("provider registry unavailable", e))??;
+    let route = restrict(&token, route)?;
+    proxy::forward(state, client, rec, endpoint, parsed, route).await
+}
+
+async fn handle(
+    endpoint: Endpoint,
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    client: web::Data<awc::Client>,
+) -> HttpResponse {
+    let id = request_id();
+    let mut rec = Some(CallRecord::new(endpoint, id.clone()));
+    let result = proxied(endpoint, &req, payload, &state, &client, &mut rec).await;
+    let mut response = match result {
+        Ok(response) => response,
+        Err(err) => {
+            if let Some(rec) = rec.take() {
+                rec.fail(&state, &err);
+            }
+            err.error_response()
+        }
+    };
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&id) {
+        response.headers_mut().insert(
+            actix_web::http::header::HeaderName::from_static("x-request-id"),
+            value,
+        );
+    }
+    response
+}
+
+pub async fn chat_completions(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    client: web::Data<awc::Client>,
+) -> HttpResponse {
+    handle(Endpoint::ChatCompletions, req, payload, state, client).await
+}
+
+pub async fn embeddings(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    client: web::Data<awc::Client>,
+) -> HttpResponse {
+    handle(Endpoint::Embeddings, req, payload, state, client).await
+}
+
+/// `GET /v1/models`: the models this token may use.
+pub async fn models(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let token = authenticate(&state, &req).await?;
+    let entries = state
+        .registry
+        .send(ListModels)
+        .await
+        .map_err(|e| ApiError::internal("provider registry unavailable", e))?;
+    let data: Vec<Value> = entries
+        .into_iter()
+        .filter(|m| token.allows(&m.provider, &m.model))
+        .map(|m| json!({"id": m.id, "object": "model", "created": 0, "owned_by": m.owned_by}))
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({"object": "list", "data": data})))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chat(body: &str) -> Result<ClientRequest, ApiError> {
+        parse_request(
+            Endpoint::ChatCompletions,
+            bytes::Bytes::from(body.to_string()),
+        )
+    }
+
+    #[test]
+    fn validates_chat_bodies() {
+        let ok = chat(r#"{"model":"m","messages":[{"role":"user","content":"hi"}],"stream":true}"#)
+            .unwrap();
+        assert!(ok.stream && !ok.wants_usage_chunk);
+        let param = |r: Result<ClientRequest, ApiError>| r.err().unwrap().param();
+        assert_eq!(param(chat(r#"{"messages":[{}]}"#)), Some("model"));
+        assert_eq!(param(chat(r#"{"model":5,"messages":[{}]}"#)), Some("model"));
+        assert_eq!(param(chat(r#"{"model":"m"}"#)), Some("messages"));
+        assert_eq!(
+            param(chat(r#"{"model":"m","messages":{}}"#)),
+            Some("messages")
+        );
+        assert_eq!(
+            param(chat(r#"{"model":"m","messages":[ ]}"#)),
+            Some("messages")
+        );
+        assert_eq!(
+            param(chat(r#"{"model":"m","messages":[{}],"stream":"yes"}"#)),
+            Some("stream")
+        );
+        assert!(chat("[1,2]").is_err());
+        assert!(chat("{\"model\":").is_err());
+        assert!(chat("").is_err());
+        let usage = chat(r#"{"model":"m","messages":[{}],"stream":true,"stream_options":{"include_usage":true}}"#)
+            .unwrap();
+        assert!(usage.wants_usage_chunk);
+    }
+
+    #[test]
+    fn validates_embedding_bodies() {
+        let emb = |b: &str| parse_request(Endpoint::Embeddings, bytes::Bytes::from(b.to_string()));
+        assert!(emb(r#"{"model":"e","input":"text"}"#).is_ok());
+        assert!(emb(r#"{"model":"e","input":["a","b"]}"#).is_ok());
+        assert_eq!(
+            emb(r#"{"model":"e"}"#).err().unwrap().param(),
+            Some("input")
+        );
+        assert_eq!(
+            emb(r#"{"model":"e","input":3}"#).err().unwrap().param(),
+            Some("input")
+        );
+    }
+}

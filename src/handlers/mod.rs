@@ -1,0 +1,6 @@
+//! HTTP handlers, grouped by API. They parse and check input, then hand off to actors.
+
+pub mod admin;
+pub mod client;
+pub mod ops;
+pub mod support;

@@ -1,0 +1,108 @@
+//! What every handler needs: bearer authentication, bounded body reading, JSON parsing.
+
+use std::sync::Arc;
+
+use actix_web::{web, HttpRequest};
+use bytes::{Bytes, BytesMut};
+use futures::StreamExt;
+use serde::de::DeserializeOwned;
+
+use crate::actors::usage_ledger::{Authenticate, TokenInfo};
+use crate::error::ApiError;
+use crate::secrets::hash_token;
+use crate::state::AppState;
+use crate::time::now_ms;
+
+/// The token from `Authorization: Bearer …` (or `x-api-key`, as Anthropic clients send it).
+pub fn presented_token(req: &HttpRequest) -> Option<&str> {
+    if let Some(value) = req.headers().get("authorization") {
+        let text = value.to_str().ok()?;
+        let (scheme, token) = text.split_once(' ')?;
+        return scheme
+            .eq_ignore_ascii_case("bearer")
+            .then(|| token.trim())
+            .filter(|t| !t.is_empty());
+    }
+    req.headers()
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+}
+
+/// A usable (enabled, unexpired) token, or the contract's 401.
+pub async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Arc<TokenInfo>, ApiError> {
+    let token = presented_token(req).ok_or(ApiError::InvalidToken)?;
+    let info = state
+        .ledger
+        .send(Authenticate {
+            token_hash: hash_token(token),
+        })
+        .await
+        .map_err(|e| ApiError::internal("usage ledger unavailable", e))??;
+    info.check_usable(now_ms())?;
+    Ok(info)
+}
+
+/// Like `authenticate`, and the token must be an admin's.
+pub async fn authenticate_admin(
+    state: &AppState,
+    req: &HttpRequest,
+) -> Result<Arc<TokenInfo>, ApiError> {
+    let info = authenticate(state, req).await?;
+    if !info.is_admin() {
+        return Err(ApiError::PermissionDenied(
+            "this route needs an admin token".into(),
+        ));
+    }
+    Ok(info)
+}
+
+/// Reads the whole body, refusing it with 413 as soon as it passes `limit`.
+pub async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
+    let declared = req
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    let mut body = BytesMut::with_capacity(declared.unwrap_or(1024).min(limit));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::invalid(format!("cannot read body: {e}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::PayloadTooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// Parses a JSON body into `T`, with a 400 that says what is wrong.
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::invalid("request body must be a JSON object"));
+    }
+    serde_json::from_slice(body).map_err(|e| ApiError::invalid(format!("invalid JSON body: {e}")))
+}
+
+/// Reads and parses a JSON body in one step (admin routes).
+pub async fn json_body<T: DeserializeOwned>(
+    state: &AppState,
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<T, ApiError> {
+    let body = read_body(req, payload, state.settings.server.max_body_bytes).await?;
+    parse_json(&body)
+}
+
+/// A fresh request id for logs and the `x-request-id` header.
+pub fn request_id() -> String {
+    use rand::Rng;
+    format!("req_{:016x}", rand::thread_rng().gen::<u64>())
+}

@@ -1,0 +1,405 @@
+//! The attempt loop: choose a provider and key, call the upstream, fail over on connection
+//! errors, first-byte timeouts, 429 and 5xx — never after a byte has reached the client.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use actix::Addr;
+use actix_web::http::StatusCode;
+use actix_web::HttpResponse;
+use awc::error::SendRequestError;
+use bytes::{Bytes, BytesMut};
+use futures::Stream;
+
+use crate::actors::key_pool::{KeyOutcome, KeyPool, PickKey, PickedKey, ReportKey};
+use crate::actors::provider_registry::{Candidate, Route};
+use crate::call::{truncate, CallRecord};
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::upstream::usage::estimate_tokens;
+use crate::upstream::{adapter_for, ClientRequest, Endpoint, StreamTranslator, Usage};
+
+/// Why an attempt failed, and whether another may follow.
+enum Failure {
+    /// Try the next key or provider.
+    Retry(ApiError),
+    /// Final: answer the client with this.
+    Final(ApiError),
+}
+
+fn report(pool: &Addr<KeyPool>, key_id: i32, outcome: KeyOutcome, detail: Option<String>) {
+    pool.do_send(ReportKey {
+        key_id,
+        outcome,
+        detail,
+    });
+}
+
+/// Proxies one call. Logs it when it succeeds (for streams, when the stream ends); the caller
+/// logs failures.
+pub async fn forward(
+    state: &AppState,
+    client: &awc::Client,
+    rec: &mut Option<CallRecord>,
+    endpoint: Endpoint,
+    req: ClientRequest,
+    route: Route,
+) -> Result<HttpResponse, ApiError> {
+    let settings = &state.settings;
+    let max_attempts = settings.routing.max_attempts;
+    let first_byte = Duration::from_secs(settings.upstream.first_byte_timeout_secs);
+    let whole_call = Duration::from_secs(settings.upstream.request_timeout_secs);
+    let deadline = Instant::now() + whole_call;
+
+    let mut candidates: Vec<Candidate> = route.candidates;
+    let mut tried: HashMap<i32, Vec<i32>> = HashMap::new();
+    let mut attempts = 0u32;
+    let mut next = 0usize;
+    let mut last_error: Option<ApiError> = None;
+
+    while attempts < max_attempts && !candidates.is_empty() {
+        let idx = next % candidates.len();
+        let candidate = candidates[idx].clone();
+        let provider_id = candidate.provider.record.id;
+        let exclude = tried.get(&provider_id).cloned().unwrap_or_default();
+        let picked = candidate
+            .pool
+            .send(PickKey { exclude })
+            .await
+            .map_err(|e| ApiError::internal("key pool unavailable", e))?;
+        let Some(key) = picked else {
+            candidates.remove(idx);
+            continue;
+        };
+        attempts += 1;
+        tried.entry(provider_id).or_default().push(key.id);
+        if let Some(r) = rec.as_mut() {
+            let e = &mut r.entry;
+            e.attempts = attempts;
+            e.provider = Some(candidate.provider.record.name.clone());
+            e.model = Some(candidate.upstream_model.clone());
+            e.key_id = Some(key.id);
+        }
+        match attempt(
+            state, client, rec, endpoint, &req, &candidate, &key, first_byte, deadline,
+        )
+        .await
+        {
+            Ok(response) => return Ok(response),
+            Err(Failure::Final(err)) => return Err(err),
+            Err(Failure::Retry(err)) => {
+                log::warn!(
+                    "attempt {attempts} on provider {} key {} failed: {err}",
+                    candidate.provider.record.name,
+                    key.id
+                );
+                last_error = Some(err);
+                next = idx + 1;
+            }
+        }
+    }
+    Err(match last_error {
+        None => ApiError::NoUpstream(format!(
+            "no usable key for model '{}': every key is disabled or cooling down",
+            route.model
+        )),
+        Some(ApiError::UpstreamTimeout(m)) => ApiError::UpstreamTimeout(format!(
+            "upstream timed out on every attempt ({attempts}): {m}"
+        )),
+        Some(err) => ApiError::UpstreamFailed(format!(
+            "upstream failed on every attempt ({attempts}): {}",
+            err.message()
+        )),
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn attempt(
+    state: &AppState,
+    client: &awc::Client,
+    rec: &mut Option<CallRecord>,
+    endpoint: Endpoint,
+    req: &ClientRequest,
+    candidate: &Candidate,
+    key: &PickedKey,
+    first_byte: Duration,
+    deadline: Instant,
+) -> Result<HttpResponse, Failure> {
+    let provider = &candidate.provider.record;
+    let adapter = adapter_for(provider.api_type).map_err(Failure::Retry)?;
+    let up = adapter
+        .request(
+            &provider.base_url,
+            &key.secret,
+            endpoint,
+            req,
+            &candidate.upstream_model,
+        )
+        .map_err(Failure::Final)?;
+    let mut builder = client
+        .post(&up.url)
+        .content_type("application/json")
+        .timeout(first_byte.min(deadline.saturating_duration_since(Instant::now())));
+    for (name, value) in &up.headers {
+        builder = builder.insert_header((*name, value.as_str()));
+    }
+    let pool = &candidate.pool;
+    let mut response = match builder.send_body(up.body).await {
+        Ok(r) => r,
+        Err(SendRequestError::Timeout) => {
+            report(pool, key.id, KeyOutcome::Failed, Some("timeout".into()));
+            return Err(Failure::Retry(ApiError::UpstreamTimeout(format!(
+                "no response from provider '{}' within {}s",
+                provider.name,
+                first_byte.as_secs()
+            ))));
+        }
+        Err(e) => {
+            let detail = connect_error_text(&e);
+            report(pool, key.id, KeyOutcome::Unreachable, Some(detail.clone()));
+            return Err(Failure::Retry(ApiError::UpstreamFailed(format!(
+                "provider '{}': {detail}",
+                provider.name
+            ))));
+        }
+    };
+    if let Some(r) = rec.as_mut() {
+        r.mark_first_byte();
+    }
+    let status = response.status();
+    let limit = state.settings.upstream.max_response_bytes;
+    let remaining = deadline.saturating_duration_since(Instant::now());
+    if !req.stream || !status.is_success() {
+        response = response.timeout(remaining);
+    }
+
+    if !status.is_success() {
+        let body = response.body().limit(limit).await.unwrap_or_default();
+        let message = || {
+            truncate(
+                &ApiError::Upstream {
+                    status,
+                    body: body.clone(),
+                }
+                .message(),
+                300,
+            )
+        };
+        let failure = ApiError::UpstreamFailed(format!(
+            "provider '{}' answered {}: {}",
+            provider.name,
+            status.as_u16(),
+            message()
+        ));
+        return Err(match status.as_u16() {
+            429 => {
+                report(pool, key.id, KeyOutcome::RateLimited, Some(message()));
+                Failure::Retry(failure)
+            }
+            401 | 403 => {
+                report(pool, key.id, KeyOutcome::Refused, Some(message()));
+                Failure::Retry(failure)
+            }
+            s if s >= 500 => {
+                report(pool, key.id, KeyOutcome::Failed, Some(message()));
+                Failure::Retry(failure)
+            }
+            _ => {
+                report(pool, key.id, KeyOutcome::Ok, None);
+                Failure::Final(ApiError::Upstream { status, body })
+            }
+        });
+    }
+
+    report(pool, key.id, KeyOutcome::Ok, None);
+    if req.stream {
+        let translator = adapter.stream(req);
+        let Some(record) = rec.take() else {
+            return Err(Failure::Final(ApiError::Internal(
+                "call record missing".into(),
+            )));
+        };
+        let stream = MeteredStream {
+            inner: response,
+            translator,
+            deadline: Box::pin(actix_web::rt::time::sleep(remaining)),
+            done: Some(StreamEnd {
+                record,
+                state: state.clone(),
+                prompt_bytes: req.raw.len(),
+            }),
+        };
+        return Ok(HttpResponse::Ok()
+            .content_type("text/event-stream")
+            .insert_header(("cache-control", "no-cache"))
+            .streaming(stream));
+    }
+
+    let body = match response.body().limit(limit).await {
+        Ok(body) => body,
+        Err(e) => {
+            // Nothing has reached the client yet, so another attempt is still allowed.
+            report(pool, key.id, KeyOutcome::Failed, Some(e.to_string()));
+            return Err(Failure::Retry(ApiError::UpstreamFailed(format!(
+                "provider '{}' body: {e}",
+                provider.name
+            ))));
+        }
+    };
+    let (body, usage) = adapter.response(endpoint, body);
+    if let Some(mut record) = rec.take() {
+        match usage {
+            Some(u) => record.set_usage(u, false),
+            None => record.set_usage(
+                Usage {
+                    prompt_tokens: estimate_tokens(req.raw.len()),
+                    total_tokens: estimate_tokens(req.raw.len()),
+                    ..Usage::default()
+                },
+                true,
+            ),
+        }
+        record.finish(state, status.as_u16());
+    }
+    Ok(HttpResponse::build(StatusCode::OK)
+        .content_type("application/json")
+        .body(body))
+}
+
+fn connect_error_text(e: &SendRequestError) -> String {
+    match e {
+        SendRequestError::Connect(c) => format!("cannot connect: {c}"),
+        SendRequestError::Url(u) => format!("bad upstream URL: {u}"),
+        other => format!("request failed: {other}"),
+    }
+}
+
+/// Bookkeeping done exactly once when a stream ends, however it ends.
+struct StreamEnd {
+    record: CallRecord,
+    state: AppState,
+    prompt_bytes: usize,
+}
+
+/// Forwards an upstream SSE stream chunk by chunk, reading usage as it passes. When the
+/// client goes away actix drops this stream, which drops the upstream response and so
+/// cancels the upstream read; the call is billed on drop.
+struct MeteredStream {
+    inner: awc::ClientResponse,
+    translator: Box<dyn StreamTranslator>,
+    deadline: Pin<Box<actix_web::rt::time::Sleep>>,
+    done: Option<StreamEnd>,
+}
+
+impl MeteredStream {
+    fn end(&mut self, status: u16, error: Option<(&str, String)>) {
+        let Some(mut end) = self.done.take() else {
+            return;
+        };
+        let t = &self.translator;
+        match t.usage() {
+            Some(u) => end.record.set_usage(u, false),
+            None => {
+                let prompt = estimate_tokens(end.prompt_bytes);
+                let completion = estimate_tokens(t.generated_chars());
+                end.record.set_usage(
+                    Usage {
+                        prompt_tokens: prompt,
+                        completion_tokens: completion,
+                        total_tokens: prompt + completion,
+                        ..Usage::default()
+                    },
+                    true,
+                );
+            }
+        }
+        if let Some((kind, message)) = error {
+            end.record.entry.error_type = Some(kind.to_string());
+            end.record.entry.error_message = Some(message);
+        }
+        end.record.finish(&end.state, status);
+    }
+
+    fn error_event(message: &str) -> Bytes {
+        let body = ApiError::UpstreamFailed(message.to_string()).body();
+        Bytes::from(format!("data: {body}\n\n"))
+    }
+}
+
+impl Stream for MeteredStream {
+    type Item = Result<Bytes, Infallible>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if this.done.is_none() {
+            return Poll::Ready(None);
+        }
+        loop {
+            if this.deadline.as_mut().poll(cx).is_ready() {
+                this.end(
+                    504,
+                    Some(("upstream_timeout", "stream exceeded request_timeout".into())),
+                );
+                return Poll::Ready(Some(Ok(Self::error_event(
+                    "upstream stream exceeded the request timeout",
+                ))));
+            }
+            match Pin::new(&mut this.inner).poll_next(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Ok(bytes))) => {
+                    if let Some(end) = this.done.as_mut() {
+                        end.record.mark_first_byte();
+                    }
+                    let mut out = BytesMut::with_capacity(bytes.len());
+                    this.translator.feed(&bytes, &mut out);
+                    if !out.is_empty() {
+                        return Poll::Ready(Some(Ok(out.freeze())));
+                    }
+                }
+                Poll::Ready(Some(Err(e))) => {
+                    let message = format!("upstream stream broke: {e}");
+                    this.end(502, Some(("upstream_stream_error", message.clone())));
+                    return Poll::Ready(Some(Ok(Self::error_event(&message))));
+                }
+                Poll::Ready(None) => {
+                    let mut out = BytesMut::new();
+                    this.translator.finish(&mut out);
+                    if this.translator.completed() {
+                        this.end(200, None);
+                    } else {
+                        this.end(
+                            502,
+                            Some((
+                                "upstream_stream_error",
+                                "upstream closed the stream before it completed".into(),
+                            )),
+                        );
+                    }
+                    return if out.is_empty() {
+                        Poll::Ready(None)
+                    } else {
+                        Poll::Ready(Some(Ok(out.freeze())))
+                    };
+                }
+            }
+        }
+    }
+}
+
+impl Drop for MeteredStream {
+    fn drop(&mut self) {
+        if self.done.is_some() {
+            self.end(
+                499,
+                Some((
+                    "client_disconnected",
+                    "client closed the stream early".into(),
+                )),
+            );
+        }
+    }
+}

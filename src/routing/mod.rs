@@ -1,0 +1,4 @@
+//! Pure routing logic: model names, globs and the choice strategies.
+
+pub mod model_name;
+pub mod strategy;

@@ -1,0 +1,192 @@
+//! Secrets at rest: the master key that encrypts upstream keys, and gateway tokens
+//! (stored only as SHA-256 hashes).
+
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use chacha20poly1305::aead::{Aead, KeyInit};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use crate::settings::Settings;
+
+const CIPHER_PREFIX: &str = "v1:";
+pub const TOKEN_PREFIX: &str = "gz-";
+
+/// The key that encrypts upstream API keys (XChaCha20-Poly1305).
+#[derive(Clone)]
+pub struct MasterKey(XChaCha20Poly1305);
+
+impl std::fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MasterKey(..)")
+    }
+}
+
+impl MasterKey {
+    pub fn from_base64(text: &str) -> Result<MasterKey, String> {
+        let bytes = STANDARD
+            .decode(text.trim())
+            .map_err(|_| "security.master_key is not valid base64".to_string())?;
+        let key: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| "security.master_key must decode to exactly 32 bytes".to_string())?;
+        Ok(MasterKey(XChaCha20Poly1305::new(&key.into())))
+    }
+
+    /// Uses `security.master_key`; on SQLite without one, reads or creates
+    /// `<data_dir>/master.key`. Postgres requires the setting so instances agree.
+    pub fn load(settings: &Settings) -> Result<MasterKey, String> {
+        if let Some(text) = settings.security.master_key.as_deref() {
+            if !text.trim().is_empty() {
+                return MasterKey::from_base64(text);
+            }
+        }
+        if !settings.is_sqlite() {
+            return Err(
+                "security.master_key is required with Postgres (set GATEWAY__SECURITY__MASTER_KEY \
+                 to 32 random bytes in base64, the same on every instance)"
+                    .into(),
+            );
+        }
+        let path = settings.data_dir.join("master.key");
+        if path.exists() {
+            let text = fs::read_to_string(&path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            return MasterKey::from_base64(&text);
+        }
+        let mut key = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut key);
+        write_secret_file(&path, &STANDARD.encode(key))?;
+        log::info!("generated a new master key at {}", path.display());
+        Ok(MasterKey(XChaCha20Poly1305::new(&key.into())))
+    }
+
+    pub fn encrypt(&self, plaintext: &str) -> String {
+        let mut nonce = [0u8; 24];
+        rand::thread_rng().fill_bytes(&mut nonce);
+        let sealed = self
+            .0
+            .encrypt(XNonce::from_slice(&nonce), plaintext.as_bytes())
+            .expect("XChaCha20-Poly1305 encryption does not fail for in-memory buffers");
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&sealed);
+        format!("{CIPHER_PREFIX}{}", STANDARD.encode(out))
+    }
+
+    pub fn decrypt(&self, stored: &str) -> Result<String, String> {
+        let body = stored
+            .strip_prefix(CIPHER_PREFIX)
+            .ok_or("unknown ciphertext version")?;
+        let bytes = STANDARD
+            .decode(body)
+            .map_err(|_| "ciphertext is not base64")?;
+        if bytes.len() < 24 {
+            return Err("ciphertext too short".into());
+        }
+        let (nonce, sealed) = bytes.split_at(24);
+        let plain = self
+            .0
+            .decrypt(XNonce::from_slice(nonce), sealed)
+            .map_err(|_| "cannot decrypt (wrong security.master_key?)")?;
+        String::from_utf8(plain).map_err(|_| "decrypted key is not UTF-8".into())
+    }
+}
+
+/// Writes `content` to a new file readable only by its owner.
+pub fn write_secret_file(path: &Path, content: &str) -> Result<(), String> {
+    if let Some(dir) = path.parent() {
+        if !dir.as_os_str().is_empty() {
+            fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        }
+    }
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    writeln!(file, "{content}").map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex::encode(Sha256::digest(data))
+}
+
+/// A new gateway token: `gz-` followed by 256 random bits, base64url.
+pub fn generate_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes))
+}
+
+pub fn hash_token(token: &str) -> String {
+    sha256_hex(token.as_bytes())
+}
+
+/// The part of a token kept for display: enough to tell tokens apart, useless to an attacker.
+pub fn token_display_prefix(token: &str) -> String {
+    token.chars().take(8).collect()
+}
+
+/// `sk-proj-abcdef…wxyz` → `sk-p****wxyz`. Short keys reveal at most their last 2 chars.
+pub fn mask_key(key: &str) -> String {
+    let chars: Vec<char> = key.chars().collect();
+    if chars.len() >= 12 {
+        let head: String = chars[..4].iter().collect();
+        let tail: String = chars[chars.len() - 4..].iter().collect();
+        format!("{head}****{tail}")
+    } else if chars.len() >= 6 {
+        let tail: String = chars[chars.len() - 2..].iter().collect();
+        format!("****{tail}")
+    } else {
+        "****".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encrypt_round_trip_and_tamper() {
+        let key = MasterKey::from_base64(&STANDARD.encode([7u8; 32])).unwrap();
+        let sealed = key.encrypt("sk-secret-value");
+        assert!(!sealed.contains("sk-secret"));
+        assert_eq!(key.decrypt(&sealed).unwrap(), "sk-secret-value");
+        let other = MasterKey::from_base64(&STANDARD.encode([8u8; 32])).unwrap();
+        assert!(other.decrypt(&sealed).is_err());
+        assert_ne!(key.encrypt("x"), key.encrypt("x"), "nonce must be random");
+    }
+
+    #[test]
+    fn master_key_must_be_32_bytes() {
+        assert!(MasterKey::from_base64(&STANDARD.encode([1u8; 16])).is_err());
+        assert!(MasterKey::from_base64("not base64!").is_err());
+    }
+
+    #[test]
+    fn masks_keys() {
+        assert_eq!(mask_key("sk-proj-1234567890abcd"), "sk-p****abcd");
+        assert_eq!(mask_key("short12"), "****12");
+        assert_eq!(mask_key("abc"), "****");
+    }
+
+    #[test]
+    fn tokens_are_random_and_hashed() {
+        let a = generate_token();
+        let b = generate_token();
+        assert_ne!(a, b);
+        assert!(a.starts_with("gz-") && a.len() == 46);
+        assert_eq!(hash_token(&a).len(), 64);
+        assert_ne!(hash_token(&a), hash_token(&b));
+    }
+}

@@ -1,0 +1,206 @@
+//! Builds the actors and the HTTP server, runs until SIGTERM/SIGINT, then drains.
+
+use std::time::Duration;
+
+use actix::Actor;
+use actix_web::{middleware, web, App, HttpRequest, HttpResponse, HttpServer, ResponseError};
+
+use crate::actors::log_sink::{Flush, LogSink};
+use crate::actors::provider_registry::{ProviderRegistry, Reload};
+use crate::actors::usage_ledger::UsageLedger;
+use crate::error::ApiError;
+use crate::handlers::{admin, client, ops};
+use crate::secrets::MasterKey;
+use crate::settings::Settings;
+use crate::state::AppState;
+use crate::{bootstrap, db, upstream};
+
+pub async fn serve(settings: Settings) -> Result<(), String> {
+    let db = db::connect(&settings).await?;
+    db::migrate(&db).await?;
+    let master = MasterKey::load(&settings)?;
+    bootstrap::run(&settings, &db, &master).await?;
+
+    let sync = Duration::from_millis(settings.cluster.sync_interval_ms.max(50));
+    let logs = LogSink::new(
+        db.clone(),
+        settings.logging.batch_size,
+        Duration::from_millis(settings.logging.flush_interval_ms.max(10)),
+    )
+    .start();
+    let ledger = UsageLedger::new(
+        db.clone(),
+        Duration::from_secs(settings.auth.negative_cache_secs),
+        sync,
+    )
+    .start();
+    let registry =
+        ProviderRegistry::new(db.clone(), master.clone(), settings.routing.clone(), sync).start();
+    registry
+        .send(Reload)
+        .await
+        .map_err(|e| format!("registry failed to start: {e}"))?
+        .map_err(|e| format!("cannot load providers: {e}"))?;
+
+    let state = AppState {
+        settings: std::sync::Arc::new(settings.clone()),
+        db,
+        master,
+        registry,
+        ledger,
+        logs: logs.clone(),
+    };
+    let workers = match settings.server.workers {
+        0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        n => n,
+    };
+    let app_state = state.clone();
+    let server = HttpServer::new(move || {
+        let state = app_state.clone();
+        let upstream_client = upstream::client::build(&state.settings.upstream);
+        let cors = cors(&state.settings.server.cors_allowed_origins);
+        App::new()
+            .app_data(web::Data::new(upstream_client))
+            .app_data(web::Data::new(state))
+            .app_data(
+                web::QueryConfig::default()
+                    .error_handler(|e, _| ApiError::invalid(format!("invalid query: {e}")).into()),
+            )
+            .app_data(
+                web::PathConfig::default()
+                    .error_handler(|e, _| ApiError::NotFound(format!("invalid path: {e}")).into()),
+            )
+            .wrap(middleware::Condition::new(
+                cors.is_some(),
+                cors.unwrap_or_default(),
+            ))
+            .configure(routes)
+    })
+    .workers(workers)
+    .shutdown_timeout(30)
+    .bind((settings.server.host.as_str(), settings.server.port))
+    .map_err(|e| {
+        format!(
+            "cannot listen on {}:{}: {e}",
+            settings.server.host, settings.server.port
+        )
+    })?;
+    for addr in server.addrs() {
+        log::info!("listening on http://{addr}");
+    }
+    log::info!(
+        "database: {}; create the first admin credential with: gateway-zero token create --admin --name root",
+        redact_url(&settings.database.url)
+    );
+    server
+        .run()
+        .await
+        .map_err(|e| format!("server error: {e}"))?;
+    log::info!("server stopped; writing pending request logs");
+    logs.send(Flush)
+        .await
+        .map_err(|e| format!("log sink gone at shutdown: {e}"))??;
+    log::info!("shutdown complete");
+    Ok(())
+}
+
+fn cors(origins: &[String]) -> Option<actix_cors::Cors> {
+    if origins.is_empty() {
+        return None;
+    }
+    let base = actix_cors::Cors::default()
+        .allow_any_method()
+        .allow_any_header()
+        .expose_headers(["x-request-id"])
+        .max_age(3600);
+    Some(if origins.iter().any(|o| o == "*") {
+        base.allow_any_origin()
+    } else {
+        origins
+            .iter()
+            .fold(base, |cors, origin| cors.allowed_origin(origin))
+    })
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+async fn not_found(req: HttpRequest) -> HttpResponse {
+    ApiError::NotFound(format!("no route for {} {}", req.method(), req.path())).error_response()
+}
+
+async fn method_not_allowed() -> HttpResponse {
+    ApiError::MethodNotAllowed.error_response()
+}
+
+/// Every route of the contract, grouped by API.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    let resource = |path: &str| web::resource(path).default_service(web::to(method_not_allowed));
+    cfg
+        // ops
+        .service(resource("/health").route(web::get().to(ops::health)))
+        .service(resource("/ready").route(web::get().to(ops::ready)))
+        // client
+        .service(resource("/v1/chat/completions").route(web::post().to(client::chat_completions)))
+        .service(resource("/v1/embeddings").route(web::post().to(client::embeddings)))
+        .service(resource("/v1/models").route(web::get().to(client::models)))
+        // admin
+        .service(
+            resource("/providers")
+                .route(web::get().to(admin::providers::list))
+                .route(web::post().to(admin::providers::create)),
+        )
+        .service(
+            resource("/providers/{name}")
+                .route(web::get().to(admin::providers::get))
+                .route(web::patch().to(admin::providers::update))
+                .route(web::delete().to(admin::providers::delete)),
+        )
+        .service(
+            resource("/providers/{name}/keys")
+                .route(web::get().to(admin::providers::list_keys))
+                .route(web::post().to(admin::providers::add_key)),
+        )
+        .service(
+            resource("/providers/{name}/keys/{id}")
+                .route(web::patch().to(admin::providers::update_key))
+                .route(web::delete().to(admin::providers::delete_key)),
+        )
+        .service(
+            resource("/admin/model-redirects")
+                .route(web::get().to(admin::redirects::list))
+                .route(web::put().to(admin::redirects::put))
+                .route(web::delete().to(admin::redirects::delete)),
+        )
+        .default_service(web::to(not_found));
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            super::redact_url("postgres://u:pw@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(
+            super::redact_url("postgres://postgres@127.0.0.1/test"),
+            "postgres://postgres@127.0.0.1/test"
+        );
+        assert_eq!(
+            super::redact_url("sqlite://data/gateway.db?mode=rwc"),
+            "sqlite://data/gateway.db?mode=rwc"
+        );
+    }
+}

@@ -1,0 +1,145 @@
+//! Layered settings (contract section 2), loaded with the `config` crate.
+
+use std::path::{Path, PathBuf};
+
+use config::{Config, Environment, File, FileFormat};
+use serde::Deserialize;
+
+use crate::routing::strategy::Strategy;
+
+const DEFAULT_TOML: &str = include_str!("../settings/default.toml");
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub routing: RoutingSettings,
+    pub upstream: UpstreamSettings,
+    pub auth: AuthSettings,
+    pub security: SecuritySettings,
+    pub cluster: ClusterSettings,
+    pub logging: LoggingSettings,
+    #[serde(default)]
+    pub providers: Vec<ProviderSeed>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    pub max_body_bytes: usize,
+    pub cors_allowed_origins: Vec<String>,
+    pub workers: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RoutingSettings {
+    pub provider_strategy: Strategy,
+    pub key_strategy: Strategy,
+    pub max_attempts: u32,
+    pub cooldown_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct UpstreamSettings {
+    pub connect_timeout_ms: u64,
+    pub first_byte_timeout_secs: u64,
+    pub request_timeout_secs: u64,
+    pub max_response_bytes: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuthSettings {
+    pub bootstrap_admin_token: Option<String>,
+    pub admin_key_path: PathBuf,
+    pub challenge_ttl_secs: u64,
+    pub session_ttl_secs: u64,
+    pub negative_cache_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SecuritySettings {
+    pub master_key: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ClusterSettings {
+    pub sync_interval_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LoggingSettings {
+    pub flush_interval_ms: u64,
+    pub batch_size: usize,
+}
+
+/// A provider declared in settings; upserted by name at start.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ProviderSeed {
+    pub name: String,
+    pub api_type: String,
+    pub base_url: Option<String>,
+    #[serde(default)]
+    pub keys: Vec<String>,
+    pub models: Option<Vec<String>>,
+    pub weight: Option<i32>,
+    pub enabled: Option<bool>,
+}
+
+impl Settings {
+    /// Loads the layers in contract order. `explicit` is `--config PATH`; when absent,
+    /// `GATEWAY_CONFIG` is used.
+    pub fn load(explicit: Option<&Path>) -> Result<Settings, String> {
+        let mut builder = Config::builder()
+            .add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml))
+            .add_source(File::with_name("settings/default.toml").required(false))
+            .add_source(File::with_name("settings/local.toml").required(false));
+        let extra = explicit
+            .map(Path::to_path_buf)
+            .or_else(|| std::env::var_os("GATEWAY_CONFIG").map(PathBuf::from));
+        if let Some(path) = extra {
+            if !path.exists() {
+                return Err(format!("config file {} does not exist", path.display()));
+            }
+            builder = builder.add_source(File::from(path));
+        }
+        builder = builder.add_source(
+            Environment::with_prefix("GATEWAY")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true)
+                .list_separator(",")
+                .with_list_parse_key("server.cors_allowed_origins"),
+        );
+        let settings: Settings = builder
+            .build()
+            .and_then(Config::try_deserialize)
+            .map_err(|e| format!("invalid settings: {e}"))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.routing.max_attempts == 0 {
+            return Err("routing.max_attempts must be at least 1".into());
+        }
+        if self.server.max_body_bytes == 0 {
+            return Err("server.max_body_bytes must be positive".into());
+        }
+        if self.logging.batch_size == 0 {
+            return Err("logging.batch_size must be positive".into());
+        }
+        Ok(())
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.database.url.starts_with("sqlite:")
+    }
+}

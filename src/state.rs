@@ -1,0 +1,29 @@
+//! State shared by every handler: settings and the actors' addresses.
+
+use std::sync::Arc;
+
+use actix::Addr;
+use sea_orm::DatabaseConnection;
+
+use crate::actors::log_sink::{LogSink, Record};
+use crate::actors::provider_registry::ProviderRegistry;
+use crate::actors::usage_ledger::UsageLedger;
+use crate::secrets::MasterKey;
+use crate::settings::Settings;
+use crate::store::logs::LogEntry;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub db: DatabaseConnection,
+    pub master: MasterKey,
+    pub registry: Addr<ProviderRegistry>,
+    pub ledger: Addr<UsageLedger>,
+    pub logs: Addr<LogSink>,
+}
+
+impl AppState {
+    pub fn log(&self, entry: LogEntry) {
+        self.logs.do_send(Record(entry));
+    }
+}
