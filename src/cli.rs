@@ -87,7 +87,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
 
 /// USD → integer nano-dollars, refusing negative, non-finite or absurd amounts.
 pub fn usd_to_nano(amount: f64) -> Result<i64, String> {
-    if !amount.is_finite() || amount < 0.0 || amount > 1e9 {
+    if !amount.is_finite() || !(0.0..=1e9).contains(&amount) {
         return Err(format!(
             "invalid amount {amount}: must be between 0 and 1e9 USD"
         ));

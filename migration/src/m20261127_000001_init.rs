@@ -340,6 +340,7 @@ enum ProviderKeys {
 }
 
 #[derive(DeriveIden)]
+#[allow(clippy::enum_variant_names)]
 enum Tokens {
     Table,
     Name,

@@ -1,0 +1,10 @@
+//! End-to-end tests: the real `gateway-zero` and `mock-upstream` binaries on loopback,
+//! driven over HTTP, on SQLite and (with GATEWAY_TEST_DATABASE_URL) Postgres.
+
+mod harness;
+
+mod cli;
+mod errors;
+mod logs;
+mod proxy;
+mod sdk;

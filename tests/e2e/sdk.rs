@@ -1,0 +1,40 @@
+//! The official OpenAI Python SDK against the gateway (chat, stream, embeddings, models).
+//! CI installs the SDK and sets GATEWAY_TEST_OPENAI_SDK=1, which makes its absence a failure.
+
+use serde_json::json;
+
+use crate::harness::*;
+
+fn sdk_available() -> bool {
+    std::process::Command::new("python3")
+        .args(["-c", "import openai"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[actix_web::test]
+async fn official_openai_python_sdk_works() {
+    let required = std::env::var("GATEWAY_TEST_OPENAI_SDK").is_ok_and(|v| v == "1");
+    if !sdk_available() {
+        assert!(!required, "GATEWAY_TEST_OPENAI_SDK=1 but `import openai` fails");
+        eprintln!("skipping: the openai Python package is not installed");
+        return;
+    }
+    let backend = Backend::sqlite();
+    let mock = Mock::start();
+    let gw = Gateway::start(&backend, &[]);
+    gw.add_provider("mock", &mock, json!(["gpt-4o-mini", "text-embedding-3-small"]), &["sk-sdk-key-0000001"])
+        .await;
+    let token = gw.token(&backend, &["--name", "sdk"]);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/openai_sdk_check.py");
+    let out = std::process::Command::new("python3")
+        .args([script, &gw.base, &token])
+        .output()
+        .expect("run python3");
+    assert!(
+        out.status.success(),
+        "SDK check failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
