@@ -35,6 +35,9 @@ pub async fn run(
         }
     }
     ensure_admin_key(settings, db).await?;
+    crate::store::prices::seed_defaults(db)
+        .await
+        .map_err(|e| format!("cannot seed default prices: {e}"))?;
     for seed in &settings.providers {
         let p = seed_to_provider(seed)?;
         upsert_seed(db, master, &p, &seed.keys)

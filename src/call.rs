@@ -1,9 +1,15 @@
-//! `CallRecord`: what is known about one client call as it goes, written once as its log row.
+//! `CallRecord`: what is known about one client call as it goes. It ends exactly once —
+//! finished, failed or dropped — by settling with the `UsageLedger`, which prices the usage,
+//! releases the reservation and hands the log row to the `LogSink`.
 
 use std::time::Instant;
 
+use actix::Addr;
+use actix_web::ResponseError;
+
+use crate::accounting::Reservation;
+use crate::actors::usage_ledger::{Settle, UsageLedger};
 use crate::error::ApiError;
-use crate::state::AppState;
 use crate::store::logs::LogEntry;
 use crate::time::now_ms;
 use crate::upstream::{Endpoint, Usage};
@@ -11,10 +17,13 @@ use crate::upstream::{Endpoint, Usage};
 pub struct CallRecord {
     pub started: Instant,
     pub entry: LogEntry,
+    pub reservation: Option<Reservation>,
+    ledger: Addr<UsageLedger>,
+    settled: bool,
 }
 
 impl CallRecord {
-    pub fn new(endpoint: Endpoint, request_id: String) -> CallRecord {
+    pub fn new(endpoint: Endpoint, request_id: String, ledger: Addr<UsageLedger>) -> CallRecord {
         CallRecord {
             started: Instant::now(),
             entry: LogEntry {
@@ -23,6 +32,9 @@ impl CallRecord {
                 endpoint: endpoint.name(),
                 ..Default::default()
             },
+            reservation: None,
+            ledger,
+            settled: false,
         }
     }
 
@@ -42,19 +54,39 @@ impl CallRecord {
         }
     }
 
-    /// Writes the row for a call that ended with `status_code`.
-    pub fn finish(mut self, state: &AppState, status_code: u16) {
-        self.entry.status_code = status_code;
-        self.entry.latency_ms = self.started.elapsed().as_millis() as i64;
-        state.log(self.entry);
+    fn settle(&mut self, status_code: u16) {
+        if std::mem::replace(&mut self.settled, true) {
+            return;
+        }
+        let mut entry = std::mem::take(&mut self.entry);
+        entry.status_code = status_code;
+        entry.latency_ms = self.started.elapsed().as_millis() as i64;
+        self.ledger.do_send(Settle {
+            reservation: self.reservation.take(),
+            entry,
+        });
     }
 
-    /// Writes the row for a call that failed with `err`.
-    pub fn fail(mut self, state: &AppState, err: &ApiError) {
-        use actix_web::ResponseError;
+    /// Ends a call that got an answer with `status_code`.
+    pub fn finish(mut self, status_code: u16) {
+        self.settle(status_code);
+    }
+
+    /// Ends a call that failed with `err`.
+    pub fn fail(mut self, err: &ApiError) {
         self.entry.error_type = Some(err.kind().1.to_string());
         self.entry.error_message = Some(truncate(&err.message(), 500));
-        self.finish(state, err.status_code().as_u16());
+        self.settle(err.status_code().as_u16());
+    }
+}
+
+impl Drop for CallRecord {
+    /// A record dropped without an ending still settles, so no reservation leaks.
+    fn drop(&mut self) {
+        if !self.settled {
+            self.entry.error_type = Some("internal_error".into());
+            self.settle(500);
+        }
     }
 }
 

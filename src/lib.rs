@@ -4,6 +4,7 @@
 //! `ProviderRegistry` (route the model) → `proxy` (pick a key from the provider's `KeyPool`,
 //! call the upstream through its `upstream` adapter, fail over) → `LogSink` (one log row).
 
+pub mod accounting;
 pub mod actors;
 pub mod bootstrap;
 pub mod call;
@@ -11,6 +12,7 @@ pub mod cli;
 pub mod db;
 pub mod error;
 pub mod handlers;
+pub mod pricing;
 pub mod proxy;
 pub mod routing;
 pub mod secrets;

@@ -229,7 +229,6 @@ async fn attempt(
             deadline: Box::pin(actix_web::rt::time::sleep(remaining)),
             done: Some(StreamEnd {
                 record,
-                state: state.clone(),
                 prompt_bytes: req.raw.len(),
             }),
         };
@@ -263,7 +262,7 @@ async fn attempt(
                 true,
             ),
         }
-        record.finish(state, status.as_u16());
+        record.finish(status.as_u16());
     }
     Ok(HttpResponse::build(StatusCode::OK)
         .content_type("application/json")
@@ -281,7 +280,6 @@ fn connect_error_text(e: &SendRequestError) -> String {
 /// Bookkeeping done exactly once when a stream ends, however it ends.
 struct StreamEnd {
     record: CallRecord,
-    state: AppState,
     prompt_bytes: usize,
 }
 
@@ -321,7 +319,7 @@ impl MeteredStream {
             end.record.entry.error_type = Some(kind.to_string());
             end.record.entry.error_message = Some(message);
         }
-        end.record.finish(&end.state, status);
+        end.record.finish(status);
     }
 
     fn error_event(message: &str) -> Bytes {

@@ -7,13 +7,13 @@ use actix_web::{middleware, web, App, HttpRequest, HttpResponse, HttpServer, Res
 
 use crate::actors::log_sink::{Flush, LogSink};
 use crate::actors::provider_registry::{ProviderRegistry, Reload};
-use crate::actors::usage_ledger::UsageLedger;
+use crate::actors::usage_ledger::{Drain, LedgerConfig, UsageLedger};
 use crate::error::ApiError;
-use crate::handlers::{admin, client, ops};
+use crate::handlers::{admin, client, ops, token};
 use crate::secrets::MasterKey;
 use crate::settings::Settings;
 use crate::state::AppState;
-use crate::{bootstrap, db, upstream};
+use crate::{bootstrap, db, store, upstream};
 
 pub async fn serve(settings: Settings) -> Result<(), String> {
     let db = db::connect(&settings).await?;
@@ -22,16 +22,28 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
     bootstrap::run(&settings, &db, &master).await?;
 
     let sync = Duration::from_millis(settings.cluster.sync_interval_ms.max(50));
+    let accounting = &settings.accounting;
     let logs = LogSink::new(
         db.clone(),
-        settings.logging.batch_size,
-        Duration::from_millis(settings.logging.flush_interval_ms.max(10)),
+        accounting.batch_size,
+        Duration::from_millis(accounting.flush_interval_ms.max(10)),
+        accounting.enabled,
     )
     .start();
+    let prices = store::prices::load(&db)
+        .await
+        .map_err(|e| format!("cannot load prices: {e}"))?;
     let ledger = UsageLedger::new(
         db.clone(),
-        Duration::from_secs(settings.auth.negative_cache_secs),
-        sync,
+        logs.clone(),
+        LedgerConfig {
+            enabled: accounting.enabled,
+            missing_price: settings.pricing.missing_price,
+            default_completion_tokens: accounting.default_completion_tokens,
+            negative_ttl: Duration::from_secs(settings.auth.negative_cache_secs),
+            sync_interval: sync,
+        },
+        prices,
     )
     .start();
     let registry =
@@ -47,7 +59,7 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         db,
         master,
         registry,
-        ledger,
+        ledger: ledger.clone(),
         logs: logs.clone(),
     };
     let workers = match settings.server.workers {
@@ -96,7 +108,13 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         .run()
         .await
         .map_err(|e| format!("server error: {e}"))?;
-    log::info!("server stopped; writing pending request logs");
+    log::info!("server stopped; writing pending usage and request logs");
+    // Every call that ended has settled with the ledger; once it has handled them all,
+    // their rows are in the sink's buffer.
+    ledger
+        .send(Drain)
+        .await
+        .map_err(|e| format!("usage ledger gone at shutdown: {e}"))?;
     logs.send(Flush)
         .await
         .map_err(|e| format!("log sink gone at shutdown: {e}"))??;
@@ -155,6 +173,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/v1/chat/completions").route(web::post().to(client::chat_completions)))
         .service(resource("/v1/embeddings").route(web::post().to(client::embeddings)))
         .service(resource("/v1/models").route(web::get().to(client::models)))
+        .service(resource("/v1/token/balance").route(web::get().to(token::balance)))
+        .service(resource("/v1/token/usage").route(web::get().to(token::usage)))
         // admin
         .service(
             resource("/providers")
@@ -182,6 +202,22 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(admin::redirects::list))
                 .route(web::put().to(admin::redirects::put))
                 .route(web::delete().to(admin::redirects::delete)),
+        )
+        .service(
+            resource("/admin/tokens")
+                .route(web::get().to(admin::tokens::list))
+                .route(web::post().to(admin::tokens::create)),
+        )
+        .service(
+            resource("/admin/tokens/{id}")
+                .route(web::get().to(admin::tokens::get))
+                .route(web::patch().to(admin::tokens::update))
+                .route(web::delete().to(admin::tokens::delete)),
+        )
+        .service(
+            resource("/admin/model-prices")
+                .route(web::get().to(admin::prices::list))
+                .route(web::put().to(admin::prices::put)),
         )
         .default_service(web::to(not_found));
 }

@@ -19,7 +19,8 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub security: SecuritySettings,
     pub cluster: ClusterSettings,
-    pub logging: LoggingSettings,
+    pub accounting: AccountingSettings,
+    pub pricing: PricingSettings,
     #[serde(default)]
     pub providers: Vec<ProviderSeed>,
 }
@@ -75,9 +76,25 @@ pub struct ClusterSettings {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct LoggingSettings {
+pub struct AccountingSettings {
+    pub enabled: bool,
     pub flush_interval_ms: u64,
     pub batch_size: usize,
+    pub default_completion_tokens: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MissingPrice {
+    /// Bill nothing and log a warning.
+    Zero,
+    /// Refuse calls to unpriced models (403).
+    Refuse,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PricingSettings {
+    pub missing_price: MissingPrice,
 }
 
 /// A provider declared in settings; upserted by name at start.
@@ -133,8 +150,11 @@ impl Settings {
         if self.server.max_body_bytes == 0 {
             return Err("server.max_body_bytes must be positive".into());
         }
-        if self.logging.batch_size == 0 {
-            return Err("logging.batch_size must be positive".into());
+        if self.accounting.batch_size == 0 {
+            return Err("accounting.batch_size must be positive".into());
+        }
+        if self.accounting.default_completion_tokens < 0 {
+            return Err("accounting.default_completion_tokens must not be negative".into());
         }
         Ok(())
     }

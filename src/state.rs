@@ -5,12 +5,11 @@ use std::sync::Arc;
 use actix::Addr;
 use sea_orm::DatabaseConnection;
 
-use crate::actors::log_sink::{LogSink, Record};
+use crate::actors::log_sink::LogSink;
 use crate::actors::provider_registry::ProviderRegistry;
 use crate::actors::usage_ledger::UsageLedger;
 use crate::secrets::MasterKey;
 use crate::settings::Settings;
-use crate::store::logs::LogEntry;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -20,10 +19,4 @@ pub struct AppState {
     pub registry: Addr<ProviderRegistry>,
     pub ledger: Addr<UsageLedger>,
     pub logs: Addr<LogSink>,
-}
-
-impl AppState {
-    pub fn log(&self, entry: LogEntry) {
-        self.logs.do_send(Record(entry));
-    }
 }

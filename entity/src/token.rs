@@ -29,6 +29,8 @@ pub struct Model {
     pub created_at: i64,
     pub updated_at: i64,
     pub last_used_at: Option<i64>,
+    /// Set when the token is deleted (rows are kept so logs and other instances see it).
+    pub deleted_at: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

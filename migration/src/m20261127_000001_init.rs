@@ -135,6 +135,7 @@ impl MigrationTrait for Migration {
                 .col(big(Tokens::CreatedAt))
                 .col(big(Tokens::UpdatedAt))
                 .col(big_null(Tokens::LastUsedAt))
+                .col(big_null(Tokens::DeletedAt))
                 .to_owned(),
         )
         .await?;
@@ -362,6 +363,7 @@ enum Tokens {
     CreatedAt,
     UpdatedAt,
     LastUsedAt,
+    DeletedAt,
 }
 
 #[derive(DeriveIden)]

@@ -1,11 +1,13 @@
-//! `LogSink`: buffers request-log rows and writes them in batches.
+//! `LogSink`: buffers finished calls and writes them in batches — the request-log rows and
+//! the token usage counters they add up to, in one transaction.
 
 use std::time::Duration;
 
 use actix::prelude::*;
+use entity::request_log;
 use sea_orm::DatabaseConnection;
 
-use crate::store::logs::{insert_batch, LogEntry};
+use crate::store::logs::{recent_for_token, write_batch, LogEntry};
 
 /// Rows kept while the database is unreachable; older ones are dropped past this.
 const MAX_PENDING: usize = 200_000;
@@ -15,28 +17,39 @@ pub struct LogSink {
     buffer: Vec<LogEntry>,
     batch_size: usize,
     flush_interval: Duration,
+    counters: bool,
 }
 
 impl LogSink {
-    pub fn new(db: DatabaseConnection, batch_size: usize, flush_interval: Duration) -> LogSink {
+    /// `counters`: also add each row's usage to its token's counters (accounting on).
+    pub fn new(
+        db: DatabaseConnection,
+        batch_size: usize,
+        flush_interval: Duration,
+        counters: bool,
+    ) -> LogSink {
         LogSink {
             db,
             buffer: Vec::with_capacity(batch_size),
             batch_size,
             flush_interval,
+            counters,
         }
     }
 
-    /// Writes the buffer in the background; failed rows go back into the buffer.
+    /// Writes the buffer in the background; a failed batch goes back into the buffer whole
+    /// (its transaction rolled back, so nothing is counted twice).
     fn flush(&mut self, ctx: &mut Context<Self>) {
         if self.buffer.is_empty() {
             return;
         }
         let rows = std::mem::replace(&mut self.buffer, Vec::with_capacity(self.batch_size));
-        let db = self.db.clone();
+        let (db, counters) = (self.db.clone(), self.counters);
         async move {
-            let retry = rows.clone();
-            insert_batch(&db, rows).await.map_err(|e| (e, retry))
+            match write_batch(&db, &rows, counters).await {
+                Ok(()) => Ok(()),
+                Err(e) => Err((e, rows)),
+            }
         }
         .into_actor(self)
         .map(|res, act, _| {
@@ -51,7 +64,7 @@ impl LogSink {
                 act.buffer = rows;
             }
         })
-        .spawn(ctx);
+        .wait(ctx);
     }
 }
 
@@ -84,18 +97,46 @@ impl Handler<Record> for LogSink {
 pub struct Flush;
 
 impl Handler<Flush> for LogSink {
-    type Result = ResponseFuture<Result<(), String>>;
+    type Result = ResponseActFuture<Self, Result<(), String>>;
 
-    fn handle(&mut self, _: Flush, _: &mut Context<Self>) -> Self::Result {
-        let rows = std::mem::take(&mut self.buffer);
-        let db = self.db.clone();
-        Box::pin(async move {
-            if rows.is_empty() {
-                return Ok(());
+    fn handle(&mut self, _: Flush, ctx: &mut Context<Self>) -> Self::Result {
+        self.flush(ctx);
+        // `flush` runs with `wait`, so this future runs after the write has finished.
+        Box::pin(fut::ready(()).map(|_, act: &mut Self, _| {
+            if act.buffer.is_empty() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{} request log rows could not be written",
+                    act.buffer.len()
+                ))
             }
-            insert_batch(&db, rows)
-                .await
-                .map_err(|e| format!("request log flush failed: {e}"))
-        })
+        }))
+    }
+}
+
+/// The newest rows of a token, after writing what is buffered (so they include its latest
+/// calls).
+#[derive(Message)]
+#[rtype(result = "Result<Vec<request_log::Model>, String>")]
+pub struct RecentForToken {
+    pub token_id: i32,
+    pub limit: u64,
+}
+
+impl Handler<RecentForToken> for LogSink {
+    type Result = ResponseActFuture<Self, Result<Vec<request_log::Model>, String>>;
+
+    fn handle(&mut self, msg: RecentForToken, ctx: &mut Context<Self>) -> Self::Result {
+        self.flush(ctx);
+        let db = self.db.clone();
+        Box::pin(
+            async move {
+                recent_for_token(&db, msg.token_id, msg.limit)
+                    .await
+                    .map_err(|e| format!("cannot read request logs: {e}"))
+            }
+            .into_actor(self),
+        )
     }
 }

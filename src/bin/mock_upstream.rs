@@ -60,7 +60,11 @@ struct MockState {
 type Shared = web::Data<Mutex<MockState>>;
 
 fn key_of(req: &HttpRequest) -> String {
-    if let Some(v) = req.headers().get("authorization").and_then(|v| v.to_str().ok()) {
+    if let Some(v) = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+    {
         return v.strip_prefix("Bearer ").unwrap_or(v).to_string();
     }
     req.headers()
@@ -155,7 +159,8 @@ async fn chat(req: HttpRequest, body: web::Bytes, state: Shared) -> HttpResponse
         .unwrap_or(8)
         .clamp(1, 100_000) as usize;
     let prompt = prompt_tokens(&body);
-    let usage = json!({"prompt_tokens": prompt, "completion_tokens": n, "total_tokens": prompt + n as i64});
+    let usage =
+        json!({"prompt_tokens": prompt, "completion_tokens": n, "total_tokens": prompt + n as i64});
     let stream = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
     if !stream {
         let text: String = (0..n).map(|i| format!("tok{i} ")).collect();
@@ -242,8 +247,10 @@ async fn models() -> HttpResponse {
 
 async fn stats(state: Shared) -> HttpResponse {
     let s = state.lock().unwrap();
-    HttpResponse::Ok().json(json!({"total": s.total, "by_key": s.by_key, "by_path": s.by_path,
-        "faults": s.faults}))
+    HttpResponse::Ok().json(
+        json!({"total": s.total, "by_key": s.by_key, "by_path": s.by_path,
+        "faults": s.faults}),
+    )
 }
 
 #[derive(Deserialize)]

@@ -7,11 +7,12 @@ use serde_json::{json, Value};
 
 use super::support::{authenticate, read_body, request_id};
 use crate::actors::provider_registry::{ListModels, Resolve, Route};
-use crate::actors::usage_ledger::TokenInfo;
+use crate::actors::usage_ledger::{Admit, TokenInfo};
 use crate::call::CallRecord;
 use crate::error::ApiError;
 use crate::proxy;
 use crate::state::AppState;
+use crate::upstream::usage::estimate_tokens;
 use crate::upstream::{ClientRequest, Endpoint};
 
 /// The few fields of a client body the gateway reads; everything else passes through.
@@ -23,6 +24,10 @@ struct Peek<'a> {
     stream: Option<Value>,
     #[serde(default)]
     stream_options: Option<Value>,
+    #[serde(default)]
+    max_tokens: Option<Value>,
+    #[serde(default)]
+    max_completion_tokens: Option<Value>,
     #[serde(default, borrow)]
     messages: Option<&'a RawValue>,
     #[serde(default, borrow)]
@@ -80,6 +85,26 @@ fn parse_request(endpoint: Endpoint, raw: bytes::Bytes) -> Result<ClientRequest,
             ))
         }
     };
+    let mut max_tokens = None;
+    for (name, value) in [
+        ("max_completion_tokens", &peek.max_completion_tokens),
+        ("max_tokens", &peek.max_tokens),
+    ] {
+        match value {
+            None | Some(Value::Null) => {}
+            Some(v) => match v.as_i64() {
+                Some(n) if n >= 0 => {
+                    max_tokens = max_tokens.or(Some(n));
+                }
+                _ => {
+                    return Err(ApiError::InvalidRequest {
+                        message: format!("'{name}' must be a non-negative integer"),
+                        param: Some(name),
+                    })
+                }
+            },
+        }
+    }
     match endpoint {
         Endpoint::ChatCompletions => {
             let messages = peek
@@ -123,6 +148,7 @@ fn parse_request(endpoint: Endpoint, raw: bytes::Bytes) -> Result<ClientRequest,
         model,
         stream,
         wants_usage_chunk,
+        max_tokens,
     })
 }
 
@@ -166,7 +192,27 @@ async fn proxied(
         })
         .await
         .map_err(|e| ApiError::internal("provider registry unavailable", e))??;
-    let route = restrict(&token, route)?;
+    let mut route = restrict(&token, route)?;
+    let admission = state
+        .ledger
+        .send(Admit {
+            token_id: token.id,
+            candidates: route
+                .candidates
+                .iter()
+                .map(|c| (c.provider.record.name.clone(), c.upstream_model.clone()))
+                .collect(),
+            prompt_tokens: estimate_tokens(parsed.raw.len()),
+            max_completion_tokens: parsed.max_tokens,
+            generates: endpoint == Endpoint::ChatCompletions,
+        })
+        .await
+        .map_err(|e| ApiError::internal("usage ledger unavailable", e))??;
+    let mut usable = admission.usable.into_iter();
+    route.candidates.retain(|_| usable.next().unwrap_or(false));
+    if let Some(r) = rec.as_mut() {
+        r.reservation = admission.reservation;
+    }
     proxy::forward(state, client, rec, endpoint, parsed, route).await
 }
 
@@ -178,13 +224,13 @@ async fn handle(
     client: web::Data<awc::Client>,
 ) -> HttpResponse {
     let id = request_id();
-    let mut rec = Some(CallRecord::new(endpoint, id.clone()));
+    let mut rec = Some(CallRecord::new(endpoint, id.clone(), state.ledger.clone()));
     let result = proxied(endpoint, &req, payload, &state, &client, &mut rec).await;
     let mut response = match result {
         Ok(response) => response,
         Err(err) => {
             if let Some(rec) = rec.take() {
-                rec.fail(&state, &err);
+                rec.fail(&err);
             }
             err.error_response()
         }

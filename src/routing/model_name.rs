@@ -30,10 +30,7 @@ pub fn any_match(patterns: Option<&[String]>, name: &str) -> bool {
 
 /// Splits `provider/model` when the prefix is a known provider; otherwise the whole string
 /// is a bare model name (so `meta-llama/Llama-3-8B` stays intact).
-pub fn split_provider(
-    requested: &str,
-    is_provider: impl Fn(&str) -> bool,
-) -> (Option<&str>, &str) {
+pub fn split_provider(requested: &str, is_provider: impl Fn(&str) -> bool) -> (Option<&str>, &str) {
     match requested.split_once('/') {
         Some((prefix, model)) if !model.is_empty() && is_provider(prefix) => (Some(prefix), model),
         _ => (None, requested),

@@ -1,7 +1,13 @@
 //! Request log rows, written in batches by the `LogSink`.
 
-use entity::request_log;
-use sea_orm::{DatabaseConnection, DbErr, EntityTrait, Set};
+use std::collections::BTreeMap;
+
+use entity::{request_log, token};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    TransactionTrait,
+};
 
 /// One finished call, success or failure. Holds no secrets: the key is named by id only.
 #[derive(Debug, Clone, Default)]
@@ -70,14 +76,77 @@ impl LogEntry {
     }
 }
 
-/// Inserts rows in chunks small enough for every backend's bind-parameter limit.
-pub async fn insert_batch(db: &DatabaseConnection, rows: Vec<LogEntry>) -> Result<(), DbErr> {
+/// Per-token sums of a batch of rows, added to the token's counters.
+#[derive(Default)]
+struct Increment {
+    prompt: i64,
+    completion: i64,
+    total: i64,
+    amount: i64,
+    requests: i64,
+    last_used: i64,
+}
+
+/// Writes a batch in one transaction: the log rows and, with `counters`, the token usage
+/// counters they add up to (atomic `col = col + n` updates). Either both land or neither,
+/// so the log and the counters always agree.
+pub async fn write_batch(
+    db: &DatabaseConnection,
+    rows: &[LogEntry],
+    counters: bool,
+) -> Result<(), DbErr> {
     // 23 columns per row; SQLite allows 32766 binds, Postgres 65535.
     const CHUNK: usize = 1000;
-    let mut rows = rows.into_iter().map(LogEntry::into_active).peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<_> = rows.by_ref().take(CHUNK).collect();
-        request_log::Entity::insert_many(chunk).exec(db).await?;
+    let mut increments: BTreeMap<i32, Increment> = BTreeMap::new();
+    if counters {
+        for row in rows {
+            let Some(id) = row.token_id else { continue };
+            let inc = increments.entry(id).or_default();
+            inc.prompt += row.prompt_tokens;
+            inc.completion += row.completion_tokens;
+            inc.total += row.total_tokens;
+            inc.amount += row.amount_nano;
+            inc.requests += 1;
+            inc.last_used = inc.last_used.max(row.created_at);
+        }
     }
-    Ok(())
+    let txn = db.begin().await?;
+    for chunk in rows.chunks(CHUNK) {
+        request_log::Entity::insert_many(chunk.iter().cloned().map(LogEntry::into_active))
+            .exec(&txn)
+            .await?;
+    }
+    for (id, inc) in increments {
+        let add = |col: token::Column, n: i64| (col, Expr::col(col).add(n));
+        let mut update = token::Entity::update_many();
+        for (col, expr) in [
+            add(token::Column::PromptTokens, inc.prompt),
+            add(token::Column::CompletionTokens, inc.completion),
+            add(token::Column::TotalTokens, inc.total),
+            add(token::Column::AmountSpentNano, inc.amount),
+            add(token::Column::RequestCount, inc.requests),
+        ] {
+            update = update.col_expr(col, expr);
+        }
+        update
+            .col_expr(token::Column::LastUsedAt, Expr::value(inc.last_used))
+            .filter(token::Column::Id.eq(id))
+            .exec(&txn)
+            .await?;
+    }
+    txn.commit().await
+}
+
+/// The newest `limit` log rows of a token.
+pub async fn recent_for_token(
+    db: &DatabaseConnection,
+    token_id: i32,
+    limit: u64,
+) -> Result<Vec<request_log::Model>, DbErr> {
+    request_log::Entity::find()
+        .filter(request_log::Column::TokenId.eq(token_id))
+        .order_by_desc(request_log::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
 }

@@ -2,5 +2,6 @@
 //! Actors and the CLI call these; handlers never do.
 
 pub mod logs;
+pub mod prices;
 pub mod providers;
 pub mod tokens;

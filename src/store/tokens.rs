@@ -99,6 +99,7 @@ pub async fn create(
         created_at: Set(now),
         updated_at: Set(now),
         last_used_at: Set(None),
+        deleted_at: Set(None),
         ..Default::default()
     }
     .insert(db)
@@ -112,12 +113,14 @@ pub async fn find_by_hash(
 ) -> Result<Option<token::Model>, DbErr> {
     token::Entity::find()
         .filter(token::Column::TokenHash.eq(hash))
+        .filter(token::Column::DeletedAt.is_null())
         .one(db)
         .await
 }
 
 pub async fn list(db: &DatabaseConnection) -> Result<Vec<token::Model>, DbErr> {
     token::Entity::find()
+        .filter(token::Column::DeletedAt.is_null())
         .order_by_asc(token::Column::Id)
         .all(db)
         .await
@@ -135,4 +138,101 @@ pub async fn ensure_bootstrap(db: &DatabaseConnection, plaintext: &str) -> Resul
     )
     .await?;
     Ok(true)
+}
+
+/// A validated partial update; `Some(None)` clears a nullable field.
+#[derive(Debug, Clone, Default)]
+pub struct TokenPatch {
+    pub name: Option<String>,
+    pub role: Option<Role>,
+    pub allowed_models: Option<Option<Vec<String>>>,
+    pub max_tokens: Option<Option<i64>>,
+    pub max_amount_nano: Option<Option<i64>>,
+    pub expires_at: Option<Option<i64>>,
+    pub enabled: Option<bool>,
+    pub rpm: Option<Option<i32>>,
+    pub tpm: Option<Option<i32>>,
+}
+
+pub async fn find(db: &DatabaseConnection, id: i32) -> Result<Option<token::Model>, DbErr> {
+    token::Entity::find_by_id(id)
+        .filter(token::Column::DeletedAt.is_null())
+        .one(db)
+        .await
+}
+
+/// Applies a patch; `None` when there is no such token. Usage counters are never touched
+/// here (they only ever grow, by atomic increments).
+pub async fn update(
+    db: &DatabaseConnection,
+    id: i32,
+    patch: &TokenPatch,
+) -> Result<Option<token::Model>, DbErr> {
+    let Some(existing) = find(db, id).await? else {
+        return Ok(None);
+    };
+    let mut row: token::ActiveModel = existing.into();
+    if let Some(v) = &patch.name {
+        row.name = Set(v.clone());
+    }
+    if let Some(v) = patch.role {
+        row.role = Set(v.as_str().to_string());
+    }
+    if let Some(v) = &patch.allowed_models {
+        row.allowed_models = Set(models_to_db(v));
+    }
+    if let Some(v) = patch.max_tokens {
+        row.max_tokens = Set(v);
+    }
+    if let Some(v) = patch.max_amount_nano {
+        row.max_amount_nano = Set(v);
+    }
+    if let Some(v) = patch.expires_at {
+        row.expires_at = Set(v);
+    }
+    if let Some(v) = patch.enabled {
+        row.enabled = Set(v);
+    }
+    if let Some(v) = patch.rpm {
+        row.rpm = Set(v);
+    }
+    if let Some(v) = patch.tpm {
+        row.tpm = Set(v);
+    }
+    row.updated_at = Set(now_ms());
+    // Only the columns set above are written, so concurrent counter increments survive.
+    row.prompt_tokens = sea_orm::ActiveValue::NotSet;
+    row.completion_tokens = sea_orm::ActiveValue::NotSet;
+    row.total_tokens = sea_orm::ActiveValue::NotSet;
+    row.amount_spent_nano = sea_orm::ActiveValue::NotSet;
+    row.request_count = sea_orm::ActiveValue::NotSet;
+    row.last_used_at = sea_orm::ActiveValue::NotSet;
+    row.update(db).await?;
+    find(db, id).await
+}
+
+/// Marks a token deleted: refused everywhere, kept for its logs and for other instances.
+pub async fn soft_delete(db: &DatabaseConnection, id: i32) -> Result<bool, DbErr> {
+    use sea_orm::sea_query::Expr;
+    let now = now_ms();
+    let res = token::Entity::update_many()
+        .col_expr(token::Column::DeletedAt, Expr::value(now))
+        .col_expr(token::Column::Enabled, Expr::value(false))
+        .col_expr(token::Column::UpdatedAt, Expr::value(now))
+        .filter(token::Column::Id.eq(id))
+        .filter(token::Column::DeletedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected > 0)
+}
+
+/// Tokens whose settings changed at or after `since` (deleted ones included).
+pub async fn changed_since(
+    db: &DatabaseConnection,
+    since: i64,
+) -> Result<Vec<token::Model>, DbErr> {
+    token::Entity::find()
+        .filter(token::Column::UpdatedAt.gte(since))
+        .all(db)
+        .await
 }

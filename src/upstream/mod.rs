@@ -37,6 +37,8 @@ pub struct ClientRequest {
     pub stream: bool,
     /// The client asked for a usage chunk (`stream_options.include_usage`).
     pub wants_usage_chunk: bool,
+    /// `max_completion_tokens` or `max_tokens`, when the client set one.
+    pub max_tokens: Option<i64>,
 }
 
 /// What one attempt sends upstream.

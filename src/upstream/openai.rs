@@ -261,6 +261,7 @@ mod tests {
             model: "gpt-4o".into(),
             stream,
             wants_usage_chunk: wants,
+            max_tokens: None,
         }
     }
 

@@ -12,7 +12,10 @@ async fn cli_token_is_accepted_by_the_running_gateway() {
         // A bad token first, so the negative cache has seen something.
         let (status, _) = gw.get("/v1/models", "gz-unknown").await;
         assert_eq!(status, 401);
-        let token = gw.token(&backend, &["--name", "fresh", "--models", "gpt-4o*", "--rpm", "60"]);
+        let token = gw.token(
+            &backend,
+            &["--name", "fresh", "--models", "gpt-4o*", "--rpm", "60"],
+        );
         let (status, body) = gw.get("/v1/models", &token).await;
         assert_eq!(status, 200, "{}: {body}", backend.label);
         let admin = gw.token(&backend, &["--admin", "--name", "root"]);
@@ -22,9 +25,15 @@ async fn cli_token_is_accepted_by_the_running_gateway() {
         let (ok, out, _) = gw.cli(&backend, &["token", "list"]);
         assert!(ok);
         assert!(out.contains("fresh") && out.contains("root"), "{out}");
-        assert!(!out.contains(&token) && !out.contains(&admin), "plaintext listed: {out}");
+        assert!(
+            !out.contains(&token) && !out.contains(&admin),
+            "plaintext listed: {out}"
+        );
 
-        let (ok, _, err) = gw.cli(&backend, &["token", "create", "--name", "x", "--expires-at", "soon"]);
+        let (ok, _, err) = gw.cli(
+            &backend,
+            &["token", "create", "--name", "x", "--expires-at", "soon"],
+        );
         assert!(!ok);
         assert_eq!(err.trim().lines().count(), 1, "one-line reason: {err}");
         backend.drop_database().await;
@@ -46,7 +55,9 @@ async fn providers_from_settings_are_upserted_and_usable() {
     .unwrap();
     let config = config.display().to_string();
     let gw = Gateway::start(&backend, &[("GATEWAY_CONFIG", &config)]);
-    let (status, body) = gw.post("/v1/chat/completions", &gw.admin, &chat("gpt-4o-mini")).await;
+    let (status, body) = gw
+        .post("/v1/chat/completions", &gw.admin, &chat("gpt-4o-mini"))
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(mock.calls_for("sk-seeded-key-00001").await, 1);
     let (_, keys) = gw.get("/providers/seeded/keys", &gw.admin).await;
@@ -75,15 +86,28 @@ async fn migrate_command_and_bad_settings() {
             .unwrap()
     };
     let out = run(&["migrate"], &[]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = run(&["migrate"], &[]);
     assert!(out.status.success(), "migrate twice is fine");
     let out = run(&["serve"], &[("GATEWAY__ROUTING__MAX_ATTEMPTS", "0")]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("max_attempts"), "{err}");
-    let out = run(&["serve"], &[("GATEWAY__ROUTING__KEY_STRATEGY", "sideways")]);
+    let out = run(
+        &["serve"],
+        &[("GATEWAY__ROUTING__KEY_STRATEGY", "sideways")],
+    );
     assert!(!out.status.success());
-    let out = run(&["serve"], &[("GATEWAY__DATABASE__URL", "postgres://nobody@127.0.0.1:1/x"), ("GATEWAY__SECURITY__MASTER_KEY", "")]);
+    let out = run(
+        &["serve"],
+        &[
+            ("GATEWAY__DATABASE__URL", "postgres://nobody@127.0.0.1:1/x"),
+            ("GATEWAY__SECURITY__MASTER_KEY", ""),
+        ],
+    );
     assert!(!out.status.success());
 }

@@ -16,15 +16,47 @@ async fn error_table() {
                 ("GATEWAY__UPSTREAM__FIRST_BYTE_TIMEOUT_SECS", "1"),
             ],
         );
-        gw.add_provider("mock", &mock, json!(["gpt-4o-mini", "gpt-4o", "slow-model", "broken-model", "picky-model"]), &["sk-error-key-00001"])
-            .await;
-        let token = gw.token(&backend, &["--name", "client", "--models", "gpt-4o-mini,slow-model,broken-model,picky-model,keyless"]);
+        gw.add_provider(
+            "mock",
+            &mock,
+            json!([
+                "gpt-4o-mini",
+                "gpt-4o",
+                "slow-model",
+                "broken-model",
+                "picky-model"
+            ]),
+            &["sk-error-key-00001"],
+        )
+        .await;
+        let token = gw.token(
+            &backend,
+            &[
+                "--name",
+                "client",
+                "--models",
+                "gpt-4o-mini,slow-model,broken-model,picky-model,keyless",
+            ],
+        );
         let chat_url = gw.url("/v1/chat/completions");
         let label = backend.label;
 
         // 400: malformed JSON, wrong types, missing fields.
-        let (status, body) = send_raw("POST", &chat_url, Some(&token), Some("application/json"), b"{\"model\": ".to_vec()).await;
-        assert_error(status, &serde_json::from_slice(&body).unwrap(), 400, "invalid_request_error", None);
+        let (status, body) = send_raw(
+            "POST",
+            &chat_url,
+            Some(&token),
+            Some("application/json"),
+            b"{\"model\": ".to_vec(),
+        )
+        .await;
+        assert_error(
+            status,
+            &serde_json::from_slice(&body).unwrap(),
+            400,
+            "invalid_request_error",
+            None,
+        );
         for bad in [
             json!({"messages": [{"role": "user", "content": "x"}]}),
             json!({"model": 7, "messages": []}),
@@ -35,18 +67,49 @@ async fn error_table() {
             let (status, body) = gw.post("/v1/chat/completions", &token, &bad).await;
             assert_error(status, &body, 400, "invalid_request_error", None);
         }
-        let (status, body) = gw.post("/v1/embeddings", &token, &json!({"model": "gpt-4o-mini"})).await;
+        let (status, body) = gw
+            .post("/v1/embeddings", &token, &json!({"model": "gpt-4o-mini"}))
+            .await;
         assert_error(status, &body, 400, "invalid_request_error", None);
         assert_eq!(body["error"]["param"], "input");
 
         // 401: missing, unknown, disabled, expired.
         let (status, body) = send_json("POST", &chat_url, None, &chat("gpt-4o-mini")).await;
-        assert_error(status, &body, 401, "authentication_error", Some("invalid_token"));
-        let (status, body) = gw.post("/v1/chat/completions", "gz-not-a-real-token", &chat("gpt-4o-mini")).await;
-        assert_error(status, &body, 401, "authentication_error", Some("invalid_token"));
-        let expired = gw.token(&backend, &["--name", "old", "--expires-at", "2020-01-01T00:00:00Z"]);
-        let (status, body) = gw.post("/v1/chat/completions", &expired, &chat("gpt-4o-mini")).await;
-        assert_error(status, &body, 401, "authentication_error", Some("token_expired"));
+        assert_error(
+            status,
+            &body,
+            401,
+            "authentication_error",
+            Some("invalid_token"),
+        );
+        let (status, body) = gw
+            .post(
+                "/v1/chat/completions",
+                "gz-not-a-real-token",
+                &chat("gpt-4o-mini"),
+            )
+            .await;
+        assert_error(
+            status,
+            &body,
+            401,
+            "authentication_error",
+            Some("invalid_token"),
+        );
+        let expired = gw.token(
+            &backend,
+            &["--name", "old", "--expires-at", "2020-01-01T00:00:00Z"],
+        );
+        let (status, body) = gw
+            .post("/v1/chat/completions", &expired, &chat("gpt-4o-mini"))
+            .await;
+        assert_error(
+            status,
+            &body,
+            401,
+            "authentication_error",
+            Some("token_expired"),
+        );
         let disabled = gw.token(&backend, &["--name", "off"]);
         let db = backend.connect().await;
         db.execute(Statement::from_string(
@@ -55,8 +118,16 @@ async fn error_table() {
         ))
         .await
         .unwrap();
-        let (status, body) = gw.post("/v1/chat/completions", &disabled, &chat("gpt-4o-mini")).await;
-        assert_error(status, &body, 401, "authentication_error", Some("token_disabled"));
+        let (status, body) = gw
+            .post("/v1/chat/completions", &disabled, &chat("gpt-4o-mini"))
+            .await;
+        assert_error(
+            status,
+            &body,
+            401,
+            "authentication_error",
+            Some("token_disabled"),
+        );
 
         // 403: model outside the allow-list (with or without a provider prefix); admin route.
         for model in ["gpt-4o", "mock/gpt-4o"] {
@@ -67,7 +138,9 @@ async fn error_table() {
         assert_error(status, &body, 403, "permission_error", None);
 
         // 404: no provider serves the model; unknown route; unknown resource.
-        let (status, body) = gw.post("/v1/chat/completions", &gw.admin, &chat("no-such-model")).await;
+        let (status, body) = gw
+            .post("/v1/chat/completions", &gw.admin, &chat("no-such-model"))
+            .await;
         assert_error(status, &body, 404, "not_found_error", None);
         let (status, body) = gw.get("/v1/nothing-here", &token).await;
         assert_error(status, &body, 404, "not_found_error", None);
@@ -81,19 +154,33 @@ async fn error_table() {
         assert_error(status, &body, 413, "invalid_request_error", None);
 
         // 502: the upstream fails on every attempt.
-        mock.fault(json!({"model": "broken-model", "status": 500})).await;
-        let (status, body) = gw.post("/v1/chat/completions", &token, &chat("broken-model")).await;
+        mock.fault(json!({"model": "broken-model", "status": 500}))
+            .await;
+        let (status, body) = gw
+            .post("/v1/chat/completions", &token, &chat("broken-model"))
+            .await;
         assert_error(status, &body, 502, "upstream_error", None);
-        assert!(!body.to_string().contains("sk-error-key"), "key leaked: {body}");
+        assert!(
+            !body.to_string().contains("sk-error-key"),
+            "key leaked: {body}"
+        );
 
         // 504: no first byte within first_byte_timeout_secs.
-        mock.fault(json!({"model": "slow-model", "delay_ms": 1600})).await;
-        let (status, body) = gw.post("/v1/chat/completions", &token, &chat("slow-model")).await;
+        mock.fault(json!({"model": "slow-model", "delay_ms": 1600}))
+            .await;
+        let (status, body) = gw
+            .post("/v1/chat/completions", &token, &chat("slow-model"))
+            .await;
         assert_error(status, &body, 504, "upstream_error", None);
 
         // Upstream 4xx (other than 401/403/429) is passed through with its message.
-        mock.fault(json!({"model": "picky-model", "status": 422, "message": "temperature too high"})).await;
-        let (status, body) = gw.post("/v1/chat/completions", &token, &chat("picky-model")).await;
+        mock.fault(
+            json!({"model": "picky-model", "status": 422, "message": "temperature too high"}),
+        )
+        .await;
+        let (status, body) = gw
+            .post("/v1/chat/completions", &token, &chat("picky-model"))
+            .await;
         assert_eq!(status, 422, "{body}");
         assert_eq!(body["error"]["message"], "temperature too high");
 
@@ -102,7 +189,9 @@ async fn error_table() {
             .admin_send("POST", "/providers", &json!({"name": "nokeys", "api_type": "openai", "base_url": mock.v1(), "models": ["keyless"]}))
             .await;
         assert_eq!(status, 201);
-        let (status, body) = gw.post("/v1/chat/completions", &token, &chat("keyless")).await;
+        let (status, body) = gw
+            .post("/v1/chat/completions", &token, &chat("keyless"))
+            .await;
         assert_error(status, &body, 503, "upstream_error", None);
 
         // 405 on a known route with the wrong method, still JSON.
@@ -139,47 +228,86 @@ async fn admin_input_is_validated() {
     assert_eq!(body["data"], json!([]), "bad input changed nothing");
 
     let (status, body) = gw
-        .admin_send("POST", "/providers", &json!({"name": "Dup", "api_type": "OpenAI"}))
+        .admin_send(
+            "POST",
+            "/providers",
+            &json!({"name": "Dup", "api_type": "OpenAI"}),
+        )
         .await;
     assert_eq!(status, 201, "{body}");
-    assert_eq!(body["base_url"], "https://api.openai.com/v1", "default base_url per type");
+    assert_eq!(
+        body["base_url"], "https://api.openai.com/v1",
+        "default base_url per type"
+    );
     assert_eq!(body["api_type"], "openai");
     let (status, _) = gw
-        .admin_send("POST", "/providers", &json!({"name": "Dup", "api_type": "openai"}))
+        .admin_send(
+            "POST",
+            "/providers",
+            &json!({"name": "Dup", "api_type": "openai"}),
+        )
         .await;
     assert_eq!(status, 409);
-    let (status, body) = gw.admin_send("POST", "/providers/Dup/keys", &json!({"key": ""})).await;
+    let (status, body) = gw
+        .admin_send("POST", "/providers/Dup/keys", &json!({"key": ""}))
+        .await;
     assert_error(status, &body, 400, "invalid_request_error", None);
-    let (status, body) = gw.admin_send("PATCH", "/providers/Dup", &json!({"enabled": false, "models": ["a*"]})).await;
+    let (status, body) = gw
+        .admin_send(
+            "PATCH",
+            "/providers/Dup",
+            &json!({"enabled": false, "models": ["a*"]}),
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["enabled"], false);
     assert_eq!(body["models"], json!(["a*"]));
-    let (status, body) = gw.admin_send("PATCH", "/providers/Dup", &json!({"models": null})).await;
+    let (status, body) = gw
+        .admin_send("PATCH", "/providers/Dup", &json!({"models": null}))
+        .await;
     assert_eq!(status, 200);
     assert!(body["models"].is_null());
 
     // Keys: added, masked, patched, deleted; never returned in plaintext.
     let (status, key) = gw
-        .admin_send("POST", "/providers/Dup/keys", &json!({"key": "sk-proj-1234567890abcd", "description": "first"}))
+        .admin_send(
+            "POST",
+            "/providers/Dup/keys",
+            &json!({"key": "sk-proj-1234567890abcd", "description": "first"}),
+        )
         .await;
     assert_eq!(status, 201);
     assert_eq!(key["masked_key"], "sk-p****abcd");
     let id = key["id"].as_i64().unwrap();
     let (status, _) = gw
-        .admin_send("POST", "/providers/Dup/keys", &json!({"key": "sk-proj-1234567890abcd"}))
+        .admin_send(
+            "POST",
+            "/providers/Dup/keys",
+            &json!({"key": "sk-proj-1234567890abcd"}),
+        )
         .await;
     assert_eq!(status, 409, "same key twice");
     let (status, body) = gw
-        .admin_send("PATCH", &format!("/providers/Dup/keys/{id}"), &json!({"enabled": false, "weight": 5}))
+        .admin_send(
+            "PATCH",
+            &format!("/providers/Dup/keys/{id}"),
+            &json!({"enabled": false, "weight": 5}),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["enabled"], false);
     assert_eq!(body["weight"], 5);
-    let (status, _) = gw.admin_send("DELETE", &format!("/providers/Dup/keys/{id}"), &Value::Null).await;
+    let (status, _) = gw
+        .admin_send("DELETE", &format!("/providers/Dup/keys/{id}"), &Value::Null)
+        .await;
     assert_eq!(status, 200);
-    let (status, _) = gw.admin_send("DELETE", &format!("/providers/Dup/keys/{id}"), &Value::Null).await;
+    let (status, _) = gw
+        .admin_send("DELETE", &format!("/providers/Dup/keys/{id}"), &Value::Null)
+        .await;
     assert_eq!(status, 404);
-    let (status, _) = gw.admin_send("DELETE", "/providers/Dup", &Value::Null).await;
+    let (status, _) = gw
+        .admin_send("DELETE", "/providers/Dup", &Value::Null)
+        .await;
     assert_eq!(status, 200);
     let (status, _) = gw.admin_send("GET", "/providers/Dup", &Value::Null).await;
     assert_eq!(status, 404);

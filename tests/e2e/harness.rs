@@ -41,9 +41,9 @@ impl Backend {
     /// A fresh database on the Postgres named by `GATEWAY_TEST_DATABASE_URL`.
     pub async fn postgres(base: &str) -> Backend {
         let name = format!("gz_test_{:016x}", rand::random::<u64>());
-        let admin = Database::connect(base)
-            .await
-            .unwrap_or_else(|e| panic!("GATEWAY_TEST_DATABASE_URL is set but Postgres is unreachable: {e}"));
+        let admin = Database::connect(base).await.unwrap_or_else(|e| {
+            panic!("GATEWAY_TEST_DATABASE_URL is set but Postgres is unreachable: {e}")
+        });
         admin
             .execute_unprepared(&format!("CREATE DATABASE {name}"))
             .await
@@ -112,7 +112,10 @@ fn wait_for_line(out: &Arc<Mutex<String>>, marker: &str, child: &mut Child) -> S
                 out.lock().unwrap()
             );
         }
-        assert!(Instant::now() < deadline, "timed out waiting for '{marker}'");
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for '{marker}'"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -142,7 +145,9 @@ impl Mock {
     }
 
     pub async fn stats(&self) -> Value {
-        get_json(&format!("{}/_mock/stats", self.base), None).await.1
+        get_json(&format!("{}/_mock/stats", self.base), None)
+            .await
+            .1
     }
 
     pub async fn calls_for(&self, key: &str) -> u64 {
@@ -150,12 +155,19 @@ impl Mock {
     }
 
     pub async fn fault(&self, fault: Value) {
-        let (status, _) = send_json("POST", &format!("{}/_mock/faults", self.base), None, &fault).await;
+        let (status, _) =
+            send_json("POST", &format!("{}/_mock/faults", self.base), None, &fault).await;
         assert_eq!(status, 200);
     }
 
     pub async fn reset(&self) {
-        send_json("POST", &format!("{}/_mock/reset", self.base), None, &json!({})).await;
+        send_json(
+            "POST",
+            &format!("{}/_mock/reset", self.base),
+            None,
+            &json!({}),
+        )
+        .await;
     }
 
     pub async fn last_request(&self) -> Value {
@@ -189,7 +201,10 @@ impl Gateway {
         let dir = backend.dir.path();
         let mut env: Vec<(String, String)> = vec![
             ("GATEWAY__DATABASE__URL".into(), backend.url.clone()),
-            ("GATEWAY__DATA_DIR".into(), dir.join("data").display().to_string()),
+            (
+                "GATEWAY__DATA_DIR".into(),
+                dir.join("data").display().to_string(),
+            ),
             (
                 "GATEWAY__AUTH__ADMIN_KEY_PATH".into(),
                 dir.join("data/admin_ed25519.key").display().to_string(),
@@ -197,7 +212,7 @@ impl Gateway {
             ("GATEWAY__SECURITY__MASTER_KEY".into(), master_key()),
             ("GATEWAY__SERVER__PORT".into(), "0".into()),
             ("GATEWAY__SERVER__WORKERS".into(), "2".into()),
-            ("GATEWAY__LOGGING__FLUSH_INTERVAL_MS".into(), "50".into()),
+            ("GATEWAY__ACCOUNTING__FLUSH_INTERVAL_MS".into(), "50".into()),
             ("GATEWAY__CLUSTER__SYNC_INTERVAL_MS".into(), "200".into()),
             ("RUST_LOG".into(), "info".into()),
         ];
@@ -258,7 +273,10 @@ impl Gateway {
         let (ok, stdout, stderr) = self.cli(backend, &all);
         assert!(ok, "token create failed: {stderr}");
         let token = stdout.trim().to_string();
-        assert!(token.starts_with("gz-") && !token.contains('\n'), "{stdout:?}");
+        assert!(
+            token.starts_with("gz-") && !token.contains('\n'),
+            "{stdout:?}"
+        );
         token
     }
 
@@ -279,7 +297,13 @@ impl Gateway {
     }
 
     /// Creates a provider pointing at `mock` with the given keys; returns the key ids.
-    pub async fn add_provider(&self, name: &str, mock: &Mock, models: Value, keys: &[&str]) -> Vec<i64> {
+    pub async fn add_provider(
+        &self,
+        name: &str,
+        mock: &Mock,
+        models: Value,
+        keys: &[&str],
+    ) -> Vec<i64> {
         let (status, body) = self
             .admin_send(
                 "POST",
@@ -291,7 +315,11 @@ impl Gateway {
         let mut ids = Vec::new();
         for key in keys {
             let (status, body) = self
-                .admin_send("POST", &format!("/providers/{name}/keys"), &json!({"key": key}))
+                .admin_send(
+                    "POST",
+                    &format!("/providers/{name}/keys"),
+                    &json!({"key": key}),
+                )
                 .await;
             assert_eq!(status, 201, "{body}");
             ids.push(body["id"].as_i64().unwrap());
@@ -357,11 +385,20 @@ pub async fn send_raw(
     }
     let mut resp = req.send_body(body).await.expect("request failed");
     let status = resp.status();
-    let bytes = resp.body().limit(64 * 1024 * 1024).await.expect("read body");
+    let bytes = resp
+        .body()
+        .limit(64 * 1024 * 1024)
+        .await
+        .expect("read body");
     (status, bytes.to_vec())
 }
 
-pub async fn send_json(method: &str, url: &str, token: Option<&str>, body: &Value) -> (StatusCode, Value) {
+pub async fn send_json(
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+    body: &Value,
+) -> (StatusCode, Value) {
     let (status, bytes) = send_raw(
         method,
         url,

@@ -22,15 +22,34 @@ async fn every_call_gets_a_log_row_without_secrets() {
         let mock = Mock::start();
         let gw = Gateway::start(&backend, &[]);
         let secret = "sk-very-secret-upstream-key-9876";
-        let ids = gw.add_provider("mock", &mock, json!(["gpt-4o-mini", "bad-model"]), &[secret]).await;
+        let ids = gw
+            .add_provider(
+                "mock",
+                &mock,
+                json!(["gpt-4o-mini", "bad-model"]),
+                &[secret],
+            )
+            .await;
         let token = gw.token(&backend, &["--name", "logged"]);
-        mock.fault(json!({"model": "bad-model", "status": 500})).await;
+        mock.fault(json!({"model": "bad-model", "status": 500}))
+            .await;
 
-        let (s1, _) = gw.post("/v1/chat/completions", &token, &chat("gpt-4o-mini")).await;
-        let (s2, _) = gw.post("/v1/chat/completions", &token, &chat("bad-model")).await;
-        let (s3, _) = gw.post("/v1/chat/completions", &token, &chat("unknown-model")).await;
-        let (s4, _) = gw.post("/v1/chat/completions", "gz-wrong", &chat("gpt-4o-mini")).await;
-        assert_eq!((s1.as_u16(), s2.as_u16(), s3.as_u16(), s4.as_u16()), (200, 502, 404, 401));
+        let (s1, _) = gw
+            .post("/v1/chat/completions", &token, &chat("gpt-4o-mini"))
+            .await;
+        let (s2, _) = gw
+            .post("/v1/chat/completions", &token, &chat("bad-model"))
+            .await;
+        let (s3, _) = gw
+            .post("/v1/chat/completions", &token, &chat("unknown-model"))
+            .await;
+        let (s4, _) = gw
+            .post("/v1/chat/completions", "gz-wrong", &chat("gpt-4o-mini"))
+            .await;
+        assert_eq!(
+            (s1.as_u16(), s2.as_u16(), s3.as_u16(), s4.as_u16()),
+            (200, 502, 404, 401)
+        );
 
         let db = backend.connect().await;
         let rows = eventually(Duration::from_secs(1), || async {
@@ -47,19 +66,31 @@ async fn every_call_gets_a_log_row_without_secrets() {
         assert_eq!(ok.model.as_deref(), Some("gpt-4o-mini"));
         assert_eq!(ok.key_id, Some(ids[0] as i32));
         assert!(ok.token_id.is_some());
-        assert_eq!((ok.prompt_tokens, ok.completion_tokens, ok.total_tokens), (6, 8, 14));
+        assert_eq!(
+            (ok.prompt_tokens, ok.completion_tokens, ok.total_tokens),
+            (6, 8, 14)
+        );
         assert!(ok.latency_ms >= 0 && ok.attempts == 1);
         let failed = &rows[1];
         assert_eq!((failed.status.as_str(), failed.status_code), ("error", 502));
-        assert_eq!(failed.attempts, 1, "one key: no other to retry on: {failed:?}");
+        assert_eq!(
+            failed.attempts, 1,
+            "one key: no other to retry on: {failed:?}"
+        );
         assert_eq!(rows[2].status_code, 404);
         assert_eq!(rows[3].status_code, 401);
         assert_eq!(rows[3].token_id, None);
 
         let dump = format!("{rows:?}");
-        assert!(!dump.contains(secret) && !dump.contains(&token), "secret in log rows");
+        assert!(
+            !dump.contains(secret) && !dump.contains(&token),
+            "secret in log rows"
+        );
         let output = gw.logs();
-        assert!(!output.contains(secret) && !output.contains(&token), "secret in process output");
+        assert!(
+            !output.contains(secret) && !output.contains(&token),
+            "secret in process output"
+        );
         backend.drop_database().await;
     }
 }

@@ -11,8 +11,13 @@ async fn routes_bare_and_prefixed_names_and_applies_redirects() {
     for backend in Backend::all().await {
         let mock = Mock::start();
         let gw = Gateway::start(&backend, &[]);
-        gw.add_provider("mock", &mock, json!(["gpt-4o-mini", "text-embedding-3-small"]), &["sk-only-key-000001"])
-            .await;
+        gw.add_provider(
+            "mock",
+            &mock,
+            json!(["gpt-4o-mini", "text-embedding-3-small"]),
+            &["sk-only-key-000001"],
+        )
+        .await;
         let token = gw.token(&backend, &["--name", "client"]);
 
         for model in ["gpt-4o-mini", "mock/gpt-4o-mini"] {
@@ -25,10 +30,16 @@ async fn routes_bare_and_prefixed_names_and_applies_redirects() {
 
         // A global redirect: gpt-4 -> gpt-4o-mini.
         let (status, body) = gw
-            .admin_send("PUT", "/admin/model-redirects", &json!({"source": "gpt-4", "target": "gpt-4o-mini"}))
+            .admin_send(
+                "PUT",
+                "/admin/model-redirects",
+                &json!({"source": "gpt-4", "target": "gpt-4o-mini"}),
+            )
             .await;
         assert_eq!(status, 200, "{body}");
-        let (status, body) = gw.post("/v1/chat/completions", &token, &chat("gpt-4")).await;
+        let (status, body) = gw
+            .post("/v1/chat/completions", &token, &chat("gpt-4"))
+            .await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(mock.last_request().await["body"]["model"], "gpt-4o-mini");
 
@@ -44,15 +55,29 @@ async fn routes_bare_and_prefixed_names_and_applies_redirects() {
 
         // Embeddings and the model list.
         let (status, body) = gw
-            .post("/v1/embeddings", &token, &json!({"model": "text-embedding-3-small", "input": ["a", "b"]}))
+            .post(
+                "/v1/embeddings",
+                &token,
+                &json!({"model": "text-embedding-3-small", "input": ["a", "b"]}),
+            )
             .await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["data"].as_array().unwrap().len(), 2);
         let (status, body) = gw.get("/v1/models", &token).await;
         assert_eq!(status, 200);
         assert_eq!(body["object"], "list");
-        let ids: Vec<&str> = body["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
-        for id in ["gpt-4o-mini", "mock/gpt-4o-mini", "text-embedding-3-small", "gpt-4"] {
+        let ids: Vec<&str> = body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_str().unwrap())
+            .collect();
+        for id in [
+            "gpt-4o-mini",
+            "mock/gpt-4o-mini",
+            "text-embedding-3-small",
+            "gpt-4",
+        ] {
             assert!(ids.contains(&id), "{id} missing from {ids:?}");
         }
         assert!(body["data"][0]["object"] == "model" && body["data"][0]["owned_by"].is_string());
@@ -65,13 +90,25 @@ async fn round_robin_spreads_calls_over_keys() {
     for backend in Backend::all().await {
         let mock = Mock::start();
         let gw = Gateway::start(&backend, &[]);
-        gw.add_provider("mock", &mock, json!(["gpt-4o-mini"]), &["sk-key-a-00000001", "sk-key-b-00000002"])
-            .await;
+        gw.add_provider(
+            "mock",
+            &mock,
+            json!(["gpt-4o-mini"]),
+            &["sk-key-a-00000001", "sk-key-b-00000002"],
+        )
+        .await;
         for _ in 0..10 {
-            let (status, body) = gw.post("/v1/chat/completions", &gw.admin, &chat("gpt-4o-mini")).await;
+            let (status, body) = gw
+                .post("/v1/chat/completions", &gw.admin, &chat("gpt-4o-mini"))
+                .await;
             assert_eq!(status, 200, "{body}");
         }
-        assert_eq!(mock.calls_for("sk-key-a-00000001").await, 5, "{}", backend.label);
+        assert_eq!(
+            mock.calls_for("sk-key-a-00000001").await,
+            5,
+            "{}",
+            backend.label
+        );
         assert_eq!(mock.calls_for("sk-key-b-00000002").await, 5);
         backend.drop_database().await;
     }
@@ -83,10 +120,14 @@ async fn providers_are_balanced_and_fail_over() {
     let mock_a = Mock::start();
     let mock_b = Mock::start();
     let gw = Gateway::start(&backend, &[]);
-    gw.add_provider("pa", &mock_a, json!(["m*"]), &["sk-provider-a-0001"]).await;
-    gw.add_provider("pb", &mock_b, json!(["m*"]), &["sk-provider-b-0001"]).await;
+    gw.add_provider("pa", &mock_a, json!(["m*"]), &["sk-provider-a-0001"])
+        .await;
+    gw.add_provider("pb", &mock_b, json!(["m*"]), &["sk-provider-b-0001"])
+        .await;
     for _ in 0..6 {
-        let (status, _) = gw.post("/v1/chat/completions", &gw.admin, &chat("m1")).await;
+        let (status, _) = gw
+            .post("/v1/chat/completions", &gw.admin, &chat("m1"))
+            .await;
         assert_eq!(status, 200);
     }
     assert_eq!(mock_a.stats().await["total"], 3);
@@ -94,12 +135,16 @@ async fn providers_are_balanced_and_fail_over() {
     // Provider A down: every call still succeeds on B.
     mock_a.fault(json!({"status": 503})).await;
     for _ in 0..6 {
-        let (status, body) = gw.post("/v1/chat/completions", &gw.admin, &chat("m1")).await;
+        let (status, body) = gw
+            .post("/v1/chat/completions", &gw.admin, &chat("m1"))
+            .await;
         assert_eq!(status, 200, "{body}");
     }
     assert_eq!(mock_b.stats().await["total"], 9);
     // Explicit prefix goes only to that provider, so it fails with 502.
-    let (status, body) = gw.post("/v1/chat/completions", &gw.admin, &chat("pa/m1")).await;
+    let (status, body) = gw
+        .post("/v1/chat/completions", &gw.admin, &chat("pa/m1"))
+        .await;
     assert_error(status, &body, 502, "upstream_error", None);
 }
 
@@ -114,16 +159,29 @@ async fn failing_keys_fail_over_and_cool_down() {
             let good = format!("sk-good-key-{fault_status}-00");
             // Each round has its own model, so the previous round's provider is not used.
             let model = format!("model-{fault_status}");
-            let ids = gw.add_provider(&provider, &mock, json!([model]), &[&bad, &good]).await;
-            mock.fault(json!({"key": bad, "status": fault_status})).await;
+            let ids = gw
+                .add_provider(&provider, &mock, json!([model]), &[&bad, &good])
+                .await;
+            mock.fault(json!({"key": bad, "status": fault_status}))
+                .await;
             for _ in 0..10 {
-                let (status, body) = gw.post("/v1/chat/completions", &gw.admin, &chat(&model)).await;
+                let (status, body) = gw
+                    .post("/v1/chat/completions", &gw.admin, &chat(&model))
+                    .await;
                 assert_eq!(status, 200, "{}: {body}", backend.label);
             }
             assert_eq!(mock.calls_for(&good).await, 10);
             let bad_calls = mock.calls_for(&bad).await;
-            let (_, keys) = gw.admin_send("GET", &format!("/providers/{provider}/keys"), &Value::Null).await;
-            let bad_view = keys["data"].as_array().unwrap().iter().find(|k| k["id"] == ids[0]).unwrap().clone();
+            let (_, keys) = gw
+                .admin_send("GET", &format!("/providers/{provider}/keys"), &Value::Null)
+                .await;
+            let bad_view = keys["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|k| k["id"] == ids[0])
+                .unwrap()
+                .clone();
             if fault_status == 429 {
                 // Cooled down after its first 429: never tried again.
                 assert_eq!(bad_calls, 1, "{keys}");
@@ -133,7 +191,10 @@ async fn failing_keys_fail_over_and_cool_down() {
                 assert!(bad_view["failures"].as_u64().unwrap() >= 1);
             }
             let text = serde_json::to_string(&keys).unwrap();
-            assert!(!text.contains(&bad) && !text.contains(&good), "keys leaked: {text}");
+            assert!(
+                !text.contains(&bad) && !text.contains(&good),
+                "keys leaked: {text}"
+            );
             drop(gw);
         }
         backend.drop_database().await;
@@ -154,13 +215,28 @@ async fn connection_failure_cools_the_provider_key_and_fails_over() {
         )
         .await;
     assert_eq!(status, 201);
-    gw.admin_send("POST", "/providers/dead/keys", &json!({"key": "sk-dead-key-000001"})).await;
-    gw.add_provider("live", &mock, json!(["gpt-4o-mini"]), &["sk-live-key-000001"]).await;
+    gw.admin_send(
+        "POST",
+        "/providers/dead/keys",
+        &json!({"key": "sk-dead-key-000001"}),
+    )
+    .await;
+    gw.add_provider(
+        "live",
+        &mock,
+        json!(["gpt-4o-mini"]),
+        &["sk-live-key-000001"],
+    )
+    .await;
     for _ in 0..4 {
-        let (status, body) = gw.post("/v1/chat/completions", &gw.admin, &chat("gpt-4o-mini")).await;
+        let (status, body) = gw
+            .post("/v1/chat/completions", &gw.admin, &chat("gpt-4o-mini"))
+            .await;
         assert_eq!(status, 200, "{body}");
     }
-    let (_, keys) = gw.admin_send("GET", "/providers/dead/keys", &Value::Null).await;
+    let (_, keys) = gw
+        .admin_send("GET", "/providers/dead/keys", &Value::Null)
+        .await;
     assert_eq!(keys["data"][0]["cooling_down"], true, "{keys}");
 }
 
@@ -169,7 +245,13 @@ async fn streams_forward_chunks_and_bill_usage() {
     for backend in Backend::all().await {
         let mock = Mock::start();
         let gw = Gateway::start(&backend, &[]);
-        gw.add_provider("mock", &mock, json!(["gpt-4o-mini"]), &["sk-stream-key-0001"]).await;
+        gw.add_provider(
+            "mock",
+            &mock,
+            json!(["gpt-4o-mini"]),
+            &["sk-stream-key-0001"],
+        )
+        .await;
 
         // Client did not ask for usage: the gateway asks upstream, then strips the chunk.
         let mut body = chat("gpt-4o-mini");
@@ -187,8 +269,15 @@ async fn streams_forward_chunks_and_bill_usage() {
         let text = String::from_utf8(raw).unwrap();
         let events = sse_data(&text);
         assert_eq!(events.last().unwrap(), "[DONE]", "{text}");
-        assert_eq!(events.len(), 5 + 1 + 1, "5 tokens, a finish chunk, [DONE]: {text}");
-        assert!(!text.contains("\"usage\""), "usage chunk must be stripped: {text}");
+        assert_eq!(
+            events.len(),
+            5 + 1 + 1,
+            "5 tokens, a finish chunk, [DONE]: {text}"
+        );
+        assert!(
+            !text.contains("\"usage\""),
+            "usage chunk must be stripped: {text}"
+        );
         let upstream_body = mock.last_request().await["body"].clone();
         assert_eq!(upstream_body["stream_options"]["include_usage"], true);
 
@@ -234,7 +323,13 @@ async fn stream_cut_by_upstream_or_client_is_still_logged_and_estimated() {
     let backend = Backend::sqlite();
     let mock = Mock::start();
     let gw = Gateway::start(&backend, &[]);
-    gw.add_provider("mock", &mock, json!(["gpt-4o-mini"]), &["sk-cut-key-000001"]).await;
+    gw.add_provider(
+        "mock",
+        &mock,
+        json!(["gpt-4o-mini"]),
+        &["sk-cut-key-000001"],
+    )
+    .await;
     mock.fault(json!({"cut_after_chunks": 3, "times": 1})).await;
     let mut body = chat("gpt-4o-mini");
     body["stream"] = json!(true);
@@ -272,9 +367,18 @@ async fn stream_cut_by_upstream_or_client_is_still_logged_and_estimated() {
     })
     .await
     .expect("both streams logged");
-    let cut = rows.iter().find(|r| r.status_code == 502).expect("upstream cut logged");
+    let cut = rows
+        .iter()
+        .find(|r| r.status_code == 502)
+        .expect("upstream cut logged");
     assert!(cut.usage_estimated && cut.completion_tokens > 0, "{cut:?}");
-    let gone = rows.iter().find(|r| r.status_code == 499).expect("client disconnect logged");
+    let gone = rows
+        .iter()
+        .find(|r| r.status_code == 499)
+        .expect("client disconnect logged");
     assert_eq!(gone.error_type.as_deref(), Some("client_disconnected"));
-    assert!(gone.usage_estimated && gone.completion_tokens >= 1 && gone.completion_tokens < 200, "{gone:?}");
+    assert!(
+        gone.usage_estimated && gone.completion_tokens >= 1 && gone.completion_tokens < 200,
+        "{gone:?}"
+    );
 }

@@ -16,15 +16,23 @@ fn sdk_available() -> bool {
 async fn official_openai_python_sdk_works() {
     let required = std::env::var("GATEWAY_TEST_OPENAI_SDK").is_ok_and(|v| v == "1");
     if !sdk_available() {
-        assert!(!required, "GATEWAY_TEST_OPENAI_SDK=1 but `import openai` fails");
+        assert!(
+            !required,
+            "GATEWAY_TEST_OPENAI_SDK=1 but `import openai` fails"
+        );
         eprintln!("skipping: the openai Python package is not installed");
         return;
     }
     let backend = Backend::sqlite();
     let mock = Mock::start();
     let gw = Gateway::start(&backend, &[]);
-    gw.add_provider("mock", &mock, json!(["gpt-4o-mini", "text-embedding-3-small"]), &["sk-sdk-key-0000001"])
-        .await;
+    gw.add_provider(
+        "mock",
+        &mock,
+        json!(["gpt-4o-mini", "text-embedding-3-small"]),
+        &["sk-sdk-key-0000001"],
+    )
+    .await;
     let token = gw.token(&backend, &["--name", "sdk"]);
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/openai_sdk_check.py");
     let out = std::process::Command::new("python3")

@@ -1,7 +1,9 @@
-//! The admin API: providers and keys, model redirects.
+//! The admin API: providers and keys, tokens, prices, model redirects.
 
+pub mod prices;
 pub mod providers;
 pub mod redirects;
+pub mod tokens;
 
 use serde::{Deserialize, Deserializer};
 

@@ -1,0 +1,101 @@
+//! `model_prices`: the default list is seeded for models without a row; admins edit rows.
+
+use entity::model_price;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{DatabaseConnection, DbErr, EntityTrait, QueryOrder, Set};
+
+use crate::pricing::defaults::DEFAULT_PRICES;
+use crate::pricing::Price;
+use crate::time::now_ms;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PriceRow {
+    /// `""` for every provider.
+    pub provider: String,
+    pub model: String,
+    pub price: Price,
+}
+
+pub async fn load(db: &DatabaseConnection) -> Result<Vec<PriceRow>, DbErr> {
+    Ok(model_price::Entity::find()
+        .order_by_asc(model_price::Column::Provider)
+        .order_by_asc(model_price::Column::Model)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|m| PriceRow {
+            provider: m.provider,
+            model: m.model,
+            price: Price {
+                input_per_million: m.input_per_million,
+                output_per_million: m.output_per_million,
+                cached_input_per_million: m.cached_input_per_million,
+            },
+        })
+        .collect())
+}
+
+fn active(row: &PriceRow, updated_at: i64) -> model_price::ActiveModel {
+    model_price::ActiveModel {
+        provider: Set(row.provider.clone()),
+        model: Set(row.model.clone()),
+        input_per_million: Set(row.price.input_per_million),
+        output_per_million: Set(row.price.output_per_million),
+        cached_input_per_million: Set(row.price.cached_input_per_million),
+        updated_at: Set(updated_at),
+        ..Default::default()
+    }
+}
+
+/// Inserts or replaces prices, all in one statement.
+pub async fn upsert(db: &DatabaseConnection, rows: &[PriceRow]) -> Result<(), DbErr> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let now = now_ms();
+    model_price::Entity::insert_many(rows.iter().map(|r| active(r, now)))
+        .on_conflict(
+            OnConflict::columns([model_price::Column::Provider, model_price::Column::Model])
+                .update_columns([
+                    model_price::Column::InputPerMillion,
+                    model_price::Column::OutputPerMillion,
+                    model_price::Column::CachedInputPerMillion,
+                    model_price::Column::UpdatedAt,
+                ])
+                .to_owned(),
+        )
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Adds default prices for models that have no global row (never overwrites an edit).
+pub async fn seed_defaults(db: &DatabaseConnection) -> Result<(), DbErr> {
+    let rows: Vec<model_price::ActiveModel> = DEFAULT_PRICES
+        .iter()
+        .map(|(model, input, output, cached)| {
+            active(
+                &PriceRow {
+                    provider: String::new(),
+                    model: model.to_string(),
+                    price: Price {
+                        input_per_million: *input,
+                        output_per_million: *output,
+                        cached_input_per_million: *cached,
+                    },
+                },
+                0,
+            )
+        })
+        .collect();
+    model_price::Entity::insert_many(rows)
+        .on_conflict(
+            OnConflict::columns([model_price::Column::Provider, model_price::Column::Model])
+                .do_nothing()
+                .to_owned(),
+        )
+        .do_nothing()
+        .exec(db)
+        .await?;
+    Ok(())
+}
