@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod accounting;
 mod cli;
 mod errors;
 mod logs;
