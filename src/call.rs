@@ -1,15 +1,18 @@
 //! `CallRecord`: what is known about one client call as it goes. It ends exactly once —
-//! finished, failed or dropped — by settling with the `UsageLedger`, which prices the usage,
-//! releases the reservation and hands the log row to the `LogSink`.
+//! finished, failed or dropped — by settling with the ledger state (which prices the usage
+//! and replaces the reservation with it) and handing the log row to the `LogSink`.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use actix::Addr;
 use actix_web::ResponseError;
 
+use crate::accounting::ledger::LedgerState;
 use crate::accounting::Reservation;
-use crate::actors::usage_ledger::{Settle, UsageLedger};
+use crate::actors::log_sink::{BatchFull, LogQueue, LogSink};
 use crate::error::ApiError;
+use crate::state::AppState;
 use crate::store::logs::LogEntry;
 use crate::time::now_ms;
 use crate::upstream::{Endpoint, Usage};
@@ -18,12 +21,14 @@ pub struct CallRecord {
     pub started: Instant,
     pub entry: LogEntry,
     pub reservation: Option<Reservation>,
-    ledger: Addr<UsageLedger>,
+    ledger: Arc<LedgerState>,
+    queue: Arc<LogQueue>,
+    logs: Addr<LogSink>,
     settled: bool,
 }
 
 impl CallRecord {
-    pub fn new(endpoint: Endpoint, request_id: String, ledger: Addr<UsageLedger>) -> CallRecord {
+    pub fn new(endpoint: Endpoint, request_id: String, state: &AppState) -> CallRecord {
         CallRecord {
             started: Instant::now(),
             entry: LogEntry {
@@ -33,7 +38,9 @@ impl CallRecord {
                 ..Default::default()
             },
             reservation: None,
-            ledger,
+            ledger: state.accounts.clone(),
+            queue: state.log_queue.clone(),
+            logs: state.logs.clone(),
             settled: false,
         }
     }
@@ -61,10 +68,10 @@ impl CallRecord {
         let mut entry = std::mem::take(&mut self.entry);
         entry.status_code = status_code;
         entry.latency_ms = self.started.elapsed().as_millis() as i64;
-        self.ledger.do_send(Settle {
-            reservation: self.reservation.take(),
-            entry,
-        });
+        self.ledger.settle(self.reservation.take(), &mut entry);
+        if self.queue.push(entry) {
+            self.logs.do_send(BatchFull);
+        }
     }
 
     /// Ends a call that got an answer with `status_code`.

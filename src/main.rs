@@ -1,4 +1,7 @@
 use clap::Parser;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use gateway_zero::cli::{run, Cli, Command};
 
 fn main() {

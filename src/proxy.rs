@@ -8,17 +8,16 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use actix::Addr;
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 use awc::error::SendRequestError;
 use bytes::{Bytes, BytesMut};
 use futures::Stream;
 
-use crate::actors::key_pool::{KeyOutcome, KeyPool, PickKey, PickedKey, ReportKey};
-use crate::actors::provider_registry::{Candidate, Route};
+use crate::actors::key_pool::{KeyOutcome, PickedKey};
 use crate::call::{truncate, CallRecord};
 use crate::error::ApiError;
+use crate::routing::table::{Candidate, Route};
 use crate::state::AppState;
 use crate::upstream::usage::estimate_tokens;
 use crate::upstream::{adapter_for, ClientRequest, Endpoint, StreamTranslator, Usage};
@@ -29,14 +28,6 @@ enum Failure {
     Retry(ApiError),
     /// Final: answer the client with this.
     Final(ApiError),
-}
-
-fn report(pool: &Addr<KeyPool>, key_id: i32, outcome: KeyOutcome, detail: Option<String>) {
-    pool.do_send(ReportKey {
-        key_id,
-        outcome,
-        detail,
-    });
 }
 
 /// Proxies one call. Logs it when it succeeds (for streams, when the stream ends); the caller
@@ -66,12 +57,7 @@ pub async fn forward(
         let candidate = candidates[idx].clone();
         let provider_id = candidate.provider.record.id;
         let exclude = tried.get(&provider_id).cloned().unwrap_or_default();
-        let picked = candidate
-            .pool
-            .send(PickKey { exclude })
-            .await
-            .map_err(|e| ApiError::internal("key pool unavailable", e))?;
-        let Some(key) = picked else {
+        let Some(key) = candidate.keys.pick(&exclude) else {
             candidates.remove(idx);
             continue;
         };
@@ -147,11 +133,11 @@ async fn attempt(
     for (name, value) in &up.headers {
         builder = builder.insert_header((*name, value.as_str()));
     }
-    let pool = &candidate.pool;
+    let keys = &candidate.keys;
     let mut response = match builder.send_body(up.body).await {
         Ok(r) => r,
         Err(SendRequestError::Timeout) => {
-            report(pool, key.id, KeyOutcome::Failed, Some("timeout".into()));
+            keys.report(key.id, KeyOutcome::Failed, Some("timeout".into()));
             return Err(Failure::Retry(ApiError::UpstreamTimeout(format!(
                 "no response from provider '{}' within {}s",
                 provider.name,
@@ -160,7 +146,7 @@ async fn attempt(
         }
         Err(e) => {
             let detail = connect_error_text(&e);
-            report(pool, key.id, KeyOutcome::Unreachable, Some(detail.clone()));
+            keys.report(key.id, KeyOutcome::Unreachable, Some(detail.clone()));
             return Err(Failure::Retry(ApiError::UpstreamFailed(format!(
                 "provider '{}': {detail}",
                 provider.name
@@ -197,25 +183,25 @@ async fn attempt(
         ));
         return Err(match status.as_u16() {
             429 => {
-                report(pool, key.id, KeyOutcome::RateLimited, Some(message()));
+                keys.report(key.id, KeyOutcome::RateLimited, Some(message()));
                 Failure::Retry(failure)
             }
             401 | 403 => {
-                report(pool, key.id, KeyOutcome::Refused, Some(message()));
+                keys.report(key.id, KeyOutcome::Refused, Some(message()));
                 Failure::Retry(failure)
             }
             s if s >= 500 => {
-                report(pool, key.id, KeyOutcome::Failed, Some(message()));
+                keys.report(key.id, KeyOutcome::Failed, Some(message()));
                 Failure::Retry(failure)
             }
             _ => {
-                report(pool, key.id, KeyOutcome::Ok, None);
+                keys.report(key.id, KeyOutcome::Ok, None);
                 Failure::Final(ApiError::Upstream { status, body })
             }
         });
     }
 
-    report(pool, key.id, KeyOutcome::Ok, None);
+    keys.report(key.id, KeyOutcome::Ok, None);
     if req.stream {
         let translator = adapter.stream(req);
         let Some(record) = rec.take() else {
@@ -242,7 +228,7 @@ async fn attempt(
         Ok(body) => body,
         Err(e) => {
             // Nothing has reached the client yet, so another attempt is still allowed.
-            report(pool, key.id, KeyOutcome::Failed, Some(e.to_string()));
+            keys.report(key.id, KeyOutcome::Failed, Some(e.to_string()));
             return Err(Failure::Retry(ApiError::UpstreamFailed(format!(
                 "provider '{}' body: {e}",
                 provider.name

@@ -1,15 +1,18 @@
 //! Builds the actors and the HTTP server, runs until SIGTERM/SIGINT, then drains.
 
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use actix::Actor;
 use actix_web::{middleware, web, App, HttpRequest, HttpResponse, HttpServer, ResponseError};
 
-use crate::actors::log_sink::{Flush, LogSink};
+use crate::accounting::ledger::{LedgerConfig, LedgerState};
+use crate::actors::log_sink::{Flush, LogQueue, LogSink};
 use crate::actors::provider_registry::{ProviderRegistry, Reload};
-use crate::actors::usage_ledger::{Drain, LedgerConfig, UsageLedger};
+use crate::actors::usage_ledger::{price_book, UsageLedger};
 use crate::error::ApiError;
 use crate::handlers::{admin, client, ops, token};
+use crate::routing::table::{RoutingTable, SharedRouting};
 use crate::secrets::MasterKey;
 use crate::settings::Settings;
 use crate::state::AppState;
@@ -23,9 +26,13 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
 
     let sync = Duration::from_millis(settings.cluster.sync_interval_ms.max(50));
     let accounting = &settings.accounting;
+    // The actors live on the main thread; the request path only sends the sink one
+    // message per call. (An extra arbiter would be stopped by the server's signal handling
+    // before the final flush.)
+    let log_queue = LogQueue::new(accounting.batch_size);
     let logs = LogSink::new(
         db.clone(),
-        accounting.batch_size,
+        log_queue.clone(),
         Duration::from_millis(accounting.flush_interval_ms.max(10)),
         accounting.enabled,
     )
@@ -33,21 +40,31 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
     let prices = store::prices::load(&db)
         .await
         .map_err(|e| format!("cannot load prices: {e}"))?;
-    let ledger = UsageLedger::new(
-        db.clone(),
-        logs.clone(),
+    let accounts = Arc::new(LedgerState::new(
         LedgerConfig {
             enabled: accounting.enabled,
             missing_price: settings.pricing.missing_price,
             default_completion_tokens: accounting.default_completion_tokens,
-            negative_ttl: Duration::from_secs(settings.auth.negative_cache_secs),
-            sync_interval: sync,
         },
+        price_book(&prices),
+    ));
+    let ledger = UsageLedger::new(
+        db.clone(),
+        accounts.clone(),
         prices,
+        Duration::from_secs(settings.auth.negative_cache_secs),
+        sync,
     )
     .start();
-    let registry =
-        ProviderRegistry::new(db.clone(), master.clone(), settings.routing.clone(), sync).start();
+    let routing: SharedRouting = Arc::new(RwLock::new(Arc::new(RoutingTable::default())));
+    let registry = ProviderRegistry::new(
+        db.clone(),
+        master.clone(),
+        settings.routing.clone(),
+        sync,
+        routing.clone(),
+    )
+    .start();
     registry
         .send(Reload)
         .await
@@ -55,12 +72,15 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         .map_err(|e| format!("cannot load providers: {e}"))?;
 
     let state = AppState {
-        settings: std::sync::Arc::new(settings.clone()),
+        settings: Arc::new(settings.clone()),
         db,
         master,
         registry,
-        ledger: ledger.clone(),
+        routing,
+        ledger,
+        accounts,
         logs: logs.clone(),
+        log_queue,
     };
     let workers = match settings.server.workers {
         0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
@@ -108,13 +128,9 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         .run()
         .await
         .map_err(|e| format!("server error: {e}"))?;
+    // Every call that ended has settled and sent its row to the sink before the server
+    // stopped, so one flush writes them all.
     log::info!("server stopped; writing pending usage and request logs");
-    // Every call that ended has settled with the ledger; once it has handled them all,
-    // their rows are in the sink's buffer.
-    ledger
-        .send(Drain)
-        .await
-        .map_err(|e| format!("usage ledger gone at shutdown: {e}"))?;
     logs.send(Flush)
         .await
         .map_err(|e| format!("log sink gone at shutdown: {e}"))??;

@@ -1,13 +1,16 @@
-//! State shared by every handler: settings and the actors' addresses.
+//! State shared by every handler: settings, the actors' addresses, and the read structures
+//! the actors publish for the request path.
 
 use std::sync::Arc;
 
 use actix::Addr;
 use sea_orm::DatabaseConnection;
 
-use crate::actors::log_sink::LogSink;
+use crate::accounting::ledger::LedgerState;
+use crate::actors::log_sink::{LogQueue, LogSink};
 use crate::actors::provider_registry::ProviderRegistry;
 use crate::actors::usage_ledger::UsageLedger;
+use crate::routing::table::{RoutingTable, SharedRouting};
 use crate::secrets::MasterKey;
 use crate::settings::Settings;
 
@@ -17,6 +20,19 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub master: MasterKey,
     pub registry: Addr<ProviderRegistry>,
+    /// The routing table the registry publishes.
+    pub routing: SharedRouting,
     pub ledger: Addr<UsageLedger>,
+    /// Tokens, accounts and prices the ledger publishes.
+    pub accounts: Arc<LedgerState>,
     pub logs: Addr<LogSink>,
+    /// Where finished calls wait for the `LogSink`.
+    pub log_queue: Arc<LogQueue>,
+}
+
+impl AppState {
+    /// The routing table in force.
+    pub fn table(&self) -> Arc<RoutingTable> {
+        self.routing.read().expect("routing table lock").clone()
+    }
 }

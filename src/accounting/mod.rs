@@ -5,6 +5,9 @@
 //! reservation with the real usage. A call is admitted while `spent + reserved` is below the
 //! budget, so concurrent calls can overshoot by at most the last admitted call.
 
+pub mod ledger;
+pub mod token;
+
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 

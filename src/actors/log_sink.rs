@@ -1,6 +1,11 @@
-//! `LogSink`: buffers finished calls and writes them in batches — the request-log rows and
-//! the token usage counters they add up to, in one transaction.
+//! `LogSink`: writes finished calls in batches — the request-log rows and the token usage
+//! counters they add up to, in one transaction.
+//!
+//! Request handlers do not message the sink per call: they push rows onto a shared
+//! `LogQueue` (an uncontended mutex, no thread wake-up) and nudge the sink only when a batch
+//! is full; the sink also drains the queue on its interval and before answering `Flush`.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -12,10 +17,37 @@ use crate::store::logs::{recent_for_token, write_batch, LogEntry};
 /// Rows kept while the database is unreachable; older ones are dropped past this.
 const MAX_PENDING: usize = 200_000;
 
+/// Finished calls waiting for the sink.
+pub struct LogQueue {
+    rows: Mutex<Vec<LogEntry>>,
+    batch_size: usize,
+}
+
+impl LogQueue {
+    pub fn new(batch_size: usize) -> Arc<LogQueue> {
+        Arc::new(LogQueue {
+            rows: Mutex::new(Vec::with_capacity(batch_size)),
+            batch_size,
+        })
+    }
+
+    /// Queues a row; true when a batch is full and the sink should be told.
+    pub fn push(&self, row: LogEntry) -> bool {
+        let mut rows = self.rows.lock().expect("log queue lock");
+        rows.push(row);
+        rows.len() == self.batch_size
+    }
+
+    fn take(&self) -> Vec<LogEntry> {
+        std::mem::take(&mut *self.rows.lock().expect("log queue lock"))
+    }
+}
+
 pub struct LogSink {
     db: DatabaseConnection,
+    queue: Arc<LogQueue>,
+    /// Rows taken from the queue whose write failed, retried first.
     buffer: Vec<LogEntry>,
-    batch_size: usize,
     flush_interval: Duration,
     counters: bool,
 }
@@ -24,14 +56,14 @@ impl LogSink {
     /// `counters`: also add each row's usage to its token's counters (accounting on).
     pub fn new(
         db: DatabaseConnection,
-        batch_size: usize,
+        queue: Arc<LogQueue>,
         flush_interval: Duration,
         counters: bool,
     ) -> LogSink {
         LogSink {
             db,
-            buffer: Vec::with_capacity(batch_size),
-            batch_size,
+            queue,
+            buffer: Vec::new(),
             flush_interval,
             counters,
         }
@@ -40,10 +72,11 @@ impl LogSink {
     /// Writes the buffer in the background; a failed batch goes back into the buffer whole
     /// (its transaction rolled back, so nothing is counted twice).
     fn flush(&mut self, ctx: &mut Context<Self>) {
-        if self.buffer.is_empty() {
+        let mut rows = std::mem::take(&mut self.buffer);
+        rows.append(&mut self.queue.take());
+        if rows.is_empty() {
             return;
         }
-        let rows = std::mem::replace(&mut self.buffer, Vec::with_capacity(self.batch_size));
         let (db, counters) = (self.db.clone(), self.counters);
         async move {
             match write_batch(&db, &rows, counters).await {
@@ -76,18 +109,16 @@ impl Actor for LogSink {
     }
 }
 
+/// A batch is full in the queue: write now rather than at the next interval.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct Record(pub LogEntry);
+pub struct BatchFull;
 
-impl Handler<Record> for LogSink {
+impl Handler<BatchFull> for LogSink {
     type Result = ();
 
-    fn handle(&mut self, msg: Record, ctx: &mut Context<Self>) {
-        self.buffer.push(msg.0);
-        if self.buffer.len() >= self.batch_size {
-            self.flush(ctx);
-        }
+    fn handle(&mut self, _: BatchFull, ctx: &mut Context<Self>) {
+        self.flush(ctx);
     }
 }
 

@@ -6,11 +6,12 @@ use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use super::support::{authenticate, read_body, request_id};
-use crate::actors::provider_registry::{ListModels, Resolve, Route};
-use crate::actors::usage_ledger::{Admit, TokenInfo};
+use crate::accounting::ledger::AdmitRequest;
+use crate::accounting::token::TokenInfo;
 use crate::call::CallRecord;
 use crate::error::ApiError;
 use crate::proxy;
+use crate::routing::table::Route;
 use crate::state::AppState;
 use crate::upstream::usage::estimate_tokens;
 use crate::upstream::{ClientRequest, Endpoint};
@@ -185,29 +186,19 @@ async fn proxied(
         r.entry.requested_model = Some(parsed.model.clone());
         r.entry.stream = parsed.stream;
     }
-    let route = state
-        .registry
-        .send(Resolve {
-            model: parsed.model.clone(),
-        })
-        .await
-        .map_err(|e| ApiError::internal("provider registry unavailable", e))??;
+    let route = state.table().resolve(&parsed.model)?;
     let mut route = restrict(&token, route)?;
-    let admission = state
-        .ledger
-        .send(Admit {
-            token_id: token.id,
-            candidates: route
-                .candidates
-                .iter()
-                .map(|c| (c.provider.record.name.clone(), c.upstream_model.clone()))
-                .collect(),
-            prompt_tokens: estimate_tokens(parsed.raw.len()),
-            max_completion_tokens: parsed.max_tokens,
-            generates: endpoint == Endpoint::ChatCompletions,
-        })
-        .await
-        .map_err(|e| ApiError::internal("usage ledger unavailable", e))??;
+    let admission = state.accounts.admit(AdmitRequest {
+        token_id: token.id,
+        candidates: route
+            .candidates
+            .iter()
+            .map(|c| (c.provider.record.name.as_str(), c.upstream_model.as_str()))
+            .collect(),
+        prompt_tokens: estimate_tokens(parsed.raw.len()),
+        max_completion_tokens: parsed.max_tokens,
+        generates: endpoint == Endpoint::ChatCompletions,
+    })?;
     let mut usable = admission.usable.into_iter();
     route.candidates.retain(|_| usable.next().unwrap_or(false));
     if let Some(r) = rec.as_mut() {
@@ -224,7 +215,7 @@ async fn handle(
     client: web::Data<awc::Client>,
 ) -> HttpResponse {
     let id = request_id();
-    let mut rec = Some(CallRecord::new(endpoint, id.clone(), state.ledger.clone()));
+    let mut rec = Some(CallRecord::new(endpoint, id.clone(), &state));
     let result = proxied(endpoint, &req, payload, &state, &client, &mut rec).await;
     let mut response = match result {
         Ok(response) => response,
@@ -268,15 +259,12 @@ pub async fn models(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let token = authenticate(&state, &req).await?;
-    let entries = state
-        .registry
-        .send(ListModels)
-        .await
-        .map_err(|e| ApiError::internal("provider registry unavailable", e))?;
-    let data: Vec<Value> = entries
+    let data: Vec<Value> = state
+        .table()
+        .models()
         .into_iter()
         .filter(|m| token.allows(&m.provider, &m.model))
-        .map(|m| json!({"id": m.id, "object": "model", "created": 0, "owned_by": m.owned_by}))
+        .map(|m| json!({"id": m.id, "object": "model", "created": 0, "owned_by": m.provider}))
         .collect();
     Ok(HttpResponse::Ok().json(json!({"object": "list", "data": data})))
 }

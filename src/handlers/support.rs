@@ -7,7 +7,8 @@ use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
 use serde::de::DeserializeOwned;
 
-use crate::actors::usage_ledger::{Authenticate, TokenInfo};
+use crate::accounting::token::TokenInfo;
+use crate::actors::usage_ledger::Authenticate;
 use crate::error::ApiError;
 use crate::secrets::hash_token;
 use crate::state::AppState;
@@ -30,16 +31,19 @@ pub fn presented_token(req: &HttpRequest) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-/// A usable (enabled, unexpired) token, or the contract's 401.
+/// A usable (enabled, unexpired) token, or the contract's 401. Known tokens are answered
+/// from the ledger's shared state; only unknown ones go to the ledger actor.
 pub async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Arc<TokenInfo>, ApiError> {
     let token = presented_token(req).ok_or(ApiError::InvalidToken)?;
-    let info = state
-        .ledger
-        .send(Authenticate {
-            token_hash: hash_token(token),
-        })
-        .await
-        .map_err(|e| ApiError::internal("usage ledger unavailable", e))??;
+    let hash = hash_token(token);
+    let info = match state.accounts.lookup(&hash) {
+        Some(info) => info,
+        None => state
+            .ledger
+            .send(Authenticate { token_hash: hash })
+            .await
+            .map_err(|e| ApiError::internal("usage ledger unavailable", e))??,
+    };
     info.check_usable(now_ms())?;
     Ok(info)
 }

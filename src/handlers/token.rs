@@ -7,8 +7,8 @@ use serde_json::{json, Value};
 
 use super::admin::mailbox;
 use super::support::authenticate;
+use crate::accounting::ledger::TokenState;
 use crate::actors::log_sink::RecentForToken;
-use crate::actors::usage_ledger::{GetState, TokenState};
 use crate::cli::nano_to_usd;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -16,12 +16,7 @@ use crate::time::to_rfc3339;
 
 async fn state_of(state: &AppState, req: &HttpRequest) -> Result<TokenState, ApiError> {
     let token = authenticate(state, req).await?;
-    state
-        .ledger
-        .send(GetState { token_id: token.id })
-        .await
-        .map_err(mailbox)?
-        .ok_or(ApiError::InvalidToken)
+    state.accounts.state(token.id).ok_or(ApiError::InvalidToken)
 }
 
 fn usage_json(s: &TokenState) -> Value {

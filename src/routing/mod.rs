@@ -2,3 +2,4 @@
 
 pub mod model_name;
 pub mod strategy;
+pub mod table;

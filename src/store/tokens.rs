@@ -226,13 +226,28 @@ pub async fn soft_delete(db: &DatabaseConnection, id: i32) -> Result<bool, DbErr
     Ok(res.rows_affected > 0)
 }
 
-/// Tokens whose settings changed at or after `since` (deleted ones included).
-pub async fn changed_since(
-    db: &DatabaseConnection,
-    since: i64,
-) -> Result<Vec<token::Model>, DbErr> {
+/// Ids of tokens whose settings changed at or after `since` (deleted ones included).
+pub async fn ids_changed_since(db: &DatabaseConnection, since: i64) -> Result<Vec<i32>, DbErr> {
+    use sea_orm::QuerySelect;
     token::Entity::find()
+        .select_only()
+        .column(token::Column::Id)
         .filter(token::Column::UpdatedAt.gte(since))
+        .into_tuple()
         .all(db)
         .await
+}
+
+/// Full rows (deleted ones included) for the given ids.
+pub async fn find_many(db: &DatabaseConnection, ids: &[i32]) -> Result<Vec<token::Model>, DbErr> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        out.extend(
+            token::Entity::find()
+                .filter(token::Column::Id.is_in(chunk.iter().copied()))
+                .all(db)
+                .await?,
+        );
+    }
+    Ok(out)
 }

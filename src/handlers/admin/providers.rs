@@ -7,13 +7,13 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{double_option, mailbox};
-use crate::actors::key_pool::ListKeys;
+use crate::actors::key_pool::{KeyView, ListKeys};
 use crate::actors::provider_registry::{
-    AddKey, CreateProvider, DeleteKey, DeleteProvider, GetProvider, ListProviders, ProviderInfo,
-    UpdateKey, UpdateProvider,
+    AddKey, CreateProvider, DeleteKey, DeleteProvider, UpdateKey, UpdateProvider,
 };
 use crate::error::ApiError;
 use crate::handlers::support::{authenticate_admin, json_body};
+use crate::routing::table::ProviderInfo;
 use crate::state::AppState;
 use crate::store::providers::{
     validate_base_url, validate_models, validate_name, validate_weight, KeyPatch, NewKey,
@@ -37,6 +37,12 @@ fn view(p: &ProviderInfo) -> Value {
         "created_at": to_rfc3339(r.created_at),
         "updated_at": to_rfc3339(r.updated_at),
     })
+}
+
+/// A provider's keys with their health, from its `KeyPool`.
+async fn key_views(state: &AppState, provider: &str) -> Result<Vec<KeyView>, ApiError> {
+    let pool = state.table().provider(provider)?.pool.clone();
+    pool.send(ListKeys).await.map_err(mailbox)
 }
 
 fn parse_api_type(text: &str) -> Result<ApiType, ApiError> {
@@ -65,8 +71,7 @@ struct CreateBody {
 
 pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     authenticate_admin(&state, &req).await?;
-    let providers = state.registry.send(ListProviders).await.map_err(mailbox)?;
-    let data: Vec<Value> = providers.iter().map(|p| view(p)).collect();
+    let data: Vec<Value> = state.table().providers().map(|p| view(&p.info)).collect();
     Ok(HttpResponse::Ok().json(json!({ "data": data })))
 }
 
@@ -109,14 +114,9 @@ pub async fn get(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     authenticate_admin(&state, &req).await?;
-    let (info, _) = state
-        .registry
-        .send(GetProvider {
-            name: path.into_inner(),
-        })
-        .await
-        .map_err(mailbox)??;
-    Ok(HttpResponse::Ok().json(view(&info)))
+    let table = state.table();
+    let info = &table.provider(&path)?.info;
+    Ok(HttpResponse::Ok().json(view(info)))
 }
 
 #[derive(Deserialize)]
@@ -188,14 +188,7 @@ pub async fn list_keys(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     authenticate_admin(&state, &req).await?;
-    let (_, pool) = state
-        .registry
-        .send(GetProvider {
-            name: path.into_inner(),
-        })
-        .await
-        .map_err(mailbox)??;
-    let keys = pool.send(ListKeys).await.map_err(mailbox)?;
+    let keys = key_views(&state, &path).await?;
     Ok(HttpResponse::Ok().json(json!({ "data": keys })))
 }
 
@@ -279,13 +272,8 @@ pub async fn update_key(
         })
         .await
         .map_err(mailbox)??;
-    let (_, pool) = state
-        .registry
-        .send(GetProvider { name: provider })
-        .await
-        .map_err(mailbox)??;
-    let keys = pool.send(ListKeys).await.map_err(mailbox)?;
-    let key = keys
+    let key = key_views(&state, &provider)
+        .await?
         .into_iter()
         .find(|k| k.id == key_id)
         .ok_or_else(|| ApiError::NotFound(format!("key {key_id} not found")))?;

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::mailbox;
-use crate::actors::provider_registry::{DeleteRedirect, ListRedirects, PutRedirect};
+use crate::actors::provider_registry::{DeleteRedirect, PutRedirect};
 use crate::error::ApiError;
 use crate::handlers::support::{authenticate_admin, json_body};
 use crate::state::AppState;
@@ -38,8 +38,7 @@ fn check_name(field: &'static str, text: &str) -> Result<String, ApiError> {
 
 pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     authenticate_admin(&state, &req).await?;
-    let all = state.registry.send(ListRedirects).await.map_err(mailbox)?;
-    let data: Vec<_> = all.iter().map(view).collect();
+    let data: Vec<_> = state.table().redirects().iter().map(view).collect();
     Ok(HttpResponse::Ok().json(json!({ "data": data })))
 }
 
