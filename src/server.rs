@@ -109,6 +109,8 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
             .configure(routes)
     })
     .workers(workers)
+    // Stream chunks must leave at once, not wait for the previous segment's ACK.
+    .tcp_nodelay(true)
     .shutdown_timeout(30)
     .bind((settings.server.host.as_str(), settings.server.port))
     .map_err(|e| {

@@ -294,6 +294,7 @@ fn main() -> std::io::Result<()> {
                 .route("/_mock/reset", web::post().to(reset))
         })
         .workers(args.workers.max(1))
+        .tcp_nodelay(true)
         .backlog(4096)
         .max_connections(100_000)
         .bind((args.host.as_str(), args.port))?;

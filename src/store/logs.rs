@@ -95,8 +95,9 @@ pub async fn write_batch(
     rows: &[LogEntry],
     counters: bool,
 ) -> Result<(), DbErr> {
-    // 23 columns per row; SQLite allows 32766 binds, Postgres 65535.
-    const CHUNK: usize = 1000;
+    // Fixed-size statements: full chunks share one SQL text, so the driver's statement cache
+    // saves SQLite re-parsing a fresh multi-thousand-parameter insert for every batch.
+    const CHUNK: usize = 64;
     let mut increments: BTreeMap<i32, Increment> = BTreeMap::new();
     if counters {
         for row in rows {
