@@ -1,7 +1,4 @@
 use clap::Parser;
-
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use gateway_zero::cli::{run, Cli, Command};
 
 fn main() {

@@ -103,6 +103,11 @@ impl LedgerState {
         self.by_id.contains_key(&id)
     }
 
+    /// Ids of the tokens held in memory.
+    pub fn cached_ids(&self) -> Vec<i32> {
+        self.by_id.iter().map(|e| *e.key()).collect()
+    }
+
     /// Adds a token read from the database, or refreshes its settings while keeping the
     /// in-memory counters (which are ahead of the database's). A deleted row is removed.
     pub fn upsert(&self, row: &token::Model) -> Arc<TokenInfo> {

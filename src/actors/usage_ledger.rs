@@ -70,14 +70,20 @@ impl UsageLedger {
         let started = now_ms();
         let db = self.db.clone();
         let state = self.state.clone();
+        let cached = state.cached_ids();
         async move {
-            // Ids first (cheap even after a bulk import), then the rows of tokens in memory.
-            let changed = store::ids_changed_since(&db, since).await?;
-            let wanted: Vec<i32> = changed
-                .into_iter()
-                .filter(|id| state.contains(*id))
-                .collect();
-            let rows = store::find_many(&db, &wanted).await?;
+            // Only tokens this instance holds matter. Few of them: ask for exactly those;
+            // many: ask which ids changed (cheap even after a bulk import), then fetch those.
+            let rows = if cached.len() <= 2000 {
+                store::changed_among(&db, &cached, since).await?
+            } else {
+                let changed = store::ids_changed_since(&db, since).await?;
+                let wanted: Vec<i32> = changed
+                    .into_iter()
+                    .filter(|id| state.contains(*id))
+                    .collect();
+                store::find_many(&db, &wanted).await?
+            };
             let prices = price_store::load(&db).await?;
             Ok::<_, sea_orm::DbErr>((rows, prices))
         }

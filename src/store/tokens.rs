@@ -251,3 +251,22 @@ pub async fn find_many(db: &DatabaseConnection, ids: &[i32]) -> Result<Vec<token
     }
     Ok(out)
 }
+
+/// Rows among `ids` whose settings changed at or after `since` (deleted ones included).
+pub async fn changed_among(
+    db: &DatabaseConnection,
+    ids: &[i32],
+    since: i64,
+) -> Result<Vec<token::Model>, DbErr> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(500) {
+        out.extend(
+            token::Entity::find()
+                .filter(token::Column::Id.is_in(chunk.iter().copied()))
+                .filter(token::Column::UpdatedAt.gte(since))
+                .all(db)
+                .await?,
+        );
+    }
+    Ok(out)
+}
