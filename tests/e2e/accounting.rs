@@ -261,29 +261,14 @@ async fn streams_are_billed_even_when_cut_and_usage_endpoint_lists_items() {
         let (id, token) = create_token(&gw, json!({"name": "streamer"})).await;
 
         // A full stream; the client did not ask for usage.
-        let (status, raw) = send_raw(
-            "POST",
-            &gw.url("/v1/chat/completions"),
-            Some(&token),
-            Some("application/json"),
-            serde_json::to_vec(&chat_body(5, true)).unwrap(),
-        )
-        .await;
+        let (status, text) = gw.chat_text(&token, &chat_body(5, true)).await;
         assert_eq!(status, 200);
-        assert!(!String::from_utf8_lossy(&raw).contains("\"usage\""));
+        assert!(!text.contains("\"usage\""));
 
         // A stream the client abandons after its first chunk.
         let mut slow = chat_body(100, true);
         slow["mock"] = json!({"chunk_delay_ms": 20});
-        let mut resp = client()
-            .post(gw.url("/v1/chat/completions"))
-            .insert_header(("authorization", format!("Bearer {token}")))
-            .send_json(&slow)
-            .await
-            .unwrap();
-        use futures::StreamExt;
-        let _ = resp.next().await.unwrap().unwrap();
-        drop(resp);
+        gw.abandon_stream(&token, &slow).await;
 
         let db = backend.connect().await;
         let (logs, row) = settled(&db, id, 2).await;

@@ -288,6 +288,32 @@ impl Gateway {
         send_json("POST", &self.url(path), Some(token), body).await
     }
 
+    /// A chat call whose answer is read as text (streams: the whole SSE body).
+    pub async fn chat_text(&self, token: &str, body: &Value) -> (StatusCode, String) {
+        let (status, raw) = send_raw(
+            "POST",
+            &self.url("/v1/chat/completions"),
+            Some(token),
+            Some("application/json"),
+            serde_json::to_vec(body).unwrap(),
+        )
+        .await;
+        (status, String::from_utf8(raw).expect("UTF-8 answer"))
+    }
+
+    /// Starts a streaming call, reads its first chunk, then hangs up.
+    pub async fn abandon_stream(&self, token: &str, body: &Value) {
+        use futures::StreamExt;
+        let mut resp = client()
+            .post(self.url("/v1/chat/completions"))
+            .insert_header(("authorization", format!("Bearer {token}")))
+            .send_json(body)
+            .await
+            .unwrap();
+        let first = resp.next().await.unwrap().unwrap();
+        assert!(!first.is_empty());
+    }
+
     pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
         get_json(&self.url(path), Some(token)).await
     }

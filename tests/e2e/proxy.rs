@@ -257,16 +257,8 @@ async fn streams_forward_chunks_and_bill_usage() {
         let mut body = chat("gpt-4o-mini");
         body["stream"] = json!(true);
         body["max_tokens"] = json!(5);
-        let (status, raw) = send_raw(
-            "POST",
-            &gw.url("/v1/chat/completions"),
-            Some(&gw.admin),
-            Some("application/json"),
-            serde_json::to_vec(&body).unwrap(),
-        )
-        .await;
+        let (status, text) = gw.chat_text(&gw.admin, &body).await;
         assert_eq!(status, 200);
-        let text = String::from_utf8(raw).unwrap();
         let events = sse_data(&text);
         assert_eq!(events.last().unwrap(), "[DONE]", "{text}");
         assert_eq!(
@@ -283,15 +275,7 @@ async fn streams_forward_chunks_and_bill_usage() {
 
         // Client asked for usage: it gets the chunk.
         body["stream_options"] = json!({"include_usage": true});
-        let (_, raw) = send_raw(
-            "POST",
-            &gw.url("/v1/chat/completions"),
-            Some(&gw.admin),
-            Some("application/json"),
-            serde_json::to_vec(&body).unwrap(),
-        )
-        .await;
-        let text = String::from_utf8(raw).unwrap();
+        let (_, text) = gw.chat_text(&gw.admin, &body).await;
         let usage_events: Vec<Value> = sse_data(&text)
             .iter()
             .filter_map(|e| serde_json::from_str::<Value>(e).ok())
@@ -334,31 +318,14 @@ async fn stream_cut_by_upstream_or_client_is_still_logged_and_estimated() {
     let mut body = chat("gpt-4o-mini");
     body["stream"] = json!(true);
     body["max_tokens"] = json!(20);
-    let (status, raw) = send_raw(
-        "POST",
-        &gw.url("/v1/chat/completions"),
-        Some(&gw.admin),
-        Some("application/json"),
-        serde_json::to_vec(&body).unwrap(),
-    )
-    .await;
+    let (status, text) = gw.chat_text(&gw.admin, &body).await;
     assert_eq!(status, 200);
-    let text = String::from_utf8(raw).unwrap();
     assert!(text.contains("tok2") && !text.contains("tok3"), "{text}");
 
     // The client walks away after the first chunks of a slow stream.
     body["max_tokens"] = json!(200);
     body["mock"] = json!({"chunk_delay_ms": 20});
-    let mut resp = client()
-        .post(gw.url("/v1/chat/completions"))
-        .insert_header(("authorization", format!("Bearer {}", gw.admin)))
-        .send_json(&body)
-        .await
-        .unwrap();
-    use futures::StreamExt;
-    let first = resp.next().await.unwrap().unwrap();
-    assert!(!first.is_empty());
-    drop(resp);
+    gw.abandon_stream(&gw.admin, &body).await;
 
     let db = backend.connect().await;
     let rows = eventually(Duration::from_secs(3), || async {

@@ -1,0 +1,113 @@
+//! Starting `mock-upstream` and `gateway-zero` and reading their RSS.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub const GATEWAY_BIN: &str = env!("CARGO_BIN_EXE_gateway-zero");
+pub const MOCK_BIN: &str = env!("CARGO_BIN_EXE_mock-upstream");
+pub const ADMIN: &str = "gz-bench-admin-token-0123456789";
+
+pub struct Proc {
+    pub child: Child,
+    pub addr: String,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn wait_line(child: &mut Child, out: &Arc<Mutex<String>>, marker: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        {
+            let text = out.lock().unwrap();
+            if let Some(at) = text.find(marker) {
+                let rest = &text[at + marker.len()..];
+                return rest
+                    .lines()
+                    .next()
+                    .unwrap()
+                    .trim()
+                    .trim_start_matches("http://")
+                    .to_string();
+            }
+        }
+        if let Ok(Some(s)) = child.try_wait() {
+            panic!("exited with {s}: {}", out.lock().unwrap());
+        }
+        assert!(Instant::now() < deadline, "timeout waiting for {marker}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn drain<R: std::io::Read + Send + 'static>(r: R, sink: Arc<Mutex<String>>) {
+    std::thread::spawn(move || {
+        for line in BufReader::new(r).lines().map_while(Result::ok) {
+            let mut s = sink.lock().unwrap();
+            if s.len() < 1_000_000 {
+                s.push_str(&line);
+                s.push('\n');
+            }
+        }
+    });
+}
+
+pub fn start_mock() -> Proc {
+    let mut child = Command::new(MOCK_BIN)
+        .args(["--port", "0", "--workers", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = Arc::new(Mutex::new(String::new()));
+    drain(child.stdout.take().unwrap(), out.clone());
+    let addr = wait_line(&mut child, &out, "listening on ");
+    Proc { child, addr }
+}
+
+/// Starts the gateway; returns it and how long it took until it listened.
+pub fn start_gateway(dir: &std::path::Path, extra: &[(&str, &str)]) -> (Proc, Duration) {
+    let started = Instant::now();
+    let mut cmd = Command::new(GATEWAY_BIN);
+    cmd.current_dir(dir)
+        .env(
+            "GATEWAY__DATABASE__URL",
+            format!("sqlite://{}/gateway.db?mode=rwc", dir.display()),
+        )
+        .env("GATEWAY__DATA_DIR", dir.join("data"))
+        .env("GATEWAY__AUTH__ADMIN_KEY_PATH", dir.join("data/admin.key"))
+        .env("GATEWAY__SECURITY__MASTER_KEY", master_key_b64())
+        .env("GATEWAY__SERVER__PORT", "0")
+        .env("GATEWAY__AUTH__BOOTSTRAP_ADMIN_TOKEN", ADMIN)
+        .env("RUST_LOG", "warn,gateway_zero::server=info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let out = Arc::new(Mutex::new(String::new()));
+    drain(child.stderr.take().unwrap(), out.clone());
+    let addr = wait_line(&mut child, &out, "listening on ");
+    (Proc { child, addr }, started.elapsed())
+}
+
+pub fn master_key_b64() -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode([7u8; 32])
+}
+
+pub fn rss_mb(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
