@@ -87,11 +87,9 @@ async fn burst(base: &str, token: &str, body: &Value, n: usize) -> Vec<(u16, Str
 #[actix_web::test]
 async fn money_budget_holds_under_concurrency_for_plain_and_streaming_calls() {
     for backend in Backend::all().await {
-        let mock = Mock::start();
-        let gw = Gateway::start(&backend, &[]);
-        gw.add_provider(
-            "mock",
-            &mock,
+        let (_mock, gw) = gateway_with_mock(
+            &backend,
+            &[],
             json!(["gpt-4o-mini"]),
             &["sk-budget-key-00001", "sk-budget-key-00002"],
         )
@@ -172,11 +170,9 @@ async fn money_budget_holds_under_concurrency_for_plain_and_streaming_calls() {
 #[actix_web::test]
 async fn token_budget_holds_under_concurrency() {
     for backend in Backend::all().await {
-        let mock = Mock::start();
-        let gw = Gateway::start(&backend, &[]);
-        gw.add_provider(
-            "mock",
-            &mock,
+        let (_mock, gw) = gateway_with_mock(
+            &backend,
+            &[],
             json!(["gpt-4o-mini"]),
             &["sk-tokens-key-0001"],
         )
@@ -208,11 +204,9 @@ async fn token_budget_holds_under_concurrency() {
 #[actix_web::test]
 async fn rpm_and_tpm_limits() {
     let backend = Backend::sqlite();
-    let mock = Mock::start();
-    let gw = Gateway::start(&backend, &[]);
-    gw.add_provider(
-        "mock",
-        &mock,
+    let (_mock, gw) = gateway_with_mock(
+        &backend,
+        &[],
         json!(["gpt-4o-mini"]),
         &["sk-rate-key-000001"],
     )
@@ -248,11 +242,9 @@ async fn rpm_and_tpm_limits() {
 #[actix_web::test]
 async fn streams_are_billed_even_when_cut_and_usage_endpoint_lists_items() {
     for backend in Backend::all().await {
-        let mock = Mock::start();
-        let gw = Gateway::start(&backend, &[]);
-        gw.add_provider(
-            "mock",
-            &mock,
+        let (_mock, gw) = gateway_with_mock(
+            &backend,
+            &[],
             json!(["gpt-4o-mini"]),
             &["sk-bill-key-000001"],
         )
@@ -303,11 +295,9 @@ async fn streams_are_billed_even_when_cut_and_usage_endpoint_lists_items() {
 #[actix_web::test]
 async fn redirected_calls_are_priced_by_the_serving_model_and_missing_prices_refused() {
     let backend = Backend::sqlite();
-    let mock = Mock::start();
-    let gw = Gateway::start(&backend, &[("GATEWAY__PRICING__MISSING_PRICE", "refuse")]);
-    gw.add_provider(
-        "mock",
-        &mock,
+    let (_mock, gw) = gateway_with_mock(
+        &backend,
+        &[("GATEWAY__PRICING__MISSING_PRICE", "refuse")],
         json!(["gpt-4o-mini", "unpriced-model", "gpt-4"]),
         &["sk-price-key-00001"],
     )
@@ -368,11 +358,9 @@ async fn redirected_calls_are_priced_by_the_serving_model_and_missing_prices_ref
 #[actix_web::test]
 async fn admin_token_lifecycle_takes_effect_at_once() {
     for backend in Backend::all().await {
-        let mock = Mock::start();
-        let gw = Gateway::start(&backend, &[]);
-        gw.add_provider(
-            "mock",
-            &mock,
+        let (_mock, gw) = gateway_with_mock(
+            &backend,
+            &[],
             json!(["gpt-4o-mini", "o1"]),
             &["sk-life-key-000001"],
         )

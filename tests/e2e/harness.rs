@@ -183,6 +183,20 @@ impl Drop for Mock {
     }
 }
 
+/// A mock upstream, and a gateway on `backend` with one provider `mock` serving `models`
+/// through `keys`.
+pub async fn gateway_with_mock(
+    backend: &Backend,
+    extra: &[(&str, &str)],
+    models: Value,
+    keys: &[&str],
+) -> (Mock, Gateway) {
+    let mock = Mock::start();
+    let gw = Gateway::start(backend, extra);
+    gw.add_provider("mock", &mock, models, keys).await;
+    (mock, gw)
+}
+
 pub struct Gateway {
     child: Option<Child>,
     pub base: String,

@@ -9,11 +9,9 @@ use crate::harness::*;
 #[actix_web::test]
 async fn routes_bare_and_prefixed_names_and_applies_redirects() {
     for backend in Backend::all().await {
-        let mock = Mock::start();
-        let gw = Gateway::start(&backend, &[]);
-        gw.add_provider(
-            "mock",
-            &mock,
+        let (mock, gw) = gateway_with_mock(
+            &backend,
+            &[],
             json!(["gpt-4o-mini", "text-embedding-3-small"]),
             &["sk-only-key-000001"],
         )
@@ -88,11 +86,9 @@ async fn routes_bare_and_prefixed_names_and_applies_redirects() {
 #[actix_web::test]
 async fn round_robin_spreads_calls_over_keys() {
     for backend in Backend::all().await {
-        let mock = Mock::start();
-        let gw = Gateway::start(&backend, &[]);
-        gw.add_provider(
-            "mock",
-            &mock,
+        let (mock, gw) = gateway_with_mock(
+            &backend,
+            &[],
             json!(["gpt-4o-mini"]),
             &["sk-key-a-00000001", "sk-key-b-00000002"],
         )
@@ -243,11 +239,9 @@ async fn connection_failure_cools_the_provider_key_and_fails_over() {
 #[actix_web::test]
 async fn streams_forward_chunks_and_bill_usage() {
     for backend in Backend::all().await {
-        let mock = Mock::start();
-        let gw = Gateway::start(&backend, &[]);
-        gw.add_provider(
-            "mock",
-            &mock,
+        let (mock, gw) = gateway_with_mock(
+            &backend,
+            &[],
             json!(["gpt-4o-mini"]),
             &["sk-stream-key-0001"],
         )
@@ -305,11 +299,9 @@ async fn streams_forward_chunks_and_bill_usage() {
 #[actix_web::test]
 async fn stream_cut_by_upstream_or_client_is_still_logged_and_estimated() {
     let backend = Backend::sqlite();
-    let mock = Mock::start();
-    let gw = Gateway::start(&backend, &[]);
-    gw.add_provider(
-        "mock",
-        &mock,
+    let (mock, gw) = gateway_with_mock(
+        &backend,
+        &[],
         json!(["gpt-4o-mini"]),
         &["sk-cut-key-000001"],
     )

@@ -24,11 +24,9 @@ async fn official_openai_python_sdk_works() {
         return;
     }
     let backend = Backend::sqlite();
-    let mock = Mock::start();
-    let gw = Gateway::start(&backend, &[]);
-    gw.add_provider(
-        "mock",
-        &mock,
+    let (_mock, gw) = gateway_with_mock(
+        &backend,
+        &[],
         json!(["gpt-4o-mini", "text-embedding-3-small"]),
         &["sk-sdk-key-0000001"],
     )
