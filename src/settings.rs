@@ -150,8 +150,8 @@ impl Settings {
         if self.server.max_body_bytes == 0 {
             return Err("server.max_body_bytes must be positive".into());
         }
-        if self.accounting.batch_size == 0 {
-            return Err("accounting.batch_size must be positive".into());
+        if !(1..=100_000).contains(&self.accounting.batch_size) {
+            return Err("accounting.batch_size must be 1..=100000".into());
         }
         if self.accounting.default_completion_tokens < 0 {
             return Err("accounting.default_completion_tokens must not be negative".into());

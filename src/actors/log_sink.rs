@@ -26,7 +26,7 @@ pub struct LogQueue {
 impl LogQueue {
     pub fn new(batch_size: usize) -> Arc<LogQueue> {
         Arc::new(LogQueue {
-            rows: Mutex::new(Vec::with_capacity(batch_size)),
+            rows: Mutex::new(Vec::new()),
             batch_size,
         })
     }

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use entity::{request_log, token};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Statement, TransactionTrait, Value,
 };
 
 /// One finished call, success or failure. Holds no secrets: the key is named by id only.
@@ -41,39 +41,88 @@ impl LogEntry {
         (200..300).contains(&self.status_code)
     }
 
-    fn into_active(self) -> request_log::ActiveModel {
+    /// The row's values in `COLUMNS` order.
+    fn values(&self, out: &mut Vec<Value>) {
         let status = if self.is_success() {
             "success"
         } else {
             "error"
         };
-        request_log::ActiveModel {
-            created_at: Set(self.created_at),
-            request_id: Set(self.request_id),
-            token_id: Set(self.token_id),
-            endpoint: Set(self.endpoint.to_string()),
-            requested_model: Set(self.requested_model),
-            model: Set(self.model),
-            provider: Set(self.provider),
-            key_id: Set(self.key_id),
-            stream: Set(self.stream),
-            status_code: Set(self.status_code as i32),
-            status: Set(status.to_string()),
-            error_type: Set(self.error_type),
-            error_message: Set(self.error_message),
-            latency_ms: Set(self.latency_ms),
-            first_byte_ms: Set(self.first_byte_ms),
-            attempts: Set(self.attempts as i32),
-            prompt_tokens: Set(self.prompt_tokens),
-            completion_tokens: Set(self.completion_tokens),
-            total_tokens: Set(self.total_tokens),
-            cached_tokens: Set(self.cached_tokens),
-            reasoning_tokens: Set(self.reasoning_tokens),
-            amount_nano: Set(self.amount_nano),
-            usage_estimated: Set(self.usage_estimated),
-            ..Default::default()
-        }
+        out.extend([
+            Value::from(self.created_at),
+            Value::from(self.request_id.as_str()),
+            Value::from(self.token_id),
+            Value::from(self.endpoint),
+            Value::from(self.requested_model.clone()),
+            Value::from(self.model.clone()),
+            Value::from(self.provider.clone()),
+            Value::from(self.key_id),
+            Value::from(self.stream),
+            Value::from(self.status_code as i32),
+            Value::from(status),
+            Value::from(self.error_type.clone()),
+            Value::from(self.error_message.clone()),
+            Value::from(self.latency_ms),
+            Value::from(self.first_byte_ms),
+            Value::from(self.attempts as i32),
+            Value::from(self.prompt_tokens),
+            Value::from(self.completion_tokens),
+            Value::from(self.total_tokens),
+            Value::from(self.cached_tokens),
+            Value::from(self.reasoning_tokens),
+            Value::from(self.amount_nano),
+            Value::from(self.usage_estimated),
+        ]);
     }
+}
+
+const COLUMNS: [&str; 23] = [
+    "created_at",
+    "request_id",
+    "token_id",
+    "endpoint",
+    "requested_model",
+    "model",
+    "provider",
+    "key_id",
+    "stream",
+    "status_code",
+    "status",
+    "error_type",
+    "error_message",
+    "latency_ms",
+    "first_byte_ms",
+    "attempts",
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "cached_tokens",
+    "reasoning_tokens",
+    "amount_nano",
+    "usage_estimated",
+];
+
+/// `INSERT INTO request_logs (…) VALUES (…), …` for `rows` rows, in the backend's
+/// placeholder style. The same row count gives the same text, so the driver's prepared
+/// statement cache is hit.
+fn insert_sql(backend: DbBackend, rows: usize) -> String {
+    let mut sql = format!("INSERT INTO request_logs ({}) VALUES ", COLUMNS.join(", "));
+    let mut n = 0;
+    for r in 0..rows {
+        sql.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..COLUMNS.len() {
+            n += 1;
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            match backend {
+                DbBackend::Postgres => sql.push_str(&format!("${n}")),
+                _ => sql.push('?'),
+            }
+        }
+        sql.push(')');
+    }
+    sql
 }
 
 /// Per-token sums of a batch of rows, added to the token's counters.
@@ -112,10 +161,20 @@ pub async fn write_batch(
         }
     }
     let txn = db.begin().await?;
+    let backend = db.get_database_backend();
+    let mut values = Vec::with_capacity(CHUNK * COLUMNS.len());
     for chunk in rows.chunks(CHUNK) {
-        request_log::Entity::insert_many(chunk.iter().cloned().map(LogEntry::into_active))
-            .exec(&txn)
-            .await?;
+        values.clear();
+        for row in chunk {
+            row.values(&mut values);
+        }
+        let sql = insert_sql(backend, chunk.len());
+        txn.execute(Statement::from_sql_and_values(
+            backend,
+            sql,
+            values.drain(..),
+        ))
+        .await?;
     }
     for (id, inc) in increments {
         let add = |col: token::Column, n: i64| (col, Expr::col(col).add(n));
@@ -150,4 +209,21 @@ pub async fn recent_for_token(
         .limit(limit)
         .all(db)
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn insert_sql_placeholders() {
+        let pg = insert_sql(DbBackend::Postgres, 2);
+        assert!(pg.ends_with("$45, $46)"), "{pg}");
+        assert_eq!(pg.matches('(').count(), 3);
+        let lite = insert_sql(DbBackend::Sqlite, 1);
+        assert_eq!(lite.matches('?').count(), COLUMNS.len());
+        let mut v = Vec::new();
+        LogEntry::default().values(&mut v);
+        assert_eq!(v.len(), COLUMNS.len());
+    }
 }

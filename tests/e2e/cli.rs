@@ -102,6 +102,17 @@ async fn migrate_command_and_bad_settings() {
         &[("GATEWAY__ROUTING__KEY_STRATEGY", "sideways")],
     );
     assert!(!out.status.success());
+    // An absurd batch size is refused with a reason, not a crash.
+    let out = run(
+        &["serve"],
+        &[("GATEWAY__ACCOUNTING__BATCH_SIZE", "100000000")],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("batch_size") && !err.contains("panicked"),
+        "{err}"
+    );
     let out = run(
         &["serve"],
         &[
