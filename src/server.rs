@@ -59,7 +59,7 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
     let routing: SharedRouting = Arc::new(RwLock::new(Arc::new(RoutingTable::default())));
     let registry = ProviderRegistry::new(
         db.clone(),
-        master.clone(),
+        master,
         settings.routing.clone(),
         sync,
         routing.clone(),
@@ -74,7 +74,6 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
     let state = AppState {
         settings: Arc::new(settings.clone()),
         db,
-        master,
         registry,
         routing,
         ledger,

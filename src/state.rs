@@ -11,14 +11,12 @@ use crate::actors::log_sink::{LogQueue, LogSink};
 use crate::actors::provider_registry::ProviderRegistry;
 use crate::actors::usage_ledger::UsageLedger;
 use crate::routing::table::{RoutingTable, SharedRouting};
-use crate::secrets::MasterKey;
 use crate::settings::Settings;
 
 #[derive(Clone)]
 pub struct AppState {
     pub settings: Arc<Settings>,
     pub db: DatabaseConnection,
-    pub master: MasterKey,
     pub registry: Addr<ProviderRegistry>,
     /// The routing table the registry publishes.
     pub routing: SharedRouting,

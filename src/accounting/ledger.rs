@@ -88,10 +88,6 @@ impl LedgerState {
         }
     }
 
-    pub fn config(&self) -> &LedgerConfig {
-        &self.config
-    }
-
     /// A known token by the SHA-256 of its plaintext.
     pub fn lookup(&self, hash: &str) -> Option<Arc<TokenInfo>> {
         self.by_hash
