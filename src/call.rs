@@ -15,6 +15,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::logs::LogEntry;
 use crate::time::now_ms;
+use crate::upstream::usage::estimate_tokens;
 use crate::upstream::{Endpoint, Usage};
 
 pub struct CallRecord {
@@ -45,7 +46,31 @@ impl CallRecord {
         }
     }
 
-    pub fn set_usage(&mut self, usage: Usage, estimated: bool) {
+    /// Records the upstream's usage or, when it never reported any, an estimate from the
+    /// request size and the text relayed (marked as estimated in the log).
+    pub fn set_usage_or_estimate(
+        &mut self,
+        reported: Option<Usage>,
+        prompt_bytes: usize,
+        generated_chars: usize,
+    ) {
+        match reported {
+            Some(u) => self.set_usage(u, false),
+            None => {
+                let prompt = estimate_tokens(prompt_bytes);
+                let completion = estimate_tokens(generated_chars);
+                let usage = Usage {
+                    prompt_tokens: prompt,
+                    completion_tokens: completion,
+                    total_tokens: prompt + completion,
+                    ..Usage::default()
+                };
+                self.set_usage(usage, true);
+            }
+        }
+    }
+
+    fn set_usage(&mut self, usage: Usage, estimated: bool) {
         let e = &mut self.entry;
         e.prompt_tokens = usage.prompt_tokens;
         e.completion_tokens = usage.completion_tokens;

@@ -181,11 +181,9 @@ impl ResponseError for ApiError {
         let mut builder = HttpResponse::build(self.status_code());
         if let ApiError::Upstream { body, .. } = self {
             // An upstream error that is already OpenAI-shaped goes through untouched.
-            if upstream_message(body).is_some()
-                && serde_json::from_slice::<serde_json::Value>(body)
-                    .map(|v| v.get("error").is_some_and(|e| e.is_object()))
-                    .unwrap_or(false)
-            {
+            let openai_shaped = serde_json::from_slice::<serde_json::Value>(body)
+                .is_ok_and(|v| v.pointer("/error/message").is_some_and(|m| m.is_string()));
+            if openai_shaped {
                 return builder.content_type("application/json").body(body.clone());
             }
         }

@@ -19,8 +19,7 @@ use crate::call::{truncate, CallRecord};
 use crate::error::ApiError;
 use crate::routing::table::{Candidate, Route};
 use crate::state::AppState;
-use crate::upstream::usage::estimate_tokens;
-use crate::upstream::{adapter_for, ClientRequest, Endpoint, StreamTranslator, Usage};
+use crate::upstream::{adapter_for, ClientRequest, Endpoint, StreamTranslator};
 
 /// Why an attempt failed, and whether another may follow.
 enum Failure {
@@ -237,17 +236,7 @@ async fn attempt(
     };
     let (body, usage) = adapter.response(endpoint, body);
     if let Some(mut record) = rec.take() {
-        match usage {
-            Some(u) => record.set_usage(u, false),
-            None => record.set_usage(
-                Usage {
-                    prompt_tokens: estimate_tokens(req.raw.len()),
-                    total_tokens: estimate_tokens(req.raw.len()),
-                    ..Usage::default()
-                },
-                true,
-            ),
-        }
+        record.set_usage_or_estimate(usage, req.raw.len(), 0);
         record.finish(status.as_u16());
     }
     Ok(HttpResponse::build(StatusCode::OK)
@@ -285,22 +274,8 @@ impl MeteredStream {
             return;
         };
         let t = &self.translator;
-        match t.usage() {
-            Some(u) => end.record.set_usage(u, false),
-            None => {
-                let prompt = estimate_tokens(end.prompt_bytes);
-                let completion = estimate_tokens(t.generated_chars());
-                end.record.set_usage(
-                    Usage {
-                        prompt_tokens: prompt,
-                        completion_tokens: completion,
-                        total_tokens: prompt + completion,
-                        ..Usage::default()
-                    },
-                    true,
-                );
-            }
-        }
+        end.record
+            .set_usage_or_estimate(t.usage(), end.prompt_bytes, t.generated_chars());
         if let Some((kind, message)) = error {
             end.record.entry.error_type = Some(kind.to_string());
             end.record.entry.error_message = Some(message);

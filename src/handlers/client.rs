@@ -36,9 +36,6 @@ struct Peek<'a> {
 }
 
 fn parse_request(endpoint: Endpoint, raw: bytes::Bytes) -> Result<ClientRequest, ApiError> {
-    if raw.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::invalid("request body must be a JSON object"));
-    }
     let first = raw.iter().find(|b| !b.is_ascii_whitespace()).copied();
     if first != Some(b'{') {
         return Err(ApiError::invalid("request body must be a JSON object"));
