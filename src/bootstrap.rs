@@ -27,11 +27,18 @@ pub async fn run(
         if token.len() < 16 {
             return Err("auth.bootstrap_admin_token must be at least 16 characters".into());
         }
-        if tokens::ensure_bootstrap(db, token)
+        match tokens::ensure_bootstrap(db, token)
             .await
             .map_err(|e| format!("cannot create the bootstrap admin token: {e}"))?
         {
-            log::info!("created the bootstrap admin token from auth.bootstrap_admin_token");
+            tokens::Bootstrap::Created => {
+                log::info!("created the bootstrap admin token from auth.bootstrap_admin_token")
+            }
+            tokens::Bootstrap::Exists => {}
+            tokens::Bootstrap::Deleted => log::warn!(
+                "auth.bootstrap_admin_token names a token an admin deleted: it is not re-created \
+                 (remove the setting to silence this warning)"
+            ),
         }
     }
     ensure_admin_key(settings, db).await?;

@@ -15,7 +15,6 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::logs::LogEntry;
 use crate::time::now_ms;
-use crate::upstream::usage::estimate_tokens;
 use crate::upstream::{Endpoint, Usage};
 
 pub struct CallRecord {
@@ -46,23 +45,21 @@ impl CallRecord {
         }
     }
 
-    /// Records the upstream's usage or, when it never reported any, an estimate from the
-    /// request size and the text relayed (marked as estimated in the log).
+    /// Records the upstream's usage or, when it never reported any, the estimates of the
+    /// prompt and of the text relayed (marked as estimated in the log).
     pub fn set_usage_or_estimate(
         &mut self,
         reported: Option<Usage>,
-        prompt_bytes: usize,
-        generated_chars: usize,
+        prompt: i64,
+        completion: i64,
     ) {
         match reported {
             Some(u) => self.set_usage(u, false),
             None => {
-                let prompt = estimate_tokens(prompt_bytes);
-                let completion = estimate_tokens(generated_chars);
                 let usage = Usage {
                     prompt_tokens: prompt,
                     completion_tokens: completion,
-                    total_tokens: prompt + completion,
+                    total_tokens: prompt.saturating_add(completion),
                     ..Usage::default()
                 };
                 self.set_usage(usage, true);
@@ -102,6 +99,13 @@ impl CallRecord {
     /// Ends a call that got an answer with `status_code`.
     pub fn finish(mut self, status_code: u16) {
         self.settle(status_code);
+    }
+
+    /// Drops a call refused before it had a token (so before admission: it holds no
+    /// reservation), without a log row.
+    pub fn discard(mut self) {
+        debug_assert!(self.reservation.is_none());
+        self.settled = true;
     }
 
     /// Ends a call that failed with `err`.

@@ -40,8 +40,9 @@ pub enum ApiError {
     UpstreamTimeout(String),
     /// An upstream 4xx answer (other than 401/403/429), passed through.
     Upstream { status: StatusCode, body: Bytes },
-    /// 500: a bug or a database failure; details go to the log, not the client.
-    Internal(String),
+    /// 500: a bug or a database failure. The client sees `context` only; `detail` (a
+    /// database's own text, say) goes to the log with the request id.
+    Internal { context: String, detail: String },
 }
 
 impl ApiError {
@@ -60,8 +61,18 @@ impl ApiError {
     }
 
     pub fn internal(context: &str, err: impl std::fmt::Display) -> ApiError {
-        log::error!("{context}: {err}");
-        ApiError::Internal(context.to_string())
+        ApiError::Internal {
+            context: context.to_string(),
+            detail: err.to_string(),
+        }
+    }
+
+    /// Whether this is one of the 401s.
+    pub fn is_authentication(&self) -> bool {
+        matches!(
+            self,
+            ApiError::InvalidToken | ApiError::TokenDisabled | ApiError::TokenExpired
+        )
     }
 
     /// `(type, code)` of the OpenAI error object.
@@ -82,7 +93,7 @@ impl ApiError {
             ApiError::NoUpstream(_) => ("upstream_error", "no_upstream_available"),
             ApiError::UpstreamTimeout(_) => ("upstream_error", "upstream_timeout"),
             ApiError::Upstream { .. } => ("upstream_error", "upstream_client_error"),
-            ApiError::Internal(_) => ("internal_error", "internal_error"),
+            ApiError::Internal { .. } => ("internal_error", "internal_error"),
         }
     }
 
@@ -106,7 +117,7 @@ impl ApiError {
             | ApiError::UpstreamFailed(m)
             | ApiError::NoUpstream(m)
             | ApiError::UpstreamTimeout(m) => m.clone(),
-            ApiError::Internal(m) => format!("internal error: {m}"),
+            ApiError::Internal { context, .. } => format!("internal error: {context}"),
         }
     }
 
@@ -173,7 +184,7 @@ impl ResponseError for ApiError {
             ApiError::NoUpstream(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Upstream { status, .. } => *status,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 

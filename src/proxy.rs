@@ -10,16 +10,19 @@ use std::time::{Duration, Instant};
 
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
-use awc::error::SendRequestError;
 use bytes::{Bytes, BytesMut};
 use futures::Stream;
+use http_body_util::{BodyExt, Limited};
+use hyper::body::{Body, Incoming};
+use tokio::time::timeout;
 
 use crate::actors::key_pool::{KeyOutcome, PickedKey};
 use crate::call::{truncate, CallRecord};
 use crate::error::ApiError;
 use crate::routing::table::{Candidate, Route};
 use crate::state::AppState;
-use crate::upstream::{adapter_for, ClientRequest, Endpoint, StreamTranslator};
+use crate::upstream::client::{error_chain, SendError, UpstreamClient};
+use crate::upstream::{adapter_for, ClientRequest, Endpoint, StreamTranslator, Target};
 
 /// Why an attempt failed, and whether another may follow.
 enum Failure {
@@ -33,7 +36,7 @@ enum Failure {
 /// logs failures.
 pub async fn forward(
     state: &AppState,
-    client: &awc::Client,
+    client: &UpstreamClient,
     rec: &mut Option<CallRecord>,
     endpoint: Endpoint,
     req: ClientRequest,
@@ -105,7 +108,7 @@ pub async fn forward(
 #[allow(clippy::too_many_arguments)]
 async fn attempt(
     state: &AppState,
-    client: &awc::Client,
+    client: &UpstreamClient,
     rec: &mut Option<CallRecord>,
     endpoint: Endpoint,
     req: &ClientRequest,
@@ -116,36 +119,37 @@ async fn attempt(
 ) -> Result<HttpResponse, Failure> {
     let provider = &candidate.provider.record;
     let adapter = adapter_for(provider.api_type).map_err(Failure::Retry)?;
+    let target = Target {
+        base_url: &provider.base_url,
+        key: &key.secret,
+        model: &candidate.upstream_model,
+        completion_cap: req.cap_for(
+            candidate.max_output,
+            state.settings.accounting.default_completion_tokens,
+        ),
+    };
     let up = adapter
-        .request(
-            &provider.base_url,
-            &key.secret,
-            endpoint,
-            req,
-            &candidate.upstream_model,
-        )
+        .request(&target, endpoint, req)
         .map_err(Failure::Final)?;
-    let mut builder = client
-        .post(&up.url)
-        .content_type("application/json")
-        .timeout(first_byte.min(deadline.saturating_duration_since(Instant::now())));
-    for (name, value) in &up.headers {
-        builder = builder.insert_header((*name, value.as_str()));
-    }
     let keys = &candidate.keys;
-    let mut response = match builder.send_body(up.body).await {
-        Ok(r) => r,
-        Err(SendRequestError::Timeout) => {
-            keys.report(key.id, KeyOutcome::Failed, Some("timeout".into()));
+    let wait = first_byte.min(deadline.saturating_duration_since(Instant::now()));
+    let response = match timeout(wait, client.post(&up.url, &up.headers, up.body)).await {
+        Ok(Ok(r)) => r,
+        Err(_) => {
+            keys.report(key.id, KeyOutcome::Failed(None), Some("timeout".into()));
             return Err(Failure::Retry(ApiError::UpstreamTimeout(format!(
                 "no response from provider '{}' within {}s",
                 provider.name,
-                first_byte.as_secs()
+                wait.as_secs()
             ))));
         }
-        Err(e) => {
-            let detail = connect_error_text(&e);
-            keys.report(key.id, KeyOutcome::Unreachable, Some(detail.clone()));
+        Ok(Err(e)) => {
+            let detail = truncate(&e.to_string(), 300);
+            let outcome = match e {
+                SendError::Connect(_) => KeyOutcome::Unreachable,
+                _ => KeyOutcome::Failed(None),
+            };
+            keys.report(key.id, outcome, Some(detail.clone()));
             return Err(Failure::Retry(ApiError::UpstreamFailed(format!(
                 "provider '{}': {detail}",
                 provider.name
@@ -155,66 +159,55 @@ async fn attempt(
     if let Some(r) = rec.as_mut() {
         r.mark_first_byte();
     }
-    let status = response.status();
+    // hyper speaks `http` 1, actix-web `http` 0.2.
+    let status = StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
     let limit = state.settings.upstream.max_response_bytes;
-    let remaining = deadline.saturating_duration_since(Instant::now());
-    if !req.stream || !status.is_success() {
-        response = response.timeout(remaining);
-    }
 
     if !status.is_success() {
-        let body = response.body().limit(limit).await.unwrap_or_default();
-        let message = || {
-            truncate(
-                &ApiError::Upstream {
-                    status,
-                    body: body.clone(),
-                }
-                .message(),
-                300,
-            )
-        };
+        let retry_after = retry_after(response.headers());
+        let body = read_body(response.into_body(), limit, deadline)
+            .await
+            .unwrap_or_default();
+        let outcome = KeyOutcome::classify(status.as_u16(), &body, retry_after);
+        let message = truncate(
+            &ApiError::Upstream {
+                status,
+                body: body.clone(),
+            }
+            .message(),
+            300,
+        );
+        keys.report(key.id, outcome, Some(message.clone()));
         let failure = ApiError::UpstreamFailed(format!(
-            "provider '{}' answered {}: {}",
+            "provider '{}' answered {}: {message}",
             provider.name,
             status.as_u16(),
-            message()
         ));
-        return Err(match status.as_u16() {
-            429 => {
-                keys.report(key.id, KeyOutcome::RateLimited, Some(message()));
-                Failure::Retry(failure)
-            }
-            401 | 403 => {
-                keys.report(key.id, KeyOutcome::Refused, Some(message()));
-                Failure::Retry(failure)
-            }
-            s if s >= 500 => {
-                keys.report(key.id, KeyOutcome::Failed, Some(message()));
-                Failure::Retry(failure)
-            }
-            _ => {
-                keys.report(key.id, KeyOutcome::Ok, None);
+        return Err(match outcome {
+            KeyOutcome::RequestError if status.as_u16() != 429 => {
                 Failure::Final(ApiError::Upstream { status, body })
             }
+            _ => Failure::Retry(failure),
         });
     }
 
     keys.report(key.id, KeyOutcome::Ok, None);
     if req.stream {
-        let translator = adapter.stream(req);
+        let translator = adapter.stream(req, state.settings.upstream.max_sse_line_bytes);
         let Some(record) = rec.take() else {
-            return Err(Failure::Final(ApiError::Internal(
-                "call record missing".into(),
+            return Err(Failure::Final(ApiError::internal(
+                "call record missing",
+                "stream started twice",
             )));
         };
+        let remaining = deadline.saturating_duration_since(Instant::now());
         let stream = MeteredStream {
-            inner: response,
+            inner: response.into_body(),
             translator,
             deadline: Box::pin(actix_web::rt::time::sleep(remaining)),
             done: Some(StreamEnd {
                 record,
-                prompt_bytes: req.raw.len(),
+                prompt_tokens: req.prompt_tokens,
             }),
         };
         return Ok(HttpResponse::Ok()
@@ -223,46 +216,61 @@ async fn attempt(
             .streaming(stream));
     }
 
-    let body = match response.body().limit(limit).await {
+    let body = match read_body(response.into_body(), limit, deadline).await {
         Ok(body) => body,
         Err(e) => {
             // Nothing has reached the client yet, so another attempt is still allowed.
-            keys.report(key.id, KeyOutcome::Failed, Some(e.to_string()));
+            keys.report(key.id, KeyOutcome::Failed(None), Some(e.clone()));
             return Err(Failure::Retry(ApiError::UpstreamFailed(format!(
                 "provider '{}' body: {e}",
                 provider.name
             ))));
         }
     };
-    let (body, usage) = adapter.response(endpoint, body);
+    let answer = adapter.response(endpoint, body);
     if let Some(mut record) = rec.take() {
-        record.set_usage_or_estimate(usage, req.raw.len(), 0);
+        record.set_usage_or_estimate(answer.usage, req.prompt_tokens, answer.generated);
         record.finish(status.as_u16());
     }
     Ok(HttpResponse::build(StatusCode::OK)
         .content_type("application/json")
-        .body(body))
+        .body(answer.body))
 }
 
-fn connect_error_text(e: &SendRequestError) -> String {
-    match e {
-        SendRequestError::Connect(c) => format!("cannot connect: {c}"),
-        SendRequestError::Url(u) => format!("bad upstream URL: {u}"),
-        other => format!("request failed: {other}"),
+/// Reads a whole upstream body, at most `limit` bytes, before `deadline`.
+async fn read_body(body: Incoming, limit: usize, deadline: Instant) -> Result<Bytes, String> {
+    let wait = deadline.saturating_duration_since(Instant::now());
+    match timeout(wait, Limited::new(body, limit).collect()).await {
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e)) => Err(error_chain(&*e)),
+        Err(_) => Err("timed out reading the upstream body".into()),
     }
+}
+
+/// `Retry-After` in seconds or as an HTTP date, at most a day.
+fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
+    let text = headers.get(http::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    let secs = match text.parse::<u64>() {
+        Ok(s) => s,
+        Err(_) => {
+            let when = chrono::DateTime::parse_from_rfc2822(text).ok()?;
+            (when.timestamp() - chrono::Utc::now().timestamp()).max(0) as u64
+        }
+    };
+    Some(Duration::from_secs(secs.min(86_400)))
 }
 
 /// Bookkeeping done exactly once when a stream ends, however it ends.
 struct StreamEnd {
     record: CallRecord,
-    prompt_bytes: usize,
+    prompt_tokens: i64,
 }
 
 /// Forwards an upstream SSE stream chunk by chunk, reading usage as it passes. When the
 /// client goes away actix drops this stream, which drops the upstream response and so
 /// cancels the upstream read; the call is billed on drop.
 struct MeteredStream {
-    inner: awc::ClientResponse,
+    inner: Incoming,
     translator: Box<dyn StreamTranslator>,
     deadline: Pin<Box<actix_web::rt::time::Sleep>>,
     done: Option<StreamEnd>,
@@ -275,7 +283,7 @@ impl MeteredStream {
         };
         let t = &self.translator;
         end.record
-            .set_usage_or_estimate(t.usage(), end.prompt_bytes, t.generated_chars());
+            .set_usage_or_estimate(t.usage(), end.prompt_tokens, t.generated_tokens());
         if let Some((kind, message)) = error {
             end.record.entry.error_type = Some(kind.to_string());
             end.record.entry.error_message = Some(message);
@@ -307,20 +315,28 @@ impl Stream for MeteredStream {
                     "upstream stream exceeded the request timeout",
                 ))));
             }
-            match Pin::new(&mut this.inner).poll_next(cx) {
+            match Pin::new(&mut this.inner).poll_frame(cx) {
                 Poll::Pending => return Poll::Pending,
-                Poll::Ready(Some(Ok(bytes))) => {
+                Poll::Ready(Some(Ok(frame))) => {
+                    let Ok(bytes) = frame.into_data() else {
+                        continue; // trailers
+                    };
                     if let Some(end) = this.done.as_mut() {
                         end.record.mark_first_byte();
                     }
                     let mut out = BytesMut::with_capacity(bytes.len());
-                    this.translator.feed(&bytes, &mut out);
+                    if let Err(broken) = this.translator.feed(&bytes, &mut out) {
+                        log::warn!("ending a stream from upstream: {broken}");
+                        this.end(502, Some(("upstream_stream_error", broken.clone())));
+                        out.extend_from_slice(&Self::error_event(&broken));
+                        return Poll::Ready(Some(Ok(out.freeze())));
+                    }
                     if !out.is_empty() {
                         return Poll::Ready(Some(Ok(out.freeze())));
                     }
                 }
                 Poll::Ready(Some(Err(e))) => {
-                    let message = format!("upstream stream broke: {e}");
+                    let message = format!("upstream stream broke: {}", error_chain(&e));
                     this.end(502, Some(("upstream_stream_error", message.clone())));
                     return Poll::Ready(Some(Ok(Self::error_event(&message))));
                 }

@@ -11,7 +11,7 @@ use crate::actors::log_sink::{Flush, LogQueue, LogSink};
 use crate::actors::provider_registry::{ProviderRegistry, Reload};
 use crate::actors::usage_ledger::{price_book, UsageLedger};
 use crate::error::ApiError;
-use crate::handlers::{admin, client, ops, token};
+use crate::handlers::{admin, client, ops, support, token};
 use crate::routing::table::{RoutingTable, SharedRouting};
 use crate::secrets::MasterKey;
 use crate::settings::Settings;
@@ -44,6 +44,8 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         LedgerConfig {
             enabled: accounting.enabled,
             missing_price: settings.pricing.missing_price,
+            negative_cache_ms: settings.auth.negative_cache_secs.saturating_mul(1000) as i64,
+            lookups_per_sec: settings.auth.unknown_token_lookups_per_sec.max(1),
             default_completion_tokens: accounting.default_completion_tokens,
         },
         price_book(&prices),
@@ -52,7 +54,6 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         db.clone(),
         accounts.clone(),
         prices,
-        Duration::from_secs(settings.auth.negative_cache_secs),
         sync,
     )
     .start();
@@ -86,9 +87,10 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         n => n,
     };
     let app_state = state.clone();
+    let upstream_config = upstream::client::ClientConfig::load(&settings.upstream)?;
     let server = HttpServer::new(move || {
         let state = app_state.clone();
-        let upstream_client = upstream::client::build(&state.settings.upstream);
+        let upstream_client = upstream::client::UpstreamClient::new(&upstream_config);
         let cors = cors(&state.settings.server.cors_allowed_origins);
         App::new()
             .app_data(web::Data::new(upstream_client))
@@ -101,6 +103,7 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
                 web::PathConfig::default()
                     .error_handler(|e, _| ApiError::NotFound(format!("invalid path: {e}")).into()),
             )
+            .wrap(middleware::from_fn(support::request_ids))
             .wrap(middleware::Condition::new(
                 cors.is_some(),
                 cors.unwrap_or_default(),

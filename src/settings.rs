@@ -46,6 +46,10 @@ pub struct RoutingSettings {
     pub key_strategy: Strategy,
     pub max_attempts: u32,
     pub cooldown_secs: u64,
+    /// Consecutive failures (5xx, timeouts, connection errors) that cool a key down.
+    pub failure_threshold: u32,
+    /// How long a key whose account is out of quota is benched.
+    pub quota_cooldown_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -54,6 +58,20 @@ pub struct UpstreamSettings {
     pub first_byte_timeout_secs: u64,
     pub request_timeout_secs: u64,
     pub max_response_bytes: usize,
+    /// Longest SSE line accepted from a streaming upstream before the stream is ended.
+    pub max_sse_line_bytes: usize,
+    /// PEM bundle trusted in addition to the web roots.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Also trust the operating system's certificate store.
+    #[serde(default)]
+    pub native_roots: bool,
+    /// `http://[user:pass@]host:port`; unset: `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY`.
+    #[serde(default)]
+    pub proxy: Option<String>,
+    /// Hosts reached directly despite `proxy` (comma-separated, `NO_PROXY` syntax).
+    #[serde(default)]
+    pub no_proxy: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -63,6 +81,8 @@ pub struct AuthSettings {
     pub challenge_ttl_secs: u64,
     pub session_ttl_secs: u64,
     pub negative_cache_secs: u64,
+    /// Database look-ups of unknown tokens allowed per second (the rest answer 401 at once).
+    pub unknown_token_lookups_per_sec: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -153,8 +173,14 @@ impl Settings {
         if !(1..=100_000).contains(&self.accounting.batch_size) {
             return Err("accounting.batch_size must be 1..=100000".into());
         }
-        if self.accounting.default_completion_tokens < 0 {
-            return Err("accounting.default_completion_tokens must not be negative".into());
+        if !(1..=10_000_000).contains(&self.accounting.default_completion_tokens) {
+            return Err("accounting.default_completion_tokens must be 1..=10000000".into());
+        }
+        if self.upstream.max_sse_line_bytes < 1024 {
+            return Err("upstream.max_sse_line_bytes must be at least 1024".into());
+        }
+        if self.routing.failure_threshold == 0 {
+            return Err("routing.failure_threshold must be at least 1".into());
         }
         Ok(())
     }

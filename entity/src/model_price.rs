@@ -11,6 +11,8 @@ pub struct Model {
     pub input_per_million: f64,
     pub output_per_million: f64,
     pub cached_input_per_million: Option<f64>,
+    /// The model's largest completion, in tokens.
+    pub max_output_tokens: Option<i64>,
     pub updated_at: i64,
 }
 

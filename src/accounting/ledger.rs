@@ -4,14 +4,17 @@
 //! serialised (so budgets hold), different tokens never contend.
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::Instant;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Mutex, RwLock};
 
 use dashmap::DashMap;
 use entity::token;
 
 use super::token::TokenInfo;
-use super::{Account, Reservation, Totals};
+use super::{Account, CallEstimate, Reservation, Totals};
 use crate::error::ApiError;
 use crate::pricing::{Price, PriceBook};
 use crate::settings::MissingPrice;
@@ -22,6 +25,10 @@ use crate::upstream::Usage;
 pub struct LedgerConfig {
     /// Budgets, rate limits and counters; off: tokens are only authenticated.
     pub enabled: bool,
+    /// How long an unknown token is answered 401 from memory.
+    pub negative_cache_ms: i64,
+    /// Database look-ups of unknown tokens per second.
+    pub lookups_per_sec: u32,
     pub missing_price: MissingPrice,
     pub default_completion_tokens: i64,
 }
@@ -40,14 +47,19 @@ pub struct TokenState {
     pub reserved_nano: i64,
 }
 
+/// Unpriced (provider, model) pairs warned about, at most; past it one line says so.
+const MAX_UNPRICED_WARNINGS: usize = 1024;
+
 /// What admission needs to know about a call.
 pub struct AdmitRequest<'a> {
     pub token_id: i32,
     /// `(provider, model)` of each candidate, in routing order.
     pub candidates: Vec<(&'a str, &'a str)>,
     pub prompt_tokens: i64,
-    /// The client's max_tokens, if it set one.
-    pub max_completion_tokens: Option<i64>,
+    /// The client's own completion cap, if it set one.
+    pub client_cap: Option<i64>,
+    /// Choices asked for (`n`).
+    pub choices: i64,
     /// Embeddings generate no completion.
     pub generates: bool,
 }
@@ -57,10 +69,29 @@ pub struct Admission {
     pub reservation: Option<Reservation>,
     /// Which candidates may be used (false: unpriced while `missing_price = refuse`).
     pub usable: Vec<bool>,
+    /// Each candidate's maximum output tokens, where the price book knows it.
+    pub max_output: Vec<Option<i64>>,
+    /// Completion tokens per choice the budget can pay for; `None`: not limited.
+    pub allowance: Option<i64>,
+}
+
+/// Unknown tokens remembered at most; past it the oldest half is forgotten.
+const MAX_NEGATIVE: usize = 100_000;
+
+/// A token bucket that spaces out database look-ups of unknown tokens.
+struct LookupBucket {
+    permits: f64,
+    refilled: Instant,
 }
 
 pub struct LedgerState {
     config: LedgerConfig,
+    /// Unknown token hashes → until when they are answered 401 without a look-up.
+    unknown: DashMap<String, i64>,
+    lookups: Mutex<LookupBucket>,
+    /// 401s answered, and when a warning last reported them.
+    pub rejected_auth: AtomicU64,
+    warned_rejected: Mutex<(Instant, u64)>,
     by_hash: DashMap<String, Arc<TokenSlot>>,
     by_id: DashMap<i32, Arc<TokenSlot>>,
     prices: RwLock<Arc<PriceBook>>,
@@ -80,11 +111,66 @@ fn totals_of(row: &token::Model) -> Totals {
 impl LedgerState {
     pub fn new(config: LedgerConfig, prices: PriceBook) -> LedgerState {
         LedgerState {
-            config,
             by_hash: DashMap::new(),
             by_id: DashMap::new(),
+            unknown: DashMap::new(),
+            lookups: Mutex::new(LookupBucket {
+                permits: config.lookups_per_sec as f64,
+                refilled: Instant::now(),
+            }),
+            rejected_auth: AtomicU64::new(0),
+            warned_rejected: Mutex::new((Instant::now(), 0)),
             prices: RwLock::new(Arc::new(prices)),
             warned_unpriced: Mutex::new(HashSet::new()),
+            config,
+        }
+    }
+
+    /// Whether `hash` was looked up recently and found unknown.
+    pub fn known_unknown(&self, hash: &str, now_ms: i64) -> bool {
+        self.unknown.get(hash).is_some_and(|until| *until > now_ms)
+    }
+
+    /// Remembers `hash` as unknown for the negative-cache time.
+    pub fn remember_unknown(&self, hash: String, now_ms: i64) {
+        if self.unknown.len() >= MAX_NEGATIVE {
+            self.unknown.retain(|_, until| *until > now_ms);
+            if self.unknown.len() >= MAX_NEGATIVE {
+                self.unknown.clear();
+            }
+        }
+        self.unknown
+            .insert(hash, now_ms + self.config.negative_cache_ms);
+    }
+
+    /// Takes a permit for one database look-up of an unknown token; false when the rate
+    /// (`auth.unknown_token_lookups_per_sec`, bursts of as many) is used up.
+    pub fn take_lookup_permit(&self) -> bool {
+        let rate = self.config.lookups_per_sec as f64;
+        let mut bucket = self.lookups.lock();
+        let now = Instant::now();
+        let refill = now.duration_since(bucket.refilled).as_secs_f64() * rate;
+        bucket.permits = (bucket.permits + refill).min(rate);
+        bucket.refilled = now;
+        if bucket.permits >= 1.0 {
+            bucket.permits -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Counts a 401; at most every 10 s a warning says how many there were.
+    pub fn count_rejected(&self) {
+        let total = self.rejected_auth.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut warned = self.warned_rejected.lock();
+        if warned.0.elapsed() >= Duration::from_secs(10) {
+            log::warn!(
+                "{} requests refused with 401 in the last {}s (missing, unknown, disabled or expired tokens)",
+                total - warned.1,
+                warned.0.elapsed().as_secs()
+            );
+            *warned = (Instant::now(), total);
         }
     }
 
@@ -92,7 +178,7 @@ impl LedgerState {
     pub fn lookup(&self, hash: &str) -> Option<Arc<TokenInfo>> {
         self.by_hash
             .get(hash)
-            .map(|slot| slot.info.read().expect("token lock").clone())
+            .map(|slot| slot.info.read().clone())
     }
 
     pub fn contains(&self, id: i32) -> bool {
@@ -123,7 +209,7 @@ impl LedgerState {
                 })
             })
             .clone();
-        *slot.info.write().expect("token lock") = info.clone();
+        *slot.info.write() = info.clone();
         self.by_hash.insert(row.token_hash.clone(), slot);
         info
     }
@@ -137,10 +223,10 @@ impl LedgerState {
     pub fn state(&self, id: i32) -> Option<TokenState> {
         let slot = self.by_id.get(&id)?.clone();
         let (totals, reserved_nano) = {
-            let account = slot.account.lock().expect("account lock");
+            let account = slot.account.lock();
             (account.totals, account.reserved_nano)
         };
-        let info = slot.info.read().expect("token lock").clone();
+        let info = slot.info.read().clone();
         Some(TokenState {
             info,
             totals,
@@ -149,28 +235,33 @@ impl LedgerState {
     }
 
     pub fn set_prices(&self, book: PriceBook) {
-        *self.prices.write().expect("price lock") = Arc::new(book);
-        self.warned_unpriced.lock().expect("warn lock").clear();
+        *self.prices.write() = Arc::new(book);
+        self.warned_unpriced.lock().clear();
     }
 
     fn price_of(&self, book: &PriceBook, provider: &str, model: &str) -> Option<Price> {
         let price = book.lookup(provider, model);
-        if price.is_none()
-            && self.config.missing_price == MissingPrice::Zero
-            && self
-                .warned_unpriced
-                .lock()
-                .expect("warn lock")
-                .insert((provider.to_string(), model.to_string()))
-        {
-            log::warn!("no price for model '{model}' on provider '{provider}': billed at zero");
+        if price.is_none() && self.config.missing_price == MissingPrice::Zero {
+            let mut warned = self.warned_unpriced.lock();
+            if warned.len() < MAX_UNPRICED_WARNINGS {
+                if warned.insert((provider.to_string(), model.to_string())) {
+                    log::warn!(
+                        "no price for model '{model}' on provider '{provider}': billed at zero"
+                    );
+                }
+            } else if warned.len() == MAX_UNPRICED_WARNINGS {
+                warned.insert((String::new(), String::new()));
+                log::warn!(
+                    "more than {MAX_UNPRICED_WARNINGS} unpriced models: no more warnings until prices change"
+                );
+            }
         }
         price
     }
 
     /// Admission: prices, rate limits and budgets for a call about to go upstream.
     pub fn admit(&self, req: AdmitRequest<'_>) -> Result<Admission, ApiError> {
-        let book = self.prices.read().expect("price lock").clone();
+        let book = self.prices.read().clone();
         let prices: Vec<Option<Price>> = req
             .candidates
             .iter()
@@ -186,49 +277,56 @@ impl LedgerState {
                 "model '{model}' has no price configured, and unpriced models are refused"
             )));
         }
+        let max_output: Vec<Option<i64>> = prices
+            .iter()
+            .map(|p| p.and_then(|p| p.max_output_tokens))
+            .collect();
         if !self.config.enabled {
             return Ok(Admission {
                 reservation: None,
                 usable,
+                max_output,
+                allowance: None,
             });
         }
-        let completion = if req.generates {
-            req.max_completion_tokens
-                .unwrap_or(self.config.default_completion_tokens)
-                .max(0)
-        } else {
-            0
-        };
-        let estimate = Usage {
+        // Bounds over the usable candidates: the largest completion any may generate and
+        // the dearest prices (the call may end up on any of them).
+        let mut estimate = CallEstimate {
             prompt_tokens: req.prompt_tokens,
-            completion_tokens: completion,
-            total_tokens: req.prompt_tokens + completion,
-            ..Usage::default()
+            choices: req.choices,
+            completion_per_choice: 0,
+            input_nano_per_token: 0.0,
+            output_nano_per_token: 0.0,
         };
-        // The dearest usable candidate bounds what the call can cost.
-        let cost = prices
-            .iter()
-            .zip(&usable)
-            .filter(|(_, u)| **u)
-            .map(|(p, _)| p.map_or(0, |p| p.cost_nano(&estimate)))
-            .max()
-            .unwrap_or(0);
+        for (i, price) in prices.iter().enumerate().filter(|(i, _)| usable[*i]) {
+            if req.generates {
+                let natural = req.client_cap.unwrap_or(
+                    max_output[i].unwrap_or(self.config.default_completion_tokens),
+                );
+                estimate.completion_per_choice = estimate.completion_per_choice.max(natural);
+            }
+            if let Some(p) = price {
+                estimate.input_nano_per_token =
+                    estimate.input_nano_per_token.max(p.input_per_million * 1000.0);
+                estimate.output_nano_per_token =
+                    estimate.output_nano_per_token.max(p.output_per_million * 1000.0);
+            }
+        }
         let slot = self
             .by_id
             .get(&req.token_id)
             .map(|s| s.clone())
             .ok_or(ApiError::InvalidToken)?;
-        let limits = slot.info.read().expect("token lock").limits;
-        let reservation = slot.account.lock().expect("account lock").admit(
-            req.token_id,
-            &limits,
-            cost,
-            estimate.total_tokens,
-            Instant::now(),
-        )?;
+        let limits = slot.info.read().limits;
+        let (reservation, allowance) =
+            slot.account
+                .lock()
+                .admit(req.token_id, &limits, &estimate, Instant::now())?;
         Ok(Admission {
             reservation: Some(reservation),
             usable,
+            max_output,
+            allowance,
         })
     }
 
@@ -243,7 +341,7 @@ impl LedgerState {
                     cached_tokens: entry.cached_tokens,
                     reasoning_tokens: entry.reasoning_tokens,
                 };
-                let book = self.prices.read().expect("price lock").clone();
+                let book = self.prices.read().clone();
                 entry.amount_nano = self
                     .price_of(&book, provider, model)
                     .map_or(0, |p| p.cost_nano(&usage));
@@ -258,7 +356,7 @@ impl LedgerState {
         else {
             return;
         };
-        let mut account = slot.account.lock().expect("account lock");
+        let mut account = slot.account.lock();
         if let Some(r) = &reservation {
             account.release(r);
         }
@@ -274,7 +372,7 @@ impl LedgerState {
     /// The live totals of a token, if it is in memory.
     pub fn totals(&self, id: i32) -> Option<Totals> {
         let slot = self.by_id.get(&id)?.clone();
-        let totals = slot.account.lock().expect("account lock").totals;
+        let totals = slot.account.lock().totals;
         Some(totals)
     }
 }

@@ -43,6 +43,33 @@ pub struct Reservation {
     pub tokens: i64,
 }
 
+/// What admission knows about a call before it goes upstream.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CallEstimate {
+    /// Estimated prompt tokens.
+    pub prompt_tokens: i64,
+    /// Choices (`n`); every one may generate the completion allowance.
+    pub choices: i64,
+    /// Completion tokens per choice the call may generate if no budget limits it: the
+    /// client's cap, else the model's maximum output; 0 for calls that generate nothing.
+    pub completion_per_choice: i64,
+    /// The dearest candidate's prices, in nano-USD per token.
+    pub input_nano_per_token: f64,
+    pub output_nano_per_token: f64,
+}
+
+impl CallEstimate {
+    /// Tokens a budget must still hold beyond the prompt for the call to be worth making:
+    /// one completion token per choice (nothing for embeddings).
+    fn minimum(&self) -> i64 {
+        if self.completion_per_choice > 0 {
+            self.choices.max(1)
+        } else {
+            0
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct Account {
     pub totals: Totals,
@@ -82,19 +109,19 @@ impl Account {
                 break;
             }
             self.tokens.pop_front();
-            self.tokens_in_window -= n;
+            self.tokens_in_window = self.tokens_in_window.saturating_sub(n);
         }
     }
 
-    /// Admits a call estimated at `cost_nano` and `tokens`, or says why not.
+    /// Admits a call, or says why not. Returns the reservation and the completion
+    /// allowance per choice that the budgets can pay for (`None`: no budget limits it).
     pub fn admit(
         &mut self,
         token_id: i32,
         limits: &Limits,
-        cost_nano: i64,
-        tokens: i64,
+        call: &CallEstimate,
         now: Instant,
-    ) -> Result<Reservation, ApiError> {
+    ) -> Result<(Reservation, Option<i64>), ApiError> {
         self.prune(now);
         if let Some(rpm) = limits.rpm {
             if self.requests.len() as i64 >= rpm as i64 {
@@ -104,57 +131,92 @@ impl Account {
             }
         }
         if let Some(tpm) = limits.tpm {
-            if self.tokens_in_window + self.reserved_tokens >= tpm as i64 {
+            if self.tokens_in_window.saturating_add(self.reserved_tokens) >= tpm as i64 {
                 return Err(ApiError::RateLimited(format!(
                     "rate limit reached: {tpm} tokens per minute"
                 )));
             }
         }
-        if let Some(max) = limits.max_amount_nano {
-            if self.totals.amount_nano + self.reserved_nano >= max {
+        let n = call.choices.max(1);
+        let mut allowance: Option<i64> = None;
+        if let Some(max) = limits.max_tokens {
+            let left = max
+                .saturating_sub(self.totals.total_tokens)
+                .saturating_sub(self.reserved_tokens)
+                .saturating_sub(call.prompt_tokens);
+            if left < call.minimum() {
                 return Err(ApiError::InsufficientQuota(format!(
-                    "token budget of {} is used up ({} spent, {} reserved by calls in flight)",
+                    "token budget of {max} tokens cannot pay for this call ({} used, {} reserved by calls in flight, about {} in the prompt)",
+                    self.totals.total_tokens, self.reserved_tokens, call.prompt_tokens
+                )));
+            }
+            allowance = Some(left / n);
+        }
+        if let Some(max) = limits.max_amount_nano {
+            let left = max
+                .saturating_sub(self.totals.amount_nano)
+                .saturating_sub(self.reserved_nano) as f64
+                - call.prompt_tokens as f64 * call.input_nano_per_token;
+            let per_token = call.output_nano_per_token * n as f64;
+            let affordable = if per_token > 0.0 {
+                (left / per_token).floor()
+            } else if left >= 0.0 {
+                f64::MAX
+            } else {
+                -1.0
+            };
+            if left < 0.0 || affordable < call.minimum() as f64 / n as f64 {
+                return Err(ApiError::InsufficientQuota(format!(
+                    "token budget of {} cannot pay for this call ({} spent, {} reserved by calls in flight)",
                     usd(max),
                     usd(self.totals.amount_nano),
                     usd(self.reserved_nano)
                 )));
             }
-        }
-        if let Some(max) = limits.max_tokens {
-            if self.totals.total_tokens + self.reserved_tokens >= max {
-                return Err(ApiError::InsufficientQuota(format!(
-                    "token budget of {max} tokens is used up ({} used, {} reserved by calls in flight)",
-                    self.totals.total_tokens, self.reserved_tokens
-                )));
+            if per_token > 0.0 {
+                let tokens = affordable.min(i64::MAX as f64) as i64;
+                allowance = Some(allowance.map_or(tokens, |a| a.min(tokens)));
             }
         }
+        let per_choice = match allowance {
+            Some(a) => a.min(call.completion_per_choice),
+            None => call.completion_per_choice,
+        };
+        let completion = per_choice.saturating_mul(n);
+        let tokens = call.prompt_tokens.saturating_add(completion);
+        let cost = call.prompt_tokens as f64 * call.input_nano_per_token
+            + completion as f64 * call.output_nano_per_token;
+        let cost_nano = cost.ceil().min(i64::MAX as f64) as i64;
         self.requests.push_back(now);
-        self.reserved_nano += cost_nano;
-        self.reserved_tokens += tokens;
-        Ok(Reservation {
-            token_id,
-            cost_nano,
-            tokens,
-        })
+        self.reserved_nano = self.reserved_nano.saturating_add(cost_nano);
+        self.reserved_tokens = self.reserved_tokens.saturating_add(tokens);
+        Ok((
+            Reservation {
+                token_id,
+                cost_nano,
+                tokens,
+            },
+            allowance,
+        ))
     }
 
     /// Gives back what a reservation held.
     pub fn release(&mut self, r: &Reservation) {
-        self.reserved_nano = (self.reserved_nano - r.cost_nano).max(0);
-        self.reserved_tokens = (self.reserved_tokens - r.tokens).max(0);
+        self.reserved_nano = self.reserved_nano.saturating_sub(r.cost_nano).max(0);
+        self.reserved_tokens = self.reserved_tokens.saturating_sub(r.tokens).max(0);
     }
 
     /// Records a finished call's real usage.
     pub fn record(&mut self, usage: &Usage, amount_nano: i64, now: Instant) {
         let t = &mut self.totals;
-        t.prompt_tokens += usage.prompt_tokens;
-        t.completion_tokens += usage.completion_tokens;
-        t.total_tokens += usage.total_tokens;
-        t.amount_nano += amount_nano;
-        t.requests += 1;
+        t.prompt_tokens = t.prompt_tokens.saturating_add(usage.prompt_tokens);
+        t.completion_tokens = t.completion_tokens.saturating_add(usage.completion_tokens);
+        t.total_tokens = t.total_tokens.saturating_add(usage.total_tokens);
+        t.amount_nano = t.amount_nano.saturating_add(amount_nano);
+        t.requests = t.requests.saturating_add(1);
         if usage.total_tokens > 0 {
             self.tokens.push_back((now, usage.total_tokens));
-            self.tokens_in_window += usage.total_tokens;
+            self.tokens_in_window = self.tokens_in_window.saturating_add(usage.total_tokens);
         }
     }
 }
@@ -172,50 +234,101 @@ mod tests {
         }
     }
 
+    fn call(prompt: i64, per_choice: i64, n: i64) -> CallEstimate {
+        CallEstimate {
+            prompt_tokens: prompt,
+            choices: n,
+            completion_per_choice: per_choice,
+            input_nano_per_token: 1000.0,  // $1 per million
+            output_nano_per_token: 2000.0, // $2 per million
+        }
+    }
+
+    fn tokens_limit(max: i64) -> Limits {
+        Limits {
+            max_tokens: Some(max),
+            ..Limits::default()
+        }
+    }
+
     #[test]
-    fn concurrent_admissions_stop_at_the_budget() {
+    fn the_allowance_is_what_the_token_budget_can_pay_for() {
+        let mut a = Account::new(Totals::default());
+        let now = Instant::now();
+        let (r, allowance) = a.admit(1, &tokens_limit(1000), &call(100, 16_384, 1), now).unwrap();
+        assert_eq!(allowance, Some(900));
+        assert_eq!(r.tokens, 1000, "prompt + the capped completion");
+        assert!(matches!(
+            a.admit(1, &tokens_limit(1000), &call(1, 10, 1), now),
+            Err(ApiError::InsufficientQuota(_))
+        ));
+        a.release(&r);
+        // n choices share the allowance.
+        let (_, allowance) = a.admit(1, &tokens_limit(1000), &call(100, 16_384, 3), now).unwrap();
+        assert_eq!(allowance, Some(300));
+    }
+
+    #[test]
+    fn the_allowance_is_what_the_money_budget_can_pay_for() {
         let limits = Limits {
-            max_amount_nano: Some(1000),
+            max_amount_nano: Some(1_000_000), // $0.001
             ..Limits::default()
         };
         let mut a = Account::new(Totals::default());
         let now = Instant::now();
-        let admitted: Vec<_> = (0..100)
-            .filter_map(|_| a.admit(1, &limits, 100, 10, now).ok())
-            .collect();
-        assert_eq!(admitted.len(), 10);
-        for r in &admitted {
-            a.release(r);
-            a.record(&usage(10), 100, now);
-        }
-        assert_eq!(a.totals.amount_nano, 1000);
-        assert_eq!(a.reserved_nano, 0);
-        assert!(matches!(
-            a.admit(1, &limits, 100, 10, now),
-            Err(ApiError::InsufficientQuota(_))
-        ));
+        // 100 prompt tokens cost 100k nano; 900k nano buy 450 output tokens.
+        let (r, allowance) = a.admit(1, &limits, &call(100, 16_384, 1), now).unwrap();
+        assert_eq!(allowance, Some(450));
+        assert_eq!(r.cost_nano, 1_000_000);
+        assert!(a.admit(1, &limits, &call(1, 1, 1), now).is_err());
+        a.release(&r);
+        a.record(&usage(10), 999_999, now);
+        assert!(
+            a.admit(1, &limits, &call(0, 1, 1), now).is_err(),
+            "1 nano left cannot pay for a token"
+        );
     }
 
     #[test]
-    fn a_lone_call_may_overshoot_by_itself_only() {
-        let limits = Limits {
-            max_tokens: Some(100),
-            ..Limits::default()
-        };
+    fn ample_budgets_reserve_the_natural_completion_only() {
+        let mut a = Account::new(Totals::default());
+        let now = Instant::now();
+        let (r, allowance) = a
+            .admit(1, &tokens_limit(1_000_000), &call(100, 4096, 2), now)
+            .unwrap();
+        assert_eq!(allowance, Some(499_950));
+        assert_eq!(r.tokens, 100 + 2 * 4096);
+        let (r, allowance) = a.admit(1, &Limits::default(), &call(10, 50, 1), now).unwrap();
+        assert_eq!((allowance, r.tokens), (None, 60), "no budget, no allowance");
+    }
+
+    #[test]
+    fn absurd_numbers_saturate() {
         let mut a = Account::new(Totals {
-            total_tokens: 90,
+            total_tokens: i64::MAX - 5,
+            amount_nano: i64::MAX - 5,
             ..Totals::default()
         });
         let now = Instant::now();
-        let r = a.admit(1, &limits, 0, 50, now).unwrap();
-        assert!(
-            a.admit(1, &limits, 0, 1, now).is_err(),
-            "reservation blocks others"
-        );
+        let (r, _) = a
+            .admit(1, &Limits::default(), &call(i64::MAX, i64::MAX, 128), now)
+            .unwrap();
+        assert_eq!(r.tokens, i64::MAX);
+        a.record(&usage(i64::MAX), i64::MAX, now);
+        assert_eq!(a.totals.total_tokens, i64::MAX);
+        assert!(a.admit(1, &tokens_limit(i64::MAX), &call(1, 1, 1), now).is_err());
         a.release(&r);
-        a.record(&usage(30), 0, now);
-        assert_eq!(a.totals.total_tokens, 120);
-        assert!(a.admit(1, &limits, 0, 1, now).is_err());
+        a.release(&r);
+        assert_eq!(a.reserved_tokens, 0);
+    }
+
+    #[test]
+    fn embeddings_need_only_their_prompt() {
+        let mut a = Account::new(Totals::default());
+        let now = Instant::now();
+        let (r, _) = a.admit(1, &tokens_limit(100), &call(100, 0, 1), now).unwrap();
+        assert_eq!(r.tokens, 100);
+        assert!(a.admit(1, &tokens_limit(100), &call(1, 0, 1), now).is_err());
     }
 
     #[test]
@@ -227,14 +340,14 @@ mod tests {
         let mut a = Account::new(Totals::default());
         let start = Instant::now();
         for _ in 0..5 {
-            a.admit(1, &limits, 0, 0, start).unwrap();
+            a.admit(1, &limits, &call(0, 0, 1), start).unwrap();
         }
         assert!(matches!(
-            a.admit(1, &limits, 0, 0, start + Duration::from_secs(59)),
+            a.admit(1, &limits, &call(0, 0, 1), start + Duration::from_secs(59)),
             Err(ApiError::RateLimited(_))
         ));
         assert!(a
-            .admit(1, &limits, 0, 0, start + Duration::from_secs(60))
+            .admit(1, &limits, &call(0, 0, 1), start + Duration::from_secs(60))
             .is_ok());
     }
 
@@ -246,17 +359,17 @@ mod tests {
         };
         let mut a = Account::new(Totals::default());
         let start = Instant::now();
-        let r = a.admit(1, &limits, 0, 60, start).unwrap();
-        a.admit(1, &limits, 0, 60, start).unwrap();
-        assert!(a.admit(1, &limits, 0, 1, start).is_err());
+        let (r, _) = a.admit(1, &limits, &call(60, 0, 1), start).unwrap();
+        a.admit(1, &limits, &call(60, 0, 1), start).unwrap();
+        assert!(a.admit(1, &limits, &call(1, 0, 1), start).is_err());
         a.release(&r);
         a.record(&usage(20), 0, start);
-        assert!(a.admit(1, &limits, 0, 1, start).is_ok(), "80 of 100 in use");
+        assert!(a.admit(1, &limits, &call(1, 0, 1), start).is_ok(), "80 of 100 in use");
         a.record(&usage(100), 0, start);
-        assert!(a.admit(1, &limits, 0, 1, start).is_err());
+        assert!(a.admit(1, &limits, &call(1, 0, 1), start).is_err());
         // A minute later the settled tokens have left the window.
         assert!(a
-            .admit(1, &limits, 0, 1, start + Duration::from_secs(61))
+            .admit(1, &limits, &call(1, 0, 1), start + Duration::from_secs(61))
             .is_ok());
     }
 }

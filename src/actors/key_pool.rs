@@ -2,21 +2,46 @@
 //! publishes them as a `KeySet` that request handlers read without a message: key choice,
 //! cooldowns and counters are atomics, so choosing a key costs no actor round trip.
 
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
+use parking_lot::Mutex;
 use serde::Serialize;
 
 use crate::routing::strategy::{order, Strategy};
 use crate::store::providers::KeyRecord;
 use crate::time::now_ms;
 
+/// Longest cool-down a failing key's doubling reaches.
+const MAX_BACKOFF: Duration = Duration::from_secs(600);
+/// A half-open probe that never reported back (its call was dropped) frees the key after
+/// this long.
+const PROBE_TIMEOUT_MS: i64 = 120_000;
+
+/// How keys are cooled down.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyPolicy {
+    /// After 429 (without Retry-After), 401/403, or a tripped breaker.
+    pub cooldown: Duration,
+    /// Consecutive failures (5xx, timeouts, connection errors) that trip the breaker.
+    pub failure_threshold: u32,
+    /// After an out-of-quota answer.
+    pub quota_cooldown: Duration,
+}
+
 /// One key and its health.
 pub struct KeySlot {
     pub record: KeyRecord,
     cooldown_until_ms: AtomicI64,
+    /// Failures in a row; at `failure_threshold` the breaker is open (then half-open once
+    /// the cool-down has passed).
+    consecutive_failures: AtomicU32,
+    /// How often the breaker re-opened after a failed probe (doubles the cool-down).
+    reopened: AtomicU32,
+    /// When the half-open probe in flight started; 0: none.
+    probe_since_ms: AtomicI64,
     successes: AtomicU64,
     failures: AtomicU64,
     last_error: Mutex<Option<String>>,
@@ -27,14 +52,54 @@ impl KeySlot {
         KeySlot {
             record,
             cooldown_until_ms: AtomicI64::new(0),
+            consecutive_failures: AtomicU32::new(0),
+            reopened: AtomicU32::new(0),
+            probe_since_ms: AtomicI64::new(0),
             successes: AtomicU64::new(0),
             failures: AtomicU64::new(0),
             last_error: Mutex::new(None),
         }
     }
 
+    fn copy_health(&self, old: &KeySlot) {
+        let r = Ordering::Relaxed;
+        self.cooldown_until_ms.store(old.cooldown_until_ms.load(r), r);
+        self.consecutive_failures
+            .store(old.consecutive_failures.load(r), r);
+        self.reopened.store(old.reopened.load(r), r);
+        self.successes.store(old.successes.load(r), r);
+        self.failures.store(old.failures.load(r), r);
+        *self.last_error.lock() = old.last_error.lock().clone();
+    }
+
     fn cooling(&self, now: i64) -> bool {
         self.cooldown_until_ms.load(Ordering::Relaxed) > now
+    }
+
+    /// The breaker is half-open: only one probe call at a time may use the key.
+    fn half_open(&self, threshold: u32) -> bool {
+        self.consecutive_failures.load(Ordering::Relaxed) >= threshold
+    }
+
+    fn probe_busy(&self, now: i64) -> bool {
+        let since = self.probe_since_ms.load(Ordering::Relaxed);
+        since != 0 && now - since < PROBE_TIMEOUT_MS
+    }
+
+    /// Claims the probe of a half-open key; false when another call holds it.
+    fn claim_probe(&self, now: i64) -> bool {
+        let since = self.probe_since_ms.load(Ordering::Relaxed);
+        if since != 0 && now - since < PROBE_TIMEOUT_MS {
+            return false;
+        }
+        self.probe_since_ms
+            .compare_exchange(since, now, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    fn cool_down(&self, length: Duration) {
+        let until = now_ms().saturating_add(length.as_millis().min(i64::MAX as u128) as i64);
+        self.cooldown_until_ms.fetch_max(until, Ordering::Relaxed);
     }
 }
 
@@ -42,7 +107,7 @@ impl KeySlot {
 pub struct KeySet {
     provider: String,
     strategy: Strategy,
-    cooldown: Duration,
+    policy: KeyPolicy,
     keys: Vec<Arc<KeySlot>>,
     counter: AtomicU64,
 }
@@ -57,16 +122,45 @@ pub struct PickedKey {
 /// What happened to an attempt made with a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyOutcome {
-    /// The upstream answered (2xx, or a 4xx about the request rather than the key).
+    /// The upstream answered 2xx.
     Ok,
-    /// 429: cooled down.
-    RateLimited,
-    /// 401/403: cooled down.
+    /// A 4xx caused by the request itself (bad parameters, too large): says nothing
+    /// against the key, which is healthy.
+    RequestError,
+    /// 429 rate limit: cooled down for `Retry-After` or `cooldown`.
+    RateLimited(Option<Duration>),
+    /// The key's account is out of quota or credit: benched for `quota_cooldown`.
+    OutOfQuota,
+    /// 401/403: the key is refused; cooled down.
     Refused,
-    /// Could not connect: cooled down.
+    /// The upstream could not be connected to: cooled down at once.
     Unreachable,
-    /// 5xx or a timeout: counted, not cooled down.
-    Failed,
+    /// 5xx, a timeout or a connection failure: counts toward the breaker; a `Retry-After`
+    /// cools the key down at once.
+    Failed(Option<Duration>),
+}
+
+impl KeyOutcome {
+    /// Classifies an upstream error answer.
+    pub fn classify(status: u16, body: &[u8], retry_after: Option<Duration>) -> KeyOutcome {
+        let text = String::from_utf8_lossy(&body[..body.len().min(4096)]).to_ascii_lowercase();
+        match status {
+            402 => KeyOutcome::OutOfQuota,
+            429 if text.contains("insufficient_quota")
+                || text.contains("exceeded your current quota")
+                || text.contains("insufficient balance")
+                || text.contains("credit balance") =>
+            {
+                KeyOutcome::OutOfQuota
+            }
+            // "Request too large for gpt-4o … on tokens per min": the request, not the key.
+            429 if text.contains("request too large") => KeyOutcome::RequestError,
+            429 => KeyOutcome::RateLimited(retry_after),
+            401 | 403 => KeyOutcome::Refused,
+            s if s >= 500 => KeyOutcome::Failed(retry_after),
+            _ => KeyOutcome::RequestError,
+        }
+    }
 }
 
 impl KeySet {
@@ -74,7 +168,7 @@ impl KeySet {
     pub fn new(
         provider: String,
         strategy: Strategy,
-        cooldown: Duration,
+        policy: KeyPolicy,
         records: Vec<KeyRecord>,
         previous: Option<&KeySet>,
     ) -> KeySet {
@@ -84,15 +178,7 @@ impl KeySet {
                 let old = previous.and_then(|p| p.keys.iter().find(|k| k.record.id == record.id));
                 let slot = KeySlot::new(record);
                 if let Some(old) = old {
-                    let copy = |a: &AtomicI64, b: &AtomicI64| {
-                        a.store(b.load(Ordering::Relaxed), Ordering::Relaxed)
-                    };
-                    copy(&slot.cooldown_until_ms, &old.cooldown_until_ms);
-                    slot.successes
-                        .store(old.successes.load(Ordering::Relaxed), Ordering::Relaxed);
-                    slot.failures
-                        .store(old.failures.load(Ordering::Relaxed), Ordering::Relaxed);
-                    *slot.last_error.lock().unwrap() = old.last_error.lock().unwrap().clone();
+                    slot.copy_health(old);
                 }
                 Arc::new(slot)
             })
@@ -100,7 +186,7 @@ impl KeySet {
         KeySet {
             provider,
             strategy,
-            cooldown,
+            policy,
             keys,
             counter: AtomicU64::new(previous.map_or(0, |p| p.counter.load(Ordering::Relaxed))),
         }
@@ -118,57 +204,88 @@ impl KeySet {
         self.keys.iter().filter(|k| k.record.enabled).count()
     }
 
-    /// Chooses a usable key (enabled, not cooling down, not in `exclude`) by the strategy.
+    /// Chooses a usable key (enabled, not cooling down, not in `exclude`, not a half-open
+    /// key whose probe is taken) by the strategy.
     pub fn pick(&self, exclude: &[i32]) -> Option<PickedKey> {
         let now = now_ms();
-        let usable: Vec<&Arc<KeySlot>> = self
+        let threshold = self.policy.failure_threshold;
+        let mut usable: Vec<&Arc<KeySlot>> = self
             .keys
             .iter()
-            .filter(|k| k.record.enabled && !k.cooling(now) && !exclude.contains(&k.record.id))
+            .filter(|k| {
+                k.record.enabled
+                    && !k.cooling(now)
+                    && !exclude.contains(&k.record.id)
+                    && !(k.half_open(threshold) && k.probe_busy(now))
+            })
             .collect();
-        let key = match usable.len() {
-            0 => return None,
-            1 => usable[0],
-            n => {
-                let weights: Vec<u32> = usable.iter().map(|k| k.record.weight).collect();
-                let mut counter = match self.strategy {
-                    Strategy::RoundRobin => self.counter.fetch_add(1, Ordering::Relaxed),
-                    _ => 0,
-                };
-                usable[order(self.strategy, &weights, &mut counter)[0] % n]
+        loop {
+            let key = match usable.len() {
+                0 => return None,
+                1 => usable[0],
+                n => {
+                    let weights: Vec<u32> = usable.iter().map(|k| k.record.weight).collect();
+                    let mut counter = match self.strategy {
+                        Strategy::RoundRobin => self.counter.fetch_add(1, Ordering::Relaxed),
+                        _ => 0,
+                    };
+                    usable[order(self.strategy, &weights, &mut counter)[0] % n]
+                }
+            };
+            if !key.half_open(threshold) || key.claim_probe(now) {
+                return Some(PickedKey {
+                    id: key.record.id,
+                    secret: key.record.secret.clone(),
+                });
             }
-        };
-        Some(PickedKey {
-            id: key.record.id,
-            secret: key.record.secret.clone(),
-        })
+            // Another call took the probe between the filter and here.
+            usable.retain(|k| k.record.id != key.record.id);
+        }
     }
 
-    /// Records an attempt's outcome: counts it, and cools the key down after 429, 401/403 or
-    /// a connection failure.
+    /// Records an attempt's outcome and cools the key down where it must.
     pub fn report(&self, key_id: i32, outcome: KeyOutcome, detail: Option<String>) {
         let Some(key) = self.keys.iter().find(|k| k.record.id == key_id) else {
             return;
         };
-        if outcome == KeyOutcome::Ok {
-            key.successes.fetch_add(1, Ordering::Relaxed);
+        let r = Ordering::Relaxed;
+        let probe = key.probe_since_ms.swap(0, r) != 0;
+        if matches!(outcome, KeyOutcome::Ok | KeyOutcome::RequestError) {
+            key.successes.fetch_add(1, r);
+            if key.consecutive_failures.swap(0, r) != 0 {
+                key.reopened.store(0, r);
+            }
             return;
         }
-        key.failures.fetch_add(1, Ordering::Relaxed);
-        *key.last_error.lock().unwrap() = detail;
-        if matches!(
-            outcome,
-            KeyOutcome::RateLimited | KeyOutcome::Refused | KeyOutcome::Unreachable
-        ) {
-            key.cooldown_until_ms.store(
-                now_ms() + self.cooldown.as_millis() as i64,
-                Ordering::Relaxed,
-            );
+        key.failures.fetch_add(1, r);
+        *key.last_error.lock() = detail;
+        let policy = &self.policy;
+        let cooldown = match outcome {
+            KeyOutcome::RateLimited(after) => Some(after.unwrap_or(policy.cooldown)),
+            KeyOutcome::OutOfQuota => Some(policy.quota_cooldown),
+            KeyOutcome::Refused | KeyOutcome::Unreachable => Some(policy.cooldown),
+            KeyOutcome::Failed(after) => {
+                let failures = key.consecutive_failures.fetch_add(1, r).saturating_add(1);
+                if probe {
+                    // The half-open probe failed: open again, for twice as long.
+                    let times = key.reopened.fetch_add(1, r).saturating_add(1).min(16);
+                    let doubled = policy.cooldown.saturating_mul(1u32 << times);
+                    Some(after.unwrap_or(doubled.min(MAX_BACKOFF)))
+                } else if failures == policy.failure_threshold {
+                    Some(after.unwrap_or(policy.cooldown))
+                } else {
+                    after
+                }
+            }
+            KeyOutcome::Ok | KeyOutcome::RequestError => None,
+        };
+        if let Some(length) = cooldown {
+            key.cool_down(length);
             log::warn!(
                 "provider {} key {} cooled down for {}s ({outcome:?})",
                 self.provider,
                 key_id,
-                self.cooldown.as_secs()
+                length.as_secs()
             );
         }
     }
@@ -188,9 +305,10 @@ impl KeySet {
                     enabled: k.record.enabled,
                     cooling_down: until > now,
                     cooldown_remaining_secs: ((until - now).max(0) as u64).div_ceil(1000),
+                    consecutive_failures: k.consecutive_failures.load(Ordering::Relaxed),
                     successes: k.successes.load(Ordering::Relaxed),
                     failures: k.failures.load(Ordering::Relaxed),
-                    last_error: k.last_error.lock().unwrap().clone(),
+                    last_error: k.last_error.lock().clone(),
                     created_at: crate::time::to_rfc3339(k.record.created_at),
                 }
             })
@@ -208,6 +326,7 @@ pub struct KeyView {
     pub enabled: bool,
     pub cooling_down: bool,
     pub cooldown_remaining_secs: u64,
+    pub consecutive_failures: u32,
     pub successes: u64,
     pub failures: u64,
     pub last_error: Option<String>,
@@ -276,10 +395,19 @@ mod tests {
         KeySet::new(
             "p".into(),
             Strategy::RoundRobin,
-            Duration::from_secs(30),
+            KeyPolicy {
+                cooldown: Duration::from_secs(30),
+                failure_threshold: 3,
+                quota_cooldown: Duration::from_secs(3600),
+            },
             vec![record(1), record(2)],
             previous,
         )
+    }
+
+    fn cooling(keys: &KeySet, id: i32) -> u64 {
+        let v = keys.views().into_iter().find(|v| v.id == id).unwrap();
+        v.cooldown_remaining_secs
     }
 
     #[test]
@@ -289,10 +417,10 @@ mod tests {
         assert_eq!(picks, vec![1, 2, 1, 2]);
         assert_eq!(keys.pick(&[1]).unwrap().id, 2);
         assert!(keys.pick(&[1, 2]).is_none());
-        keys.report(1, KeyOutcome::RateLimited, Some("429".into()));
+        keys.report(1, KeyOutcome::RateLimited(None), Some("429".into()));
         assert!((0..4).all(|_| keys.pick(&[]).unwrap().id == 2));
-        keys.report(2, KeyOutcome::Failed, None);
-        assert_eq!(keys.pick(&[]).unwrap().id, 2, "5xx does not cool down");
+        keys.report(2, KeyOutcome::Failed(None), None);
+        assert_eq!(keys.pick(&[]).unwrap().id, 2, "one 5xx does not cool down");
         let views = keys.views();
         assert!(views[0].cooling_down && views[0].cooldown_remaining_secs == 30);
         assert_eq!(views[0].last_error.as_deref(), Some("429"));
@@ -300,5 +428,66 @@ mod tests {
         // A rebuilt set keeps the health of the keys it still has.
         let next = set(Some(&keys));
         assert!(next.views()[0].cooling_down);
+        assert_eq!(next.views()[1].consecutive_failures, 1);
+    }
+
+    #[test]
+    fn breaker_opens_after_consecutive_failures_and_probes_once() {
+        let keys = set(None);
+        for _ in 0..2 {
+            keys.report(1, KeyOutcome::Failed(None), None);
+        }
+        keys.report(1, KeyOutcome::Ok, None);
+        keys.report(1, KeyOutcome::Failed(None), None);
+        assert_eq!(cooling(&keys, 1), 0, "a success resets the count");
+        for _ in 0..2 {
+            keys.report(1, KeyOutcome::Failed(None), None);
+        }
+        assert_eq!(cooling(&keys, 1), 30, "third failure in a row opens the breaker");
+        // Cool-down over: half-open, one probe at a time.
+        keys.keys[0].cooldown_until_ms.store(0, Ordering::Relaxed);
+        assert_eq!(keys.pick(&[2]).unwrap().id, 1);
+        assert!(keys.pick(&[2]).is_none(), "the probe is taken");
+        keys.report(1, KeyOutcome::Failed(None), None);
+        assert_eq!(cooling(&keys, 1), 60, "a failed probe doubles the cool-down");
+        keys.keys[0].cooldown_until_ms.store(0, Ordering::Relaxed);
+        assert_eq!(keys.pick(&[2]).unwrap().id, 1);
+        keys.report(1, KeyOutcome::Ok, None);
+        assert!(keys.pick(&[2]).is_some() && keys.pick(&[2]).is_some(), "closed again");
+    }
+
+    #[test]
+    fn retry_after_quota_and_request_errors() {
+        let keys = set(None);
+        keys.report(1, KeyOutcome::RateLimited(Some(Duration::from_secs(7))), None);
+        assert_eq!(cooling(&keys, 1), 7);
+        keys.report(2, KeyOutcome::OutOfQuota, None);
+        assert_eq!(cooling(&keys, 2), 3600);
+        let keys = set(None);
+        for _ in 0..10 {
+            keys.report(1, KeyOutcome::RequestError, None);
+        }
+        assert_eq!(cooling(&keys, 1), 0);
+        keys.report(1, KeyOutcome::Failed(Some(Duration::from_secs(12))), None);
+        assert_eq!(cooling(&keys, 1), 12, "a 503 with Retry-After cools at once");
+    }
+
+    #[test]
+    fn classifies_upstream_errors() {
+        let c = |status, body: &str| KeyOutcome::classify(status, body.as_bytes(), None);
+        assert_eq!(
+            c(429, r#"{"error":{"type":"insufficient_quota","code":"insufficient_quota"}}"#),
+            KeyOutcome::OutOfQuota
+        );
+        assert_eq!(c(402, "Insufficient Balance"), KeyOutcome::OutOfQuota);
+        assert_eq!(
+            c(429, r#"{"error":{"message":"Request too large for gpt-4o on tokens per min"}}"#),
+            KeyOutcome::RequestError
+        );
+        assert_eq!(c(429, "{}"), KeyOutcome::RateLimited(None));
+        assert_eq!(c(400, "{}"), KeyOutcome::RequestError);
+        assert_eq!(c(413, "{}"), KeyOutcome::RequestError);
+        assert_eq!(c(401, "{}"), KeyOutcome::Refused);
+        assert_eq!(c(529, "{}"), KeyOutcome::Failed(None));
     }
 }

@@ -165,7 +165,7 @@ impl Handler<RecentForToken> for LogSink {
             async move {
                 recent_for_token(&db, msg.token_id, msg.limit)
                     .await
-                    .map_err(|e| format!("cannot read request logs: {e}"))
+                    .map_err(|e| e.to_string())
             }
             .into_actor(self),
         )

@@ -11,7 +11,7 @@ use actix::prelude::*;
 use sea_orm::DatabaseConnection;
 use serde::Serialize;
 
-use super::key_pool::{KeyPool, KeySet, SetKeys};
+use super::key_pool::{KeyPolicy, KeyPool, KeySet, SetKeys};
 use crate::error::ApiError;
 use crate::routing::table::{ProviderEntry, ProviderInfo, RoutingTable, SharedRouting};
 use crate::secrets::MasterKey;
@@ -81,7 +81,11 @@ impl ProviderRegistry {
             let keys = Arc::new(KeySet::new(
                 record.name.clone(),
                 self.routing.key_strategy,
-                Duration::from_secs(self.routing.cooldown_secs),
+                KeyPolicy {
+                    cooldown: Duration::from_secs(self.routing.cooldown_secs),
+                    failure_threshold: self.routing.failure_threshold,
+                    quota_cooldown: Duration::from_secs(self.routing.quota_cooldown_secs),
+                },
                 records,
                 previous.as_deref(),
             ));

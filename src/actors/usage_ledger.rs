@@ -6,7 +6,9 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::sync::oneshot;
 
 use actix::prelude::*;
 use entity::token;
@@ -21,11 +23,14 @@ use crate::store::prices::{self as price_store, PriceRow};
 use crate::store::tokens::{self as store, NewToken, TokenPatch};
 use crate::time::now_ms;
 
+/// Callers waiting for the same token's look-up.
+type Waiters = Vec<oneshot::Sender<Result<Arc<TokenInfo>, ApiError>>>;
+
 pub struct UsageLedger {
     db: DatabaseConnection,
     state: Arc<LedgerState>,
-    unknown: HashMap<String, Instant>,
-    negative_ttl: Duration,
+    /// Look-ups under way, by token hash: concurrent callers share one query.
+    inflight: HashMap<String, Waiters>,
     sync_interval: Duration,
     price_rows: Vec<PriceRow>,
     synced_until: i64,
@@ -44,14 +49,12 @@ impl UsageLedger {
         db: DatabaseConnection,
         state: Arc<LedgerState>,
         prices: Vec<PriceRow>,
-        negative_ttl: Duration,
         sync_interval: Duration,
     ) -> Self {
         UsageLedger {
             db,
             state,
-            unknown: HashMap::new(),
-            negative_ttl,
+            inflight: HashMap::new(),
             sync_interval,
             price_rows: prices,
             synced_until: now_ms(),
@@ -69,21 +72,11 @@ impl UsageLedger {
         let since = self.synced_until - 2 * self.sync_interval.as_millis() as i64 - 1000;
         let started = now_ms();
         let db = self.db.clone();
-        let state = self.state.clone();
-        let cached = state.cached_ids();
         async move {
-            // Only tokens this instance holds matter. Few of them: ask for exactly those;
-            // many: ask which ids changed (cheap even after a bulk import), then fetch those.
-            let rows = if cached.len() <= 2000 {
-                store::changed_among(&db, &cached, since).await?
-            } else {
-                let changed = store::ids_changed_since(&db, since).await?;
-                let wanted: Vec<i32> = changed
-                    .into_iter()
-                    .filter(|id| state.contains(*id))
-                    .collect();
-                store::find_many(&db, &wanted).await?
-            };
+            // Every token created or changed anywhere: new tokens become known without a
+            // look-up (so a flood of bad tokens, whose look-ups are rate-limited, cannot keep
+            // a new one out), changed ones are refreshed. Usage does not count as a change.
+            let rows = store::changed_since(&db, since).await?;
             let prices = price_store::load(&db).await?;
             Ok::<_, sea_orm::DbErr>((rows, prices))
         }
@@ -103,8 +96,6 @@ impl UsageLedger {
                 }
                 Err(e) => log::warn!("token sync failed: {e}"),
             }
-            let ttl = act.negative_ttl;
-            act.unknown.retain(|_, t| t.elapsed() < ttl);
         })
         .spawn(ctx);
     }
@@ -129,7 +120,8 @@ impl Actor for UsageLedger {
     }
 }
 
-/// Looks up a token the request path does not know: negative cache, then the database.
+/// Looks up a token the request path does not know (the caller has checked the negative
+/// cache and taken a look-up permit). Concurrent look-ups of one token share a query.
 #[derive(Message)]
 #[rtype(result = "Result<Arc<TokenInfo>, ApiError>")]
 pub struct Authenticate {
@@ -143,30 +135,37 @@ impl Handler<Authenticate> for UsageLedger {
         if let Some(info) = self.state.lookup(&msg.token_hash) {
             return Box::pin(fut::ready(Ok(info)));
         }
-        if let Some(seen) = self.unknown.get(&msg.token_hash) {
-            if seen.elapsed() < self.negative_ttl {
-                return Box::pin(fut::ready(Err(ApiError::InvalidToken)));
-            }
+        if let Some(waiters) = self.inflight.get_mut(&msg.token_hash) {
+            let (tx, rx) = oneshot::channel();
+            waiters.push(tx);
+            return Box::pin(
+                async move {
+                    rx.await
+                        .unwrap_or_else(|e| Err(ApiError::internal("token look-up dropped", e)))
+                }
+                .into_actor(self),
+            );
         }
+        self.inflight.insert(msg.token_hash.clone(), Vec::new());
         let db = self.db.clone();
         let hash = msg.token_hash;
         let lookup = hash.clone();
         Box::pin(
             async move { store::find_by_hash(&db, &lookup).await }
                 .into_actor(self)
-                .map(move |res, act, _| match res {
-                    Ok(Some(row)) => {
-                        act.unknown.remove(&hash);
-                        Ok(act.state.upsert(&row))
-                    }
-                    Ok(None) => {
-                        if act.unknown.len() > 100_000 {
-                            act.unknown.clear();
+                .map(move |res, act, _| {
+                    let result = match res {
+                        Ok(Some(row)) => Ok(act.state.upsert(&row)),
+                        Ok(None) => {
+                            act.state.remember_unknown(hash.clone(), now_ms());
+                            Err(ApiError::InvalidToken)
                         }
-                        act.unknown.insert(hash, Instant::now());
-                        Err(ApiError::InvalidToken)
+                        Err(e) => Err(ApiError::internal("cannot look up token", e)),
+                    };
+                    for waiter in act.inflight.remove(&hash).unwrap_or_default() {
+                        let _ = waiter.send(result.clone());
                     }
-                    Err(e) => Err(ApiError::internal("cannot look up token", e)),
+                    result
                 }),
         )
     }

@@ -35,6 +35,19 @@ struct Args {
     /// Worker threads.
     #[arg(long, default_value_t = 1)]
     workers: usize,
+    /// How answers are framed: `auto` (content-length or chunked), `close` (HTTP/1.1
+    /// without either: the body ends when the connection closes, RFC 9112 §6.3) or
+    /// `http10` (the same with an HTTP/1.0 status line). `close` and `http10` serve the chat
+    /// and embeddings routes only.
+    #[arg(long, value_enum, default_value_t = Framing::Auto)]
+    framing: Framing,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Framing {
+    Auto,
+    Close,
+    Http10,
 }
 
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
@@ -46,6 +59,12 @@ struct Fault {
     cut_after_chunks: Option<usize>,
     times: Option<u64>,
     message: Option<String>,
+    /// Seconds sent in a `retry-after` header with `status`.
+    retry_after: Option<u64>,
+    /// Answer without usage (whole answers and streams alike).
+    no_usage: Option<bool>,
+    /// Stream: after the first event, this many bytes without a newline.
+    unterminated_line_bytes: Option<usize>,
 }
 
 #[derive(Default)]
@@ -75,15 +94,15 @@ fn key_of(req: &HttpRequest) -> String {
 }
 
 /// Records the call and returns the fault that applies to it, if any.
-fn record(state: &Shared, req: &HttpRequest, body: &Value) -> Option<Fault> {
-    let key = key_of(req);
+fn record(state: &Shared, call: &Call<'_>, body: &Value) -> Option<Fault> {
+    let key = call.key.clone();
     let model = body.get("model").and_then(Value::as_str).unwrap_or("");
     let mut s = state.lock().unwrap();
     s.total += 1;
     *s.by_key.entry(key.clone()).or_default() += 1;
-    *s.by_path.entry(req.path().to_string()).or_default() += 1;
+    *s.by_path.entry(call.path.to_string()).or_default() += 1;
     s.requests
-        .push_back(json!({"key": key, "path": req.path(), "body": body}));
+        .push_back(json!({"key": key, "path": call.path, "body": body}));
     if s.requests.len() > 200 {
         s.requests.pop_front();
     }
@@ -96,13 +115,6 @@ fn record(state: &Shared, req: &HttpRequest, body: &Value) -> Option<Fault> {
         *t -= 1;
     }
     Some(hit.clone())
-}
-
-fn error_response(status: u16, message: &str) -> HttpResponse {
-    let status = actix_web::http::StatusCode::from_u16(status)
-        .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
-    HttpResponse::build(status).json(json!({"error": {
-        "message": message, "type": "mock_error", "code": status.as_u16().to_string(), "param": null}}))
 }
 
 fn prompt_tokens(body: &Value) -> i64 {
@@ -128,11 +140,70 @@ fn mock_opt(body: &Value, name: &str) -> u64 {
         .unwrap_or(0)
 }
 
-async fn chat(req: HttpRequest, body: web::Bytes, state: Shared) -> HttpResponse {
-    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
-        return error_response(400, "invalid JSON");
+/// An answer, independent of how it is framed on the wire.
+struct Reply {
+    status: u16,
+    content_type: &'static str,
+    /// The body, in the pieces a stream sends (one for a whole answer).
+    parts: Vec<Bytes>,
+    /// Pause before each piece.
+    chunk_delay: Duration,
+    /// Extra headers (`retry-after`).
+    headers: Vec<(&'static str, String)>,
+}
+
+impl Reply {
+    fn json(status: u16, body: Value) -> Reply {
+        Reply {
+            status,
+            content_type: "application/json",
+            parts: vec![Bytes::from(body.to_string())],
+            chunk_delay: Duration::ZERO,
+            headers: Vec::new(),
+        }
+    }
+
+    fn error(status: u16, message: &str) -> Reply {
+        Reply::json(
+            status,
+            json!({"error": {"message": message, "type": "mock_error",
+                "code": status.to_string(), "param": null}}),
+        )
+    }
+
+    fn into_response(self) -> HttpResponse {
+        let status = actix_web::http::StatusCode::from_u16(self.status)
+            .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
+        let mut builder = HttpResponse::build(status);
+        builder.content_type(self.content_type);
+        for (name, value) in &self.headers {
+            builder.insert_header((*name, value.as_str()));
+        }
+        if self.parts.len() == 1 && self.content_type == "application/json" {
+            return builder.body(self.parts.into_iter().next().unwrap_or_default());
+        }
+        let delay = self.chunk_delay;
+        builder.streaming(stream::iter(self.parts).then(move |b| async move {
+            if !delay.is_zero() {
+                actix_web::rt::time::sleep(delay).await;
+            }
+            Ok::<_, std::convert::Infallible>(b)
+        }))
+    }
+}
+
+/// The request as the mock's logic sees it, whatever server received it.
+struct Call<'a> {
+    path: &'a str,
+    key: String,
+    body: &'a [u8],
+}
+
+async fn chat_reply(call: Call<'_>, state: &Shared) -> Reply {
+    let Ok(body) = serde_json::from_slice::<Value>(call.body) else {
+        return Reply::error(400, "invalid JSON");
     };
-    let fault = record(&state, &req, &body);
+    let fault = record(state, &call, &body);
     if let Some(delay) = fault.as_ref().and_then(|f| f.delay_ms) {
         actix_web::rt::time::sleep(Duration::from_millis(delay)).await;
     }
@@ -141,7 +212,11 @@ async fn chat(req: HttpRequest, body: web::Bytes, state: Shared) -> HttpResponse
             .as_ref()
             .and_then(|f| f.message.clone())
             .unwrap_or_else(|| format!("mock fault {status}"));
-        return error_response(status, &message);
+        let mut reply = Reply::error(status, &message);
+        if let Some(after) = fault.as_ref().and_then(|f| f.retry_after) {
+            reply.headers.push(("retry-after", after.to_string()));
+        }
+        return reply;
     }
     let first_delay = mock_opt(&body, "first_delay_ms");
     if first_delay > 0 {
@@ -152,76 +227,117 @@ async fn chat(req: HttpRequest, body: web::Bytes, state: Shared) -> HttpResponse
         .and_then(Value::as_str)
         .unwrap_or("mock")
         .to_string();
-    let n = body
-        .get("max_tokens")
-        .or_else(|| body.get("max_completion_tokens"))
+    // Like OpenAI: max_completion_tokens wins over the deprecated max_tokens; without a cap
+    // the "model" writes `mock.default_tokens` (8 unless told).
+    let default_tokens = body
+        .pointer("/mock/default_tokens")
         .and_then(Value::as_u64)
-        .unwrap_or(8)
-        .clamp(1, 100_000) as usize;
+        .unwrap_or(8);
+    let cap = body
+        .get("max_completion_tokens")
+        .or_else(|| body.get("max_tokens"))
+        .and_then(Value::as_u64);
+    let n = cap.unwrap_or(default_tokens).clamp(1, 100_000) as usize;
+    let finish = if cap.is_some_and(|c| c < default_tokens) {
+        "length"
+    } else {
+        "stop"
+    };
+    let choices = body.get("n").and_then(Value::as_u64).unwrap_or(1).clamp(1, 128) as usize;
+    let no_usage = fault.as_ref().is_some_and(|f| f.no_usage == Some(true));
     let prompt = prompt_tokens(&body);
-    let usage =
-        json!({"prompt_tokens": prompt, "completion_tokens": n, "total_tokens": prompt + n as i64});
+    let completion = (n * choices) as i64;
+    let usage = json!({"prompt_tokens": prompt, "completion_tokens": completion,
+        "total_tokens": prompt + completion});
     let stream = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
+    let wide = body.pointer("/mock/wide").and_then(Value::as_bool) == Some(true);
+    let token = move |i: usize| {
+        if wide {
+            "你".to_string()
+        } else {
+            format!("tok{i} ")
+        }
+    };
     if !stream {
-        let text: String = (0..n).map(|i| format!("tok{i} ")).collect();
-        return HttpResponse::Ok().json(json!({
+        let text: String = (0..n).map(token).collect();
+        let mut answer = json!({
             "id": "chatcmpl-mock", "object": "chat.completion", "created": 1_700_000_000,
             "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                         "finish_reason": "stop"}],
-            "usage": usage,
-        }));
+            "choices": (0..choices).map(|i| json!({"index": i,
+                "message": {"role": "assistant", "content": text},
+                "finish_reason": finish}))
+                .collect::<Vec<_>>(),
+        });
+        if !no_usage {
+            answer["usage"] = usage;
+        }
+        return Reply::json(200, answer);
     }
     let include_usage = body
         .pointer("/stream_options/include_usage")
         .and_then(Value::as_bool)
-        .unwrap_or(false);
-    let cut = fault.and_then(|f| f.cut_after_chunks);
-    let delay = mock_opt(&body, "chunk_delay_ms");
-    let chunk = move |i: usize| -> Bytes {
+        .unwrap_or(false)
+        && !no_usage;
+    let chunk = |i: usize, choice: usize| -> Bytes {
         let (delta, finish) = if i < n {
-            (json!({"content": format!("tok{i} ")}), Value::Null)
+            (json!({"content": token(i)}), Value::Null)
         } else {
-            (json!({}), json!("stop"))
+            (json!({}), json!(finish))
         };
         let c = json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk",
             "created": 1_700_000_000, "model": model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]});
+            "choices": [{"index": choice, "delta": delta, "finish_reason": finish}]});
         Bytes::from(format!("data: {c}\n\n"))
     };
-    let mut events: Vec<Bytes> = (0..=n).map(chunk).collect();
+    let mut events: Vec<Bytes> = (0..=n)
+        .flat_map(|i| (0..choices).map(move |c| (i, c)))
+        .map(|(i, c)| chunk(i, c))
+        .collect();
+    if let Some(size) = fault.as_ref().and_then(|f| f.unterminated_line_bytes) {
+        // One endless "line": data without a newline, in 64 KiB pieces.
+        events.truncate(1);
+        let piece = Bytes::from(vec![b'x'; 65_536]);
+        events.extend(std::iter::repeat_n(piece, size.div_ceil(65_536)));
+    }
     if include_usage {
         let u = json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk",
             "created": 1_700_000_000, "choices": [], "usage": usage});
         events.push(Bytes::from(format!("data: {u}\n\n")));
     }
     events.push(Bytes::from_static(b"data: [DONE]\n\n"));
-    if let Some(cut) = cut {
+    if let Some(cut) = fault.and_then(|f| f.cut_after_chunks) {
         events.truncate(cut);
     }
-    let body = stream::iter(events).then(move |b| async move {
-        if delay > 0 {
-            actix_web::rt::time::sleep(Duration::from_millis(delay)).await;
-        }
-        Ok::<_, std::convert::Infallible>(b)
-    });
-    HttpResponse::Ok()
-        .content_type("text/event-stream")
-        .streaming(body)
+    Reply {
+        status: 200,
+        content_type: "text/event-stream",
+        parts: events,
+        chunk_delay: Duration::from_millis(mock_opt(&body, "chunk_delay_ms")),
+        headers: Vec::new(),
+    }
 }
 
-async fn embeddings(req: HttpRequest, body: web::Bytes, state: Shared) -> HttpResponse {
-    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
-        return error_response(400, "invalid JSON");
+async fn chat(req: HttpRequest, body: web::Bytes, state: Shared) -> HttpResponse {
+    let call = Call {
+        path: req.path(),
+        key: key_of(&req),
+        body: &body,
     };
-    let fault = record(&state, &req, &body);
+    chat_reply(call, &state).await.into_response()
+}
+
+fn embeddings_reply(call: Call<'_>, state: &Shared) -> Reply {
+    let Ok(body) = serde_json::from_slice::<Value>(call.body) else {
+        return Reply::error(400, "invalid JSON");
+    };
+    let fault = record(state, &call, &body);
     if let Some(status) = fault.and_then(|f| f.status) {
-        return error_response(status, "mock fault");
+        return Reply::error(status, "mock fault");
     }
     let inputs: Vec<String> = match body.get("input") {
         Some(Value::String(s)) => vec![s.clone()],
         Some(Value::Array(a)) => a.iter().map(|v| v.to_string()).collect(),
-        _ => return error_response(400, "input is required"),
+        _ => return Reply::error(400, "input is required"),
     };
     let tokens: i64 = inputs.iter().map(|s| (s.len() / 4 + 1) as i64).sum();
     let data: Vec<Value> = inputs
@@ -233,10 +349,22 @@ async fn embeddings(req: HttpRequest, body: web::Bytes, state: Shared) -> HttpRe
             json!({"object": "embedding", "index": i, "embedding": v})
         })
         .collect();
-    HttpResponse::Ok().json(json!({
-        "object": "list", "data": data, "model": body.get("model"),
-        "usage": {"prompt_tokens": tokens, "total_tokens": tokens}
-    }))
+    Reply::json(
+        200,
+        json!({
+            "object": "list", "data": data, "model": body.get("model"),
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens}
+        }),
+    )
+}
+
+async fn embeddings(req: HttpRequest, body: web::Bytes, state: Shared) -> HttpResponse {
+    let call = Call {
+        path: req.path(),
+        key: key_of(&req),
+        body: &body,
+    };
+    embeddings_reply(call, &state).into_response()
 }
 
 async fn models() -> HttpResponse {
@@ -275,10 +403,124 @@ async fn reset(state: Shared) -> HttpResponse {
     HttpResponse::Ok().json(json!({"ok": true}))
 }
 
+/// The `close`/`http10` framings: a bare HTTP/1.x server that answers once per connection
+/// and marks the end of the body by closing it.
+mod close_delimited {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+
+    pub async fn serve(listener: TcpListener, state: Shared, framing: Framing) {
+        loop {
+            let Ok((socket, _)) = listener.accept().await else {
+                continue;
+            };
+            let state = state.clone();
+            actix_web::rt::spawn(async move {
+                let _ = answer(socket, state, framing).await;
+            });
+        }
+    }
+
+    async fn answer(mut socket: TcpStream, state: Shared, framing: Framing) -> std::io::Result<()> {
+        let mut buf = Vec::new();
+        let head_end = loop {
+            let mut chunk = [0u8; 8192];
+            let n = socket.read(&mut chunk).await?;
+            if n == 0 {
+                return Ok(());
+            }
+            buf.extend_from_slice(&chunk[..n]);
+            if let Some(at) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break at + 4;
+            }
+            if buf.len() > 1 << 20 {
+                return Ok(());
+            }
+        };
+        let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+        let mut lines = head.split("\r\n");
+        let path = lines
+            .next()
+            .and_then(|l| l.split(' ').nth(1))
+            .unwrap_or("/")
+            .to_string();
+        let mut length = 0usize;
+        let mut key = String::new();
+        for line in lines {
+            let Some((name, value)) = line.split_once(':') else {
+                continue;
+            };
+            let (name, value) = (name.trim().to_ascii_lowercase(), value.trim());
+            match name.as_str() {
+                "content-length" => length = value.parse().unwrap_or(0),
+                "authorization" => {
+                    key = value.strip_prefix("Bearer ").unwrap_or(value).to_string()
+                }
+                "x-api-key" if key.is_empty() => key = value.to_string(),
+                _ => {}
+            }
+        }
+        let mut body = buf[head_end..].to_vec();
+        while body.len() < length {
+            let mut chunk = vec![0u8; (length - body.len()).min(65_536)];
+            let n = socket.read(&mut chunk).await?;
+            if n == 0 {
+                return Ok(());
+            }
+            body.extend_from_slice(&chunk[..n]);
+        }
+        let call = Call {
+            path: &path,
+            key,
+            body: &body,
+        };
+        let reply = if path.ends_with("/chat/completions") {
+            chat_reply(call, &state).await
+        } else if path.ends_with("/embeddings") {
+            embeddings_reply(call, &state)
+        } else {
+            Reply::error(404, "not found")
+        };
+        let version = if framing == Framing::Http10 {
+            "HTTP/1.0"
+        } else {
+            "HTTP/1.1"
+        };
+        let mut head = format!(
+            "{version} {} X\r\ncontent-type: {}\r\nconnection: close\r\n",
+            reply.status, reply.content_type
+        );
+        for (name, value) in &reply.headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str("\r\n");
+        socket.write_all(head.as_bytes()).await?;
+        for part in reply.parts {
+            if !reply.chunk_delay.is_zero() {
+                actix_web::rt::time::sleep(reply.chunk_delay).await;
+            }
+            socket.write_all(&part).await?;
+            socket.flush().await?;
+        }
+        socket.shutdown().await
+    }
+}
+
 fn main() -> std::io::Result<()> {
     let args = Args::parse();
     actix_web::rt::System::new().block_on(async move {
         let state: Shared = web::Data::new(Mutex::new(MockState::default()));
+        if args.framing != Framing::Auto {
+            let listener =
+                tokio::net::TcpListener::bind((args.host.as_str(), args.port)).await?;
+            println!("mock-upstream: {:?} framing", args.framing);
+            println!("mock-upstream listening on http://{}", listener.local_addr()?);
+            use std::io::Write;
+            std::io::stdout().flush()?;
+            close_delimited::serve(listener, state, args.framing).await;
+            return Ok(());
+        }
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())

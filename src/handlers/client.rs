@@ -13,7 +13,8 @@ use crate::error::ApiError;
 use crate::proxy;
 use crate::routing::table::Route;
 use crate::state::AppState;
-use crate::upstream::usage::estimate_tokens;
+use crate::upstream::client::UpstreamClient;
+use crate::upstream::usage::TextEstimate;
 use crate::upstream::{ClientRequest, Endpoint};
 
 /// The few fields of a client body the gateway reads; everything else passes through.
@@ -29,11 +30,20 @@ struct Peek<'a> {
     max_tokens: Option<Value>,
     #[serde(default)]
     max_completion_tokens: Option<Value>,
+    #[serde(default)]
+    n: Option<Value>,
     #[serde(default, borrow)]
     messages: Option<&'a RawValue>,
     #[serde(default, borrow)]
     input: Option<&'a RawValue>,
 }
+
+/// Longest model name accepted (contract: 400 beyond).
+pub const MAX_MODEL_NAME_BYTES: usize = 256;
+/// Largest `max_tokens` / `max_completion_tokens` accepted.
+pub const MAX_COMPLETION_TOKENS: i64 = 10_000_000;
+/// Largest `n` accepted (OpenAI's own limit).
+pub const MAX_CHOICES: i64 = 128;
 
 fn parse_request(endpoint: Endpoint, raw: bytes::Bytes) -> Result<ClientRequest, ApiError> {
     let first = raw.iter().find(|b| !b.is_ascii_whitespace()).copied();
@@ -45,6 +55,12 @@ fn parse_request(endpoint: Endpoint, raw: bytes::Bytes) -> Result<ClientRequest,
     let model = match peek.model {
         None | Some(Value::Null) => {
             return Err(ApiError::invalid_param("model", "'model' is required"))
+        }
+        Some(Value::String(s)) if s.len() > MAX_MODEL_NAME_BYTES => {
+            return Err(ApiError::invalid_param(
+                "model",
+                format!("'model' is longer than {MAX_MODEL_NAME_BYTES} bytes"),
+            ))
         }
         Some(Value::String(s)) if !s.trim().is_empty() => s,
         Some(_) => {
@@ -83,26 +99,33 @@ fn parse_request(endpoint: Endpoint, raw: bytes::Bytes) -> Result<ClientRequest,
             ))
         }
     };
-    let mut max_tokens = None;
+    let mut client_cap: Option<i64> = None;
     for (name, value) in [
         ("max_completion_tokens", &peek.max_completion_tokens),
         ("max_tokens", &peek.max_tokens),
     ] {
-        match value {
-            None | Some(Value::Null) => {}
-            Some(v) => match v.as_i64() {
-                Some(n) if n >= 0 => {
-                    max_tokens = max_tokens.or(Some(n));
-                }
-                _ => {
-                    return Err(ApiError::InvalidRequest {
-                        message: format!("'{name}' must be a non-negative integer"),
-                        param: Some(name),
-                    })
-                }
-            },
+        if let Some(v) = value.as_ref().filter(|v| !v.is_null()) {
+            let n = v
+                .as_i64()
+                .filter(|n| (1..=MAX_COMPLETION_TOKENS).contains(n))
+                .ok_or_else(|| ApiError::InvalidRequest {
+                    message: format!(
+                        "'{name}' must be an integer from 1 to {MAX_COMPLETION_TOKENS}"
+                    ),
+                    param: Some(name),
+                })?;
+            client_cap = Some(client_cap.map_or(n, |c| c.max(n)));
         }
     }
+    let n = match &peek.n {
+        None | Some(Value::Null) => 1,
+        Some(v) => v
+            .as_i64()
+            .filter(|n| (1..=MAX_CHOICES).contains(n))
+            .ok_or_else(|| {
+                ApiError::invalid_param("n", format!("'n' must be an integer from 1 to {MAX_CHOICES}"))
+            })?,
+    };
     match endpoint {
         Endpoint::ChatCompletions => {
             let messages = peek
@@ -141,12 +164,19 @@ fn parse_request(endpoint: Endpoint, raw: bytes::Bytes) -> Result<ClientRequest,
             }
         }
     }
+    let sent_max_tokens = peek.max_tokens.is_some_and(|v| !v.is_null());
+    let sent_max_completion_tokens = peek.max_completion_tokens.is_some_and(|v| !v.is_null());
     Ok(ClientRequest {
+        prompt_tokens: TextEstimate::of_bytes(&raw).tokens(),
         raw,
         model,
         stream,
         wants_usage_chunk,
-        max_tokens,
+        client_cap,
+        sent_max_tokens,
+        sent_max_completion_tokens,
+        n,
+        allowance: None,
     })
 }
 
@@ -170,7 +200,7 @@ async fn proxied(
     req: &HttpRequest,
     payload: web::Payload,
     state: &AppState,
-    client: &awc::Client,
+    client: &UpstreamClient,
     rec: &mut Option<CallRecord>,
 ) -> Result<HttpResponse, ApiError> {
     let token = authenticate(state, req).await?;
@@ -185,6 +215,7 @@ async fn proxied(
     }
     let route = state.table().resolve(&parsed.model)?;
     let mut route = restrict(&token, route)?;
+    let mut parsed = parsed;
     let admission = state.accounts.admit(AdmitRequest {
         token_id: token.id,
         candidates: route
@@ -192,10 +223,15 @@ async fn proxied(
             .iter()
             .map(|c| (c.provider.record.name.as_str(), c.upstream_model.as_str()))
             .collect(),
-        prompt_tokens: estimate_tokens(parsed.raw.len()),
-        max_completion_tokens: parsed.max_tokens,
+        prompt_tokens: parsed.prompt_tokens,
+        client_cap: parsed.client_cap,
+        choices: parsed.n,
         generates: endpoint == Endpoint::ChatCompletions,
     })?;
+    parsed.allowance = admission.allowance;
+    for (candidate, max_output) in route.candidates.iter_mut().zip(admission.max_output) {
+        candidate.max_output = max_output;
+    }
     let mut usable = admission.usable.into_iter();
     route.candidates.retain(|_| usable.next().unwrap_or(false));
     if let Some(r) = rec.as_mut() {
@@ -209,34 +245,35 @@ async fn handle(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
-    client: web::Data<awc::Client>,
+    client: web::Data<UpstreamClient>,
 ) -> HttpResponse {
-    let id = request_id();
-    let mut rec = Some(CallRecord::new(endpoint, id.clone(), &state));
+    let id = request_id(&req);
+    let mut rec = Some(CallRecord::new(endpoint, id.to_string(), &state));
     let result = proxied(endpoint, &req, payload, &state, &client, &mut rec).await;
-    let mut response = match result {
+    match result {
         Ok(response) => response,
         Err(err) => {
             if let Some(rec) = rec.take() {
-                rec.fail(&err);
+                if err.is_authentication() {
+                    // Junk must not cost a log row each: 401s are counted instead.
+                    rec.discard();
+                } else {
+                    rec.fail(&err);
+                }
+            }
+            if let ApiError::Internal { context, detail } = &err {
+                log::error!("{id} {}: {context}: {detail}", req.path());
             }
             err.error_response()
         }
-    };
-    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&id) {
-        response.headers_mut().insert(
-            actix_web::http::header::HeaderName::from_static("x-request-id"),
-            value,
-        );
     }
-    response
 }
 
 pub async fn chat_completions(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
-    client: web::Data<awc::Client>,
+    client: web::Data<UpstreamClient>,
 ) -> HttpResponse {
     handle(Endpoint::ChatCompletions, req, payload, state, client).await
 }
@@ -245,7 +282,7 @@ pub async fn embeddings(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
-    client: web::Data<awc::Client>,
+    client: web::Data<UpstreamClient>,
 ) -> HttpResponse {
     handle(Endpoint::Embeddings, req, payload, state, client).await
 }

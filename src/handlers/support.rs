@@ -33,18 +33,36 @@ pub fn presented_token(req: &HttpRequest) -> Option<&str> {
 
 /// A usable (enabled, unexpired) token, or the contract's 401. Known tokens are answered
 /// from the ledger's shared state; only unknown ones go to the ledger actor.
+///
+/// Junk costs nothing durable: an unknown token is remembered as unknown for a few seconds,
+/// database look-ups of unknown tokens are rate-limited (past the rate they are answered
+/// 401 at once; new tokens still arrive through the cluster sync) and coalesced by the
+/// ledger, and 401s are counted instead of logged one row each.
 pub async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Arc<TokenInfo>, ApiError> {
+    let result = find_token(state, req).await;
+    if result.as_ref().is_err_and(ApiError::is_authentication) {
+        state.accounts.count_rejected();
+    }
+    result
+}
+
+async fn find_token(state: &AppState, req: &HttpRequest) -> Result<Arc<TokenInfo>, ApiError> {
     let token = presented_token(req).ok_or(ApiError::InvalidToken)?;
     let hash = hash_token(token);
-    let info = match state.accounts.lookup(&hash) {
+    let now = now_ms();
+    let accounts = &state.accounts;
+    let info = match accounts.lookup(&hash) {
         Some(info) => info,
+        None if accounts.known_unknown(&hash, now) || !accounts.take_lookup_permit() => {
+            return Err(ApiError::InvalidToken)
+        }
         None => state
             .ledger
             .send(Authenticate { token_hash: hash })
             .await
             .map_err(|e| ApiError::internal("usage ledger unavailable", e))??,
     };
-    info.check_usable(now_ms())?;
+    info.check_usable(now)?;
     Ok(info)
 }
 
@@ -105,8 +123,46 @@ pub async fn json_body<T: DeserializeOwned>(
     parse_json(&body)
 }
 
-/// A fresh request id for logs and the `x-request-id` header.
-pub fn request_id() -> String {
+/// The request's id (set by the `request_ids` middleware), for logs.
+#[derive(Clone)]
+pub struct RequestId(pub Arc<str>);
+
+pub fn request_id(req: &HttpRequest) -> Arc<str> {
+    use actix_web::HttpMessage;
+    req.extensions()
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_else(|| Arc::from("req_unknown"))
+}
+
+/// Middleware: gives every request an id (`x-request-id` on the answer), and logs the
+/// hidden detail of a 500 with it — the client sees only the generic message.
+pub async fn request_ids(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error>
+{
+    use actix_web::HttpMessage;
     use rand::Rng;
-    format!("req_{:016x}", rand::thread_rng().gen::<u64>())
+    let id: Arc<str> = Arc::from(format!("req_{:016x}", rand::thread_rng().gen::<u64>()));
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let mut res = next.call(req).await?;
+    if let Some(ApiError::Internal { context, detail }) = res
+        .response()
+        .error()
+        .and_then(|e| e.as_error::<ApiError>())
+    {
+        log::error!(
+            "{id} {} {}: {context}: {detail}",
+            res.request().method(),
+            res.request().path()
+        );
+    }
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&id) {
+        res.headers_mut().insert(
+            actix_web::http::header::HeaderName::from_static("x-request-id"),
+            value,
+        );
+    }
+    Ok(res)
 }

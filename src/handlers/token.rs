@@ -102,7 +102,7 @@ pub async fn usage(
             })
             .await
             .map_err(mailbox)?
-            .map_err(ApiError::Internal)?;
+            .map_err(|e| ApiError::internal("cannot read request logs", e))?;
         body["items"] = Value::Array(rows.iter().map(log_item).collect());
     }
     Ok(HttpResponse::Ok().json(body))

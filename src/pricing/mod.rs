@@ -13,6 +13,8 @@ pub struct Price {
     pub output_per_million: f64,
     /// Price of prompt tokens served from the upstream's cache; `None` bills them as input.
     pub cached_input_per_million: Option<f64>,
+    /// The model's largest completion; what a call without its own cap may generate.
+    pub max_output_tokens: Option<i64>,
 }
 
 impl Price {
@@ -35,53 +37,97 @@ impl Price {
         ok(self.input_per_million)
             && ok(self.output_per_million)
             && self.cached_input_per_million.is_none_or(ok)
+            && self
+                .max_output_tokens
+                .is_none_or(|m| (1..=10_000_000).contains(&m))
     }
 }
 
-/// Prices by (provider, model); provider `""` applies to every provider.
+/// Prices by provider, then model; provider `""` applies to every provider. Nested maps so
+/// that a lookup borrows the names instead of allocating.
 #[derive(Debug, Default, Clone)]
 pub struct PriceBook {
-    prices: HashMap<(String, String), Price>,
+    prices: HashMap<String, HashMap<String, Price>>,
 }
 
 impl PriceBook {
     pub fn new(rows: impl IntoIterator<Item = (String, String, Price)>) -> PriceBook {
-        PriceBook {
-            prices: rows
-                .into_iter()
-                .map(|(p, m, price)| ((p, m), price))
-                .collect(),
+        let mut book = PriceBook::default();
+        for (provider, model, price) in rows {
+            book.prices.entry(provider).or_default().insert(model, price);
         }
+        book
     }
 
     pub fn insert(&mut self, provider: &str, model: &str, price: Price) {
         self.prices
-            .insert((provider.to_string(), model.to_string()), price);
+            .entry(provider.to_string())
+            .or_default()
+            .insert(model.to_string(), price);
     }
 
     fn exact(&self, provider: &str, model: &str) -> Option<Price> {
-        self.prices
-            .get(&(provider.to_string(), model.to_string()))
-            .or_else(|| self.prices.get(&(String::new(), model.to_string())))
-            .copied()
+        let of = |p: &str| self.prices.get(p).and_then(|m| m.get(model)).copied();
+        of(provider).or_else(|| of(""))
     }
 
     /// The price of `model` served by `provider`: the provider's own price, else the global
-    /// one; a dated or suffixed name (`gpt-4o-mini-2024-07-18`) falls back to the longest
-    /// priced name it extends (`gpt-4o-mini`).
+    /// one; a name with a date or version suffix (`gpt-4o-mini-2024-07-18`, `gpt-4-0613`,
+    /// `…@20240620`, `…-latest`, `…-v2:0`) falls back to the name without it. A different
+    /// variant (`gpt-4o-mini-search`, `o1-pro`) does not inherit its sibling's price.
     pub fn lookup(&self, provider: &str, model: &str) -> Option<Price> {
-        if let Some(p) = self.exact(provider, model) {
-            return Some(p);
-        }
         let mut name = model;
-        while let Some(cut) = name.rfind(['-', ':', '@']) {
-            name = &name[..cut];
+        // Each step is linear in the name and at most three suffixes are stripped.
+        for _ in 0..4 {
             if let Some(p) = self.exact(provider, name) {
                 return Some(p);
             }
+            name = strip_version(name)?;
         }
         None
     }
+}
+
+/// The name without its last date or version suffix, if it has one.
+pub fn strip_version(name: &str) -> Option<&str> {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if let Some((base, tail)) = name.rsplit_once('@') {
+        let date_like = !tail.is_empty() && tail.bytes().all(|b| b.is_ascii_digit() || b == b'-');
+        if date_like || tail == "latest" {
+            return Some(base).filter(|b| !b.is_empty());
+        }
+    }
+    if let Some((base, tail)) = name.rsplit_once(':') {
+        if digits(tail) || tail == "latest" {
+            return Some(base).filter(|b| !b.is_empty());
+        }
+    }
+    if let Some(base) = name.strip_suffix("-latest") {
+        return Some(base).filter(|b| !b.is_empty());
+    }
+    // -YYYY-MM-DD
+    if name.len() > 11 {
+        let (base, tail) = name.split_at(name.len() - 11);
+        let t = tail.as_bytes();
+        if t[0] == b'-'
+            && t[5] == b'-'
+            && t[8] == b'-'
+            && digits(&tail[1..5])
+            && digits(&tail[6..8])
+            && digits(&tail[9..])
+        {
+            return Some(base);
+        }
+    }
+    let (base, tail) = name.rsplit_once('-')?;
+    if base.is_empty() {
+        return None;
+    }
+    // -YYYYMMDD, -MMDD (or -YYMM)
+    if digits(tail) && (tail.len() == 8 || tail.len() == 4) {
+        return Some(base);
+    }
+    None
 }
 
 #[cfg(test)]
@@ -93,6 +139,7 @@ mod tests {
             input_per_million: i,
             output_per_million: o,
             cached_input_per_million: c,
+            max_output_tokens: None,
         }
     }
 
@@ -138,6 +185,47 @@ mod tests {
         );
         assert!(book.lookup("openai", "gpt-5").is_none());
         assert!(book.lookup("openai", "gpt").is_none());
+    }
+
+    #[test]
+    fn only_dates_and_versions_fall_back() {
+        let mut book = PriceBook::default();
+        book.insert("", "gpt-4o-mini", price(0.15, 0.6, None));
+        book.insert("", "gpt-4", price(30.0, 60.0, None));
+        book.insert("", "o1", price(15.0, 60.0, None));
+        book.insert("", "claude-3-5-sonnet", price(3.0, 15.0, None));
+        book.insert("", "llama3", price(0.1, 0.1, None));
+        let found = |m: &str| book.lookup("p", m).map(|p| p.input_per_million);
+        for (name, want) in [
+            ("gpt-4o-mini-2024-07-18", Some(0.15)),
+            ("gpt-4o-mini@2024-07-18", Some(0.15)),
+            ("gpt-4o-mini-latest", Some(0.15)),
+            ("gpt-4-0613", Some(30.0)),
+            ("claude-3-5-sonnet-20240620", Some(3.0)),
+            ("claude-3-5-sonnet@20240620", Some(3.0)),
+            ("claude-3-5-sonnet-20241022:0", Some(3.0)),
+            ("llama3:latest", Some(0.1)),
+            ("gpt-4o-mini-search", None),
+            ("gpt-4o-mini-search-preview-2025-03-11", None),
+            ("o1-pro", None),
+            ("o1-pro-2025-03-19", None),
+            ("gpt-4-turbo", None),
+            ("llama3:70b", None),
+            ("-0613", None),
+            ("@2024", None),
+        ] {
+            assert_eq!(found(name), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_long_name_strips_at_most_a_few_suffixes() {
+        let mut book = PriceBook::default();
+        book.insert("", "a", price(30.0, 60.0, None));
+        // Formerly every '-' was a cut point (quadratic); now only version suffixes are.
+        assert!(book.lookup("p", &"a-1234".repeat(1000)).is_none());
+        assert!(book.lookup("p", "a-1234-1234-1234-1234").is_none(), "at most 3 strips");
+        assert!(book.lookup("p", "a-1234-1234-1234").is_some());
     }
 
     #[test]

@@ -40,6 +40,8 @@ pub struct Candidate {
     pub provider: Arc<ProviderInfo>,
     pub upstream_model: String,
     pub keys: Arc<KeySet>,
+    /// The model's largest output, once admission has looked it up.
+    pub max_output: Option<i64>,
 }
 
 /// The result of routing a requested model name.
@@ -183,6 +185,7 @@ impl RoutingTable {
                     provider: entry.info.clone(),
                     upstream_model: upstream_model.to_string(),
                     keys: entry.keys.clone(),
+                    max_output: None,
                 });
             }
         }

@@ -1,8 +1,8 @@
 //! `model_prices`: the default list is seeded for models without a row; admins edit rows.
 
 use entity::model_price;
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{DatabaseConnection, DbErr, EntityTrait, QueryOrder, Set};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
 
 use crate::pricing::defaults::DEFAULT_PRICES;
 use crate::pricing::Price;
@@ -30,6 +30,7 @@ pub async fn load(db: &DatabaseConnection) -> Result<Vec<PriceRow>, DbErr> {
                 input_per_million: m.input_per_million,
                 output_per_million: m.output_per_million,
                 cached_input_per_million: m.cached_input_per_million,
+                max_output_tokens: m.max_output_tokens,
             },
         })
         .collect())
@@ -42,6 +43,7 @@ fn active(row: &PriceRow, updated_at: i64) -> model_price::ActiveModel {
         input_per_million: Set(row.price.input_per_million),
         output_per_million: Set(row.price.output_per_million),
         cached_input_per_million: Set(row.price.cached_input_per_million),
+        max_output_tokens: Set(row.price.max_output_tokens),
         updated_at: Set(updated_at),
         ..Default::default()
     }
@@ -60,6 +62,7 @@ pub async fn upsert(db: &DatabaseConnection, rows: &[PriceRow]) -> Result<(), Db
                     model_price::Column::InputPerMillion,
                     model_price::Column::OutputPerMillion,
                     model_price::Column::CachedInputPerMillion,
+                    model_price::Column::MaxOutputTokens,
                     model_price::Column::UpdatedAt,
                 ])
                 .to_owned(),
@@ -69,25 +72,35 @@ pub async fn upsert(db: &DatabaseConnection, rows: &[PriceRow]) -> Result<(), Db
     Ok(())
 }
 
-/// Adds default prices for models that have no global row (never overwrites an edit).
+/// Adds default prices for models that have no global row (never overwrites an edit), and
+/// the largest output of known models to default rows that lack it.
 pub async fn seed_defaults(db: &DatabaseConnection) -> Result<(), DbErr> {
     let rows: Vec<model_price::ActiveModel> = DEFAULT_PRICES
         .iter()
-        .map(|(model, input, output, cached)| {
+        .map(|d| {
             active(
                 &PriceRow {
                     provider: String::new(),
-                    model: model.to_string(),
-                    price: Price {
-                        input_per_million: *input,
-                        output_per_million: *output,
-                        cached_input_per_million: *cached,
-                    },
+                    model: d.model.to_string(),
+                    price: d.price(),
                 },
                 0,
             )
         })
         .collect();
+    // Rows seeded before max_output_tokens existed get it (only where still unset).
+    for d in DEFAULT_PRICES {
+        model_price::Entity::update_many()
+            .col_expr(
+                model_price::Column::MaxOutputTokens,
+                Expr::value(d.max_output_tokens),
+            )
+            .filter(model_price::Column::Provider.eq(""))
+            .filter(model_price::Column::Model.eq(d.model))
+            .filter(model_price::Column::MaxOutputTokens.is_null())
+            .exec(db)
+            .await?;
+    }
     model_price::Entity::insert_many(rows)
         .on_conflict(
             OnConflict::columns([model_price::Column::Provider, model_price::Column::Model])

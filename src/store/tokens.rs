@@ -126,10 +126,30 @@ pub async fn list(db: &DatabaseConnection) -> Result<Vec<token::Model>, DbErr> {
         .await
 }
 
-/// Creates the bootstrap admin token unless a token with that plaintext exists.
-pub async fn ensure_bootstrap(db: &DatabaseConnection, plaintext: &str) -> Result<bool, DbErr> {
-    if find_by_hash(db, &hash_token(plaintext)).await?.is_some() {
-        return Ok(false);
+/// What start-up did with `auth.bootstrap_admin_token`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bootstrap {
+    Created,
+    Exists,
+    /// An admin deleted it: it stays deleted.
+    Deleted,
+}
+
+/// Creates the bootstrap admin token unless a token with that plaintext exists or existed.
+pub async fn ensure_bootstrap(
+    db: &DatabaseConnection,
+    plaintext: &str,
+) -> Result<Bootstrap, DbErr> {
+    let existing = token::Entity::find()
+        .filter(token::Column::TokenHash.eq(hash_token(plaintext)))
+        .one(db)
+        .await?;
+    if let Some(row) = existing {
+        return Ok(if row.deleted_at.is_some() {
+            Bootstrap::Deleted
+        } else {
+            Bootstrap::Exists
+        });
     }
     create(
         db,
@@ -137,7 +157,7 @@ pub async fn ensure_bootstrap(db: &DatabaseConnection, plaintext: &str) -> Resul
         Some(plaintext),
     )
     .await?;
-    Ok(true)
+    Ok(Bootstrap::Created)
 }
 
 /// A validated partial update; `Some(None)` clears a nullable field.
@@ -226,47 +246,14 @@ pub async fn soft_delete(db: &DatabaseConnection, id: i32) -> Result<bool, DbErr
     Ok(res.rows_affected > 0)
 }
 
-/// Ids of tokens whose settings changed at or after `since` (deleted ones included).
-pub async fn ids_changed_since(db: &DatabaseConnection, since: i64) -> Result<Vec<i32>, DbErr> {
-    use sea_orm::QuerySelect;
-    token::Entity::find()
-        .select_only()
-        .column(token::Column::Id)
-        .filter(token::Column::UpdatedAt.gte(since))
-        .into_tuple()
-        .all(db)
-        .await
-}
-
-/// Full rows (deleted ones included) for the given ids.
-pub async fn find_many(db: &DatabaseConnection, ids: &[i32]) -> Result<Vec<token::Model>, DbErr> {
-    let mut out = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(500) {
-        out.extend(
-            token::Entity::find()
-                .filter(token::Column::Id.is_in(chunk.iter().copied()))
-                .all(db)
-                .await?,
-        );
-    }
-    Ok(out)
-}
-
-/// Rows among `ids` whose settings changed at or after `since` (deleted ones included).
-pub async fn changed_among(
+/// Rows whose settings changed (or that were created) at or after `since`, deleted ones
+/// included. Usage counters do not count as changes, so this stays small.
+pub async fn changed_since(
     db: &DatabaseConnection,
-    ids: &[i32],
     since: i64,
 ) -> Result<Vec<token::Model>, DbErr> {
-    let mut out = Vec::new();
-    for chunk in ids.chunks(500) {
-        out.extend(
-            token::Entity::find()
-                .filter(token::Column::Id.is_in(chunk.iter().copied()))
-                .filter(token::Column::UpdatedAt.gte(since))
-                .all(db)
-                .await?,
-        );
-    }
-    Ok(out)
+    token::Entity::find()
+        .filter(token::Column::UpdatedAt.gte(since))
+        .all(db)
+        .await
 }

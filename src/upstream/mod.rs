@@ -30,15 +30,37 @@ impl Endpoint {
     }
 }
 
-/// A parsed client request body: the raw bytes plus the few fields routing needs.
+/// A parsed client request body: the raw bytes plus the few fields routing and budgets need.
+#[derive(Debug, Clone, Default)]
 pub struct ClientRequest {
     pub raw: Bytes,
     pub model: String,
     pub stream: bool,
     /// The client asked for a usage chunk (`stream_options.include_usage`).
     pub wants_usage_chunk: bool,
-    /// `max_completion_tokens` or `max_tokens`, when the client set one.
-    pub max_tokens: Option<i64>,
+    /// The client's own completion cap: the larger of `max_completion_tokens` and
+    /// `max_tokens` when both are set (an upstream may honour either).
+    pub client_cap: Option<i64>,
+    /// Which cap fields the client sent (a rewritten cap goes into the same ones).
+    pub sent_max_tokens: bool,
+    pub sent_max_completion_tokens: bool,
+    /// Choices asked for (`n`), 1 when absent.
+    pub n: i64,
+    /// Estimated prompt tokens.
+    pub prompt_tokens: i64,
+    /// Completion tokens per choice the token's budget can pay for; `None`: unlimited.
+    pub allowance: Option<i64>,
+}
+
+impl ClientRequest {
+    /// The completion cap to send to a candidate whose model outputs at most `max_output`
+    /// tokens (`None`: unknown, `default` assumed): the budget's allowance, when it is below
+    /// what the call would otherwise be allowed to generate; never above the model's limit.
+    pub fn cap_for(&self, max_output: Option<i64>, default: i64) -> Option<i64> {
+        let allowance = self.allowance?;
+        let natural = self.client_cap.unwrap_or(max_output.unwrap_or(default));
+        (allowance < natural).then(|| allowance.min(max_output.unwrap_or(i64::MAX)))
+    }
 }
 
 /// What one attempt sends upstream.
@@ -48,18 +70,37 @@ pub struct UpstreamRequest {
     pub body: Bytes,
 }
 
+/// A successful non-streaming answer, as the client gets it.
+pub struct Answer {
+    pub body: Bytes,
+    /// Usage the upstream reported.
+    pub usage: Option<Usage>,
+    /// Estimated completion tokens of the answer (used when `usage` is missing).
+    pub generated: i64,
+}
+
 /// Translates one streamed answer, chunk by chunk, without buffering it.
 pub trait StreamTranslator {
-    /// Feeds upstream bytes; appends what the client must receive to `out`.
-    fn feed(&mut self, chunk: &[u8], out: &mut BytesMut);
+    /// Feeds upstream bytes; appends what the client must receive to `out`. An error ends
+    /// the stream (e.g. a line longer than `upstream.max_sse_line_bytes`).
+    fn feed(&mut self, chunk: &[u8], out: &mut BytesMut) -> Result<(), String>;
     /// Called once at the end of the upstream stream; may append a tail.
     fn finish(&mut self, out: &mut BytesMut);
     /// Usage reported by the upstream, if it arrived.
     fn usage(&self) -> Option<Usage>;
-    /// Characters of generated text relayed so far (for an estimate when usage is missing).
-    fn generated_chars(&self) -> usize;
+    /// Estimated tokens of the generated text relayed so far (text, reasoning, refusals,
+    /// tool-call arguments), for when usage is missing.
+    fn generated_tokens(&self) -> i64;
     /// Whether the upstream signalled a normal end (`[DONE]`, `message_stop`, ...).
     fn completed(&self) -> bool;
+}
+
+/// What an attempt targets: the model name to send and the completion cap, if any.
+pub struct Target<'a> {
+    pub base_url: &'a str,
+    pub key: &'a str,
+    pub model: &'a str,
+    pub completion_cap: Option<i64>,
 }
 
 /// The shared interface of every upstream family.
@@ -67,24 +108,23 @@ pub trait Adapter: Sync {
     /// Builds the request for one attempt: URL, auth headers and body.
     fn request(
         &self,
-        base_url: &str,
-        key: &str,
+        target: &Target<'_>,
         endpoint: Endpoint,
         req: &ClientRequest,
-        upstream_model: &str,
     ) -> Result<UpstreamRequest, ApiError>;
 
     /// Turns a successful non-streaming answer into OpenAI's shape and reads its usage.
-    fn response(&self, endpoint: Endpoint, body: Bytes) -> (Bytes, Option<Usage>);
+    fn response(&self, endpoint: Endpoint, body: Bytes) -> Answer;
 
-    /// A translator for one streamed answer.
-    fn stream(&self, req: &ClientRequest) -> Box<dyn StreamTranslator>;
+    /// A translator for one streamed answer; lines longer than `max_line` end it.
+    fn stream(&self, req: &ClientRequest, max_line: usize) -> Box<dyn StreamTranslator>;
 }
 
 /// The adapter for a provider's API type.
 pub fn adapter_for(api_type: ApiType) -> Result<&'static dyn Adapter, ApiError> {
     match api_type {
-        ApiType::OpenAi | ApiType::DeepSeek | ApiType::Zhipu => Ok(&openai::OpenAiAdapter),
+        ApiType::OpenAi => Ok(&openai::OPENAI),
+        ApiType::DeepSeek | ApiType::Zhipu => Ok(&openai::MAX_TOKENS_DIALECT),
         ApiType::Anthropic => Err(ApiError::NoUpstream(
             "anthropic providers are not supported by this build yet".into(),
         )),

@@ -4,23 +4,37 @@ use bytes::{Bytes, BytesMut};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::usage::OpenAiUsage;
-use super::{Adapter, ClientRequest, Endpoint, StreamTranslator, UpstreamRequest, Usage};
+use super::usage::{OpenAiUsage, TextEstimate};
+use super::{
+    Adapter, Answer, ClientRequest, Endpoint, StreamTranslator, Target, UpstreamRequest, Usage,
+};
 use crate::error::ApiError;
 
-pub struct OpenAiAdapter;
+pub struct OpenAiAdapter {
+    /// The field a completion cap goes into when the client sent none.
+    cap_field: &'static str,
+}
+
+/// OpenAI itself: `max_tokens` is deprecated there and refused by reasoning models.
+pub const OPENAI: OpenAiAdapter = OpenAiAdapter {
+    cap_field: "max_completion_tokens",
+};
+/// DeepSeek and Zhipu read `max_tokens` only.
+pub const MAX_TOKENS_DIALECT: OpenAiAdapter = OpenAiAdapter {
+    cap_field: "max_tokens",
+};
 
 impl OpenAiAdapter {
-    /// The body to send: the client's bytes untouched unless the model name must change
-    /// or a usage chunk must be requested for billing.
-    fn body(req: &ClientRequest, upstream_model: &str) -> Result<Bytes, ApiError> {
+    /// The body to send: the client's bytes untouched unless the model name must change,
+    /// a usage chunk must be requested for billing, or the budget caps the completion.
+    fn body(&self, req: &ClientRequest, target: &Target<'_>) -> Result<Bytes, ApiError> {
         let ask_usage = req.stream && !req.wants_usage_chunk;
-        if upstream_model == req.model && !ask_usage {
+        if target.model == req.model && !ask_usage && target.completion_cap.is_none() {
             return Ok(req.raw.clone());
         }
         let mut map: Map<String, Value> = serde_json::from_slice(&req.raw)
             .map_err(|e| ApiError::invalid(format!("invalid JSON body: {e}")))?;
-        map.insert("model".into(), Value::String(upstream_model.to_string()));
+        map.insert("model".into(), Value::String(target.model.to_string()));
         if ask_usage {
             let options = map
                 .entry("stream_options")
@@ -33,33 +47,59 @@ impl OpenAiAdapter {
                 .expect("just made an object")
                 .insert("include_usage".into(), Value::Bool(true));
         }
+        if let Some(cap) = target.completion_cap {
+            let mut fields = Vec::with_capacity(2);
+            if req.sent_max_tokens {
+                fields.push("max_tokens");
+            }
+            if req.sent_max_completion_tokens {
+                fields.push("max_completion_tokens");
+            }
+            if fields.is_empty() {
+                fields.push(self.cap_field);
+            }
+            for field in fields {
+                map.insert(field.into(), Value::from(cap));
+            }
+        }
         serde_json::to_vec(&map)
             .map(Bytes::from)
             .map_err(|e| ApiError::internal("cannot encode request", e))
     }
 }
 
+/// The parts of a chat answer that hold generated text (for an estimate without usage).
+#[derive(Deserialize)]
+struct AnswerText {
+    #[serde(default)]
+    choices: Vec<AnswerChoice>,
+}
+
+#[derive(Deserialize)]
+struct AnswerChoice {
+    #[serde(default)]
+    message: Option<Delta>,
+}
+
 impl Adapter for OpenAiAdapter {
     fn request(
         &self,
-        base_url: &str,
-        key: &str,
+        target: &Target<'_>,
         endpoint: Endpoint,
         req: &ClientRequest,
-        upstream_model: &str,
     ) -> Result<UpstreamRequest, ApiError> {
         let path = match endpoint {
             Endpoint::ChatCompletions => "/chat/completions",
             Endpoint::Embeddings => "/embeddings",
         };
         Ok(UpstreamRequest {
-            url: format!("{base_url}{path}"),
-            headers: vec![("authorization", format!("Bearer {key}"))],
-            body: Self::body(req, upstream_model)?,
+            url: format!("{}{path}", target.base_url),
+            headers: vec![("authorization", format!("Bearer {}", target.key))],
+            body: self.body(req, target)?,
         })
     }
 
-    fn response(&self, _: Endpoint, body: Bytes) -> (Bytes, Option<Usage>) {
+    fn response(&self, endpoint: Endpoint, body: Bytes) -> Answer {
         #[derive(Deserialize)]
         struct WithUsage {
             usage: Option<OpenAiUsage>,
@@ -68,11 +108,23 @@ impl Adapter for OpenAiAdapter {
             .ok()
             .and_then(|b| b.usage)
             .map(Usage::from);
-        (body, usage)
+        let mut generated = TextEstimate::default();
+        if usage.is_none() && endpoint == Endpoint::ChatCompletions {
+            if let Ok(answer) = serde_json::from_slice::<AnswerText>(&body) {
+                for message in answer.choices.iter().filter_map(|c| c.message.as_ref()) {
+                    message.estimate(&mut generated);
+                }
+            }
+        }
+        Answer {
+            body,
+            usage,
+            generated: generated.tokens(),
+        }
     }
 
-    fn stream(&self, req: &ClientRequest) -> Box<dyn StreamTranslator> {
-        Box::new(OpenAiStream::new(!req.wants_usage_chunk))
+    fn stream(&self, req: &ClientRequest, max_line: usize) -> Box<dyn StreamTranslator> {
+        Box::new(OpenAiStream::new(!req.wants_usage_chunk, max_line))
     }
 }
 
@@ -81,8 +133,9 @@ impl Adapter for OpenAiAdapter {
 pub struct OpenAiStream {
     strip_usage_chunk: bool,
     partial: Vec<u8>,
+    max_line: usize,
     usage: Option<Usage>,
-    chars: usize,
+    generated: TextEstimate,
     done: bool,
     skip_blank: bool,
 }
@@ -101,21 +154,72 @@ struct ChunkChoice {
     delta: Option<Delta>,
 }
 
+/// A streamed delta or a whole message: every field that carries generated text.
 #[derive(Deserialize)]
 struct Delta {
     #[serde(default)]
-    content: Option<String>,
+    content: Option<Value>,
     #[serde(default)]
     reasoning_content: Option<String>,
+    #[serde(default)]
+    reasoning: Option<String>,
+    #[serde(default)]
+    refusal: Option<String>,
+    #[serde(default)]
+    tool_calls: Option<Vec<ToolCall>>,
+    #[serde(default)]
+    function_call: Option<FunctionCall>,
+}
+
+#[derive(Deserialize)]
+struct ToolCall {
+    #[serde(default)]
+    function: Option<FunctionCall>,
+}
+
+#[derive(Deserialize)]
+struct FunctionCall {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    arguments: Option<String>,
+}
+
+impl Delta {
+    fn estimate(&self, into: &mut TextEstimate) {
+        match &self.content {
+            Some(Value::String(text)) => into.add(text),
+            // Content parts (`[{"type":"text","text":…}]`).
+            Some(Value::Array(parts)) => {
+                for text in parts.iter().filter_map(|p| p.get("text")?.as_str()) {
+                    into.add(text);
+                }
+            }
+            _ => {}
+        }
+        for text in [&self.reasoning_content, &self.reasoning, &self.refusal]
+            .into_iter()
+            .flatten()
+        {
+            into.add(text);
+        }
+        let calls = self.tool_calls.iter().flatten().filter_map(|c| c.function.as_ref());
+        for function in calls.chain(self.function_call.as_ref()) {
+            for text in [&function.name, &function.arguments].into_iter().flatten() {
+                into.add(text);
+            }
+        }
+    }
 }
 
 impl OpenAiStream {
-    pub fn new(strip_usage_chunk: bool) -> OpenAiStream {
+    pub fn new(strip_usage_chunk: bool, max_line: usize) -> OpenAiStream {
         OpenAiStream {
             strip_usage_chunk,
             partial: Vec::new(),
+            max_line,
             usage: None,
-            chars: 0,
+            generated: TextEstimate::default(),
             done: false,
             skip_blank: false,
         }
@@ -141,11 +245,7 @@ impl OpenAiStream {
         };
         for choice in chunk.choices.iter().flatten() {
             if let Some(delta) = &choice.delta {
-                self.chars += delta.content.as_deref().map_or(0, |c| c.chars().count());
-                self.chars += delta
-                    .reasoning_content
-                    .as_deref()
-                    .map_or(0, |c| c.chars().count());
+                delta.estimate(&mut self.generated);
             }
         }
         if let Some(usage) = chunk.usage {
@@ -161,7 +261,7 @@ impl OpenAiStream {
 }
 
 impl StreamTranslator for OpenAiStream {
-    fn feed(&mut self, chunk: &[u8], out: &mut BytesMut) {
+    fn feed(&mut self, chunk: &[u8], out: &mut BytesMut) -> Result<(), String> {
         if !self.strip_usage_chunk {
             out.extend_from_slice(chunk);
         }
@@ -185,7 +285,15 @@ impl StreamTranslator for OpenAiStream {
             }
             start = end;
         }
+        if self.partial.len() + (chunk.len() - start) > self.max_line {
+            self.partial = Vec::new();
+            return Err(format!(
+                "upstream sent an event-stream line longer than {} bytes",
+                self.max_line
+            ));
+        }
         self.partial.extend_from_slice(&chunk[start..]);
+        Ok(())
     }
 
     fn finish(&mut self, out: &mut BytesMut) {
@@ -203,8 +311,8 @@ impl StreamTranslator for OpenAiStream {
         self.usage
     }
 
-    fn generated_chars(&self) -> usize {
-        self.chars
+    fn generated_tokens(&self) -> i64 {
+        self.generated.tokens()
     }
 
     fn completed(&self) -> bool {
@@ -224,10 +332,10 @@ mod tests {
     );
 
     fn run(strip: bool, split_every: usize) -> (String, OpenAiStream) {
-        let mut s = OpenAiStream::new(strip);
+        let mut s = OpenAiStream::new(strip, 1 << 20);
         let mut out = BytesMut::new();
         for piece in STREAM.as_bytes().chunks(split_every) {
-            s.feed(piece, &mut out);
+            s.feed(piece, &mut out).unwrap();
         }
         s.finish(&mut out);
         (String::from_utf8(out.to_vec()).unwrap(), s)
@@ -239,7 +347,7 @@ mod tests {
             let (out, s) = run(false, split);
             assert_eq!(out, STREAM);
             assert_eq!(s.usage().unwrap().total_tokens, 5);
-            assert_eq!(s.generated_chars(), 5);
+            assert_eq!(s.generated_tokens(), 2, "'Hel' + 'lo': 5 ASCII chars");
             assert!(s.completed());
         }
     }
@@ -255,13 +363,49 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_line_without_end_is_cut_off() {
+        let mut s = OpenAiStream::new(false, 1024);
+        let mut out = BytesMut::new();
+        let piece = [b'x'; 300];
+        assert!(s.feed(b"data: ", &mut out).is_ok());
+        let results: Vec<bool> = (0..4).map(|_| s.feed(&piece, &mut out).is_ok()).collect();
+        assert_eq!(results, vec![true, true, true, false]);
+        assert!(s.partial.capacity() < 1024, "buffer released");
+    }
+
+    #[test]
+    fn estimates_tool_calls_refusals_and_wide_text() {
+        let mut s = OpenAiStream::new(false, 1 << 20);
+        let mut out = BytesMut::new();
+        let events = concat!(
+            "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"name\":\"get\",\"arguments\":\"{\\\"city\\\":\"}}]}}]}\n\n",
+            "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"\\\"Paris\\\"}\"}}]}}]}\n\n",
+            "data: {\"choices\":[{\"delta\":{\"content\":\"你好世界\"}}]}\n\n",
+            "data: {\"choices\":[{\"delta\":{\"refusal\":\"no\"}}]}\n\n",
+        );
+        s.feed(events.as_bytes(), &mut out).unwrap();
+        // "get" (1) + "{\"city\":" (2) + "\"Paris\"}" (2) + 4 CJK chars (4) + "no" (1)
+        assert_eq!(s.generated_tokens(), 10);
+    }
+
     fn request(raw: &str, stream: bool, wants: bool) -> ClientRequest {
         ClientRequest {
             raw: Bytes::from(raw.to_string()),
             model: "gpt-4o".into(),
             stream,
             wants_usage_chunk: wants,
-            max_tokens: None,
+            n: 1,
+            ..ClientRequest::default()
+        }
+    }
+
+    fn target(model: &str, cap: Option<i64>) -> Target<'_> {
+        Target {
+            base_url: "http://x",
+            key: "k",
+            model,
+            completion_cap: cap,
         }
     }
 
@@ -269,7 +413,10 @@ mod tests {
     fn body_is_untouched_when_nothing_changes() {
         let raw = r#"{"model":"gpt-4o","messages":[],"x_custom":1}"#;
         let req = request(raw, false, false);
-        assert_eq!(OpenAiAdapter::body(&req, "gpt-4o").unwrap(), raw.as_bytes());
+        assert_eq!(
+            OPENAI.body(&req, &target("gpt-4o", None)).unwrap(),
+            raw.as_bytes()
+        );
     }
 
     #[test]
@@ -277,9 +424,41 @@ mod tests {
         let raw = r#"{"model":"gpt-4o","stream":true,"messages":[],"x_custom":1}"#;
         let req = request(raw, true, false);
         let body: Value =
-            serde_json::from_slice(&OpenAiAdapter::body(&req, "gpt-4o-2024").unwrap()).unwrap();
+            serde_json::from_slice(&OPENAI.body(&req, &target("gpt-4o-2024", None)).unwrap())
+                .unwrap();
         assert_eq!(body["model"], "gpt-4o-2024");
         assert_eq!(body["stream_options"]["include_usage"], true);
         assert_eq!(body["x_custom"], 1, "unknown fields pass through");
+    }
+
+    #[test]
+    fn the_cap_goes_into_the_fields_the_upstream_reads() {
+        let send = |adapter: &OpenAiAdapter, req: &ClientRequest| -> Value {
+            serde_json::from_slice(&adapter.body(req, &target("gpt-4o", Some(7))).unwrap())
+                .unwrap()
+        };
+        let mut req = request(r#"{"model":"gpt-4o","messages":[]}"#, false, false);
+        let body = send(&OPENAI, &req);
+        assert_eq!(body["max_completion_tokens"], 7);
+        assert!(body.get("max_tokens").is_none());
+        let body = send(&MAX_TOKENS_DIALECT, &req);
+        assert_eq!(body["max_tokens"], 7);
+        req.raw = Bytes::from_static(
+            br#"{"model":"gpt-4o","messages":[],"max_tokens":9,"max_completion_tokens":99}"#,
+        );
+        req.sent_max_tokens = true;
+        req.sent_max_completion_tokens = true;
+        let body = send(&OPENAI, &req);
+        assert_eq!((body["max_tokens"].as_i64(), body["max_completion_tokens"].as_i64()), (Some(7), Some(7)));
+    }
+
+    #[test]
+    fn answers_without_usage_are_estimated() {
+        let body = Bytes::from_static(
+            br#"{"choices":[{"message":{"content":"abcdefgh","tool_calls":[{"function":{"name":"f","arguments":"{\"a\":1}"}}]}}]}"#,
+        );
+        let answer = OPENAI.response(Endpoint::ChatCompletions, body);
+        assert!(answer.usage.is_none());
+        assert_eq!(answer.generated, 4, "16 ASCII characters");
     }
 }

@@ -43,28 +43,71 @@ struct CompletionDetails {
 
 impl From<OpenAiUsage> for Usage {
     fn from(u: OpenAiUsage) -> Usage {
+        // Upstream numbers are not trusted to be sane: negative ones count as 0, and the
+        // total is never below its parts.
+        let prompt = u.prompt_tokens.max(0);
+        let completion = u.completion_tokens.max(0);
+        let parts = prompt.saturating_add(completion);
         Usage {
-            prompt_tokens: u.prompt_tokens,
-            completion_tokens: u.completion_tokens,
-            total_tokens: u
-                .total_tokens
-                .unwrap_or(u.prompt_tokens + u.completion_tokens),
+            prompt_tokens: prompt,
+            completion_tokens: completion,
+            total_tokens: u.total_tokens.unwrap_or(parts).max(parts),
             cached_tokens: u
                 .prompt_tokens_details
                 .and_then(|d| d.cached_tokens)
                 .or(u.prompt_cache_hit_tokens)
-                .unwrap_or(0),
+                .unwrap_or(0)
+                .clamp(0, prompt),
             reasoning_tokens: u
                 .completion_tokens_details
                 .and_then(|d| d.reasoning_tokens)
-                .unwrap_or(0),
+                .unwrap_or(0)
+                .clamp(0, completion),
         }
     }
 }
 
-/// A rough token count for text whose usage the upstream never reported (4 chars a token).
-pub fn estimate_tokens(chars: usize) -> i64 {
-    chars.div_ceil(4) as i64
+/// A token estimate for text whose usage the upstream never reported, and for prompts at
+/// admission: ASCII at 4 characters a token, CJK (Han, kana, Hangul, full-width forms) at a
+/// token a character, other scripts at 2 characters a token. Linear in the text.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TextEstimate {
+    ascii: usize,
+    wide: usize,
+    other: usize,
+}
+
+fn is_wide(c: char) -> bool {
+    matches!(c as u32,
+        0x1100..=0x11FF | 0x2E80..=0x9FFF | 0xA960..=0xA97F | 0xAC00..=0xD7FF
+        | 0xF900..=0xFAFF | 0xFE30..=0xFE4F | 0xFF00..=0xFFEF | 0x20000..=0x3FFFF)
+}
+
+impl TextEstimate {
+    pub fn add(&mut self, text: &str) {
+        let ascii = text.bytes().filter(u8::is_ascii).count();
+        self.ascii += ascii;
+        if ascii < text.len() {
+            for c in text.chars().filter(|c| !c.is_ascii()) {
+                if is_wide(c) {
+                    self.wide += 1;
+                } else {
+                    self.other += 1;
+                }
+            }
+        }
+    }
+
+    /// The estimate of raw bytes (a request body); invalid UTF-8 counts as other text.
+    pub fn of_bytes(bytes: &[u8]) -> TextEstimate {
+        let mut e = TextEstimate::default();
+        e.add(&String::from_utf8_lossy(bytes));
+        e
+    }
+
+    pub fn tokens(&self) -> i64 {
+        (self.ascii.div_ceil(4) + self.wide + self.other.div_ceil(2)) as i64
+    }
 }
 
 #[cfg(test)]
@@ -91,6 +134,19 @@ mod tests {
         );
         let u: OpenAiUsage = serde_json::from_str(r#"{"prompt_tokens":3}"#).unwrap();
         assert_eq!(Usage::from(u).total_tokens, 3);
-        assert_eq!(estimate_tokens(9), 3);
+    }
+
+    #[test]
+    fn estimates_by_script() {
+        let tokens = |t: &str| {
+            let mut e = TextEstimate::default();
+            e.add(t);
+            e.tokens()
+        };
+        assert_eq!(tokens("Hello world!"), 3);
+        assert_eq!(tokens("你好，世界"), 5, "CJK and full-width punctuation: one each");
+        assert_eq!(tokens("Привет"), 3);
+        assert_eq!(tokens(""), 0);
+        assert_eq!(TextEstimate::of_bytes("ab你".as_bytes()).tokens(), 2);
     }
 }

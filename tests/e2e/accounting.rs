@@ -143,17 +143,22 @@ async fn money_budget_holds_under_concurrency_for_plain_and_streaming_calls() {
             assert_eq!(row.amount_spent_nano, logged, "counters agree with the log");
             let max = (max_amount * 1e9).round() as i64;
             assert!(
-                row.amount_spent_nano <= max + one_call,
-                "{} > {max} + one call",
+                row.amount_spent_nano <= max,
+                "{}: {} spent of {max}: a hard limit",
+                backend.label,
                 row.amount_spent_nano
             );
+            // What is left cannot pay for the prompt estimate plus one output token.
+            let body = serde_json::to_vec(&chat_body(8, stream)).unwrap();
+            let slack = (body.len() as i64 / 4 + 1) * 1000 + 2000;
             assert!(
-                row.amount_spent_nano >= max,
-                "budget was used: {}",
+                row.amount_spent_nano >= max - slack,
+                "budget was used: {} of {max}",
                 row.amount_spent_nano
             );
-            let successes = logs.iter().filter(|l| l.status_code == 200).count() as i64;
-            assert_eq!(row.amount_spent_nano, successes * one_call);
+            for log in logs.iter().filter(|l| l.status_code == 200) {
+                assert!(log.amount_nano <= one_call, "{log:?}");
+            }
             assert_eq!(row.request_count, logs.len() as i64);
             // The client's view agrees.
             let (_, balance) = gw.get("/v1/token/balance", &token).await;
@@ -161,7 +166,8 @@ async fn money_budget_holds_under_concurrency_for_plain_and_streaming_calls() {
                 balance["usage"]["amount_spent"].as_f64().unwrap(),
                 row.amount_spent_nano as f64 / 1e9
             );
-            assert_eq!(balance["balance"].as_f64().unwrap(), 0.0, "{balance}");
+            let left = balance["balance"].as_f64().unwrap();
+            assert!((0.0..=slack as f64 / 1e9).contains(&left), "{balance}");
         }
         backend.drop_database().await;
     }

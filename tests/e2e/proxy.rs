@@ -137,11 +137,12 @@ async fn providers_are_balanced_and_fail_over() {
         assert_eq!(status, 200, "{body}");
     }
     assert_eq!(mock_b.stats().await["total"], 9);
-    // Explicit prefix goes only to that provider, so it fails with 502.
+    // A's key failed three times in a row, so its breaker is open: an explicit prefix goes
+    // only to A, which has no usable key now.
     let (status, body) = gw
         .post("/v1/chat/completions", &gw.admin, &chat("pa/m1"))
         .await;
-    assert_error(status, &body, 502, "upstream_error", None);
+    assert_error(status, &body, 503, "upstream_error", Some("no_upstream_available"));
 }
 
 #[actix_web::test]

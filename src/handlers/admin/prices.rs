@@ -19,6 +19,7 @@ fn view(r: &PriceRow) -> Value {
         "input_per_million": r.price.input_per_million,
         "output_per_million": r.price.output_per_million,
         "cached_input_per_million": r.price.cached_input_per_million,
+        "max_output_tokens": r.price.max_output_tokens,
     })
 }
 
@@ -39,6 +40,8 @@ struct PriceBody {
     output_per_million: f64,
     #[serde(default)]
     cached_input_per_million: Option<f64>,
+    #[serde(default)]
+    max_output_tokens: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -60,7 +63,7 @@ pub async fn put(
         .map_err(|e| match e {
             ApiError::InvalidRequest { .. } => ApiError::invalid(
                 "body must be a price {model, provider?, input_per_million, output_per_million, \
-             cached_input_per_million?} or an array of them",
+             cached_input_per_million?, max_output_tokens?} or an array of them",
             ),
             other => other,
         })?;
@@ -84,10 +87,12 @@ pub async fn put(
             input_per_million: p.input_per_million,
             output_per_million: p.output_per_million,
             cached_input_per_million: p.cached_input_per_million,
+            max_output_tokens: p.max_output_tokens,
         };
         if !price.is_valid() {
             return Err(ApiError::invalid(format!(
-                "prices for '{model}' must be between 0 and 1000000 USD per million tokens"
+                "prices for '{model}' must be between 0 and 1000000 USD per million tokens, \
+                 and max_output_tokens from 1 to 10000000"
             )));
         }
         rows.push(PriceRow {
