@@ -47,12 +47,7 @@ impl CallRecord {
 
     /// Records the upstream's usage or, when it never reported any, the estimates of the
     /// prompt and of the text relayed (marked as estimated in the log).
-    pub fn set_usage_or_estimate(
-        &mut self,
-        reported: Option<Usage>,
-        prompt: i64,
-        completion: i64,
-    ) {
+    pub fn set_usage_or_estimate(&mut self, reported: Option<Usage>, prompt: i64, completion: i64) {
         match reported {
             Some(u) => self.set_usage(u, false),
             None => {

@@ -160,7 +160,8 @@ async fn attempt(
         r.mark_first_byte();
     }
     // hyper speaks `http` 1, actix-web `http` 0.2.
-    let status = StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let status =
+        StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
     let limit = state.settings.upstream.max_response_bytes;
 
     if !status.is_success() {
@@ -249,7 +250,11 @@ async fn read_body(body: Incoming, limit: usize, deadline: Instant) -> Result<By
 
 /// `Retry-After` in seconds or as an HTTP date, at most a day.
 fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
-    let text = headers.get(http::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    let text = headers
+        .get(http::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
     let secs = match text.parse::<u64>() {
         Ok(s) => s,
         Err(_) => {

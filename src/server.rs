@@ -50,13 +50,7 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         },
         price_book(&prices),
     ));
-    let ledger = UsageLedger::new(
-        db.clone(),
-        accounts.clone(),
-        prices,
-        sync,
-    )
-    .start();
+    let ledger = UsageLedger::new(db.clone(), accounts.clone(), prices, sync).start();
     let routing: SharedRouting = Arc::new(RwLock::new(Arc::new(RoutingTable::default())));
     let registry = ProviderRegistry::new(
         db.clone(),

@@ -91,7 +91,7 @@ pub struct LedgerState {
     lookups: Mutex<LookupBucket>,
     /// 401s answered, and when a warning last reported them.
     pub rejected_auth: AtomicU64,
-    warned_rejected: Mutex<(Instant, u64)>,
+    warned_rejected: Mutex<(Option<Instant>, u64)>,
     by_hash: DashMap<String, Arc<TokenSlot>>,
     by_id: DashMap<i32, Arc<TokenSlot>>,
     prices: RwLock<Arc<PriceBook>>,
@@ -119,7 +119,7 @@ impl LedgerState {
                 refilled: Instant::now(),
             }),
             rejected_auth: AtomicU64::new(0),
-            warned_rejected: Mutex::new((Instant::now(), 0)),
+            warned_rejected: Mutex::new((None, 0)),
             prices: RwLock::new(Arc::new(prices)),
             warned_unpriced: Mutex::new(HashSet::new()),
             config,
@@ -164,21 +164,22 @@ impl LedgerState {
     pub fn count_rejected(&self) {
         let total = self.rejected_auth.fetch_add(1, Ordering::Relaxed) + 1;
         let mut warned = self.warned_rejected.lock();
-        if warned.0.elapsed() >= Duration::from_secs(10) {
+        if warned
+            .0
+            .is_none_or(|t| t.elapsed() >= Duration::from_secs(10))
+        {
             log::warn!(
-                "{} requests refused with 401 in the last {}s (missing, unknown, disabled or expired tokens)",
+                "{} request(s) refused with 401 since the last report (missing, unknown, \
+                 disabled or expired tokens); {total} in all",
                 total - warned.1,
-                warned.0.elapsed().as_secs()
             );
-            *warned = (Instant::now(), total);
+            *warned = (Some(Instant::now()), total);
         }
     }
 
     /// A known token by the SHA-256 of its plaintext.
     pub fn lookup(&self, hash: &str) -> Option<Arc<TokenInfo>> {
-        self.by_hash
-            .get(hash)
-            .map(|slot| slot.info.read().clone())
+        self.by_hash.get(hash).map(|slot| slot.info.read().clone())
     }
 
     pub fn contains(&self, id: i32) -> bool {
@@ -300,16 +301,18 @@ impl LedgerState {
         };
         for (i, price) in prices.iter().enumerate().filter(|(i, _)| usable[*i]) {
             if req.generates {
-                let natural = req.client_cap.unwrap_or(
-                    max_output[i].unwrap_or(self.config.default_completion_tokens),
-                );
+                let natural = req
+                    .client_cap
+                    .unwrap_or(max_output[i].unwrap_or(self.config.default_completion_tokens));
                 estimate.completion_per_choice = estimate.completion_per_choice.max(natural);
             }
             if let Some(p) = price {
-                estimate.input_nano_per_token =
-                    estimate.input_nano_per_token.max(p.input_per_million * 1000.0);
-                estimate.output_nano_per_token =
-                    estimate.output_nano_per_token.max(p.output_per_million * 1000.0);
+                estimate.input_nano_per_token = estimate
+                    .input_nano_per_token
+                    .max(p.input_per_million * 1000.0);
+                estimate.output_nano_per_token = estimate
+                    .output_nano_per_token
+                    .max(p.output_per_million * 1000.0);
             }
         }
         let slot = self

@@ -255,7 +255,9 @@ mod tests {
     fn the_allowance_is_what_the_token_budget_can_pay_for() {
         let mut a = Account::new(Totals::default());
         let now = Instant::now();
-        let (r, allowance) = a.admit(1, &tokens_limit(1000), &call(100, 16_384, 1), now).unwrap();
+        let (r, allowance) = a
+            .admit(1, &tokens_limit(1000), &call(100, 16_384, 1), now)
+            .unwrap();
         assert_eq!(allowance, Some(900));
         assert_eq!(r.tokens, 1000, "prompt + the capped completion");
         assert!(matches!(
@@ -264,7 +266,9 @@ mod tests {
         ));
         a.release(&r);
         // n choices share the allowance.
-        let (_, allowance) = a.admit(1, &tokens_limit(1000), &call(100, 16_384, 3), now).unwrap();
+        let (_, allowance) = a
+            .admit(1, &tokens_limit(1000), &call(100, 16_384, 3), now)
+            .unwrap();
         assert_eq!(allowance, Some(300));
     }
 
@@ -298,7 +302,9 @@ mod tests {
             .unwrap();
         assert_eq!(allowance, Some(499_950));
         assert_eq!(r.tokens, 100 + 2 * 4096);
-        let (r, allowance) = a.admit(1, &Limits::default(), &call(10, 50, 1), now).unwrap();
+        let (r, allowance) = a
+            .admit(1, &Limits::default(), &call(10, 50, 1), now)
+            .unwrap();
         assert_eq!((allowance, r.tokens), (None, 60), "no budget, no allowance");
     }
 
@@ -316,7 +322,9 @@ mod tests {
         assert_eq!(r.tokens, i64::MAX);
         a.record(&usage(i64::MAX), i64::MAX, now);
         assert_eq!(a.totals.total_tokens, i64::MAX);
-        assert!(a.admit(1, &tokens_limit(i64::MAX), &call(1, 1, 1), now).is_err());
+        assert!(a
+            .admit(1, &tokens_limit(i64::MAX), &call(1, 1, 1), now)
+            .is_err());
         a.release(&r);
         a.release(&r);
         assert_eq!(a.reserved_tokens, 0);
@@ -326,7 +334,9 @@ mod tests {
     fn embeddings_need_only_their_prompt() {
         let mut a = Account::new(Totals::default());
         let now = Instant::now();
-        let (r, _) = a.admit(1, &tokens_limit(100), &call(100, 0, 1), now).unwrap();
+        let (r, _) = a
+            .admit(1, &tokens_limit(100), &call(100, 0, 1), now)
+            .unwrap();
         assert_eq!(r.tokens, 100);
         assert!(a.admit(1, &tokens_limit(100), &call(1, 0, 1), now).is_err());
     }
@@ -364,7 +374,10 @@ mod tests {
         assert!(a.admit(1, &limits, &call(1, 0, 1), start).is_err());
         a.release(&r);
         a.record(&usage(20), 0, start);
-        assert!(a.admit(1, &limits, &call(1, 0, 1), start).is_ok(), "80 of 100 in use");
+        assert!(
+            a.admit(1, &limits, &call(1, 0, 1), start).is_ok(),
+            "80 of 100 in use"
+        );
         a.record(&usage(100), 0, start);
         assert!(a.admit(1, &limits, &call(1, 0, 1), start).is_err());
         // A minute later the settled tokens have left the window.

@@ -3,7 +3,8 @@
 use crate::accounting::Limits;
 use crate::error::ApiError;
 use crate::routing::model_name::glob_match;
-use crate::store::tokens::{models_from_db, Role};
+use crate::store::models_from_db;
+use crate::store::tokens::Role;
 use entity::token;
 
 /// What the request path needs to know about a token.

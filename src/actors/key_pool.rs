@@ -63,7 +63,8 @@ impl KeySlot {
 
     fn copy_health(&self, old: &KeySlot) {
         let r = Ordering::Relaxed;
-        self.cooldown_until_ms.store(old.cooldown_until_ms.load(r), r);
+        self.cooldown_until_ms
+            .store(old.cooldown_until_ms.load(r), r);
         self.consecutive_failures
             .store(old.consecutive_failures.load(r), r);
         self.reopened.store(old.reopened.load(r), r);
@@ -213,10 +214,11 @@ impl KeySet {
             .keys
             .iter()
             .filter(|k| {
+                let probe_taken = k.half_open(threshold) && k.probe_busy(now);
                 k.record.enabled
                     && !k.cooling(now)
                     && !exclude.contains(&k.record.id)
-                    && !(k.half_open(threshold) && k.probe_busy(now))
+                    && !probe_taken
             })
             .collect();
         loop {
@@ -443,23 +445,38 @@ mod tests {
         for _ in 0..2 {
             keys.report(1, KeyOutcome::Failed(None), None);
         }
-        assert_eq!(cooling(&keys, 1), 30, "third failure in a row opens the breaker");
+        assert_eq!(
+            cooling(&keys, 1),
+            30,
+            "third failure in a row opens the breaker"
+        );
         // Cool-down over: half-open, one probe at a time.
         keys.keys[0].cooldown_until_ms.store(0, Ordering::Relaxed);
         assert_eq!(keys.pick(&[2]).unwrap().id, 1);
         assert!(keys.pick(&[2]).is_none(), "the probe is taken");
         keys.report(1, KeyOutcome::Failed(None), None);
-        assert_eq!(cooling(&keys, 1), 60, "a failed probe doubles the cool-down");
+        assert_eq!(
+            cooling(&keys, 1),
+            60,
+            "a failed probe doubles the cool-down"
+        );
         keys.keys[0].cooldown_until_ms.store(0, Ordering::Relaxed);
         assert_eq!(keys.pick(&[2]).unwrap().id, 1);
         keys.report(1, KeyOutcome::Ok, None);
-        assert!(keys.pick(&[2]).is_some() && keys.pick(&[2]).is_some(), "closed again");
+        assert!(
+            keys.pick(&[2]).is_some() && keys.pick(&[2]).is_some(),
+            "closed again"
+        );
     }
 
     #[test]
     fn retry_after_quota_and_request_errors() {
         let keys = set(None);
-        keys.report(1, KeyOutcome::RateLimited(Some(Duration::from_secs(7))), None);
+        keys.report(
+            1,
+            KeyOutcome::RateLimited(Some(Duration::from_secs(7))),
+            None,
+        );
         assert_eq!(cooling(&keys, 1), 7);
         keys.report(2, KeyOutcome::OutOfQuota, None);
         assert_eq!(cooling(&keys, 2), 3600);
@@ -469,19 +486,29 @@ mod tests {
         }
         assert_eq!(cooling(&keys, 1), 0);
         keys.report(1, KeyOutcome::Failed(Some(Duration::from_secs(12))), None);
-        assert_eq!(cooling(&keys, 1), 12, "a 503 with Retry-After cools at once");
+        assert_eq!(
+            cooling(&keys, 1),
+            12,
+            "a 503 with Retry-After cools at once"
+        );
     }
 
     #[test]
     fn classifies_upstream_errors() {
         let c = |status, body: &str| KeyOutcome::classify(status, body.as_bytes(), None);
         assert_eq!(
-            c(429, r#"{"error":{"type":"insufficient_quota","code":"insufficient_quota"}}"#),
+            c(
+                429,
+                r#"{"error":{"type":"insufficient_quota","code":"insufficient_quota"}}"#
+            ),
             KeyOutcome::OutOfQuota
         );
         assert_eq!(c(402, "Insufficient Balance"), KeyOutcome::OutOfQuota);
         assert_eq!(
-            c(429, r#"{"error":{"message":"Request too large for gpt-4o on tokens per min"}}"#),
+            c(
+                429,
+                r#"{"error":{"message":"Request too large for gpt-4o on tokens per min"}}"#
+            ),
             KeyOutcome::RequestError
         );
         assert_eq!(c(429, "{}"), KeyOutcome::RateLimited(None));

@@ -243,7 +243,11 @@ async fn chat_reply(call: Call<'_>, state: &Shared) -> Reply {
     } else {
         "stop"
     };
-    let choices = body.get("n").and_then(Value::as_u64).unwrap_or(1).clamp(1, 128) as usize;
+    let choices = body
+        .get("n")
+        .and_then(Value::as_u64)
+        .unwrap_or(1)
+        .clamp(1, 128) as usize;
     let no_usage = fault.as_ref().is_some_and(|f| f.no_usage == Some(true));
     let prompt = prompt_tokens(&body);
     let completion = (n * choices) as i64;
@@ -454,9 +458,7 @@ mod close_delimited {
             let (name, value) = (name.trim().to_ascii_lowercase(), value.trim());
             match name.as_str() {
                 "content-length" => length = value.parse().unwrap_or(0),
-                "authorization" => {
-                    key = value.strip_prefix("Bearer ").unwrap_or(value).to_string()
-                }
+                "authorization" => key = value.strip_prefix("Bearer ").unwrap_or(value).to_string(),
                 "x-api-key" if key.is_empty() => key = value.to_string(),
                 _ => {}
             }
@@ -512,10 +514,12 @@ fn main() -> std::io::Result<()> {
     actix_web::rt::System::new().block_on(async move {
         let state: Shared = web::Data::new(Mutex::new(MockState::default()));
         if args.framing != Framing::Auto {
-            let listener =
-                tokio::net::TcpListener::bind((args.host.as_str(), args.port)).await?;
+            let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port)).await?;
             println!("mock-upstream: {:?} framing", args.framing);
-            println!("mock-upstream listening on http://{}", listener.local_addr()?);
+            println!(
+                "mock-upstream listening on http://{}",
+                listener.local_addr()?
+            );
             use std::io::Write;
             std::io::stdout().flush()?;
             close_delimited::serve(listener, state, args.framing).await;

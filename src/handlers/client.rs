@@ -123,7 +123,10 @@ fn parse_request(endpoint: Endpoint, raw: bytes::Bytes) -> Result<ClientRequest,
             .as_i64()
             .filter(|n| (1..=MAX_CHOICES).contains(n))
             .ok_or_else(|| {
-                ApiError::invalid_param("n", format!("'n' must be an integer from 1 to {MAX_CHOICES}"))
+                ApiError::invalid_param(
+                    "n",
+                    format!("'n' must be an integer from 1 to {MAX_CHOICES}"),
+                )
             })?,
     };
     match endpoint {

@@ -140,8 +140,7 @@ pub fn request_id(req: &HttpRequest) -> Arc<str> {
 pub async fn request_ids(
     req: actix_web::dev::ServiceRequest,
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
-) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error>
-{
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
     use actix_web::HttpMessage;
     use rand::Rng;
     let id: Arc<str> = Arc::from(format!("req_{:016x}", rand::thread_rng().gen::<u64>()));

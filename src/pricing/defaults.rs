@@ -98,7 +98,11 @@ mod tests {
         assert_eq!(names.len(), DEFAULT_PRICES.len());
         for d in DEFAULT_PRICES {
             assert!(d.price().is_valid(), "{}", d.model);
-            assert!(d.cached.is_none_or(|c| c <= d.input), "{}: cached above input", d.model);
+            assert!(
+                d.cached.is_none_or(|c| c <= d.input),
+                "{}: cached above input",
+                d.model
+            );
             let embeds = d.model.contains("embedding");
             assert_eq!(d.max_output_tokens.is_none(), embeds, "{}", d.model);
         }

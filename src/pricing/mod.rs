@@ -54,7 +54,10 @@ impl PriceBook {
     pub fn new(rows: impl IntoIterator<Item = (String, String, Price)>) -> PriceBook {
         let mut book = PriceBook::default();
         for (provider, model, price) in rows {
-            book.prices.entry(provider).or_default().insert(model, price);
+            book.prices
+                .entry(provider)
+                .or_default()
+                .insert(model, price);
         }
         book
     }
@@ -224,7 +227,10 @@ mod tests {
         book.insert("", "a", price(30.0, 60.0, None));
         // Formerly every '-' was a cut point (quadratic); now only version suffixes are.
         assert!(book.lookup("p", &"a-1234".repeat(1000)).is_none());
-        assert!(book.lookup("p", "a-1234-1234-1234-1234").is_none(), "at most 3 strips");
+        assert!(
+            book.lookup("p", "a-1234-1234-1234-1234").is_none(),
+            "at most 3 strips"
+        );
         assert!(book.lookup("p", "a-1234-1234-1234").is_some());
     }
 

@@ -1,5 +1,6 @@
 //! Gateway tokens: created here (plaintext returned once), stored as SHA-256 hashes.
 
+use super::models_to_db;
 use entity::token;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
@@ -58,16 +59,6 @@ impl NewToken {
             tpm: None,
         }
     }
-}
-
-pub fn models_to_db(models: &Option<Vec<String>>) -> Option<String> {
-    models
-        .as_ref()
-        .map(|m| serde_json::Value::from(m.clone()).to_string())
-}
-
-pub fn models_from_db(text: Option<&str>) -> Option<Vec<String>> {
-    text.and_then(|t| serde_json::from_str(t).ok())
 }
 
 /// Inserts a token; `plaintext` is used when given (bootstrap), else one is generated.

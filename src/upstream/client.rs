@@ -142,9 +142,7 @@ impl UpstreamClient {
         headers: &[(&'static str, String)],
         body: Bytes,
     ) -> Result<Response, SendError> {
-        let uri: http::Uri = url
-            .parse()
-            .map_err(|e| SendError::Url(format!("{e}")))?;
+        let uri: http::Uri = url.parse().map_err(|e| SendError::Url(format!("{e}")))?;
         let mut builder = hyper::Request::post(uri.clone())
             .header(http::header::CONTENT_TYPE, "application/json");
         // An http upstream reached through a forwarding proxy carries the proxy's credentials.
@@ -284,10 +282,7 @@ impl Write for ProxyStream {
         Pin::new(&mut self.io).poll_flush(cx)
     }
 
-    fn poll_shutdown(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<std::io::Result<()>> {
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.io).poll_shutdown(cx)
     }
 

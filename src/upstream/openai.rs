@@ -203,7 +203,11 @@ impl Delta {
         {
             into.add(text);
         }
-        let calls = self.tool_calls.iter().flatten().filter_map(|c| c.function.as_ref());
+        let calls = self
+            .tool_calls
+            .iter()
+            .flatten()
+            .filter_map(|c| c.function.as_ref());
         for function in calls.chain(self.function_call.as_ref()) {
             for text in [&function.name, &function.arguments].into_iter().flatten() {
                 into.add(text);
@@ -434,8 +438,7 @@ mod tests {
     #[test]
     fn the_cap_goes_into_the_fields_the_upstream_reads() {
         let send = |adapter: &OpenAiAdapter, req: &ClientRequest| -> Value {
-            serde_json::from_slice(&adapter.body(req, &target("gpt-4o", Some(7))).unwrap())
-                .unwrap()
+            serde_json::from_slice(&adapter.body(req, &target("gpt-4o", Some(7))).unwrap()).unwrap()
         };
         let mut req = request(r#"{"model":"gpt-4o","messages":[]}"#, false, false);
         let body = send(&OPENAI, &req);
@@ -449,7 +452,13 @@ mod tests {
         req.sent_max_tokens = true;
         req.sent_max_completion_tokens = true;
         let body = send(&OPENAI, &req);
-        assert_eq!((body["max_tokens"].as_i64(), body["max_completion_tokens"].as_i64()), (Some(7), Some(7)));
+        assert_eq!(
+            (
+                body["max_tokens"].as_i64(),
+                body["max_completion_tokens"].as_i64()
+            ),
+            (Some(7), Some(7))
+        );
     }
 
     #[test]

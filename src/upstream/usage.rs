@@ -144,7 +144,11 @@ mod tests {
             e.tokens()
         };
         assert_eq!(tokens("Hello world!"), 3);
-        assert_eq!(tokens("你好，世界"), 5, "CJK and full-width punctuation: one each");
+        assert_eq!(
+            tokens("你好，世界"),
+            5,
+            "CJK and full-width punctuation: one each"
+        );
         assert_eq!(tokens("Привет"), 3);
         assert_eq!(tokens(""), 0);
         assert_eq!(TextEstimate::of_bytes("ab你".as_bytes()).tokens(), 2);

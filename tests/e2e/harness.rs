@@ -127,8 +127,14 @@ pub struct Mock {
 
 impl Mock {
     pub fn start() -> Mock {
+        Mock::start_with(&[])
+    }
+
+    /// A mock with extra arguments (`--framing close`).
+    pub fn start_with(args: &[&str]) -> Mock {
         let mut child = Command::new(MOCK_BIN)
             .args(["--port", "0"])
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -365,6 +371,14 @@ impl Gateway {
             ids.push(body["id"].as_i64().unwrap());
         }
         ids
+    }
+
+    /// Stops the process at once (SIGKILL), as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 
     /// Sends SIGTERM and waits for a clean exit.

@@ -52,7 +52,7 @@ async fn every_call_gets_a_log_row_without_secrets() {
         );
 
         let db = backend.connect().await;
-        let rows = eventually(Duration::from_secs(1), || async {
+        eventually(Duration::from_secs(1), || async {
             let rows = rows(&db).await;
             (rows.len() >= 3).then_some(rows)
         })

@@ -4,8 +4,11 @@
 mod harness;
 
 mod accounting;
+mod budgets;
 mod cli;
 mod errors;
+mod hostile;
 mod logs;
 mod proxy;
 mod sdk;
+mod upstream_wire;

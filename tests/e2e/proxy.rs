@@ -142,7 +142,13 @@ async fn providers_are_balanced_and_fail_over() {
     let (status, body) = gw
         .post("/v1/chat/completions", &gw.admin, &chat("pa/m1"))
         .await;
-    assert_error(status, &body, 503, "upstream_error", Some("no_upstream_available"));
+    assert_error(
+        status,
+        &body,
+        503,
+        "upstream_error",
+        Some("no_upstream_available"),
+    );
 }
 
 #[actix_web::test]

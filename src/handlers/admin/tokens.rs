@@ -12,7 +12,8 @@ use crate::cli::{nano_to_usd, usd_to_nano};
 use crate::error::ApiError;
 use crate::handlers::support::{authenticate_admin, json_body};
 use crate::state::AppState;
-use crate::store::tokens::{models_from_db, NewToken, Role, TokenPatch};
+use crate::store::models_from_db;
+use crate::store::tokens::{NewToken, Role, TokenPatch};
 use crate::time::{parse_rfc3339, to_rfc3339};
 
 fn view(t: &TokenRecord) -> Value {
