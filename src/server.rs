@@ -1,6 +1,8 @@
 //! Builds the actors and the HTTP server, runs until SIGTERM/SIGINT, then drains.
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
 use std::time::Duration;
 
 use actix::Actor;

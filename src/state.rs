@@ -31,6 +31,6 @@ pub struct AppState {
 impl AppState {
     /// The routing table in force.
     pub fn table(&self) -> Arc<RoutingTable> {
-        self.routing.read().expect("routing table lock").clone()
+        self.routing.read().clone()
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod admin_key;
 pub mod admin_session;
+pub mod columns;
 pub mod login_challenge;
 pub mod model_price;
 pub mod model_redirect;

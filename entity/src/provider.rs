@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+pub use crate::columns::ModelList;
+
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "providers")]
 pub struct Model {
@@ -11,7 +13,8 @@ pub struct Model {
     pub api_type: String,
     pub base_url: String,
     /// JSON array of exact names or `*` globs; `None` serves any model.
-    pub models: Option<String>,
+    #[sea_orm(column_type = "String(StringLen::None)", nullable)]
+    pub models: Option<ModelList>,
     pub weight: i32,
     pub enabled: bool,
     pub created_at: i64,

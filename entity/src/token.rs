@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+pub use crate::columns::{ModelList, Role};
+
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "tokens")]
 pub struct Model {
@@ -12,9 +14,11 @@ pub struct Model {
     /// First characters of the token, for display.
     pub token_prefix: String,
     /// `client` or `admin`.
-    pub role: String,
+    #[sea_orm(column_type = "String(StringLen::None)")]
+    pub role: Role,
     /// JSON array of exact names or `*` globs; `None` allows every model.
-    pub allowed_models: Option<String>,
+    #[sea_orm(column_type = "String(StringLen::None)", nullable)]
+    pub allowed_models: Option<ModelList>,
     pub max_tokens: Option<i64>,
     pub max_amount_nano: Option<i64>,
     pub expires_at: Option<i64>,

@@ -24,8 +24,8 @@ impl TokenInfo {
         TokenInfo {
             id: row.id,
             name: row.name.clone(),
-            role: Role::parse(&row.role).unwrap_or(Role::Client),
-            allowed_models: models_from_db(row.allowed_models.as_deref()),
+            role: row.role.clone(),
+            allowed_models: models_from_db(row.allowed_models.as_ref()),
             limits: Limits {
                 max_tokens: row.max_tokens,
                 max_amount_nano: row.max_amount_nano,
@@ -39,7 +39,8 @@ impl TokenInfo {
 
     /// Enabled and not expired at `now_ms`.
     pub fn check_usable(&self, now_ms: i64) -> Result<(), ApiError> {
-        if !self.enabled {
+        // Fail closed: a role this build does not know refuses the token.
+        if !self.enabled || matches!(self.role, Role::Unrecognized(_)) {
             return Err(ApiError::TokenDisabled);
         }
         if self.expires_at.is_some_and(|t| t <= now_ms) {

@@ -5,7 +5,9 @@
 //! `LogQueue` (an uncontended mutex, no thread wake-up) and nudge the sink only when a batch
 //! is full; the sink also drains the queue on its interval and before answering `Flush`.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -33,13 +35,13 @@ impl LogQueue {
 
     /// Queues a row; true when a batch is full and the sink should be told.
     pub fn push(&self, row: LogEntry) -> bool {
-        let mut rows = self.rows.lock().expect("log queue lock");
+        let mut rows = self.rows.lock();
         rows.push(row);
         rows.len() == self.batch_size
     }
 
     fn take(&self) -> Vec<LogEntry> {
-        std::mem::take(&mut *self.rows.lock().expect("log queue lock"))
+        std::mem::take(&mut *self.rows.lock())
     }
 }
 

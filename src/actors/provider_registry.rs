@@ -56,7 +56,7 @@ impl ProviderRegistry {
     }
 
     fn table(&self) -> Arc<RoutingTable> {
-        self.shared.read().expect("routing table lock").clone()
+        self.shared.read().clone()
     }
 
     /// Builds and publishes a new table; key health carries over from the current one.
@@ -113,7 +113,7 @@ impl ProviderRegistry {
             .map(|p| (p.info.record.id, p.pool.clone()))
             .collect();
         let table = RoutingTable::new(self.routing.provider_strategy, entries, snapshot.redirects);
-        *self.shared.write().expect("routing table lock") = Arc::new(table);
+        *self.shared.write() = Arc::new(table);
     }
 
     /// Loads a snapshot and applies it unless a newer one was applied meanwhile.

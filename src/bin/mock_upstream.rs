@@ -227,18 +227,19 @@ async fn chat_reply(call: Call<'_>, state: &Shared) -> Reply {
         .and_then(Value::as_str)
         .unwrap_or("mock")
         .to_string();
-    // Like OpenAI: max_completion_tokens wins over the deprecated max_tokens; without a cap
-    // the "model" writes `mock.default_tokens` (8 unless told).
-    let default_tokens = body
+    // The "model" would write `mock.default_tokens` (else the client's `max_tokens`, else
+    // 8); like OpenAI it stops at `max_completion_tokens`, else at `max_tokens`.
+    let natural = body
         .pointer("/mock/default_tokens")
+        .or_else(|| body.get("max_tokens"))
         .and_then(Value::as_u64)
         .unwrap_or(8);
     let cap = body
         .get("max_completion_tokens")
         .or_else(|| body.get("max_tokens"))
         .and_then(Value::as_u64);
-    let n = cap.unwrap_or(default_tokens).clamp(1, 100_000) as usize;
-    let finish = if cap.is_some_and(|c| c < default_tokens) {
+    let n = cap.unwrap_or(natural).min(natural).clamp(1, 100_000) as usize;
+    let finish = if cap.is_some_and(|c| c < natural) {
         "length"
     } else {
         "stop"

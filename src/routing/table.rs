@@ -3,7 +3,9 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
 
 use actix::Addr;
 use dashmap::DashMap;
@@ -79,8 +81,13 @@ pub struct RoutingTable {
     provider_redirects: HashMap<String, HashMap<String, String>>,
     /// Redirect sources → providers with a per-provider redirect for them.
     redirect_sources: HashMap<String, Vec<usize>>,
+    /// Round-robin position per model. Model names come from clients (any name reaches an
+    /// open provider), so at most `MAX_COUNTERS` get their own; the rest share `overflow`.
     counters: DashMap<String, AtomicU64>,
+    overflow: AtomicU64,
 }
+
+const MAX_COUNTERS: usize = 10_000;
 
 /// The table in force, swapped whole on every change.
 pub type SharedRouting = Arc<RwLock<Arc<RoutingTable>>>;
@@ -219,6 +226,9 @@ impl RoutingTable {
                 .collect();
             let mut counter = match self.counters.get(&route.model) {
                 Some(c) => c.fetch_add(1, Ordering::Relaxed),
+                None if self.counters.len() >= MAX_COUNTERS => {
+                    self.overflow.fetch_add(1, Ordering::Relaxed)
+                }
                 None => self
                     .counters
                     .entry(route.model.clone())

@@ -152,7 +152,7 @@ fn record(m: provider::Model) -> ProviderRecord {
     ProviderRecord {
         id: m.id,
         api_type: api_type.unwrap_or(ApiType::OpenAi),
-        models: models_from_db(m.models.as_deref()),
+        models: models_from_db(m.models.as_ref()),
         weight: m.weight.max(0) as u32,
         name: m.name,
         base_url: m.base_url,

@@ -10,26 +10,13 @@ use sea_orm::{
 use crate::secrets::{generate_token, hash_token, token_display_prefix};
 use crate::time::now_ms;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    Client,
-    Admin,
-}
+pub use entity::token::Role;
 
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Client => "client",
-            Role::Admin => "admin",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Role> {
-        match text {
-            "client" => Some(Role::Client),
-            "admin" => Some(Role::Admin),
-            _ => None,
-        }
+/// A role an admin may give: `client` or `admin`.
+pub fn parse_role(text: &str) -> Option<Role> {
+    match Role::from_text(text) {
+        Role::Unrecognized(_) => None,
+        known => Some(known),
     }
 }
 
@@ -74,7 +61,7 @@ pub async fn create(
         name: Set(new.name.clone()),
         token_hash: Set(hash_token(&plain)),
         token_prefix: Set(token_display_prefix(&plain)),
-        role: Set(new.role.as_str().to_string()),
+        role: Set(new.role.clone()),
         allowed_models: Set(models_to_db(&new.allowed_models)),
         max_tokens: Set(new.max_tokens),
         max_amount_nano: Set(new.max_amount_nano),
@@ -186,8 +173,8 @@ pub async fn update(
     if let Some(v) = &patch.name {
         row.name = Set(v.clone());
     }
-    if let Some(v) = patch.role {
-        row.role = Set(v.as_str().to_string());
+    if let Some(v) = &patch.role {
+        row.role = Set(v.clone());
     }
     if let Some(v) = &patch.allowed_models {
         row.allowed_models = Set(models_to_db(v));

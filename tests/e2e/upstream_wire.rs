@@ -118,7 +118,13 @@ async fn an_endless_event_stream_line_ends_the_stream_with_an_error() {
             .contains("longer than 65536 bytes"),
         "{last}"
     );
-    assert!(gw.logs().contains("ending a stream from upstream"));
+    let logged = eventually(Duration::from_secs(2), || async {
+        gw.logs()
+            .contains("ending a stream from upstream")
+            .then_some(())
+    })
+    .await;
+    assert!(logged.is_some(), "the cut is logged");
     let rows = log_rows(&backend, 1).await;
     assert_eq!(rows[0].status_code, 502);
     assert_eq!(rows[0].error_type.as_deref(), Some("upstream_stream_error"));

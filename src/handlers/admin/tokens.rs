@@ -13,7 +13,7 @@ use crate::error::ApiError;
 use crate::handlers::support::{authenticate_admin, json_body};
 use crate::state::AppState;
 use crate::store::models_from_db;
-use crate::store::tokens::{NewToken, Role, TokenPatch};
+use crate::store::tokens::{parse_role, NewToken, Role, TokenPatch};
 use crate::time::{parse_rfc3339, to_rfc3339};
 
 fn view(t: &TokenRecord) -> Value {
@@ -21,9 +21,9 @@ fn view(t: &TokenRecord) -> Value {
     json!({
         "id": r.id,
         "name": r.name,
-        "role": r.role,
+        "role": r.role.as_str(),
         "token_prefix": r.token_prefix,
-        "allowed_models": models_from_db(r.allowed_models.as_deref()),
+        "allowed_models": models_from_db(r.allowed_models.as_ref()),
         "max_tokens": r.max_tokens,
         "max_amount": r.max_amount_nano.map(nano_to_usd),
         "expires_at": r.expires_at.map(to_rfc3339),
@@ -47,7 +47,7 @@ fn parse_id(text: &str) -> Result<i32, ApiError> {
 }
 
 fn role(text: &str) -> Result<Role, ApiError> {
-    Role::parse(text).ok_or_else(|| ApiError::invalid_param("role", "role must be client or admin"))
+    parse_role(text).ok_or_else(|| ApiError::invalid_param("role", "role must be client or admin"))
 }
 
 fn name(text: &str) -> Result<String, ApiError> {
