@@ -305,23 +305,31 @@ impl MeteredStream {
 impl Stream for MeteredStream {
     type Item = Result<Bytes, Infallible>;
 
+    /// Relays what the upstream has sent so far. Frames that are already there are taken
+    /// together (hyper yields one per upstream chunk), so a burst of small events leaves in
+    /// one write instead of one write each; nothing waits for more to arrive.
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
         if this.done.is_none() {
             return Poll::Ready(None);
         }
+        if this.deadline.as_mut().poll(cx).is_ready() {
+            this.end(
+                504,
+                Some(("upstream_timeout", "stream exceeded request_timeout".into())),
+            );
+            return Poll::Ready(Some(Ok(Self::error_event(
+                "upstream stream exceeded the request timeout",
+            ))));
+        }
+        let mut out = BytesMut::new();
         loop {
-            if this.deadline.as_mut().poll(cx).is_ready() {
-                this.end(
-                    504,
-                    Some(("upstream_timeout", "stream exceeded request_timeout".into())),
-                );
-                return Poll::Ready(Some(Ok(Self::error_event(
-                    "upstream stream exceeded the request timeout",
-                ))));
+            if out.len() >= RELAY_BATCH_BYTES {
+                return Poll::Ready(Some(Ok(out.freeze())));
             }
             match Pin::new(&mut this.inner).poll_frame(cx) {
-                Poll::Pending => return Poll::Pending,
+                Poll::Pending if out.is_empty() => return Poll::Pending,
+                Poll::Pending => return Poll::Ready(Some(Ok(out.freeze()))),
                 Poll::Ready(Some(Ok(frame))) => {
                     let Ok(bytes) = frame.into_data() else {
                         continue; // trailers
@@ -329,24 +337,20 @@ impl Stream for MeteredStream {
                     if let Some(end) = this.done.as_mut() {
                         end.record.mark_first_byte();
                     }
-                    let mut out = BytesMut::with_capacity(bytes.len());
                     if let Err(broken) = this.translator.feed(&bytes, &mut out) {
                         log::warn!("ending a stream from upstream: {broken}");
                         this.end(502, Some(("upstream_stream_error", broken.clone())));
                         out.extend_from_slice(&Self::error_event(&broken));
                         return Poll::Ready(Some(Ok(out.freeze())));
                     }
-                    if !out.is_empty() {
-                        return Poll::Ready(Some(Ok(out.freeze())));
-                    }
                 }
                 Poll::Ready(Some(Err(e))) => {
                     let message = format!("upstream stream broke: {}", error_chain(&e));
                     this.end(502, Some(("upstream_stream_error", message.clone())));
-                    return Poll::Ready(Some(Ok(Self::error_event(&message))));
+                    out.extend_from_slice(&Self::error_event(&message));
+                    return Poll::Ready(Some(Ok(out.freeze())));
                 }
                 Poll::Ready(None) => {
-                    let mut out = BytesMut::new();
                     this.translator.finish(&mut out);
                     if this.translator.completed() {
                         this.end(200, None);
@@ -369,6 +373,9 @@ impl Stream for MeteredStream {
         }
     }
 }
+
+/// Most bytes relayed in one write when several upstream frames are already waiting.
+const RELAY_BATCH_BYTES: usize = 64 * 1024;
 
 impl Drop for MeteredStream {
     fn drop(&mut self) {
