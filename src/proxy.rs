@@ -210,6 +210,9 @@ async fn attempt(
                 record,
                 prompt_tokens: req.prompt_tokens,
             }),
+            pending: BytesMut::new(),
+            yielded: false,
+            delivered: false,
         };
         return Ok(HttpResponse::Ok()
             .content_type("text/event-stream")
@@ -279,6 +282,12 @@ struct MeteredStream {
     translator: Box<dyn StreamTranslator>,
     deadline: Pin<Box<actix_web::rt::time::Sleep>>,
     done: Option<StreamEnd>,
+    /// Translated bytes not yet handed to the client.
+    pending: BytesMut,
+    /// Whether this poll already yielded once to let the upstream connection read on.
+    yielded: bool,
+    /// Whether anything reached the client yet.
+    delivered: bool,
 }
 
 impl MeteredStream {
@@ -296,6 +305,12 @@ impl MeteredStream {
         end.record.finish(status);
     }
 
+    fn take_pending(&mut self) -> Bytes {
+        self.yielded = false;
+        self.delivered = true;
+        self.pending.split().freeze()
+    }
+
     fn error_event(message: &str) -> Bytes {
         let body = ApiError::UpstreamFailed(message.to_string()).body();
         Bytes::from(format!("data: {body}\n\n"))
@@ -305,9 +320,11 @@ impl MeteredStream {
 impl Stream for MeteredStream {
     type Item = Result<Bytes, Infallible>;
 
-    /// Relays what the upstream has sent so far. Frames that are already there are taken
-    /// together (hyper yields one per upstream chunk), so a burst of small events leaves in
-    /// one write instead of one write each; nothing waits for more to arrive.
+    /// Relays what the upstream has sent so far. hyper hands body frames over from its
+    /// connection task one at a time, so when a frame has just arrived this yields once
+    /// (waking itself at the back of the queue) to let the connection decode what else is
+    /// already buffered: a burst of events then leaves in one write instead of one write
+    /// and two task switches each. It never waits for data that has not arrived.
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
         if this.done.is_none() {
@@ -318,18 +335,24 @@ impl Stream for MeteredStream {
                 504,
                 Some(("upstream_timeout", "stream exceeded request_timeout".into())),
             );
+            this.pending.clear();
             return Poll::Ready(Some(Ok(Self::error_event(
                 "upstream stream exceeded the request timeout",
             ))));
         }
-        let mut out = BytesMut::new();
         loop {
-            if out.len() >= RELAY_BATCH_BYTES {
-                return Poll::Ready(Some(Ok(out.freeze())));
+            if this.pending.len() >= RELAY_BATCH_BYTES {
+                return Poll::Ready(Some(Ok(this.take_pending())));
             }
             match Pin::new(&mut this.inner).poll_frame(cx) {
-                Poll::Pending if out.is_empty() => return Poll::Pending,
-                Poll::Pending => return Poll::Ready(Some(Ok(out.freeze()))),
+                Poll::Pending if this.pending.is_empty() => return Poll::Pending,
+                // The first event goes out at once: time to first token matters most.
+                Poll::Pending if !this.yielded && this.delivered => {
+                    this.yielded = true;
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                Poll::Pending => return Poll::Ready(Some(Ok(this.take_pending()))),
                 Poll::Ready(Some(Ok(frame))) => {
                     let Ok(bytes) = frame.into_data() else {
                         continue; // trailers
@@ -337,21 +360,22 @@ impl Stream for MeteredStream {
                     if let Some(end) = this.done.as_mut() {
                         end.record.mark_first_byte();
                     }
-                    if let Err(broken) = this.translator.feed(&bytes, &mut out) {
+                    this.yielded = false;
+                    if let Err(broken) = this.translator.feed(&bytes, &mut this.pending) {
                         log::warn!("ending a stream from upstream: {broken}");
                         this.end(502, Some(("upstream_stream_error", broken.clone())));
-                        out.extend_from_slice(&Self::error_event(&broken));
-                        return Poll::Ready(Some(Ok(out.freeze())));
+                        this.pending.extend_from_slice(&Self::error_event(&broken));
+                        return Poll::Ready(Some(Ok(this.take_pending())));
                     }
                 }
                 Poll::Ready(Some(Err(e))) => {
                     let message = format!("upstream stream broke: {}", error_chain(&e));
                     this.end(502, Some(("upstream_stream_error", message.clone())));
-                    out.extend_from_slice(&Self::error_event(&message));
-                    return Poll::Ready(Some(Ok(out.freeze())));
+                    this.pending.extend_from_slice(&Self::error_event(&message));
+                    return Poll::Ready(Some(Ok(this.take_pending())));
                 }
                 Poll::Ready(None) => {
-                    this.translator.finish(&mut out);
+                    this.translator.finish(&mut this.pending);
                     if this.translator.completed() {
                         this.end(200, None);
                     } else {
@@ -363,10 +387,10 @@ impl Stream for MeteredStream {
                             )),
                         );
                     }
-                    return if out.is_empty() {
+                    return if this.pending.is_empty() {
                         Poll::Ready(None)
                     } else {
-                        Poll::Ready(Some(Ok(out.freeze())))
+                        Poll::Ready(Some(Ok(this.take_pending())))
                     };
                 }
             }

@@ -20,7 +20,7 @@ use hyper_util::client::legacy::connect::proxy::Tunnel;
 use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::proxy::matcher::Matcher;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpStream;
 use tower_service::Service;
 
@@ -125,7 +125,7 @@ impl UpstreamClient {
                 http,
                 proxies: config.proxies.clone(),
             });
-        let client = Client::builder(TokioExecutor::new())
+        let client = Client::builder(LocalExecutor)
             .pool_timer(TokioTimer::new())
             .pool_idle_timeout(Duration::from_secs(60))
             .build(connector);
@@ -168,6 +168,23 @@ impl UpstreamClient {
                 SendError::Other(error_chain(&e))
             }
         })
+    }
+}
+
+/// Runs hyper's connection tasks on the worker's own task queue (actix's `LocalSet`), next
+/// to the calls that use them. Each worker has its own client, so a connection never leaves
+/// its thread; and a relayed stream that yields lets the connection decode the next frame
+/// in the same queue at once (on the runtime's queue it would wait for the `LocalSet` to
+/// give up its turn: ~20 µs per event in a burst).
+#[derive(Clone, Copy)]
+struct LocalExecutor;
+
+impl<F> hyper::rt::Executor<F> for LocalExecutor
+where
+    F: Future + 'static,
+{
+    fn execute(&self, fut: F) {
+        actix_web::rt::spawn(fut);
     }
 }
 
