@@ -182,15 +182,6 @@ impl LedgerState {
         self.by_hash.get(hash).map(|slot| slot.info.read().clone())
     }
 
-    pub fn contains(&self, id: i32) -> bool {
-        self.by_id.contains_key(&id)
-    }
-
-    /// Ids of the tokens held in memory.
-    pub fn cached_ids(&self) -> Vec<i32> {
-        self.by_id.iter().map(|e| *e.key()).collect()
-    }
-
     /// Adds a token read from the database, or refreshes its settings while keeping the
     /// in-memory counters (which are ahead of the database's). A deleted row is removed.
     pub fn upsert(&self, row: &token::Model) -> Arc<TokenInfo> {
@@ -329,7 +320,8 @@ impl LedgerState {
             reservation: Some(reservation),
             usable,
             max_output,
-            allowance,
+            // Only a generated completion can be capped (an embedding has none).
+            allowance: allowance.filter(|_| req.generates),
         })
     }
 

@@ -164,7 +164,7 @@ async fn caps_are_sent_only_when_the_budget_bites() {
     let (mock, gw) = gateway_with_mock(
         &backend,
         &[],
-        json!(["gpt-4o-mini", "unknown-model"]),
+        json!(["gpt-4o-mini", "unknown-model", "text-embedding-3-small"]),
         &["sk-cap-key-000001"],
     )
     .await;
@@ -230,6 +230,23 @@ async fn caps_are_sent_only_when_the_budget_bites() {
     gw.post("/v1/chat/completions", &rich2, &unknown).await;
     let sent = mock.last_request().await["body"].clone();
     assert!(sent.get("max_completion_tokens").is_none(), "{sent}");
+
+    // Embeddings generate nothing, so nothing is capped, however small the budget.
+    let (_, small) = token_with(&gw, json!({"max_tokens": 300})).await;
+    let (status, body) = gw
+        .post(
+            "/v1/embeddings",
+            &small,
+            &json!({"model": "text-embedding-3-small", "input": "hello"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let sent = mock.last_request().await["body"].clone();
+    assert_eq!(
+        sent,
+        json!({"model": "text-embedding-3-small", "input": "hello"}),
+        "passed through untouched"
+    );
 }
 
 #[actix_web::test]
