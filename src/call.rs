@@ -68,6 +68,7 @@ impl CallRecord {
         e.completion_tokens = usage.completion_tokens;
         e.total_tokens = usage.total_tokens;
         e.cached_tokens = usage.cached_tokens;
+        e.cache_write_tokens = usage.cache_write_tokens;
         e.reasoning_tokens = usage.reasoning_tokens;
         e.usage_estimated = estimated;
     }

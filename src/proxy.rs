@@ -118,7 +118,7 @@ async fn attempt(
     deadline: Instant,
 ) -> Result<HttpResponse, Failure> {
     let provider = &candidate.provider.record;
-    let adapter = adapter_for(provider.api_type).map_err(Failure::Retry)?;
+    let adapter = adapter_for(provider.api_type);
     let target = Target {
         base_url: &provider.base_url,
         key: &key.secret,
@@ -127,6 +127,7 @@ async fn attempt(
             candidate.max_output,
             state.settings.accounting.default_completion_tokens,
         ),
+        max_output: candidate.max_output,
     };
     let up = adapter
         .request(&target, endpoint, req)

@@ -13,6 +13,8 @@ pub struct Model {
     pub cached_input_per_million: Option<f64>,
     /// The model's largest completion, in tokens.
     pub max_output_tokens: Option<i64>,
+    /// Price of prompt tokens written to the upstream's cache; `None` bills them as input.
+    pub cache_write_per_million: Option<f64>,
     pub updated_at: i64,
 }
 

@@ -29,6 +29,8 @@ pub struct Model {
     pub completion_tokens: i64,
     pub total_tokens: i64,
     pub cached_tokens: i64,
+    /// Prompt tokens written to the upstream's cache.
+    pub cache_write_tokens: i64,
     pub reasoning_tokens: i64,
     pub amount_nano: i64,
     pub usage_estimated: bool,

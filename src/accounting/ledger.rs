@@ -334,6 +334,7 @@ impl LedgerState {
                     completion_tokens: entry.completion_tokens,
                     total_tokens: entry.total_tokens,
                     cached_tokens: entry.cached_tokens,
+                    cache_write_tokens: entry.cache_write_tokens,
                     reasoning_tokens: entry.reasoning_tokens,
                 };
                 let book = self.prices.read().clone();

@@ -216,7 +216,18 @@ async fn proxied(
         r.entry.requested_model = Some(parsed.model.clone());
         r.entry.stream = parsed.stream;
     }
-    let route = state.table().resolve(&parsed.model)?;
+    let mut route = state.table().resolve(&parsed.model)?;
+    // Providers whose API cannot serve this endpoint are skipped before admission.
+    route
+        .candidates
+        .retain(|c| c.provider.record.api_type.serves(endpoint));
+    if route.candidates.is_empty() {
+        return Err(ApiError::NotFound(format!(
+            "no provider serves {} for model '{}'",
+            endpoint.name(),
+            route.model
+        )));
+    }
     let mut route = restrict(&token, route)?;
     let mut parsed = parsed;
     let admission = state.accounts.admit(AdmitRequest {

@@ -20,6 +20,11 @@ impl DefaultPrice {
             output_per_million: self.output,
             cached_input_per_million: self.cached,
             max_output_tokens: self.max_output_tokens,
+            // Anthropic bills 5-minute cache writes at 1.25 × input; others do not bill them.
+            cache_write_per_million: self
+                .model
+                .starts_with("claude")
+                .then_some(self.input * 1.25),
         }
     }
 }

@@ -15,21 +15,30 @@ pub struct Price {
     pub cached_input_per_million: Option<f64>,
     /// The model's largest completion; what a call without its own cap may generate.
     pub max_output_tokens: Option<i64>,
+    /// Price of prompt tokens written to the upstream's cache; `None` bills them as input.
+    pub cache_write_per_million: Option<f64>,
 }
 
 impl Price {
-    /// Cost in nano-dollars (1e-9 USD). Cached prompt tokens are billed at the cached price.
+    /// Cost in nano-dollars (1e-9 USD). Prompt tokens read from the upstream's cache are
+    /// billed at the cached price, tokens written to it at the cache-write price.
     pub fn cost_nano(&self, usage: &Usage) -> i64 {
-        let cached = usage.cached_tokens.clamp(0, usage.prompt_tokens.max(0));
-        let fresh = usage.prompt_tokens.max(0) - cached;
+        let prompt = usage.prompt_tokens.max(0);
+        let cached = usage.cached_tokens.clamp(0, prompt);
+        let written = usage.cache_write_tokens.clamp(0, prompt - cached);
+        let fresh = prompt - cached - written;
         let cached_price = self
             .cached_input_per_million
+            .unwrap_or(self.input_per_million);
+        let write_price = self
+            .cache_write_per_million
             .unwrap_or(self.input_per_million);
         // price per million tokens in USD = price * 1000 nano-dollars per token
         let nano = fresh as f64 * self.input_per_million * 1000.0
             + cached as f64 * cached_price * 1000.0
+            + written as f64 * write_price * 1000.0
             + usage.completion_tokens.max(0) as f64 * self.output_per_million * 1000.0;
-        nano.round() as i64
+        nano.round().min(i64::MAX as f64) as i64
     }
 
     pub fn is_valid(&self) -> bool {
@@ -37,6 +46,7 @@ impl Price {
         ok(self.input_per_million)
             && ok(self.output_per_million)
             && self.cached_input_per_million.is_none_or(ok)
+            && self.cache_write_per_million.is_none_or(ok)
             && self
                 .max_output_tokens
                 .is_none_or(|m| (1..=10_000_000).contains(&m))
@@ -143,6 +153,7 @@ mod tests {
             output_per_million: o,
             cached_input_per_million: c,
             max_output_tokens: None,
+            cache_write_per_million: None,
         }
     }
 
@@ -154,10 +165,21 @@ mod tests {
             completion_tokens: 500,
             total_tokens: 1500,
             cached_tokens: 200,
+            cache_write_tokens: 0,
             reasoning_tokens: 0,
         };
         // 800 * 2.5e-6 + 200 * 1.25e-6 + 500 * 10e-6 USD = 0.002 + 0.00025 + 0.005
         assert_eq!(p.cost_nano(&usage), 7_250_000);
+        // 100 of the 800 fresh tokens were written to the cache at 3.125 USD per million.
+        let writes = Price {
+            cache_write_per_million: Some(3.125),
+            ..p
+        };
+        let written = Usage {
+            cache_write_tokens: 100,
+            ..usage
+        };
+        assert_eq!(writes.cost_nano(&written), 7_250_000 + 100 * 625);
         let no_cache_price = price(2.5, 10.0, None);
         assert_eq!(no_cache_price.cost_nano(&usage), 7_500_000);
         assert_eq!(p.cost_nano(&Usage::default()), 0);

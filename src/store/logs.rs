@@ -31,6 +31,7 @@ pub struct LogEntry {
     pub completion_tokens: i64,
     pub total_tokens: i64,
     pub cached_tokens: i64,
+    pub cache_write_tokens: i64,
     pub reasoning_tokens: i64,
     pub amount_nano: i64,
     pub usage_estimated: bool,
@@ -69,6 +70,7 @@ impl LogEntry {
             Value::from(self.completion_tokens),
             Value::from(self.total_tokens),
             Value::from(self.cached_tokens),
+            Value::from(self.cache_write_tokens),
             Value::from(self.reasoning_tokens),
             Value::from(self.amount_nano),
             Value::from(self.usage_estimated),
@@ -76,7 +78,7 @@ impl LogEntry {
     }
 }
 
-const COLUMNS: [&str; 23] = [
+const COLUMNS: [&str; 24] = [
     "created_at",
     "request_id",
     "token_id",
@@ -97,6 +99,7 @@ const COLUMNS: [&str; 23] = [
     "completion_tokens",
     "total_tokens",
     "cached_tokens",
+    "cache_write_tokens",
     "reasoning_tokens",
     "amount_nano",
     "usage_estimated",
@@ -218,7 +221,7 @@ mod tests {
     #[test]
     fn insert_sql_placeholders() {
         let pg = insert_sql(DbBackend::Postgres, 2);
-        assert!(pg.ends_with("$45, $46)"), "{pg}");
+        assert!(pg.ends_with("$47, $48)"), "{pg}");
         assert_eq!(pg.matches('(').count(), 3);
         let lite = insert_sql(DbBackend::Sqlite, 1);
         assert_eq!(lite.matches('?').count(), COLUMNS.len());

@@ -31,6 +31,7 @@ pub async fn load(db: &DatabaseConnection) -> Result<Vec<PriceRow>, DbErr> {
                 output_per_million: m.output_per_million,
                 cached_input_per_million: m.cached_input_per_million,
                 max_output_tokens: m.max_output_tokens,
+                cache_write_per_million: m.cache_write_per_million,
             },
         })
         .collect())
@@ -44,6 +45,7 @@ fn active(row: &PriceRow, updated_at: i64) -> model_price::ActiveModel {
         output_per_million: Set(row.price.output_per_million),
         cached_input_per_million: Set(row.price.cached_input_per_million),
         max_output_tokens: Set(row.price.max_output_tokens),
+        cache_write_per_million: Set(row.price.cache_write_per_million),
         updated_at: Set(updated_at),
         ..Default::default()
     }
@@ -63,6 +65,7 @@ pub async fn upsert(db: &DatabaseConnection, rows: &[PriceRow]) -> Result<(), Db
                     model_price::Column::OutputPerMillion,
                     model_price::Column::CachedInputPerMillion,
                     model_price::Column::MaxOutputTokens,
+                    model_price::Column::CacheWritePerMillion,
                     model_price::Column::UpdatedAt,
                 ])
                 .to_owned(),
@@ -88,18 +91,33 @@ pub async fn seed_defaults(db: &DatabaseConnection) -> Result<(), DbErr> {
             )
         })
         .collect();
-    // Rows seeded before max_output_tokens existed get it (only where still unset).
+    // Rows seeded before these columns existed get them (only where still unset).
     for d in DEFAULT_PRICES {
-        model_price::Entity::update_many()
-            .col_expr(
+        let price = d.price();
+        for (column, value) in [
+            (
                 model_price::Column::MaxOutputTokens,
-                Expr::value(d.max_output_tokens),
-            )
-            .filter(model_price::Column::Provider.eq(""))
-            .filter(model_price::Column::Model.eq(d.model))
-            .filter(model_price::Column::MaxOutputTokens.is_null())
-            .exec(db)
-            .await?;
+                sea_orm::Value::from(price.max_output_tokens),
+            ),
+            (
+                model_price::Column::CacheWritePerMillion,
+                sea_orm::Value::from(price.cache_write_per_million),
+            ),
+        ] {
+            if matches!(
+                value,
+                sea_orm::Value::BigInt(None) | sea_orm::Value::Double(None)
+            ) {
+                continue;
+            }
+            model_price::Entity::update_many()
+                .col_expr(column, Expr::value(value))
+                .filter(model_price::Column::Provider.eq(""))
+                .filter(model_price::Column::Model.eq(d.model))
+                .filter(column.is_null())
+                .exec(db)
+                .await?;
+        }
     }
     model_price::Entity::insert_many(rows)
         .on_conflict(

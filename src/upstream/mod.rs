@@ -3,6 +3,7 @@
 //! An adapter turns the client's OpenAI-shaped request into the upstream's request, and the
 //! upstream's answer (whole or streamed) back into OpenAI's shape, reporting usage.
 
+pub mod anthropic;
 pub mod api_type;
 pub mod client;
 pub mod openai;
@@ -101,6 +102,8 @@ pub struct Target<'a> {
     pub key: &'a str,
     pub model: &'a str,
     pub completion_cap: Option<i64>,
+    /// The model's largest output, where the price book knows it.
+    pub max_output: Option<i64>,
 }
 
 /// The shared interface of every upstream family.
@@ -121,12 +124,17 @@ pub trait Adapter: Sync {
 }
 
 /// The adapter for a provider's API type.
-pub fn adapter_for(api_type: ApiType) -> Result<&'static dyn Adapter, ApiError> {
+pub fn adapter_for(api_type: ApiType) -> &'static dyn Adapter {
     match api_type {
-        ApiType::OpenAi => Ok(&openai::OPENAI),
-        ApiType::DeepSeek | ApiType::Zhipu => Ok(&openai::MAX_TOKENS_DIALECT),
-        ApiType::Anthropic => Err(ApiError::NoUpstream(
-            "anthropic providers are not supported by this build yet".into(),
-        )),
+        ApiType::OpenAi => &openai::OPENAI,
+        ApiType::DeepSeek | ApiType::Zhipu => &openai::MAX_TOKENS_DIALECT,
+        ApiType::Anthropic => &anthropic::AnthropicAdapter,
+    }
+}
+
+impl ApiType {
+    /// Whether this kind of upstream serves `endpoint` (routing skips those that do not).
+    pub fn serves(self, endpoint: Endpoint) -> bool {
+        !(self == ApiType::Anthropic && endpoint == Endpoint::Embeddings)
     }
 }

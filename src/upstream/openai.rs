@@ -410,6 +410,7 @@ mod tests {
             key: "k",
             model,
             completion_cap: cap,
+            max_output: None,
         }
     }
 

@@ -7,7 +7,10 @@ pub struct Usage {
     pub prompt_tokens: i64,
     pub completion_tokens: i64,
     pub total_tokens: i64,
+    /// Prompt tokens read from the upstream's cache (part of `prompt_tokens`).
     pub cached_tokens: i64,
+    /// Prompt tokens written to the upstream's cache (Anthropic; part of `prompt_tokens`).
+    pub cache_write_tokens: i64,
     pub reasoning_tokens: i64,
 }
 
@@ -58,6 +61,7 @@ impl From<OpenAiUsage> for Usage {
                 .or(u.prompt_cache_hit_tokens)
                 .unwrap_or(0)
                 .clamp(0, prompt),
+            cache_write_tokens: 0,
             reasoning_tokens: u
                 .completion_tokens_details
                 .and_then(|d| d.reasoning_tokens)
@@ -129,6 +133,7 @@ mod tests {
                 completion_tokens: 5,
                 total_tokens: 15,
                 cached_tokens: 4,
+                cache_write_tokens: 0,
                 reasoning_tokens: 2
             }
         );

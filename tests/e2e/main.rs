@@ -6,6 +6,7 @@ mod harness;
 mod accounting;
 mod budgets;
 mod cli;
+mod dialects;
 mod errors;
 mod hostile;
 mod logs;

@@ -24,11 +24,27 @@ async fn official_openai_python_sdk_works() {
         return;
     }
     let backend = Backend::sqlite();
-    let (_mock, gw) = gateway_with_mock(
+    let (mock, gw) = gateway_with_mock(
         &backend,
         &[],
         json!(["gpt-4o-mini", "text-embedding-3-small"]),
         &["sk-sdk-key-0000001"],
+    )
+    .await;
+    // Claude behind the OpenAI API: the same mock speaks Anthropic's Messages API.
+    let (status, body) = gw
+        .admin_send(
+            "POST",
+            "/providers",
+            &json!({"name": "claude", "api_type": "anthropic", "base_url": mock.v1(),
+                    "models": ["claude-*"]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    gw.admin_send(
+        "POST",
+        "/providers/claude/keys",
+        &json!({"key": "sk-ant-sdk-key-0001"}),
     )
     .await;
     let token = gw.token(&backend, &["--name", "sdk"]);

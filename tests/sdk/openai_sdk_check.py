@@ -3,6 +3,7 @@
 Usage: python3 openai_sdk_check.py BASE_URL TOKEN
 Exits non-zero (with the failing assertion) if any answer is not what the SDK expects.
 """
+import json
 import sys
 
 from openai import OpenAI
@@ -60,7 +61,70 @@ def main() -> None:
         assert type(e).__name__ == "NotFoundError", repr(e)
         assert e.body["type"] == "not_found_error", e.body
 
+    check_claude(client)
     print("openai sdk: all checks passed")
+
+
+WEATHER = [{
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather for a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+    },
+}]
+
+
+def check_claude(client: OpenAI) -> None:
+    """An anthropic provider behind the OpenAI API (the gateway translates)."""
+    model = "claude/claude-sonnet-4-5"
+    plain = client.chat.completions.create(
+        model=model,
+        messages=[{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Hi"}],
+    )
+    assert plain.choices[0].message.content.startswith("tok0"), plain
+    assert plain.usage.prompt_tokens > 0 and plain.usage.completion_tokens == 8, plain.usage
+
+    asked = [{"role": "user", "content": "Weather in Paris?"}]
+    call = client.chat.completions.create(model=model, messages=asked, tools=WEATHER)
+    assert call.choices[0].finish_reason == "tool_calls", call
+    tool_call = call.choices[0].message.tool_calls[0]
+    assert tool_call.function.name == "get_weather", tool_call
+    assert json.loads(tool_call.function.arguments)["city"] == "Paris", tool_call
+    final = client.chat.completions.create(
+        model=model,
+        tools=WEATHER,
+        messages=asked
+        + [
+            {"role": "assistant", "content": None, "tool_calls": [tool_call.model_dump()]},
+            {"role": "tool", "tool_call_id": tool_call.id, "content": "18 C"},
+        ],
+    )
+    assert final.choices[0].finish_reason == "stop" and final.choices[0].message.content, final
+
+    # Streamed tool call: the SDK's own accumulation of the argument deltas.
+    with client.beta.chat.completions.stream(model=model, messages=asked, tools=WEATHER) as stream:
+        for _ in stream:
+            pass
+        done = stream.get_final_completion()
+    streamed_call = done.choices[0].message.tool_calls[0]
+    assert json.loads(streamed_call.function.arguments) == json.loads(tool_call.function.arguments), done
+
+    image = client.chat.completions.create(
+        model=model,
+        messages=[{"role": "user", "content": [
+            {"type": "text", "text": "What is this?"},
+            {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
+        ]}],
+    )
+    assert image.choices[0].message.content, image
+
+    last = None
+    for chunk in client.chat.completions.create(
+        model=model, messages=asked, stream=True, stream_options={"include_usage": True}
+    ):
+        last = chunk
+    assert last is not None and last.usage is not None and last.usage.total_tokens > 0, last
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ fn view(r: &PriceRow) -> Value {
         "output_per_million": r.price.output_per_million,
         "cached_input_per_million": r.price.cached_input_per_million,
         "max_output_tokens": r.price.max_output_tokens,
+        "cache_write_per_million": r.price.cache_write_per_million,
     })
 }
 
@@ -42,6 +43,8 @@ struct PriceBody {
     cached_input_per_million: Option<f64>,
     #[serde(default)]
     max_output_tokens: Option<i64>,
+    #[serde(default)]
+    cache_write_per_million: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -63,7 +66,8 @@ pub async fn put(
         .map_err(|e| match e {
             ApiError::InvalidRequest { .. } => ApiError::invalid(
                 "body must be a price {model, provider?, input_per_million, output_per_million, \
-             cached_input_per_million?, max_output_tokens?} or an array of them",
+             cached_input_per_million?, cache_write_per_million?, max_output_tokens?} or an array \
+             of them",
             ),
             other => other,
         })?;
@@ -88,6 +92,7 @@ pub async fn put(
             output_per_million: p.output_per_million,
             cached_input_per_million: p.cached_input_per_million,
             max_output_tokens: p.max_output_tokens,
+            cache_write_per_million: p.cache_write_per_million,
         };
         if !price.is_valid() {
             return Err(ApiError::invalid(format!(

@@ -1,0 +1,77 @@
+//! The one server-sent-events line reader every stream translator uses: splits bytes into
+//! lines as they arrive, never buffering more than one partial line, and that one capped.
+
+/// Splits a byte stream into lines (without `\n`, and without a trailing `\r`).
+pub struct SseLines {
+    partial: Vec<u8>,
+    max_line: usize,
+}
+
+impl SseLines {
+    pub fn new(max_line: usize) -> SseLines {
+        SseLines {
+            partial: Vec::new(),
+            max_line,
+        }
+    }
+
+    /// Calls `line` for every complete line in `chunk` (joined with what an earlier chunk
+    /// left unfinished). Fails when an unfinished line grows past the cap.
+    pub fn feed(&mut self, chunk: &[u8], mut line: impl FnMut(&[u8])) -> Result<(), String> {
+        let mut start = 0;
+        while let Some(offset) = chunk[start..].iter().position(|&b| b == b'\n') {
+            let end = start + offset;
+            if self.partial.is_empty() {
+                line(trim_cr(&chunk[start..end]));
+            } else {
+                self.partial.extend_from_slice(&chunk[start..end]);
+                let whole = std::mem::take(&mut self.partial);
+                line(trim_cr(&whole));
+            }
+            start = end + 1;
+        }
+        if self.partial.len() + (chunk.len() - start) > self.max_line {
+            self.partial = Vec::new();
+            return Err(format!(
+                "upstream sent an event-stream line longer than {} bytes",
+                self.max_line
+            ));
+        }
+        self.partial.extend_from_slice(&chunk[start..]);
+        Ok(())
+    }
+
+    /// The unfinished last line, if the stream ended without a newline.
+    pub fn finish(&mut self) -> Option<Vec<u8>> {
+        let rest = std::mem::take(&mut self.partial);
+        (!rest.is_empty()).then_some(rest)
+    }
+}
+
+fn trim_cr(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// The payload of a `data:` line.
+pub fn data_of(line: &[u8]) -> Option<&[u8]> {
+    line.strip_prefix(b"data:").map(<[u8]>::trim_ascii_start)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_across_chunks_and_the_cap() {
+        let mut s = SseLines::new(16);
+        let mut got = Vec::new();
+        for piece in [&b"event: a\r\nda"[..], b"ta: {}\n", b"\n", b"tail"] {
+            s.feed(piece, |l| got.push(String::from_utf8_lossy(l).to_string()))
+                .unwrap();
+        }
+        assert_eq!(got, vec!["event: a", "data: {}", ""]);
+        assert_eq!(s.finish().as_deref(), Some(&b"tail"[..]));
+        assert!(s.feed(&[b'x'; 17], |_| {}).is_err());
+        assert_eq!(data_of(b"data: [DONE]"), Some(&b"[DONE]"[..]));
+    }
+}

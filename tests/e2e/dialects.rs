@@ -1,0 +1,239 @@
+//! Claude behind the OpenAI API: an OpenAI-speaking client calls an `anthropic` provider
+//! and gets OpenAI-shaped answers, whole and streamed.
+
+use std::time::Duration;
+
+use entity::request_log;
+use sea_orm::{EntityTrait, QueryOrder};
+use serde_json::{json, Value};
+
+use crate::harness::*;
+
+const KEY: &str = "sk-ant-api03-mock-key-0001";
+
+async fn claude_gateway(backend: &Backend) -> (Mock, Gateway) {
+    let mock = Mock::start();
+    let gw = Gateway::start(backend, &[]);
+    let (status, body) = gw
+        .admin_send(
+            "POST",
+            "/providers",
+            &json!({"name": "claude", "api_type": "Anthropic", "base_url": mock.v1(),
+                    "models": ["claude-*"]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, _) = gw
+        .admin_send("POST", "/providers/claude/keys", &json!({"key": KEY}))
+        .await;
+    assert_eq!(status, 201);
+    (mock, gw)
+}
+
+fn weather_tools() -> Value {
+    json!([{"type": "function", "function": {"name": "get_weather",
+        "description": "Current weather for a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"},
+            "unit": {"type": "string"}}, "required": ["city"]}}}])
+}
+
+#[actix_web::test]
+async fn openai_clients_call_claude() {
+    let backend = Backend::sqlite();
+    let (mock, gw) = claude_gateway(&backend).await;
+
+    // Plain chat with a system prompt.
+    let body = json!({"model": "claude/claude-sonnet-4-5", "messages": [
+        {"role": "system", "content": "You are terse."},
+        {"role": "user", "content": "Hello"}]});
+    let (status, answer) = gw.post("/v1/chat/completions", &gw.admin, &body).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["object"], "chat.completion");
+    assert_eq!(
+        answer["choices"][0]["message"]["content"],
+        "tok0 tok1 tok2 tok3 tok4 tok5 tok6 tok7 "
+    );
+    assert_eq!(answer["choices"][0]["finish_reason"], "stop");
+    assert!(answer["usage"]["prompt_tokens"].as_i64().unwrap() > 0);
+    assert_eq!(answer["usage"]["completion_tokens"], 8);
+    let sent = mock.last_request().await;
+    assert_eq!(sent["path"], "/v1/messages");
+    assert_eq!(sent["key"], KEY, "x-api-key carries the key");
+    assert_eq!(
+        sent["body"]["system"],
+        json!([{"type": "text", "text": "You are terse."}])
+    );
+    assert_eq!(sent["body"]["model"], "claude-sonnet-4-5");
+    assert_eq!(
+        sent["body"]["max_tokens"], 64000,
+        "no cap: the model's maximum output from the price book"
+    );
+
+    // A tool call, then its result, then the final answer.
+    let ask = json!({"model": "claude-sonnet-4-5", "tools": weather_tools(),
+        "messages": [{"role": "user", "content": "Weather in Paris?"}]});
+    let (status, answer) = gw.post("/v1/chat/completions", &gw.admin, &ask).await;
+    assert_eq!(status, 200, "{answer}");
+    let choice = &answer["choices"][0];
+    assert_eq!(choice["finish_reason"], "tool_calls");
+    let call = &choice["message"]["tool_calls"][0];
+    assert_eq!(call["function"]["name"], "get_weather");
+    let args: Value =
+        serde_json::from_str(call["function"]["arguments"].as_str().unwrap()).unwrap();
+    assert_eq!(args, json!({"city": "Paris", "unit": "celsius"}));
+    let follow = json!({"model": "claude-sonnet-4-5", "tools": weather_tools(), "messages": [
+        {"role": "user", "content": "Weather in Paris?"},
+        {"role": "assistant", "content": null, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": call["id"], "content": "18 C, sunny"}]});
+    let (status, answer) = gw.post("/v1/chat/completions", &gw.admin, &follow).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["choices"][0]["finish_reason"], "stop");
+    assert!(answer["choices"][0]["message"]["content"]
+        .as_str()
+        .unwrap()
+        .starts_with("tok0"));
+    let sent = mock.last_request().await["body"].clone();
+    assert_eq!(sent["messages"][1]["content"][0]["type"], "tool_use");
+    assert_eq!(
+        sent["messages"][2]["content"][0],
+        json!({"type": "tool_result", "tool_use_id": "toolu_mock_1", "content": "18 C, sunny"})
+    );
+
+    // Image input.
+    let image = json!({"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": [
+        {"type": "text", "text": "What is this?"},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}]}]});
+    let (status, _) = gw.post("/v1/chat/completions", &gw.admin, &image).await;
+    assert_eq!(status, 200);
+    let sent = mock.last_request().await["body"].clone();
+    assert_eq!(
+        sent["messages"][0]["content"][1],
+        json!({"type": "image", "source": {"type": "base64", "media_type": "image/png",
+            "data": "iVBORw0KGgo="}})
+    );
+
+    // Embeddings are not offered by Anthropic providers: skipped before any call.
+    let (status, body) = gw
+        .post(
+            "/v1/embeddings",
+            &gw.admin,
+            &json!({"model": "claude-sonnet-4-5", "input": "x"}),
+        )
+        .await;
+    assert_error(status, &body, 404, "not_found_error", None);
+}
+
+#[actix_web::test]
+async fn streamed_claude_answers_arrive_as_openai_chunks() {
+    for backend in Backend::all().await {
+        let (_mock, gw) = claude_gateway(&backend).await;
+        let body = json!({"model": "claude-sonnet-4-5", "stream": true,
+            "stream_options": {"include_usage": true}, "tools": weather_tools(),
+            "messages": [{"role": "user", "content": "Weather in Paris?"}]});
+        let (status, text) = gw.chat_text(&gw.admin, &body).await;
+        assert_eq!(status, 200);
+        let events = sse_data(&text);
+        assert_eq!(events.last().map(String::as_str), Some("[DONE]"), "{text}");
+        let chunks: Vec<Value> = events[..events.len() - 1]
+            .iter()
+            .map(|e| serde_json::from_str(e).unwrap())
+            .collect();
+        // Reassemble the tool call the way the OpenAI SDK does: by index.
+        let mut name = String::new();
+        let mut args = String::new();
+        for c in &chunks {
+            for call in c["choices"][0]["delta"]["tool_calls"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                assert_eq!(call["index"], 0);
+                name.push_str(call["function"]["name"].as_str().unwrap_or(""));
+                args.push_str(call["function"]["arguments"].as_str().unwrap_or(""));
+            }
+        }
+        assert_eq!(name, "get_weather");
+        assert_eq!(
+            serde_json::from_str::<Value>(&args).unwrap(),
+            json!({"city": "Paris", "unit": "celsius"})
+        );
+        let finish: Vec<&Value> = chunks
+            .iter()
+            .filter_map(|c| c["choices"][0]["finish_reason"].as_str().map(|_| c))
+            .collect();
+        assert_eq!(finish[0]["choices"][0]["finish_reason"], "tool_calls");
+        let usage = &chunks.last().unwrap()["usage"];
+        assert_eq!(usage["completion_tokens"], 12, "{usage}");
+
+        // Plain text streamed, without a usage chunk; billed from the upstream's usage.
+        let body = json!({"model": "claude-haiku-4-5", "stream": true,
+            "messages": [{"role": "user", "content": "Hi"}]});
+        let (status, text) = gw.chat_text(&gw.admin, &body).await;
+        assert_eq!(status, 200);
+        assert!(!text.contains("\"usage\""), "{text}");
+        let content: String = sse_data(&text)
+            .iter()
+            .filter_map(|e| serde_json::from_str::<Value>(e).ok())
+            .filter_map(|v| {
+                v["choices"][0]["delta"]["content"]
+                    .as_str()
+                    .map(String::from)
+            })
+            .collect();
+        assert_eq!(content, "tok0 tok1 tok2 tok3 tok4 tok5 tok6 tok7 ");
+
+        let db = backend.connect().await;
+        let rows = eventually(Duration::from_secs(5), || async {
+            let rows = request_log::Entity::find()
+                .order_by_asc(request_log::Column::Id)
+                .all(&db)
+                .await
+                .unwrap_or_default();
+            (rows.len() >= 2).then_some(rows)
+        })
+        .await
+        .expect("two log rows");
+        for row in &rows {
+            assert_eq!(
+                (row.status_code, row.usage_estimated),
+                (200, false),
+                "{row:?}"
+            );
+            assert_eq!(row.provider.as_deref(), Some("claude"));
+            assert!(row.amount_nano > 0, "priced as Claude: {row:?}");
+        }
+        assert_eq!(rows[1].completion_tokens, 8);
+        backend.drop_database().await;
+    }
+}
+
+#[actix_web::test]
+async fn translated_streams_are_relayed_as_events_arrive() {
+    use futures::StreamExt;
+    let backend = Backend::sqlite();
+    let (mock, gw) = claude_gateway(&backend).await;
+    // 14 events, 100 ms apart: the whole answer takes about 1.4 s upstream.
+    mock.fault(json!({"chunk_delay_ms": 100})).await;
+    let started = std::time::Instant::now();
+    let mut resp = client()
+        .post(gw.url("/v1/chat/completions"))
+        .insert_header(("authorization", format!("Bearer {}", gw.admin)))
+        .send_json(&json!({"model": "claude-sonnet-4-5", "stream": true,
+            "messages": [{"role": "user", "content": "Hi"}]}))
+        .await
+        .unwrap();
+    let first = resp.next().await.unwrap().unwrap();
+    let first_at = started.elapsed();
+    assert!(String::from_utf8_lossy(&first).contains("\"role\":\"assistant\""));
+    let mut rest = Vec::new();
+    while let Some(chunk) = resp.next().await {
+        rest.extend_from_slice(&chunk.unwrap());
+    }
+    let total = started.elapsed();
+    assert!(String::from_utf8_lossy(&rest).ends_with("data: [DONE]\n\n"));
+    println!("first event after {first_at:?}, whole answer after {total:?}");
+    assert!(
+        first_at * 3 < total,
+        "the first event ({first_at:?}) came long before the end ({total:?})"
+    );
+}
