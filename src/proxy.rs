@@ -18,6 +18,7 @@ use tokio::time::timeout;
 
 use crate::actors::key_pool::{KeyOutcome, PickedKey};
 use crate::call::{truncate, CallRecord};
+use crate::dialect::Dialect;
 use crate::error::ApiError;
 use crate::routing::table::{Candidate, Route};
 use crate::state::AppState;
@@ -195,7 +196,7 @@ async fn attempt(
 
     keys.report(key.id, KeyOutcome::Ok, None);
     if req.stream {
-        let translator = adapter.stream(req, state.settings.upstream.max_sse_line_bytes);
+        let translator = adapter.stream(endpoint, req, state.settings.upstream.max_sse_line_bytes);
         let Some(record) = rec.take() else {
             return Err(Failure::Final(ApiError::internal(
                 "call record missing",
@@ -214,6 +215,7 @@ async fn attempt(
             pending: BytesMut::new(),
             yielded: false,
             delivered: false,
+            dialect: endpoint.dialect(),
         };
         return Ok(HttpResponse::Ok()
             .content_type("text/event-stream")
@@ -289,6 +291,8 @@ struct MeteredStream {
     yielded: bool,
     /// Whether anything reached the client yet.
     delivered: bool,
+    /// The client's dialect (for error events).
+    dialect: Dialect,
 }
 
 impl MeteredStream {
@@ -312,9 +316,15 @@ impl MeteredStream {
         self.pending.split().freeze()
     }
 
-    fn error_event(message: &str) -> Bytes {
-        let body = ApiError::UpstreamFailed(message.to_string()).body();
-        Bytes::from(format!("data: {body}\n\n"))
+    /// An error event in the client's dialect, ending the stream.
+    fn error_event(&self, message: &str) -> Bytes {
+        let err = ApiError::UpstreamFailed(message.to_string());
+        match self.dialect {
+            Dialect::OpenAi => Bytes::from(format!("data: {}\n\n", err.body())),
+            Dialect::Anthropic => {
+                Bytes::from(format!("event: error\ndata: {}\n\n", err.anthropic_body()))
+            }
+        }
     }
 }
 
@@ -337,9 +347,9 @@ impl Stream for MeteredStream {
                 Some(("upstream_timeout", "stream exceeded request_timeout".into())),
             );
             this.pending.clear();
-            return Poll::Ready(Some(Ok(Self::error_event(
-                "upstream stream exceeded the request timeout",
-            ))));
+            return Poll::Ready(Some(Ok(
+                this.error_event("upstream stream exceeded the request timeout")
+            )));
         }
         loop {
             if this.pending.len() >= RELAY_BATCH_BYTES {
@@ -365,14 +375,14 @@ impl Stream for MeteredStream {
                     if let Err(broken) = this.translator.feed(&bytes, &mut this.pending) {
                         log::warn!("ending a stream from upstream: {broken}");
                         this.end(502, Some(("upstream_stream_error", broken.clone())));
-                        this.pending.extend_from_slice(&Self::error_event(&broken));
+                        this.pending.extend_from_slice(&this.error_event(&broken));
                         return Poll::Ready(Some(Ok(this.take_pending())));
                     }
                 }
                 Poll::Ready(Some(Err(e))) => {
                     let message = format!("upstream stream broke: {}", error_chain(&e));
                     this.end(502, Some(("upstream_stream_error", message.clone())));
-                    this.pending.extend_from_slice(&Self::error_event(&message));
+                    this.pending.extend_from_slice(&this.error_event(&message));
                     return Poll::Ready(Some(Ok(this.take_pending())));
                 }
                 Poll::Ready(None) => {

@@ -13,7 +13,7 @@ use crate::actors::log_sink::{Flush, LogQueue, LogSink};
 use crate::actors::provider_registry::{ProviderRegistry, Reload};
 use crate::actors::usage_ledger::{price_book, UsageLedger};
 use crate::error::ApiError;
-use crate::handlers::{admin, client, ops, support, token};
+use crate::handlers::{admin, client, messages, ops, support, token};
 use crate::routing::table::{RoutingTable, SharedRouting};
 use crate::secrets::MasterKey;
 use crate::settings::Settings;
@@ -188,6 +188,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         // client
         .service(resource("/v1/chat/completions").route(web::post().to(client::chat_completions)))
         .service(resource("/v1/embeddings").route(web::post().to(client::embeddings)))
+        .service(resource("/v1/messages").route(web::post().to(messages::messages)))
+        .service(
+            resource("/v1/messages/count_tokens").route(web::post().to(messages::count_tokens)),
+        )
         .service(resource("/v1/models").route(web::get().to(client::models)))
         .service(resource("/v1/token/balance").route(web::get().to(token::balance)))
         .service(resource("/v1/token/usage").route(web::get().to(token::usage)))

@@ -103,8 +103,9 @@ fn record(state: &Shared, call: &Call<'_>, body: &Value) -> Option<Fault> {
     s.total += 1;
     *s.by_key.entry(key.clone()).or_default() += 1;
     *s.by_path.entry(call.path.to_string()).or_default() += 1;
-    s.requests
-        .push_back(json!({"key": key, "path": call.path, "body": body}));
+    s.requests.push_back(
+        json!({"key": key, "path": call.path, "body": body, "anthropic_beta": call.beta}),
+    );
     if s.requests.len() > 200 {
         s.requests.pop_front();
     }
@@ -140,6 +141,85 @@ fn mock_opt(body: &Value, name: &str) -> u64 {
     body.pointer(&format!("/mock/{name}"))
         .and_then(Value::as_u64)
         .unwrap_or(0)
+}
+
+/// A tool the "model" calls: the first one offered, unless the last message is a tool result.
+fn wanted_tool(body: &Value) -> Option<&str> {
+    let answered = body
+        .get("messages")
+        .and_then(Value::as_array)
+        .and_then(|m| m.last())
+        .is_some_and(|m| m["role"] == "tool");
+    body.pointer("/tools/0/function/name")
+        .and_then(Value::as_str)
+        .filter(|_| !answered)
+}
+
+fn include_usage_of(body: &Value) -> bool {
+    body.pointer("/stream_options/include_usage")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+}
+
+/// OpenAI's tool-call answer, whole or streamed (arguments in two pieces).
+fn tool_call_reply(
+    model: &str,
+    name: &str,
+    stream: bool,
+    include_usage: bool,
+    prompt: i64,
+) -> Reply {
+    let arguments = r#"{"city":"Paris","unit":"celsius"}"#;
+    let usage =
+        json!({"prompt_tokens": prompt, "completion_tokens": 12, "total_tokens": prompt + 12});
+    if !stream {
+        return Reply::json(
+            200,
+            json!({"id": "chatcmpl-mock", "object": "chat.completion", "created": 1_700_000_000,
+                "model": model, "choices": [{"index": 0, "finish_reason": "tool_calls",
+                    "message": {"role": "assistant", "content": null, "tool_calls": [
+                        {"id": "call_mock_1", "type": "function",
+                         "function": {"name": name, "arguments": arguments}}]}}],
+                "usage": usage}),
+        );
+    }
+    let chunk = |delta: Value, finish: Value| {
+        let c = json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk",
+            "created": 1_700_000_000, "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]});
+        Bytes::from(format!("data: {c}\n\n"))
+    };
+    let (a, b) = arguments.split_at(arguments.len() / 2);
+    let mut events = vec![
+        chunk(json!({"role": "assistant", "content": null}), Value::Null),
+        chunk(
+            json!({"tool_calls": [{"index": 0, "id": "call_mock_1", "type": "function",
+                "function": {"name": name, "arguments": ""}}]}),
+            Value::Null,
+        ),
+        chunk(
+            json!({"tool_calls": [{"index": 0, "function": {"arguments": a}}]}),
+            Value::Null,
+        ),
+        chunk(
+            json!({"tool_calls": [{"index": 0, "function": {"arguments": b}}]}),
+            Value::Null,
+        ),
+        chunk(json!({}), json!("tool_calls")),
+    ];
+    if include_usage {
+        let u = json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk",
+            "created": 1_700_000_000, "model": model, "choices": [], "usage": usage});
+        events.push(Bytes::from(format!("data: {u}\n\n")));
+    }
+    events.push(Bytes::from_static(b"data: [DONE]\n\n"));
+    Reply {
+        status: 200,
+        content_type: "text/event-stream",
+        parts: events,
+        chunk_delay: Duration::ZERO,
+        headers: Vec::new(),
+    }
 }
 
 /// An answer, independent of how it is framed on the wire.
@@ -199,6 +279,8 @@ struct Call<'a> {
     path: &'a str,
     key: String,
     body: &'a [u8],
+    /// `anthropic-beta`, when the caller sent it (recorded with the request).
+    beta: Option<String>,
 }
 
 async fn chat_reply(call: Call<'_>, state: &Shared) -> Reply {
@@ -257,6 +339,9 @@ async fn chat_reply(call: Call<'_>, state: &Shared) -> Reply {
     let usage = json!({"prompt_tokens": prompt, "completion_tokens": completion,
         "total_tokens": prompt + completion});
     let stream = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
+    if let Some(name) = wanted_tool(&body) {
+        return tool_call_reply(&model, name, stream, include_usage_of(&body), prompt);
+    }
     let wide = body.pointer("/mock/wide").and_then(Value::as_bool) == Some(true);
     let token = move |i: usize| {
         if wide {
@@ -507,8 +592,33 @@ async fn messages(req: HttpRequest, body: web::Bytes, state: Shared) -> HttpResp
         path: req.path(),
         key: key_of(&req),
         body: &body,
+        beta: req
+            .headers()
+            .get("anthropic-beta")
+            .and_then(|v| v.to_str().ok())
+            .map(String::from),
     };
     messages_reply(call, &state).await.into_response()
+}
+
+/// Anthropic's token counting: the mock's own prompt count.
+async fn count_tokens(req: HttpRequest, body: web::Bytes, state: Shared) -> HttpResponse {
+    let Ok(value) = serde_json::from_slice::<Value>(&body) else {
+        return anthropic_error(400, "invalid_request_error", "invalid JSON").into_response();
+    };
+    let call = Call {
+        path: req.path(),
+        key: key_of(&req),
+        body: &body,
+        beta: req
+            .headers()
+            .get("anthropic-beta")
+            .and_then(|v| v.to_str().ok())
+            .map(String::from),
+    };
+    record(&state, &call, &value);
+    let chars = value["messages"].to_string().len();
+    HttpResponse::Ok().json(json!({"input_tokens": chars / 4 + 1}))
 }
 
 async fn chat(req: HttpRequest, body: web::Bytes, state: Shared) -> HttpResponse {
@@ -516,6 +626,11 @@ async fn chat(req: HttpRequest, body: web::Bytes, state: Shared) -> HttpResponse
         path: req.path(),
         key: key_of(&req),
         body: &body,
+        beta: req
+            .headers()
+            .get("anthropic-beta")
+            .and_then(|v| v.to_str().ok())
+            .map(String::from),
     };
     chat_reply(call, &state).await.into_response()
 }
@@ -557,6 +672,11 @@ async fn embeddings(req: HttpRequest, body: web::Bytes, state: Shared) -> HttpRe
         path: req.path(),
         key: key_of(&req),
         body: &body,
+        beta: req
+            .headers()
+            .get("anthropic-beta")
+            .and_then(|v| v.to_str().ok())
+            .map(String::from),
     };
     embeddings_reply(call, &state).into_response()
 }
@@ -666,6 +786,7 @@ mod close_delimited {
             path: &path,
             key,
             body: &body,
+            beta: None,
         };
         let reply = if path.ends_with("/chat/completions") {
             chat_reply(call, &state).await
@@ -723,6 +844,7 @@ fn main() -> std::io::Result<()> {
                 .app_data(web::PayloadConfig::new(64 * 1024 * 1024))
                 .route("/v1/chat/completions", web::post().to(chat))
                 .route("/v1/messages", web::post().to(messages))
+                .route("/v1/messages/count_tokens", web::post().to(count_tokens))
                 .route("/api/paas/v4/chat/completions", web::post().to(chat))
                 .route("/v1/embeddings", web::post().to(embeddings))
                 .route("/api/paas/v4/embeddings", web::post().to(embeddings))

@@ -7,6 +7,7 @@
 
 pub mod anthropic;
 pub mod chat_to_messages;
+pub mod messages_to_chat;
 pub mod openai;
 pub mod sse;
 

@@ -9,6 +9,7 @@ use super::support::{authenticate, read_body, request_id};
 use crate::accounting::ledger::AdmitRequest;
 use crate::accounting::token::TokenInfo;
 use crate::call::CallRecord;
+use crate::dialect::Dialect;
 use crate::error::ApiError;
 use crate::proxy;
 use crate::routing::table::Route;
@@ -45,7 +46,7 @@ pub const MAX_COMPLETION_TOKENS: i64 = 10_000_000;
 /// Largest `n` accepted (OpenAI's own limit).
 pub const MAX_CHOICES: i64 = 128;
 
-fn parse_request(endpoint: Endpoint, raw: bytes::Bytes) -> Result<ClientRequest, ApiError> {
+pub fn parse_request(endpoint: Endpoint, raw: bytes::Bytes) -> Result<ClientRequest, ApiError> {
     let first = raw.iter().find(|b| !b.is_ascii_whitespace()).copied();
     if first != Some(b'{') {
         return Err(ApiError::invalid("request body must be a JSON object"));
@@ -130,7 +131,7 @@ fn parse_request(endpoint: Endpoint, raw: bytes::Bytes) -> Result<ClientRequest,
             })?,
     };
     match endpoint {
-        Endpoint::ChatCompletions => {
+        Endpoint::ChatCompletions | Endpoint::Messages => {
             let messages = peek
                 .messages
                 .ok_or_else(|| ApiError::invalid_param("messages", "'messages' is required"))?;
@@ -180,6 +181,7 @@ fn parse_request(endpoint: Endpoint, raw: bytes::Bytes) -> Result<ClientRequest,
         sent_max_completion_tokens,
         n,
         allowance: None,
+        forwarded_headers: Vec::new(),
     })
 }
 
@@ -211,7 +213,10 @@ async fn proxied(
         r.entry.token_id = Some(token.id);
     }
     let raw = read_body(req, payload, state.settings.server.max_body_bytes).await?;
-    let parsed = parse_request(endpoint, raw)?;
+    let parsed = match endpoint {
+        Endpoint::Messages => super::messages::parse(req, raw)?,
+        _ => parse_request(endpoint, raw)?,
+    };
     if let Some(r) = rec.as_mut() {
         r.entry.requested_model = Some(parsed.model.clone());
         r.entry.stream = parsed.stream;
@@ -240,7 +245,7 @@ async fn proxied(
         prompt_tokens: parsed.prompt_tokens,
         client_cap: parsed.client_cap,
         choices: parsed.n,
-        generates: endpoint == Endpoint::ChatCompletions,
+        generates: endpoint.generates(),
     })?;
     parsed.allowance = admission.allowance;
     for (candidate, max_output) in route.candidates.iter_mut().zip(admission.max_output) {
@@ -254,7 +259,7 @@ async fn proxied(
     proxy::forward(state, client, rec, endpoint, parsed, route).await
 }
 
-async fn handle(
+pub async fn handle(
     endpoint: Endpoint,
     req: HttpRequest,
     payload: web::Payload,
@@ -278,7 +283,10 @@ async fn handle(
             if let ApiError::Internal { context, detail } = &err {
                 log::error!("{id} {}: {context}: {detail}", req.path());
             }
-            err.error_response()
+            match endpoint.dialect() {
+                Dialect::OpenAi => err.error_response(),
+                Dialect::Anthropic => super::messages::error_response(&err),
+            }
         }
     }
 }

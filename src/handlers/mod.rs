@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod client;
+pub mod messages;
 pub mod ops;
 pub mod support;
 pub mod token;

@@ -1,13 +1,17 @@
 //! The Anthropic adapter (`api_type = "anthropic"`): OpenAI-speaking clients reach Claude
 //! through the Chat Completions ⇄ Messages translation in `dialect::chat_to_messages`.
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use super::{Adapter, Answer, ClientRequest, Endpoint, StreamTranslator, Target, UpstreamRequest};
-use crate::dialect::anthropic::API_VERSION;
+use crate::dialect::anthropic::{
+    AnthropicUsage, Block, Delta, MessagesResponse, StreamEvent, API_VERSION,
+};
 use crate::dialect::chat_to_messages::{self, MessagesToChatStream};
 use crate::dialect::openai::ChatRequest;
+use crate::dialect::sse::{data_of, SseLines};
 use crate::error::ApiError;
+use crate::upstream::usage::TextEstimate;
 
 /// `max_tokens` sent when neither the client, the budget nor the price book names one
 /// (Anthropic requires it).
@@ -26,10 +30,14 @@ impl Adapter for AnthropicAdapter {
         endpoint: Endpoint,
         req: &ClientRequest,
     ) -> Result<UpstreamRequest, ApiError> {
-        if endpoint != Endpoint::ChatCompletions {
-            return Err(ApiError::invalid(
-                "Anthropic providers serve chat completions only",
-            ));
+        match endpoint {
+            Endpoint::ChatCompletions => {}
+            Endpoint::Messages => return pass_through(target, req),
+            Endpoint::Embeddings => {
+                return Err(ApiError::invalid(
+                    "Anthropic providers do not serve embeddings",
+                ))
+            }
         }
         if req.n > 1 {
             return Err(ApiError::invalid_param(
@@ -58,10 +66,13 @@ impl Adapter for AnthropicAdapter {
         })
     }
 
-    fn response(&self, _: Endpoint, body: Bytes) -> Answer {
+    fn response(&self, endpoint: Endpoint, body: Bytes) -> Answer {
+        if endpoint == Endpoint::Messages {
+            return native_answer(body);
+        }
         match chat_to_messages::response(&body, now_secs()) {
             Ok((answer, usage)) => {
-                let mut generated = crate::upstream::usage::TextEstimate::default();
+                let mut generated = TextEstimate::default();
                 for choice in &answer.choices {
                     if let Some(text) = &choice.message.content {
                         generated.add(text);
@@ -87,11 +98,164 @@ impl Adapter for AnthropicAdapter {
         }
     }
 
-    fn stream(&self, req: &ClientRequest, max_line: usize) -> Box<dyn StreamTranslator> {
-        Box::new(MessagesToChatStream::new(
-            req.wants_usage_chunk,
-            now_secs(),
-            max_line,
-        ))
+    fn stream(
+        &self,
+        endpoint: Endpoint,
+        req: &ClientRequest,
+        max_line: usize,
+    ) -> Box<dyn StreamTranslator> {
+        match endpoint {
+            Endpoint::Messages => Box::new(MessagesPassStream::new(max_line)),
+            _ => Box::new(MessagesToChatStream::new(
+                req.wants_usage_chunk,
+                now_secs(),
+                max_line,
+            )),
+        }
+    }
+}
+
+/// An Anthropic client's request to an Anthropic upstream: the client's bytes, with the
+/// model name and the budget's cap changed only when they must be, and the client's
+/// `anthropic-version` / `anthropic-beta` headers.
+fn pass_through(target: &Target<'_>, req: &ClientRequest) -> Result<UpstreamRequest, ApiError> {
+    let body = if target.model == req.model && target.completion_cap.is_none() {
+        req.raw.clone()
+    } else {
+        let mut map: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&req.raw)
+            .map_err(|e| ApiError::invalid(format!("invalid JSON body: {e}")))?;
+        map.insert("model".into(), target.model.into());
+        if let Some(cap) = target.completion_cap {
+            map.insert("max_tokens".into(), cap.into());
+        }
+        serde_json::to_vec(&map)
+            .map(Bytes::from)
+            .map_err(|e| ApiError::internal("cannot encode request", e))?
+    };
+    let mut headers = vec![("x-api-key", target.key.to_string())];
+    let version = req
+        .forwarded_headers
+        .iter()
+        .find(|(name, _)| *name == "anthropic-version")
+        .map_or(API_VERSION.to_string(), |(_, v)| v.clone());
+    headers.push(("anthropic-version", version));
+    headers.extend(
+        req.forwarded_headers
+            .iter()
+            .filter(|(name, _)| *name == "anthropic-beta")
+            .cloned(),
+    );
+    Ok(UpstreamRequest {
+        url: format!("{}/messages", target.base_url),
+        headers,
+        body,
+    })
+}
+
+/// A native Messages answer, passed on as it is; its usage read.
+fn native_answer(body: Bytes) -> Answer {
+    match serde_json::from_slice::<MessagesResponse>(&body) {
+        Ok(answer) => {
+            let mut generated = TextEstimate::default();
+            for block in &answer.content {
+                match block {
+                    Block::Text { text } => generated.add(text),
+                    Block::Thinking { thinking } => generated.add(thinking),
+                    Block::ToolUse { input, .. } => generated.add(&input.to_string()),
+                    Block::Other => {}
+                }
+            }
+            Answer {
+                usage: answer.usage.map(|u| u.to_usage()),
+                generated: generated.tokens(),
+                body,
+            }
+        }
+        Err(_) => Answer {
+            body,
+            usage: None,
+            generated: 0,
+        },
+    }
+}
+
+/// Relays an Anthropic event stream untouched, reading its usage and end as it passes.
+pub struct MessagesPassStream {
+    lines: SseLines,
+    usage: Option<AnthropicUsage>,
+    generated: TextEstimate,
+    done: bool,
+    failed: bool,
+}
+
+impl MessagesPassStream {
+    pub fn new(max_line: usize) -> MessagesPassStream {
+        MessagesPassStream {
+            lines: SseLines::new(max_line),
+            usage: None,
+            generated: TextEstimate::default(),
+            done: false,
+            failed: false,
+        }
+    }
+
+    fn event(&mut self, payload: &[u8]) {
+        match serde_json::from_slice::<StreamEvent>(payload) {
+            Ok(StreamEvent::MessageStart { message }) => self.usage = message.usage,
+            Ok(StreamEvent::ContentBlockDelta { delta, .. }) => match delta {
+                Delta::TextDelta { text } => self.generated.add(&text),
+                Delta::ThinkingDelta { thinking } => self.generated.add(&thinking),
+                Delta::InputJsonDelta { partial_json } => self.generated.add(&partial_json),
+                Delta::Other => {}
+            },
+            Ok(StreamEvent::MessageDelta { usage: Some(u), .. }) => {
+                let mut merged = self.usage.unwrap_or_default();
+                merged.output_tokens = u.output_tokens;
+                if u.input_tokens > 0 {
+                    merged.input_tokens = u.input_tokens;
+                }
+                self.usage = Some(merged);
+            }
+            Ok(StreamEvent::MessageStop) => self.done = true,
+            Ok(StreamEvent::Error { .. }) => self.failed = true,
+            _ => {}
+        }
+    }
+}
+
+impl StreamTranslator for MessagesPassStream {
+    fn feed(&mut self, chunk: &[u8], out: &mut BytesMut) -> Result<(), String> {
+        out.extend_from_slice(chunk);
+        let mut payloads = Vec::new();
+        self.lines.feed(chunk, |line| {
+            if let Some(data) = data_of(line) {
+                payloads.push(data.to_vec());
+            }
+        })?;
+        for payload in payloads {
+            self.event(&payload);
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, _: &mut BytesMut) {
+        if let Some(rest) = self.lines.finish() {
+            if let Some(data) = data_of(&rest) {
+                let data = data.to_vec();
+                self.event(&data);
+            }
+        }
+    }
+
+    fn usage(&self) -> Option<crate::upstream::Usage> {
+        self.usage.map(|u| u.to_usage())
+    }
+
+    fn generated_tokens(&self) -> i64 {
+        self.generated.tokens()
+    }
+
+    fn completed(&self) -> bool {
+        self.done && !self.failed
     }
 }

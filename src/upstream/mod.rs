@@ -11,6 +11,7 @@ pub mod usage;
 
 use bytes::{Bytes, BytesMut};
 
+use crate::dialect::Dialect;
 use crate::error::ApiError;
 use api_type::ApiType;
 pub use usage::Usage;
@@ -20,6 +21,8 @@ pub use usage::Usage;
 pub enum Endpoint {
     ChatCompletions,
     Embeddings,
+    /// Anthropic's Messages API (`/v1/messages`).
+    Messages,
 }
 
 impl Endpoint {
@@ -27,7 +30,21 @@ impl Endpoint {
         match self {
             Endpoint::ChatCompletions => "chat.completions",
             Endpoint::Embeddings => "embeddings",
+            Endpoint::Messages => "messages",
         }
+    }
+
+    /// The dialect the client speaks on this endpoint.
+    pub fn dialect(self) -> Dialect {
+        match self {
+            Endpoint::Messages => Dialect::Anthropic,
+            _ => Dialect::OpenAi,
+        }
+    }
+
+    /// Whether calls generate a completion (and so can be capped).
+    pub fn generates(self) -> bool {
+        self != Endpoint::Embeddings
     }
 }
 
@@ -51,6 +68,9 @@ pub struct ClientRequest {
     pub prompt_tokens: i64,
     /// Completion tokens per choice the token's budget can pay for; `None`: unlimited.
     pub allowance: Option<i64>,
+    /// Headers an Anthropic client sent that an Anthropic upstream must get too
+    /// (`anthropic-version`, `anthropic-beta`).
+    pub forwarded_headers: Vec<(&'static str, String)>,
 }
 
 impl ClientRequest {
@@ -116,11 +136,16 @@ pub trait Adapter: Sync {
         req: &ClientRequest,
     ) -> Result<UpstreamRequest, ApiError>;
 
-    /// Turns a successful non-streaming answer into OpenAI's shape and reads its usage.
+    /// Turns a successful non-streaming answer into the client's dialect and reads its usage.
     fn response(&self, endpoint: Endpoint, body: Bytes) -> Answer;
 
     /// A translator for one streamed answer; lines longer than `max_line` end it.
-    fn stream(&self, req: &ClientRequest, max_line: usize) -> Box<dyn StreamTranslator>;
+    fn stream(
+        &self,
+        endpoint: Endpoint,
+        req: &ClientRequest,
+        max_line: usize,
+    ) -> Box<dyn StreamTranslator>;
 }
 
 /// The adapter for a provider's API type.
@@ -136,5 +161,13 @@ impl ApiType {
     /// Whether this kind of upstream serves `endpoint` (routing skips those that do not).
     pub fn serves(self, endpoint: Endpoint) -> bool {
         !(self == ApiType::Anthropic && endpoint == Endpoint::Embeddings)
+    }
+
+    /// The dialect an upstream of this type speaks.
+    pub fn dialect(self) -> Dialect {
+        match self {
+            ApiType::Anthropic => Dialect::Anthropic,
+            _ => Dialect::OpenAi,
+        }
     }
 }

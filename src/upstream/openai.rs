@@ -8,6 +8,7 @@ use super::usage::{OpenAiUsage, TextEstimate};
 use super::{
     Adapter, Answer, ClientRequest, Endpoint, StreamTranslator, Target, UpstreamRequest, Usage,
 };
+use crate::dialect::messages_to_chat::{self, ChatToMessagesStream, MessagesIn};
 use crate::error::ApiError;
 
 pub struct OpenAiAdapter {
@@ -68,6 +69,30 @@ impl OpenAiAdapter {
     }
 }
 
+impl OpenAiAdapter {
+    /// A Messages request (an Anthropic client) as a Chat Completions body.
+    fn translate_messages(
+        &self,
+        req: &ClientRequest,
+        target: &Target<'_>,
+    ) -> Result<Bytes, ApiError> {
+        let messages: MessagesIn = serde_json::from_slice(&req.raw)
+            .map_err(|e| ApiError::invalid(format!("invalid messages request: {e}")))?;
+        let max_tokens = target
+            .completion_cap
+            .or(req.client_cap)
+            .unwrap_or(messages.max_tokens);
+        let body = messages_to_chat::request(
+            &messages,
+            target.model,
+            max_tokens,
+            self.cap_field,
+            req.stream,
+        )?;
+        Ok(Bytes::from(body.to_string()))
+    }
+}
+
 /// The parts of a chat answer that hold generated text (for an estimate without usage).
 #[derive(Deserialize)]
 struct AnswerText {
@@ -88,18 +113,36 @@ impl Adapter for OpenAiAdapter {
         endpoint: Endpoint,
         req: &ClientRequest,
     ) -> Result<UpstreamRequest, ApiError> {
-        let path = match endpoint {
-            Endpoint::ChatCompletions => "/chat/completions",
-            Endpoint::Embeddings => "/embeddings",
+        let (path, body) = match endpoint {
+            Endpoint::ChatCompletions => ("/chat/completions", self.body(req, target)?),
+            Endpoint::Embeddings => ("/embeddings", self.body(req, target)?),
+            Endpoint::Messages => ("/chat/completions", self.translate_messages(req, target)?),
         };
         Ok(UpstreamRequest {
             url: format!("{}{path}", target.base_url),
             headers: vec![("authorization", format!("Bearer {}", target.key))],
-            body: self.body(req, target)?,
+            body,
         })
     }
 
     fn response(&self, endpoint: Endpoint, body: Bytes) -> Answer {
+        if endpoint == Endpoint::Messages {
+            return match messages_to_chat::response(&body) {
+                Ok((message, usage, generated)) => Answer {
+                    body: Bytes::from(message.to_string()),
+                    usage,
+                    generated,
+                },
+                Err(e) => {
+                    log::warn!("{e}");
+                    Answer {
+                        body,
+                        usage: None,
+                        generated: 0,
+                    }
+                }
+            };
+        }
         #[derive(Deserialize)]
         struct WithUsage {
             usage: Option<OpenAiUsage>,
@@ -123,8 +166,16 @@ impl Adapter for OpenAiAdapter {
         }
     }
 
-    fn stream(&self, req: &ClientRequest, max_line: usize) -> Box<dyn StreamTranslator> {
-        Box::new(OpenAiStream::new(!req.wants_usage_chunk, max_line))
+    fn stream(
+        &self,
+        endpoint: Endpoint,
+        req: &ClientRequest,
+        max_line: usize,
+    ) -> Box<dyn StreamTranslator> {
+        match endpoint {
+            Endpoint::Messages => Box::new(ChatToMessagesStream::new(max_line)),
+            _ => Box::new(OpenAiStream::new(!req.wants_usage_chunk, max_line)),
+        }
     }
 }
 

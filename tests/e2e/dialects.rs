@@ -237,3 +237,158 @@ async fn translated_streams_are_relayed_as_events_arrive() {
         "the first event ({first_at:?}) came long before the end ({total:?})"
     );
 }
+
+/// Sends an Anthropic-style request the way Anthropic clients do: `x-api-key`,
+/// `anthropic-version`, a beta header and a query string.
+async fn anthropic_call(gw: &Gateway, key: &str, body: &Value) -> (u16, String) {
+    let mut resp = client()
+        .post(gw.url("/v1/messages?beta=true"))
+        .insert_header(("x-api-key", key))
+        .insert_header(("anthropic-version", "2023-06-01"))
+        .insert_header(("anthropic-beta", "prompt-caching-2024-07-31"))
+        .send_json(body)
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let bytes = resp.body().limit(1 << 20).await.unwrap();
+    (status, String::from_utf8_lossy(&bytes).to_string())
+}
+
+#[actix_web::test]
+async fn anthropic_clients_reach_every_provider_type() {
+    for backend in Backend::all().await {
+        let (mock, gw) = claude_gateway(&backend).await;
+        gw.add_provider("oai", &mock, json!(["gpt-4o-mini"]), &["sk-oai-key-00001"])
+            .await;
+        let (id, token) = {
+            let (status, created) = gw
+                .admin_send(
+                    "POST",
+                    "/admin/tokens",
+                    &json!({"name": "ant", "max_tokens": 100000}),
+                )
+                .await;
+            assert_eq!(status, 201);
+            (
+                created["id"].as_i64().unwrap(),
+                created["token"].as_str().unwrap().to_string(),
+            )
+        };
+        for model in ["claude-sonnet-4-5", "gpt-4o-mini"] {
+            let body = json!({"model": model, "max_tokens": 50,
+                "messages": [{"role": "user", "content": "Hello"}]});
+            let (status, text) = anthropic_call(&gw, &token, &body).await;
+            assert_eq!(status, 200, "{model}: {text}");
+            let message: Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(message["type"], "message", "{text}");
+            assert_eq!(
+                message["content"][0]["text"],
+                "tok0 tok1 tok2 tok3 tok4 tok5 tok6 tok7 "
+            );
+            assert_eq!(message["usage"]["output_tokens"], 8);
+            let sent = mock.last_request().await;
+            if model.starts_with("claude") {
+                assert_eq!(sent["path"], "/v1/messages");
+                assert_eq!(sent["anthropic_beta"], "prompt-caching-2024-07-31");
+                assert_eq!(sent["body"], body, "Anthropic to Anthropic passes through");
+            } else {
+                assert_eq!(sent["path"], "/v1/chat/completions");
+                assert_eq!(sent["body"]["max_completion_tokens"], 50);
+            }
+            // Streaming: Anthropic's event sequence from either type.
+            let mut streamed = body.clone();
+            streamed["stream"] = json!(true);
+            let (status, text) = anthropic_call(&gw, &token, &streamed).await;
+            assert_eq!(status, 200);
+            let names: Vec<&str> = text
+                .lines()
+                .filter_map(|l| l.strip_prefix("event: "))
+                .filter(|n| *n != "ping")
+                .collect();
+            assert_eq!(names.first(), Some(&"message_start"), "{text}");
+            assert_eq!(
+                &names[names.len() - 2..],
+                &["message_delta", "message_stop"]
+            );
+        }
+        // Errors in Anthropic's shape, whoever answers.
+        let (status, text) = anthropic_call(
+            &gw,
+            &token,
+            &json!({"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "x"}]}),
+        )
+        .await;
+        assert_eq!(status, 400);
+        let err: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(err["type"], "error");
+        assert_eq!(err["error"]["type"], "invalid_request_error", "{text}");
+        let (status, text) = anthropic_call(&gw, "gz-wrong", &json!({})).await;
+        assert_eq!(status, 401);
+        assert!(text.contains("authentication_error"), "{text}");
+
+        // Usage is billed and logged like chat.
+        let db = backend.connect().await;
+        let rows = eventually(Duration::from_secs(5), || async {
+            let rows: Vec<request_log::Model> = request_log::Entity::find()
+                .all(&db)
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|r| r.token_id == Some(id as i32))
+                .collect();
+            (rows.len() >= 5).then_some(rows)
+        })
+        .await
+        .expect("five log rows");
+        let ok: Vec<_> = rows.iter().filter(|r| r.status_code == 200).collect();
+        assert_eq!(ok.len(), 4, "{rows:?}");
+        for row in ok {
+            assert_eq!(row.endpoint, "messages");
+            assert_eq!(
+                (row.completion_tokens, row.usage_estimated),
+                (8, false),
+                "{row:?}"
+            );
+        }
+        backend.drop_database().await;
+    }
+}
+
+#[actix_web::test]
+async fn anthropic_clients_have_hard_budgets_too() {
+    let backend = Backend::sqlite();
+    let (mock, gw) = claude_gateway(&backend).await;
+    let (status, created) = gw
+        .admin_send(
+            "POST",
+            "/admin/tokens",
+            &json!({"name": "small", "max_tokens": 60}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let token = created["token"].as_str().unwrap().to_string();
+    let body = json!({"model": "claude-sonnet-4-5", "max_tokens": 4000,
+        "messages": [{"role": "user", "content": "Hello"}]});
+    let (status, text) = anthropic_call(&gw, &token, &body).await;
+    assert_eq!(status, 200, "{text}");
+    let cap = mock.last_request().await["body"]["max_tokens"]
+        .as_i64()
+        .unwrap();
+    assert!(
+        cap < 60,
+        "the budget's allowance replaced the client's 4000: {cap}"
+    );
+    loop {
+        let (status, text) = anthropic_call(&gw, &token, &body).await;
+        if status == 429 {
+            assert!(text.contains("\"type\":\"error\""), "{text}");
+            break;
+        }
+        assert_eq!(status, 200, "{text}");
+    }
+    let (_, balance) = gw.get("/v1/token/balance", &token).await;
+    assert!(
+        balance["usage"]["total_tokens"].as_i64().unwrap() <= 60,
+        "{balance}"
+    );
+}

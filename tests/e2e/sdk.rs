@@ -5,9 +5,9 @@ use serde_json::json;
 
 use crate::harness::*;
 
-fn sdk_available() -> bool {
+fn sdk_available(module: &str) -> bool {
     std::process::Command::new("python3")
-        .args(["-c", "import openai"])
+        .args(["-c", &format!("import {module}")])
         .output()
         .is_ok_and(|o| o.status.success())
 }
@@ -15,7 +15,7 @@ fn sdk_available() -> bool {
 #[actix_web::test]
 async fn official_openai_python_sdk_works() {
     let required = std::env::var("GATEWAY_TEST_OPENAI_SDK").is_ok_and(|v| v == "1");
-    if !sdk_available() {
+    if !sdk_available("openai") {
         assert!(
             !required,
             "GATEWAY_TEST_OPENAI_SDK=1 but `import openai` fails"
@@ -56,6 +56,59 @@ async fn official_openai_python_sdk_works() {
     assert!(
         out.status.success(),
         "SDK check failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The official Anthropic Python SDK against `/v1/messages`, with an OpenAI-type and an
+/// Anthropic-type provider behind it. Required where GATEWAY_TEST_ANTHROPIC_SDK=1 (CI).
+#[actix_web::test]
+async fn official_anthropic_python_sdk_works() {
+    let required = std::env::var("GATEWAY_TEST_ANTHROPIC_SDK").is_ok_and(|v| v == "1");
+    if !sdk_available("anthropic") {
+        assert!(
+            !required,
+            "GATEWAY_TEST_ANTHROPIC_SDK=1 but `import anthropic` fails"
+        );
+        eprintln!("skipping: the anthropic Python package is not installed");
+        return;
+    }
+    let backend = Backend::sqlite();
+    let (mock, gw) = gateway_with_mock(
+        &backend,
+        &[],
+        json!(["gpt-4o-mini"]),
+        &["sk-sdk-key-0000002"],
+    )
+    .await;
+    let (status, body) = gw
+        .admin_send(
+            "POST",
+            "/providers",
+            &json!({"name": "claude", "api_type": "anthropic", "base_url": mock.v1(),
+                    "models": ["claude-*"]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    gw.admin_send(
+        "POST",
+        "/providers/claude/keys",
+        &json!({"key": "sk-ant-sdk-key-0002"}),
+    )
+    .await;
+    let token = gw.token(&backend, &["--name", "anthropic-sdk"]);
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/sdk/anthropic_sdk_check.py"
+    );
+    let out = std::process::Command::new("python3")
+        .args([script, &gw.base, &token, "gpt-4o-mini", "claude-sonnet-4-5"])
+        .output()
+        .expect("run python3");
+    assert!(
+        out.status.success(),
+        "Anthropic SDK check failed:\n{}\n{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );

@@ -1,0 +1,585 @@
+//! An Anthropic-speaking client (the Anthropic SDK, Claude Code) in front of an
+//! OpenAI-compatible upstream: Messages requests become Chat Completions requests, and Chat
+//! Completions answers (whole or streamed, chunk by chunk) become Messages answers and
+//! Anthropic's exact event sequence.
+
+use bytes::BytesMut;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::sse::{data_of, SseLines};
+use crate::error::ApiError;
+use crate::upstream::usage::{OpenAiUsage, TextEstimate};
+use crate::upstream::{StreamTranslator, Usage};
+
+/// The parts of a Messages request that translation reads.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MessagesIn {
+    pub model: String,
+    pub max_tokens: i64,
+    pub messages: Vec<MessageIn>,
+    #[serde(default)]
+    pub system: Option<Value>,
+    #[serde(default)]
+    pub stop_sequences: Option<Vec<String>>,
+    #[serde(default)]
+    pub temperature: Option<f64>,
+    #[serde(default)]
+    pub top_p: Option<f64>,
+    #[serde(default)]
+    pub stream: Option<bool>,
+    #[serde(default)]
+    pub tools: Option<Vec<ToolIn>>,
+    #[serde(default)]
+    pub tool_choice: Option<Value>,
+    #[serde(default)]
+    pub metadata: Option<Value>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct MessageIn {
+    pub role: String,
+    pub content: Value,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ToolIn {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub input_schema: Option<Value>,
+}
+
+/// The text of a string or of a list of blocks' `text`s.
+fn text_of(content: &Value) -> String {
+    match content {
+        Value::String(s) => s.clone(),
+        Value::Array(blocks) => blocks
+            .iter()
+            .filter_map(|b| b["text"].as_str())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => String::new(),
+    }
+}
+
+fn blocks_of(content: &Value) -> Vec<Value> {
+    match content {
+        Value::String(s) => vec![json!({"type": "text", "text": s})],
+        Value::Array(blocks) => blocks.clone(),
+        _ => Vec::new(),
+    }
+}
+
+/// An image block's source as an OpenAI image URL.
+fn image_url(source: &Value) -> Result<String, ApiError> {
+    match source["type"].as_str() {
+        Some("base64") => Ok(format!(
+            "data:{};base64,{}",
+            source["media_type"].as_str().unwrap_or("image/png"),
+            source["data"].as_str().unwrap_or("")
+        )),
+        Some("url") => Ok(source["url"].as_str().unwrap_or("").to_string()),
+        _ => Err(ApiError::invalid_param(
+            "messages",
+            "image source must be base64 or url",
+        )),
+    }
+}
+
+/// The Chat Completions body for a Messages request. `cap_field` is where the upstream
+/// reads the completion cap; `max_tokens` is what the gateway decided.
+pub fn request(
+    req: &MessagesIn,
+    model: &str,
+    max_tokens: i64,
+    cap_field: &str,
+    stream: bool,
+) -> Result<Value, ApiError> {
+    let mut messages = Vec::new();
+    if let Some(system) = &req.system {
+        let text = text_of(system);
+        if !text.is_empty() {
+            messages.push(json!({"role": "system", "content": text}));
+        }
+    }
+    for m in &req.messages {
+        match m.role.as_str() {
+            "user" => {
+                let mut parts = Vec::new();
+                for block in blocks_of(&m.content) {
+                    match block["type"].as_str() {
+                        Some("text") => parts.push(json!({"type": "text", "text": block["text"]})),
+                        Some("image") => parts.push(json!({"type": "image_url",
+                            "image_url": {"url": image_url(&block["source"])?}})),
+                        // Tool results answer the assistant's tool calls: they come first,
+                        // as `tool` messages.
+                        Some("tool_result") => messages.push(json!({"role": "tool",
+                            "tool_call_id": block["tool_use_id"],
+                            "content": text_of(&block["content"])})),
+                        _ => {}
+                    }
+                }
+                if !parts.is_empty() {
+                    let content = if parts.iter().all(|p| p["type"] == "text") {
+                        Value::String(
+                            parts
+                                .iter()
+                                .filter_map(|p| p["text"].as_str())
+                                .collect::<Vec<_>>()
+                                .join("\n"),
+                        )
+                    } else {
+                        Value::Array(parts)
+                    };
+                    messages.push(json!({"role": "user", "content": content}));
+                }
+            }
+            "assistant" => {
+                let mut text = String::new();
+                let mut calls = Vec::new();
+                for block in blocks_of(&m.content) {
+                    match block["type"].as_str() {
+                        Some("text") => text.push_str(block["text"].as_str().unwrap_or("")),
+                        Some("tool_use") => {
+                            calls.push(json!({"id": block["id"], "type": "function",
+                            "function": {"name": block["name"],
+                                "arguments": block["input"].to_string()}}))
+                        }
+                        _ => {}
+                    }
+                }
+                let mut message = json!({"role": "assistant",
+                    "content": if text.is_empty() { Value::Null } else { Value::String(text) }});
+                if !calls.is_empty() {
+                    message["tool_calls"] = Value::Array(calls);
+                }
+                messages.push(message);
+            }
+            other => {
+                return Err(ApiError::invalid_param(
+                    "messages",
+                    format!("unknown role '{}'", crate::call::truncate(other, 40)),
+                ))
+            }
+        }
+    }
+    let mut body = Map::new();
+    body.insert("model".into(), json!(model));
+    body.insert("messages".into(), Value::Array(messages));
+    body.insert(cap_field.into(), json!(max_tokens));
+    if let Some(stop) = &req.stop_sequences {
+        body.insert("stop".into(), json!(stop));
+    }
+    if let Some(t) = req.temperature {
+        body.insert("temperature".into(), json!(t));
+    }
+    if let Some(p) = req.top_p {
+        body.insert("top_p".into(), json!(p));
+    }
+    if let Some(tools) = &req.tools {
+        let tools: Vec<Value> = tools
+            .iter()
+            .map(|t| {
+                json!({"type": "function", "function": {"name": t.name,
+                "description": t.description.clone().unwrap_or_default(),
+                "parameters": t.input_schema.clone().unwrap_or_else(|| json!({"type": "object"}))}})
+            })
+            .collect();
+        body.insert("tools".into(), Value::Array(tools));
+    }
+    if let Some(choice) = &req.tool_choice {
+        let mapped = match choice["type"].as_str() {
+            Some("auto") => json!("auto"),
+            Some("any") => json!("required"),
+            Some("none") => json!("none"),
+            Some("tool") => json!({"type": "function", "function": {"name": choice["name"]}}),
+            _ => {
+                return Err(ApiError::invalid_param(
+                    "tool_choice",
+                    "unknown tool_choice",
+                ))
+            }
+        };
+        body.insert("tool_choice".into(), mapped);
+        if choice["disable_parallel_tool_use"] == true {
+            body.insert("parallel_tool_calls".into(), json!(false));
+        }
+    }
+    if let Some(user) = req.metadata.as_ref().and_then(|m| m["user_id"].as_str()) {
+        body.insert("user".into(), json!(user));
+    }
+    if stream {
+        body.insert("stream".into(), json!(true));
+        body.insert("stream_options".into(), json!({"include_usage": true}));
+    }
+    Ok(Value::Object(body))
+}
+
+/// OpenAI's `finish_reason` as Anthropic's `stop_reason`.
+fn stop_reason(finish: Option<&str>) -> &'static str {
+    match finish {
+        Some("length") => "max_tokens",
+        Some("tool_calls") | Some("function_call") => "tool_use",
+        Some("content_filter") => "refusal",
+        _ => "end_turn",
+    }
+}
+
+/// Anthropic's usage object for the gateway's usage (input excludes cache reads).
+fn anthropic_usage(u: &Usage) -> Value {
+    json!({
+        "input_tokens": u.prompt_tokens - u.cached_tokens,
+        "output_tokens": u.completion_tokens,
+        "cache_read_input_tokens": u.cached_tokens,
+        "cache_creation_input_tokens": 0,
+    })
+}
+
+#[derive(Deserialize)]
+struct ChatAnswer {
+    #[serde(default)]
+    id: String,
+    #[serde(default)]
+    model: String,
+    #[serde(default)]
+    choices: Vec<ChatAnswerChoice>,
+    #[serde(default)]
+    usage: Option<OpenAiUsage>,
+}
+
+#[derive(Deserialize)]
+struct ChatAnswerChoice {
+    #[serde(default)]
+    message: Option<ChatAnswerMessage>,
+    #[serde(default)]
+    finish_reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ChatAnswerMessage {
+    #[serde(default)]
+    content: Option<String>,
+    #[serde(default)]
+    reasoning_content: Option<String>,
+    #[serde(default)]
+    tool_calls: Option<Vec<Value>>,
+}
+
+/// A whole Chat Completions answer as a Messages answer, with its usage and an estimate of
+/// what it generated.
+pub fn response(body: &[u8]) -> Result<(Value, Option<Usage>, i64), String> {
+    let answer: ChatAnswer =
+        serde_json::from_slice(body).map_err(|e| format!("unreadable chat answer: {e}"))?;
+    let usage = answer.usage.map(Usage::from);
+    let mut generated = TextEstimate::default();
+    let mut content = Vec::new();
+    let choice = answer.choices.first();
+    if let Some(message) = choice.and_then(|c| c.message.as_ref()) {
+        if let Some(thinking) = message
+            .reasoning_content
+            .as_deref()
+            .filter(|t| !t.is_empty())
+        {
+            generated.add(thinking);
+            content.push(json!({"type": "thinking", "thinking": thinking, "signature": ""}));
+        }
+        if let Some(text) = message.content.as_deref().filter(|t| !t.is_empty()) {
+            generated.add(text);
+            content.push(json!({"type": "text", "text": text}));
+        }
+        for call in message.tool_calls.iter().flatten() {
+            let arguments = call["function"]["arguments"].as_str().unwrap_or("{}");
+            generated.add(arguments);
+            let input: Value = serde_json::from_str(arguments).unwrap_or_else(|_| json!({}));
+            content.push(json!({"type": "tool_use", "id": call["id"],
+                "name": call["function"]["name"], "input": input}));
+        }
+    }
+    let u = usage.unwrap_or_default();
+    let message = json!({
+        "id": format!("msg_{}", answer.id),
+        "type": "message",
+        "role": "assistant",
+        "model": answer.model,
+        "content": content,
+        "stop_reason": stop_reason(choice.and_then(|c| c.finish_reason.as_deref())),
+        "stop_sequence": null,
+        "usage": anthropic_usage(&u),
+    });
+    Ok((message, usage, generated.tokens()))
+}
+
+/// What kind of content block is open in the translated stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Open {
+    None,
+    Thinking,
+    Text,
+    /// A tool call, by its OpenAI index.
+    Tool(u64),
+}
+
+#[derive(Deserialize)]
+struct Chunk {
+    #[serde(default)]
+    id: String,
+    #[serde(default)]
+    model: String,
+    #[serde(default)]
+    choices: Vec<ChunkChoice>,
+    #[serde(default)]
+    usage: Option<OpenAiUsage>,
+}
+
+#[derive(Deserialize)]
+struct ChunkChoice {
+    #[serde(default)]
+    delta: Option<ChunkDelta>,
+    #[serde(default)]
+    finish_reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ChunkDelta {
+    #[serde(default)]
+    content: Option<String>,
+    #[serde(default)]
+    reasoning_content: Option<String>,
+    #[serde(default)]
+    tool_calls: Option<Vec<ToolDelta>>,
+}
+
+#[derive(Deserialize)]
+struct ToolDelta {
+    #[serde(default)]
+    index: u64,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    function: Option<FunctionDelta>,
+}
+
+#[derive(Deserialize)]
+struct FunctionDelta {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    arguments: Option<String>,
+}
+
+/// Translates Chat Completions chunks into Anthropic's event sequence as they arrive:
+/// `message_start`, per block `content_block_start` / `_delta`… / `_stop`, `message_delta`
+/// with the stop reason and usage, `message_stop`.
+pub struct ChatToMessagesStream {
+    lines: SseLines,
+    started: bool,
+    open: Open,
+    /// Index of the next content block.
+    next_block: usize,
+    finish: Option<String>,
+    usage: Option<Usage>,
+    generated: TextEstimate,
+    done: bool,
+}
+
+impl ChatToMessagesStream {
+    pub fn new(max_line: usize) -> ChatToMessagesStream {
+        ChatToMessagesStream {
+            lines: SseLines::new(max_line),
+            started: false,
+            open: Open::None,
+            next_block: 0,
+            finish: None,
+            usage: None,
+            generated: TextEstimate::default(),
+            done: false,
+        }
+    }
+
+    fn close(&mut self, out: &mut BytesMut) {
+        if self.open != Open::None {
+            let index = self.next_block - 1;
+            event(
+                out,
+                "content_block_stop",
+                &json!({"type": "content_block_stop", "index": index}),
+            );
+            self.open = Open::None;
+        }
+    }
+
+    fn open_block(&mut self, out: &mut BytesMut, kind: Open, block: Value) -> usize {
+        self.close(out);
+        let index = self.next_block;
+        self.next_block += 1;
+        self.open = kind;
+        event(
+            out,
+            "content_block_start",
+            &json!({"type": "content_block_start", "index": index, "content_block": block}),
+        );
+        index
+    }
+
+    fn delta(&mut self, out: &mut BytesMut, kind: Open, delta: Value) {
+        if self.open != kind {
+            let block = match kind {
+                Open::Thinking => json!({"type": "thinking", "thinking": "", "signature": ""}),
+                _ => json!({"type": "text", "text": ""}),
+            };
+            self.open_block(out, kind, block);
+        }
+        let index = self.next_block - 1;
+        event(
+            out,
+            "content_block_delta",
+            &json!({"type": "content_block_delta", "index": index, "delta": delta}),
+        );
+    }
+
+    fn chunk(&mut self, payload: &[u8], out: &mut BytesMut) {
+        if payload == b"[DONE]" {
+            self.end(out);
+            return;
+        }
+        let Ok(chunk) = serde_json::from_slice::<Chunk>(payload) else {
+            return;
+        };
+        if !self.started {
+            self.started = true;
+            event(
+                out,
+                "message_start",
+                &json!({"type": "message_start", "message": {
+                    "id": format!("msg_{}", chunk.id), "type": "message", "role": "assistant",
+                    "model": chunk.model, "content": [], "stop_reason": null,
+                    "stop_sequence": null,
+                    "usage": {"input_tokens": 0, "output_tokens": 0}}}),
+            );
+        }
+        if let Some(usage) = chunk.usage {
+            self.usage = Some(usage.into());
+        }
+        let Some(choice) = chunk.choices.into_iter().next() else {
+            return;
+        };
+        if let Some(delta) = choice.delta {
+            if let Some(thinking) = delta.reasoning_content.filter(|t| !t.is_empty()) {
+                self.generated.add(&thinking);
+                self.delta(
+                    out,
+                    Open::Thinking,
+                    json!({"type": "thinking_delta", "thinking": thinking}),
+                );
+            }
+            if let Some(text) = delta.content.filter(|t| !t.is_empty()) {
+                self.generated.add(&text);
+                self.delta(out, Open::Text, json!({"type": "text_delta", "text": text}));
+            }
+            for call in delta.tool_calls.into_iter().flatten() {
+                let function = call.function.unwrap_or(FunctionDelta {
+                    name: None,
+                    arguments: None,
+                });
+                if self.open != Open::Tool(call.index) {
+                    let name = function.name.clone().unwrap_or_default();
+                    self.generated.add(&name);
+                    let id = call
+                        .id
+                        .clone()
+                        .unwrap_or_else(|| format!("toolu_{}", self.next_block));
+                    self.open_block(
+                        out,
+                        Open::Tool(call.index),
+                        json!({"type": "tool_use", "id": id, "name": name, "input": {}}),
+                    );
+                }
+                if let Some(arguments) = function.arguments.filter(|a| !a.is_empty()) {
+                    self.generated.add(&arguments);
+                    let index = self.next_block - 1;
+                    event(
+                        out,
+                        "content_block_delta",
+                        &json!({"type": "content_block_delta", "index": index,
+                            "delta": {"type": "input_json_delta", "partial_json": arguments}}),
+                    );
+                }
+            }
+        }
+        if let Some(finish) = choice.finish_reason {
+            self.finish = Some(finish);
+        }
+    }
+
+    fn end(&mut self, out: &mut BytesMut) {
+        if self.done || !self.started {
+            return;
+        }
+        self.close(out);
+        let u = self.usage.unwrap_or_default();
+        let mut usage = anthropic_usage(&u);
+        if self.usage.is_none() {
+            usage["output_tokens"] = json!(self.generated.tokens());
+        }
+        event(
+            out,
+            "message_delta",
+            &json!({"type": "message_delta",
+                "delta": {"stop_reason": stop_reason(self.finish.as_deref()), "stop_sequence": null},
+                "usage": usage}),
+        );
+        event(out, "message_stop", &json!({"type": "message_stop"}));
+        self.done = true;
+    }
+}
+
+fn event(out: &mut BytesMut, name: &str, data: &Value) {
+    out.extend_from_slice(b"event: ");
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b"\ndata: ");
+    out.extend_from_slice(data.to_string().as_bytes());
+    out.extend_from_slice(b"\n\n");
+}
+
+impl StreamTranslator for ChatToMessagesStream {
+    fn feed(&mut self, chunk: &[u8], out: &mut BytesMut) -> Result<(), String> {
+        let mut payloads = Vec::new();
+        self.lines.feed(chunk, |line| {
+            if let Some(data) = data_of(line) {
+                payloads.push(data.to_vec());
+            }
+        })?;
+        for payload in payloads {
+            self.chunk(&payload, out);
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, out: &mut BytesMut) {
+        if let Some(rest) = self.lines.finish() {
+            if let Some(data) = data_of(&rest) {
+                let data = data.to_vec();
+                self.chunk(&data, out);
+            }
+        }
+    }
+
+    fn usage(&self) -> Option<Usage> {
+        self.usage
+    }
+
+    fn generated_tokens(&self) -> i64 {
+        self.generated.tokens()
+    }
+
+    fn completed(&self) -> bool {
+        self.done
+    }
+}
+
+#[cfg(test)]
+mod tests;
