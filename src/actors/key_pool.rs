@@ -150,7 +150,10 @@ impl KeyOutcome {
             429 if text.contains("insufficient_quota")
                 || text.contains("exceeded your current quota")
                 || text.contains("insufficient balance")
-                || text.contains("credit balance") =>
+                || text.contains("credit balance")
+                // Zhipu: 1113 "余额不足或无可用资源包" (balance or resource pack exhausted).
+                || text.contains("\"1113\"")
+                || text.contains("余额不足") =>
             {
                 KeyOutcome::OutOfQuota
             }
@@ -504,6 +507,13 @@ mod tests {
             KeyOutcome::OutOfQuota
         );
         assert_eq!(c(402, "Insufficient Balance"), KeyOutcome::OutOfQuota);
+        assert_eq!(
+            c(
+                429,
+                r#"{"error":{"code":"1113","message":"余额不足或无可用资源包,请充值。"}}"#
+            ),
+            KeyOutcome::OutOfQuota
+        );
         assert_eq!(
             c(
                 429,

@@ -335,9 +335,17 @@ async fn chat_reply(call: Call<'_>, state: &Shared) -> Reply {
         .clamp(1, 128) as usize;
     let no_usage = fault.as_ref().is_some_and(|f| f.no_usage == Some(true));
     let prompt = prompt_tokens(&body);
-    let completion = (n * choices) as i64;
-    let usage = json!({"prompt_tokens": prompt, "completion_tokens": completion,
+    // DeepSeek's reasoner: reasoning first, reasoning tokens and cache hits in its usage.
+    let reasoner = model.contains("reasoner");
+    let reasoning = "Thinking it over.";
+    let completion = (n * choices) as i64 + if reasoner { 4 } else { 0 };
+    let mut usage = json!({"prompt_tokens": prompt, "completion_tokens": completion,
         "total_tokens": prompt + completion});
+    if reasoner {
+        usage["completion_tokens_details"] = json!({"reasoning_tokens": 4});
+        usage["prompt_cache_hit_tokens"] = json!(prompt.min(2));
+        usage["prompt_cache_miss_tokens"] = json!(prompt - prompt.min(2));
+    }
     let stream = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
     if let Some(name) = wanted_tool(&body) {
         return tool_call_reply(&model, name, stream, include_usage_of(&body), prompt);
@@ -360,6 +368,9 @@ async fn chat_reply(call: Call<'_>, state: &Shared) -> Reply {
                 "finish_reason": finish}))
                 .collect::<Vec<_>>(),
         });
+        if reasoner {
+            answer["choices"][0]["message"]["reasoning_content"] = json!(reasoning);
+        }
         if !no_usage {
             answer["usage"] = usage;
         }
@@ -381,10 +392,19 @@ async fn chat_reply(call: Call<'_>, state: &Shared) -> Reply {
             "choices": [{"index": choice, "delta": delta, "finish_reason": finish}]});
         Bytes::from(format!("data: {c}\n\n"))
     };
-    let mut events: Vec<Bytes> = (0..=n)
-        .flat_map(|i| (0..choices).map(move |c| (i, c)))
-        .map(|(i, c)| chunk(i, c))
-        .collect();
+    let mut events: Vec<Bytes> = Vec::new();
+    if reasoner {
+        let c = json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk",
+            "created": 1_700_000_000, "model": model,
+            "choices": [{"index": 0, "delta": {"role": "assistant", "content": null,
+                "reasoning_content": reasoning}, "finish_reason": null}]});
+        events.push(Bytes::from(format!("data: {c}\n\n")));
+    }
+    events.extend(
+        (0..=n)
+            .flat_map(|i| (0..choices).map(move |c| (i, c)))
+            .map(|(i, c)| chunk(i, c)),
+    );
     if let Some(size) = fault.as_ref().and_then(|f| f.unterminated_line_bytes) {
         // One endless "line": data without a newline, in 64 KiB pieces.
         events.truncate(1);

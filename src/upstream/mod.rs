@@ -152,7 +152,8 @@ pub trait Adapter: Sync {
 pub fn adapter_for(api_type: ApiType) -> &'static dyn Adapter {
     match api_type {
         ApiType::OpenAi => &openai::OPENAI,
-        ApiType::DeepSeek | ApiType::Zhipu => &openai::MAX_TOKENS_DIALECT,
+        ApiType::DeepSeek => &openai::DEEPSEEK,
+        ApiType::Zhipu => &openai::ZHIPU,
         ApiType::Anthropic => &anthropic::AnthropicAdapter,
     }
 }

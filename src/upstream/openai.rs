@@ -14,28 +14,63 @@ use crate::error::ApiError;
 pub struct OpenAiAdapter {
     /// The field a completion cap goes into when the client sent none.
     cap_field: &'static str,
+    /// Zhipu's differences: sampling bounds, usage always in the last chunk.
+    zhipu: bool,
 }
 
 /// OpenAI itself: `max_tokens` is deprecated there and refused by reasoning models.
 pub const OPENAI: OpenAiAdapter = OpenAiAdapter {
     cap_field: "max_completion_tokens",
+    zhipu: false,
 };
-/// DeepSeek and Zhipu read `max_tokens` only.
-pub const MAX_TOKENS_DIALECT: OpenAiAdapter = OpenAiAdapter {
+/// DeepSeek reads `max_tokens` only.
+pub const DEEPSEEK: OpenAiAdapter = OpenAiAdapter {
     cap_field: "max_tokens",
+    zhipu: false,
 };
+/// Zhipu (GLM) reads `max_tokens`, refuses `temperature` 0 and `top_p` 1 on many models, and
+/// reports usage in its last chunk without `stream_options`.
+pub const ZHIPU: OpenAiAdapter = OpenAiAdapter {
+    cap_field: "max_tokens",
+    zhipu: true,
+};
+
+/// Zhipu's sampling bounds: `temperature` in (0, 1] (0 means greedy: `do_sample: false`),
+/// `top_p` in [0.01, 0.99].
+fn zhipu_sampling(map: &mut Map<String, Value>) {
+    if let Some(t) = map.get("temperature").and_then(Value::as_f64) {
+        if t <= 0.0 {
+            map.remove("temperature");
+            map.insert("do_sample".into(), Value::Bool(false));
+        } else if t > 1.0 {
+            map.insert("temperature".into(), Value::from(1.0));
+        }
+    }
+    if let Some(p) = map.get("top_p").and_then(Value::as_f64) {
+        map.insert("top_p".into(), Value::from(p.clamp(0.01, 0.99)));
+    }
+}
+
+fn mentions(raw: &[u8], field: &[u8]) -> bool {
+    raw.windows(field.len()).any(|w| w == field)
+}
 
 impl OpenAiAdapter {
     /// The body to send: the client's bytes untouched unless the model name must change,
     /// a usage chunk must be requested for billing, or the budget caps the completion.
     fn body(&self, req: &ClientRequest, target: &Target<'_>) -> Result<Bytes, ApiError> {
-        let ask_usage = req.stream && !req.wants_usage_chunk;
-        if target.model == req.model && !ask_usage && target.completion_cap.is_none() {
+        let ask_usage = req.stream && !req.wants_usage_chunk && !self.zhipu;
+        let sampling = self.zhipu
+            && (mentions(&req.raw, b"\"temperature\"") || mentions(&req.raw, b"\"top_p\""));
+        if target.model == req.model && !ask_usage && !sampling && target.completion_cap.is_none() {
             return Ok(req.raw.clone());
         }
         let mut map: Map<String, Value> = serde_json::from_slice(&req.raw)
             .map_err(|e| ApiError::invalid(format!("invalid JSON body: {e}")))?;
         map.insert("model".into(), Value::String(target.model.to_string()));
+        if sampling {
+            zhipu_sampling(&mut map);
+        }
         if ask_usage {
             let options = map
                 .entry("stream_options")
@@ -82,13 +117,17 @@ impl OpenAiAdapter {
             .completion_cap
             .or(req.client_cap)
             .unwrap_or(messages.max_tokens);
-        let body = messages_to_chat::request(
+        let mut body = messages_to_chat::request(
             &messages,
             target.model,
             max_tokens,
             self.cap_field,
             req.stream,
         )?;
+        if let Some(map) = body.as_object_mut().filter(|_| self.zhipu) {
+            zhipu_sampling(map);
+            map.remove("stream_options");
+        }
         Ok(Bytes::from(body.to_string()))
     }
 }
@@ -496,7 +535,7 @@ mod tests {
         let body = send(&OPENAI, &req);
         assert_eq!(body["max_completion_tokens"], 7);
         assert!(body.get("max_tokens").is_none());
-        let body = send(&MAX_TOKENS_DIALECT, &req);
+        let body = send(&DEEPSEEK, &req);
         assert_eq!(body["max_tokens"], 7);
         req.raw = Bytes::from_static(
             br#"{"model":"gpt-4o","messages":[],"max_tokens":9,"max_completion_tokens":99}"#,
@@ -511,6 +550,38 @@ mod tests {
             ),
             (Some(7), Some(7))
         );
+    }
+
+    #[test]
+    fn zhipu_gets_its_sampling_bounds_and_no_stream_options() {
+        let send = |raw: &'static str, stream: bool| -> Value {
+            let req = request(raw, stream, false);
+            serde_json::from_slice(&ZHIPU.body(&req, &target("gpt-4o", None)).unwrap()).unwrap()
+        };
+        let body = send(
+            r#"{"model":"gpt-4o","messages":[],"temperature":0,"top_p":1}"#,
+            false,
+        );
+        assert!(body.get("temperature").is_none(), "{body}");
+        assert_eq!(body["do_sample"], false);
+        assert_eq!(body["top_p"], 0.99);
+        let body = send(
+            r#"{"model":"gpt-4o","messages":[],"temperature":1.8}"#,
+            false,
+        );
+        assert_eq!(body["temperature"], 1.0);
+        let raw = r#"{"model":"gpt-4o","stream":true,"messages":[]}"#;
+        let req = request(raw, true, false);
+        assert_eq!(
+            ZHIPU.body(&req, &target("gpt-4o", None)).unwrap(),
+            raw.as_bytes(),
+            "no stream_options for Zhipu: its last chunk carries usage"
+        );
+        let body = send(
+            r#"{"model":"gpt-4o","messages":[],"temperature":0.5}"#,
+            false,
+        );
+        assert_eq!(body["temperature"], 0.5, "in range: unchanged");
     }
 
     #[test]

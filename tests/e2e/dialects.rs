@@ -392,3 +392,78 @@ async fn anthropic_clients_have_hard_budgets_too() {
         "{balance}"
     );
 }
+
+#[actix_web::test]
+async fn deepseek_reasoning_reaches_both_dialects_and_is_counted() {
+    let backend = Backend::sqlite();
+    let mock = Mock::start();
+    let gw = Gateway::start(&backend, &[]);
+    let (status, _) = gw
+        .admin_send(
+            "POST",
+            "/providers",
+            &json!({"name": "ds", "api_type": "deepseek", "base_url": mock.v1(),
+                    "models": ["deepseek-*"]}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    gw.admin_send(
+        "POST",
+        "/providers/ds/keys",
+        &json!({"key": "sk-ds-key-000001"}),
+    )
+    .await;
+    let ask = json!({"model": "deepseek-reasoner",
+        "messages": [{"role": "user", "content": "Why?"}]});
+
+    // OpenAI clients: reasoning_content, whole and streamed.
+    let (status, answer) = gw.post("/v1/chat/completions", &gw.admin, &ask).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        answer["choices"][0]["message"]["reasoning_content"],
+        "Thinking it over."
+    );
+    let mut streamed = ask.clone();
+    streamed["stream"] = json!(true);
+    let (_, text) = gw.chat_text(&gw.admin, &streamed).await;
+    assert!(
+        text.contains("\"reasoning_content\":\"Thinking it over.\""),
+        "{text}"
+    );
+
+    // Anthropic clients: thinking blocks, whole and streamed.
+    let mut messages = ask.clone();
+    messages["max_tokens"] = json!(100);
+    let (status, text) = anthropic_call(&gw, &gw.admin, &messages).await;
+    assert_eq!(status, 200, "{text}");
+    let message: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(message["content"][0]["type"], "thinking", "{message}");
+    assert_eq!(message["content"][0]["thinking"], "Thinking it over.");
+    assert_eq!(message["content"][1]["type"], "text");
+    assert_eq!(message["usage"]["cache_read_input_tokens"], 2);
+    messages["stream"] = json!(true);
+    let (_, text) = anthropic_call(&gw, &gw.admin, &messages).await;
+    let first_block: Value = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+        .find(|e| e["type"] == "content_block_start")
+        .expect("a content block");
+    assert_eq!(first_block["content_block"]["type"], "thinking", "{text}");
+    assert!(text.contains("\"type\":\"thinking_delta\""), "{text}");
+
+    // Reasoning tokens and cache hits are counted.
+    let db = backend.connect().await;
+    let rows = eventually(Duration::from_secs(5), || async {
+        let rows = request_log::Entity::find()
+            .all(&db)
+            .await
+            .unwrap_or_default();
+        (rows.len() >= 4).then_some(rows)
+    })
+    .await
+    .expect("four log rows");
+    for row in &rows {
+        assert_eq!((row.reasoning_tokens, row.cached_tokens), (4, 2), "{row:?}");
+    }
+}
