@@ -441,23 +441,20 @@ fn write_data(out: &mut BytesMut, value: &Value) {
 
 impl StreamTranslator for MessagesToChatStream {
     fn feed(&mut self, chunk: &[u8], out: &mut BytesMut) -> Result<(), String> {
-        let mut payloads = Vec::new();
-        self.lines.feed(chunk, |line| {
+        let mut lines = std::mem::replace(&mut self.lines, SseLines::new(0));
+        let result = lines.feed(chunk, |line| {
             if let Some(data) = data_of(line) {
-                payloads.push(data.to_vec());
+                self.event(data, out);
             }
-        })?;
-        for payload in payloads {
-            self.event(&payload, out);
-        }
-        Ok(())
+        });
+        self.lines = lines;
+        result
     }
 
     fn finish(&mut self, out: &mut BytesMut) {
         if let Some(rest) = self.lines.finish() {
             if let Some(data) = data_of(&rest) {
-                let data = data.to_vec();
-                self.event(&data, out);
+                self.event(data, out);
             }
         }
     }

@@ -333,6 +333,9 @@ struct Chunk {
     choices: Vec<ChunkChoice>,
     #[serde(default)]
     usage: Option<OpenAiUsage>,
+    /// An error reported inside the stream.
+    #[serde(default)]
+    error: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -384,6 +387,7 @@ pub struct ChatToMessagesStream {
     usage: Option<Usage>,
     generated: TextEstimate,
     done: bool,
+    failed: bool,
 }
 
 impl ChatToMessagesStream {
@@ -397,6 +401,7 @@ impl ChatToMessagesStream {
             usage: None,
             generated: TextEstimate::default(),
             done: false,
+            failed: false,
         }
     }
 
@@ -449,6 +454,16 @@ impl ChatToMessagesStream {
         let Ok(chunk) = serde_json::from_slice::<Chunk>(payload) else {
             return;
         };
+        if let Some(error) = chunk.error {
+            let message = error["message"].as_str().unwrap_or("upstream error");
+            event(
+                out,
+                "error",
+                &json!({"type": "error", "error": {"type": "api_error", "message": message}}),
+            );
+            self.failed = true;
+            return;
+        }
         if !self.started {
             self.started = true;
             event(
@@ -547,23 +562,20 @@ fn event(out: &mut BytesMut, name: &str, data: &Value) {
 
 impl StreamTranslator for ChatToMessagesStream {
     fn feed(&mut self, chunk: &[u8], out: &mut BytesMut) -> Result<(), String> {
-        let mut payloads = Vec::new();
-        self.lines.feed(chunk, |line| {
+        let mut lines = std::mem::replace(&mut self.lines, SseLines::new(0));
+        let result = lines.feed(chunk, |line| {
             if let Some(data) = data_of(line) {
-                payloads.push(data.to_vec());
+                self.chunk(data, out);
             }
-        })?;
-        for payload in payloads {
-            self.chunk(&payload, out);
-        }
-        Ok(())
+        });
+        self.lines = lines;
+        result
     }
 
     fn finish(&mut self, out: &mut BytesMut) {
         if let Some(rest) = self.lines.finish() {
             if let Some(data) = data_of(&rest) {
-                let data = data.to_vec();
-                self.chunk(&data, out);
+                self.chunk(data, out);
             }
         }
     }
@@ -577,7 +589,7 @@ impl StreamTranslator for ChatToMessagesStream {
     }
 
     fn completed(&self) -> bool {
-        self.done
+        self.done && !self.failed
     }
 }
 

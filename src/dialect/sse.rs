@@ -1,7 +1,8 @@
 //! The one server-sent-events line reader every stream translator uses: splits bytes into
 //! lines as they arrive, never buffering more than one partial line, and that one capped.
 
-/// Splits a byte stream into lines (without `\n`, and without a trailing `\r`).
+/// Splits a byte stream into lines. Each line is handed over with its `\n` (and `\r`), so a
+/// relay can pass it on byte for byte; `trim_eol` and `data_of` read it.
 pub struct SseLines {
     partial: Vec<u8>,
     max_line: usize,
@@ -20,15 +21,15 @@ impl SseLines {
     pub fn feed(&mut self, chunk: &[u8], mut line: impl FnMut(&[u8])) -> Result<(), String> {
         let mut start = 0;
         while let Some(offset) = chunk[start..].iter().position(|&b| b == b'\n') {
-            let end = start + offset;
+            let end = start + offset + 1;
             if self.partial.is_empty() {
-                line(trim_cr(&chunk[start..end]));
+                line(&chunk[start..end]);
             } else {
                 self.partial.extend_from_slice(&chunk[start..end]);
                 let whole = std::mem::take(&mut self.partial);
-                line(trim_cr(&whole));
+                line(&whole);
             }
-            start = end + 1;
+            start = end;
         }
         if self.partial.len() + (chunk.len() - start) > self.max_line {
             self.partial = Vec::new();
@@ -48,13 +49,17 @@ impl SseLines {
     }
 }
 
-fn trim_cr(line: &[u8]) -> &[u8] {
+/// A line without its `\n` or `\r\n`.
+pub fn trim_eol(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 
 /// The payload of a `data:` line.
 pub fn data_of(line: &[u8]) -> Option<&[u8]> {
-    line.strip_prefix(b"data:").map(<[u8]>::trim_ascii_start)
+    trim_eol(line)
+        .strip_prefix(b"data:")
+        .map(<[u8]>::trim_ascii_start)
 }
 
 #[cfg(test)]
@@ -69,7 +74,8 @@ mod tests {
             s.feed(piece, |l| got.push(String::from_utf8_lossy(l).to_string()))
                 .unwrap();
         }
-        assert_eq!(got, vec!["event: a", "data: {}", ""]);
+        assert_eq!(got, vec!["event: a\r\n", "data: {}\n", "\n"]);
+        assert_eq!(trim_eol(b"event: a\r\n"), b"event: a");
         assert_eq!(s.finish().as_deref(), Some(&b"tail"[..]));
         assert!(s.feed(&[b'x'; 17], |_| {}).is_err());
         assert_eq!(data_of(b"data: [DONE]"), Some(&b"[DONE]"[..]));

@@ -226,23 +226,20 @@ impl MessagesPassStream {
 impl StreamTranslator for MessagesPassStream {
     fn feed(&mut self, chunk: &[u8], out: &mut BytesMut) -> Result<(), String> {
         out.extend_from_slice(chunk);
-        let mut payloads = Vec::new();
-        self.lines.feed(chunk, |line| {
+        let mut lines = std::mem::replace(&mut self.lines, SseLines::new(0));
+        let result = lines.feed(chunk, |line| {
             if let Some(data) = data_of(line) {
-                payloads.push(data.to_vec());
+                self.event(data);
             }
-        })?;
-        for payload in payloads {
-            self.event(&payload);
-        }
-        Ok(())
+        });
+        self.lines = lines;
+        result
     }
 
     fn finish(&mut self, _: &mut BytesMut) {
         if let Some(rest) = self.lines.finish() {
             if let Some(data) = data_of(&rest) {
-                let data = data.to_vec();
-                self.event(&data);
+                self.event(data);
             }
         }
     }

@@ -9,6 +9,7 @@ use super::{
     Adapter, Answer, ClientRequest, Endpoint, StreamTranslator, Target, UpstreamRequest, Usage,
 };
 use crate::dialect::messages_to_chat::{self, ChatToMessagesStream, MessagesIn};
+use crate::dialect::sse::{trim_eol, SseLines};
 use crate::error::ApiError;
 
 pub struct OpenAiAdapter {
@@ -222,8 +223,7 @@ impl Adapter for OpenAiAdapter {
 /// asked for the usage chunk on the client's behalf, removes it again.
 pub struct OpenAiStream {
     strip_usage_chunk: bool,
-    partial: Vec<u8>,
-    max_line: usize,
+    lines: SseLines,
     usage: Option<Usage>,
     generated: TextEstimate,
     done: bool,
@@ -310,8 +310,7 @@ impl OpenAiStream {
     pub fn new(strip_usage_chunk: bool, max_line: usize) -> OpenAiStream {
         OpenAiStream {
             strip_usage_chunk,
-            partial: Vec::new(),
-            max_line,
+            lines: SseLines::new(max_line),
             usage: None,
             generated: TextEstimate::default(),
             done: false,
@@ -321,7 +320,7 @@ impl OpenAiStream {
 
     /// Reads one line (without its newline); false when it must not reach the client.
     fn scan_line(&mut self, line: &[u8]) -> bool {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let line = trim_eol(line);
         if line.is_empty() {
             return !std::mem::take(&mut self.skip_blank);
         }
@@ -356,48 +355,25 @@ impl OpenAiStream {
 
 impl StreamTranslator for OpenAiStream {
     fn feed(&mut self, chunk: &[u8], out: &mut BytesMut) -> Result<(), String> {
-        if !self.strip_usage_chunk {
+        let strip = self.strip_usage_chunk;
+        if !strip {
             out.extend_from_slice(chunk);
         }
-        let mut start = 0;
-        while let Some(offset) = chunk[start..].iter().position(|&b| b == b'\n') {
-            let end = start + offset + 1;
-            let keep = if self.partial.is_empty() {
-                self.scan_line(&chunk[start..end - 1])
-            } else {
-                self.partial.extend_from_slice(&chunk[start..end]);
-                let line = std::mem::take(&mut self.partial);
-                let keep = self.scan_line(&line[..line.len() - 1]);
-                if keep && self.strip_usage_chunk {
-                    out.extend_from_slice(&line);
-                }
-                start = end;
-                continue;
-            };
-            if keep && self.strip_usage_chunk {
-                out.extend_from_slice(&chunk[start..end]);
+        let mut lines = std::mem::replace(&mut self.lines, SseLines::new(0));
+        let result = lines.feed(chunk, |line| {
+            if self.scan_line(line) && strip {
+                out.extend_from_slice(line);
             }
-            start = end;
-        }
-        if self.partial.len() + (chunk.len() - start) > self.max_line {
-            self.partial = Vec::new();
-            return Err(format!(
-                "upstream sent an event-stream line longer than {} bytes",
-                self.max_line
-            ));
-        }
-        self.partial.extend_from_slice(&chunk[start..]);
-        Ok(())
+        });
+        self.lines = lines;
+        result
     }
 
     fn finish(&mut self, out: &mut BytesMut) {
-        if self.partial.is_empty() {
-            return;
-        }
-        let line = std::mem::take(&mut self.partial);
-        let keep = self.scan_line(&line);
-        if keep && self.strip_usage_chunk {
-            out.extend_from_slice(&line);
+        if let Some(line) = self.lines.finish() {
+            if self.scan_line(&line) && self.strip_usage_chunk {
+                out.extend_from_slice(&line);
+            }
         }
     }
 
@@ -465,7 +441,7 @@ mod tests {
         assert!(s.feed(b"data: ", &mut out).is_ok());
         let results: Vec<bool> = (0..4).map(|_| s.feed(&piece, &mut out).is_ok()).collect();
         assert_eq!(results, vec![true, true, true, false]);
-        assert!(s.partial.capacity() < 1024, "buffer released");
+        assert!(s.lines.finish().is_none(), "the buffered line was dropped");
     }
 
     #[test]

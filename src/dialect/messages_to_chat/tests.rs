@@ -155,6 +155,21 @@ fn streams_become_anthropic_events_in_order() {
 }
 
 #[test]
+fn error_chunks_become_error_events() {
+    let mut t = ChatToMessagesStream::new(1 << 20);
+    let mut out = BytesMut::new();
+    t.feed(
+        b"data: {\"error\":{\"message\":\"Overloaded\",\"type\":\"server_error\"}}\n\n",
+        &mut out,
+    )
+    .unwrap();
+    let text = String::from_utf8(out.to_vec()).unwrap();
+    assert!(text.starts_with("event: error\ndata: {"), "{text}");
+    assert!(text.contains("Overloaded"));
+    assert!(!t.completed());
+}
+
+#[test]
 fn a_stream_cut_before_done_is_not_completed() {
     let mut t = ChatToMessagesStream::new(1 << 20);
     let mut out = BytesMut::new();
