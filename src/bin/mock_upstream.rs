@@ -302,6 +302,19 @@ async fn chat_reply(call: Call<'_>, state: &Shared) -> Reply {
         }
         return reply;
     }
+    // Like Zhipu's GLM models: temperature must be in (0, 1] and top_p in (0, 1).
+    if call.path.starts_with("/api/paas/v4") {
+        let temperature = body.get("temperature").and_then(Value::as_f64);
+        let top_p = body.get("top_p").and_then(Value::as_f64);
+        if temperature.is_some_and(|t| t <= 0.0 || t > 1.0)
+            || top_p.is_some_and(|p| p >= 1.0 || p <= 0.0)
+        {
+            return Reply::json(
+                400,
+                json!({"error": {"code": "1210", "message": "API 调用参数有误，请检查文档。"}}),
+            );
+        }
+    }
     let first_delay = mock_opt(&body, "first_delay_ms");
     if first_delay > 0 {
         actix_web::rt::time::sleep(Duration::from_millis(first_delay)).await;

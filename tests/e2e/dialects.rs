@@ -467,3 +467,102 @@ async fn deepseek_reasoning_reaches_both_dialects_and_is_counted() {
         assert_eq!((row.reasoning_tokens, row.cached_tokens), (4, 2), "{row:?}");
     }
 }
+
+#[actix_web::test]
+async fn zhipu_gets_parameters_it_accepts_from_either_dialect() {
+    let backend = Backend::sqlite();
+    let mock = Mock::start();
+    let gw = Gateway::start(&backend, &[]);
+    let (status, body) = gw
+        .admin_send(
+            "POST",
+            "/providers",
+            &json!({"name": "glm", "api_type": "zhipu",
+                    "base_url": format!("{}/api/paas/v4", mock.base), "models": ["glm-*"]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    gw.admin_send(
+        "POST",
+        "/providers/glm/keys",
+        &json!({"key": "zhipu-key-0001.secret"}),
+    )
+    .await;
+    // What OpenAI clients send freely: greedy decoding, top_p 1.
+    let mut ask = chat("glm-4.6");
+    ask["temperature"] = json!(0);
+    ask["top_p"] = json!(1.0);
+    let (status, answer) = gw.post("/v1/chat/completions", &gw.admin, &ask).await;
+    assert_eq!(status, 200, "{answer}");
+    let sent = mock.last_request().await;
+    assert_eq!(sent["path"], "/api/paas/v4/chat/completions");
+    assert_eq!(sent["body"]["do_sample"], false, "{sent}");
+    assert_eq!(sent["body"]["top_p"], 0.99);
+    // An Anthropic client's temperature 0 too.
+    let body = json!({"model": "glm-4.6", "max_tokens": 32, "temperature": 0,
+        "messages": [{"role": "user", "content": "Hi"}]});
+    let (status, text) = anthropic_call(&gw, &gw.admin, &body).await;
+    assert_eq!(status, 200, "{text}");
+    // Zhipu's own error bodies still reach the client (here: a model it refuses).
+    mock.fault(json!({"status": 400, "message": "模型不存在"}))
+        .await;
+    let (status, err) = gw
+        .post("/v1/chat/completions", &gw.admin, &chat("glm-4.6"))
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(err["error"]["message"], "模型不存在");
+}
+
+#[actix_web::test]
+async fn long_agent_sessions_translate_whole() {
+    let backend = Backend::sqlite();
+    let (mock, gw) = claude_gateway(&backend).await;
+    gw.add_provider("oai", &mock, json!(["gpt-4o-mini"]), &["sk-agent-key-0001"])
+        .await;
+    let tools: Vec<Value> = (0..40)
+        .map(|i| {
+            json!({"name": format!("tool_{i}"), "description": format!("Tool number {i}"),
+            "input_schema": {"type": "object", "properties": {"arg": {"type": "string"}}}})
+        })
+        .collect();
+    let mut messages = vec![json!({"role": "user", "content": "Do the task."})];
+    for turn in 0..15 {
+        let id = format!("toolu_{turn:02}");
+        messages.push(json!({"role": "assistant", "content": [
+            {"type": "text", "text": format!("Step {turn}.")},
+            {"type": "tool_use", "id": id, "name": format!("tool_{}", turn % 40),
+             "input": {"arg": format!("value {turn}")}}]}));
+        messages.push(json!({"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": id, "content": format!("result {turn}")}]}));
+    }
+    for model in ["gpt-4o-mini", "claude-sonnet-4-5"] {
+        let body = json!({"model": model, "max_tokens": 256, "system": "You are an agent.",
+            "tools": tools, "messages": messages});
+        let (status, text) = anthropic_call(&gw, &gw.admin, &body).await;
+        assert_eq!(status, 200, "{model}: {text}");
+        let answer: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(answer["stop_reason"], "end_turn", "{answer}");
+        let sent = mock.last_request().await["body"].clone();
+        if model == "gpt-4o-mini" {
+            let m = sent["messages"].as_array().unwrap();
+            assert_eq!(
+                m.len(),
+                1 + 1 + 15 * 2,
+                "system, user, then assistant/tool pairs"
+            );
+            assert_eq!(sent["tools"].as_array().unwrap().len(), 40);
+            for turn in 0..15 {
+                let call = &m[2 + 2 * turn];
+                let result = &m[3 + 2 * turn];
+                assert_eq!(call["tool_calls"][0]["id"], result["tool_call_id"]);
+                assert_eq!(result["role"], "tool");
+                assert_eq!(result["content"], format!("result {turn}"));
+            }
+        } else {
+            assert_eq!(
+                sent, body,
+                "Anthropic to Anthropic passes through untouched"
+            );
+        }
+    }
+}
