@@ -566,3 +566,29 @@ async fn long_agent_sessions_translate_whole() {
         }
     }
 }
+
+#[actix_web::test]
+async fn an_overloaded_anthropic_key_fails_over_before_the_first_byte() {
+    let backend = Backend::sqlite();
+    let (mock, gw) = claude_gateway(&backend).await;
+    let (status, _) = gw
+        .admin_send(
+            "POST",
+            "/providers/claude/keys",
+            &json!({"key": "sk-ant-second-0002"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    mock.fault(json!({"key": KEY, "status": 529, "message": "Overloaded"}))
+        .await;
+    for stream in [false, true] {
+        for _ in 0..3 {
+            let body = json!({"model": "claude-sonnet-4-5", "stream": stream,
+                "messages": [{"role": "user", "content": "Hi"}]});
+            let (status, text) = gw.chat_text(&gw.admin, &body).await;
+            assert_eq!(status, 200, "{text}");
+            assert!(text.contains("tok0"), "{text}");
+        }
+    }
+    assert!(mock.calls_for("sk-ant-second-0002").await >= 6);
+}
