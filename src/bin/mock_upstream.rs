@@ -274,6 +274,22 @@ impl Reply {
     }
 }
 
+impl<'a> Call<'a> {
+    /// A call as the actix server received it.
+    fn of(req: &'a HttpRequest, body: &'a [u8]) -> Call<'a> {
+        Call {
+            path: req.path(),
+            key: key_of(req),
+            body,
+            beta: req
+                .headers()
+                .get("anthropic-beta")
+                .and_then(|v| v.to_str().ok())
+                .map(String::from),
+        }
+    }
+}
+
 /// The request as the mock's logic sees it, whatever server received it.
 struct Call<'a> {
     path: &'a str,
@@ -621,16 +637,7 @@ async fn messages(req: HttpRequest, body: web::Bytes, state: Shared) -> HttpResp
         )
         .into_response();
     }
-    let call = Call {
-        path: req.path(),
-        key: key_of(&req),
-        body: &body,
-        beta: req
-            .headers()
-            .get("anthropic-beta")
-            .and_then(|v| v.to_str().ok())
-            .map(String::from),
-    };
+    let call = Call::of(&req, &body);
     messages_reply(call, &state).await.into_response()
 }
 
@@ -639,32 +646,14 @@ async fn count_tokens(req: HttpRequest, body: web::Bytes, state: Shared) -> Http
     let Ok(value) = serde_json::from_slice::<Value>(&body) else {
         return anthropic_error(400, "invalid_request_error", "invalid JSON").into_response();
     };
-    let call = Call {
-        path: req.path(),
-        key: key_of(&req),
-        body: &body,
-        beta: req
-            .headers()
-            .get("anthropic-beta")
-            .and_then(|v| v.to_str().ok())
-            .map(String::from),
-    };
+    let call = Call::of(&req, &body);
     record(&state, &call, &value);
     let chars = value["messages"].to_string().len();
     HttpResponse::Ok().json(json!({"input_tokens": chars / 4 + 1}))
 }
 
 async fn chat(req: HttpRequest, body: web::Bytes, state: Shared) -> HttpResponse {
-    let call = Call {
-        path: req.path(),
-        key: key_of(&req),
-        body: &body,
-        beta: req
-            .headers()
-            .get("anthropic-beta")
-            .and_then(|v| v.to_str().ok())
-            .map(String::from),
-    };
+    let call = Call::of(&req, &body);
     chat_reply(call, &state).await.into_response()
 }
 
@@ -701,16 +690,7 @@ fn embeddings_reply(call: Call<'_>, state: &Shared) -> Reply {
 }
 
 async fn embeddings(req: HttpRequest, body: web::Bytes, state: Shared) -> HttpResponse {
-    let call = Call {
-        path: req.path(),
-        key: key_of(&req),
-        body: &body,
-        beta: req
-            .headers()
-            .get("anthropic-beta")
-            .and_then(|v| v.to_str().ok())
-            .map(String::from),
-    };
+    let call = Call::of(&req, &body);
     embeddings_reply(call, &state).into_response()
 }
 

@@ -12,7 +12,7 @@ use super::openai::{
     AnswerMessage, ChatCompletion, ChatContent, ChatMessage, ChatRequest, ChatToolCall, ChatUsage,
     Choice, ContentPart, FunctionCall, PromptDetails, Stop,
 };
-use super::sse::{data_of, SseLines};
+use super::sse::{DataEvents, SseLines};
 use crate::error::ApiError;
 use crate::upstream::usage::TextEstimate;
 use crate::upstream::{StreamTranslator, Usage};
@@ -439,24 +439,23 @@ fn write_data(out: &mut BytesMut, value: &Value) {
     out.extend_from_slice(b"\n\n");
 }
 
+impl DataEvents for MessagesToChatStream {
+    fn lines(&mut self) -> &mut SseLines {
+        &mut self.lines
+    }
+
+    fn on_data(&mut self, data: &[u8], out: &mut BytesMut) {
+        self.event(data, out);
+    }
+}
+
 impl StreamTranslator for MessagesToChatStream {
     fn feed(&mut self, chunk: &[u8], out: &mut BytesMut) -> Result<(), String> {
-        let mut lines = std::mem::replace(&mut self.lines, SseLines::new(0));
-        let result = lines.feed(chunk, |line| {
-            if let Some(data) = data_of(line) {
-                self.event(data, out);
-            }
-        });
-        self.lines = lines;
-        result
+        self.read(chunk, out)
     }
 
     fn finish(&mut self, out: &mut BytesMut) {
-        if let Some(rest) = self.lines.finish() {
-            if let Some(data) = data_of(&rest) {
-                self.event(data, out);
-            }
-        }
+        self.read_rest(out);
     }
 
     fn usage(&self) -> Option<Usage> {

@@ -7,7 +7,7 @@ use bytes::BytesMut;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::sse::{data_of, SseLines};
+use super::sse::{DataEvents, SseLines};
 use crate::error::ApiError;
 use crate::upstream::usage::{OpenAiUsage, TextEstimate};
 use crate::upstream::{StreamTranslator, Usage};
@@ -560,24 +560,23 @@ fn event(out: &mut BytesMut, name: &str, data: &Value) {
     out.extend_from_slice(b"\n\n");
 }
 
+impl DataEvents for ChatToMessagesStream {
+    fn lines(&mut self) -> &mut SseLines {
+        &mut self.lines
+    }
+
+    fn on_data(&mut self, data: &[u8], out: &mut BytesMut) {
+        self.chunk(data, out);
+    }
+}
+
 impl StreamTranslator for ChatToMessagesStream {
     fn feed(&mut self, chunk: &[u8], out: &mut BytesMut) -> Result<(), String> {
-        let mut lines = std::mem::replace(&mut self.lines, SseLines::new(0));
-        let result = lines.feed(chunk, |line| {
-            if let Some(data) = data_of(line) {
-                self.chunk(data, out);
-            }
-        });
-        self.lines = lines;
-        result
+        self.read(chunk, out)
     }
 
     fn finish(&mut self, out: &mut BytesMut) {
-        if let Some(rest) = self.lines.finish() {
-            if let Some(data) = data_of(&rest) {
-                self.chunk(data, out);
-            }
-        }
+        self.read_rest(out);
     }
 
     fn usage(&self) -> Option<Usage> {

@@ -1,6 +1,8 @@
 //! The one server-sent-events line reader every stream translator uses: splits bytes into
 //! lines as they arrive, never buffering more than one partial line, and that one capped.
 
+use bytes::BytesMut;
+
 /// Splits a byte stream into lines. Each line is handed over with its `\n` (and `\r`), so a
 /// relay can pass it on byte for byte; `trim_eol` and `data_of` read it.
 pub struct SseLines {
@@ -60,6 +62,37 @@ pub fn data_of(line: &[u8]) -> Option<&[u8]> {
     trim_eol(line)
         .strip_prefix(b"data:")
         .map(<[u8]>::trim_ascii_start)
+}
+
+/// A stream reader that acts on each `data:` payload: implementors say where their line
+/// reader is and what a payload does; `read` and `read_rest` do the rest.
+pub trait DataEvents {
+    fn lines(&mut self) -> &mut SseLines;
+
+    fn on_data(&mut self, data: &[u8], out: &mut BytesMut);
+
+    /// Reads a chunk, acting on every complete `data:` line in it.
+    fn read(&mut self, chunk: &[u8], out: &mut BytesMut) -> Result<(), String> {
+        // The reader is taken out while its lines are handed to `on_data`, which borrows
+        // `self` (an empty reader allocates nothing).
+        let mut lines = std::mem::replace(self.lines(), SseLines::new(0));
+        let result = lines.feed(chunk, |line| {
+            if let Some(data) = data_of(line) {
+                self.on_data(data, out);
+            }
+        });
+        *self.lines() = lines;
+        result
+    }
+
+    /// Acts on an unfinished last line at the end of the stream.
+    fn read_rest(&mut self, out: &mut BytesMut) {
+        if let Some(rest) = self.lines().finish() {
+            if let Some(data) = data_of(&rest) {
+                self.on_data(data, out);
+            }
+        }
+    }
 }
 
 #[cfg(test)]

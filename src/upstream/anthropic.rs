@@ -9,7 +9,7 @@ use crate::dialect::anthropic::{
 };
 use crate::dialect::chat_to_messages::{self, MessagesToChatStream};
 use crate::dialect::openai::ChatRequest;
-use crate::dialect::sse::{data_of, SseLines};
+use crate::dialect::sse::{DataEvents, SseLines};
 use crate::error::ApiError;
 use crate::upstream::usage::TextEstimate;
 
@@ -223,25 +223,25 @@ impl MessagesPassStream {
     }
 }
 
+impl DataEvents for MessagesPassStream {
+    fn lines(&mut self) -> &mut SseLines {
+        &mut self.lines
+    }
+
+    /// Reads usage and the end; the bytes themselves were relayed as they came.
+    fn on_data(&mut self, data: &[u8], _: &mut BytesMut) {
+        self.event(data);
+    }
+}
+
 impl StreamTranslator for MessagesPassStream {
     fn feed(&mut self, chunk: &[u8], out: &mut BytesMut) -> Result<(), String> {
         out.extend_from_slice(chunk);
-        let mut lines = std::mem::replace(&mut self.lines, SseLines::new(0));
-        let result = lines.feed(chunk, |line| {
-            if let Some(data) = data_of(line) {
-                self.event(data);
-            }
-        });
-        self.lines = lines;
-        result
+        self.read(chunk, &mut BytesMut::new())
     }
 
-    fn finish(&mut self, _: &mut BytesMut) {
-        if let Some(rest) = self.lines.finish() {
-            if let Some(data) = data_of(&rest) {
-                self.event(data);
-            }
-        }
+    fn finish(&mut self, out: &mut BytesMut) {
+        self.read_rest(out);
     }
 
     fn usage(&self) -> Option<crate::upstream::Usage> {

@@ -14,19 +14,14 @@ const KEY: &str = "sk-ant-api03-mock-key-0001";
 async fn claude_gateway(backend: &Backend) -> (Mock, Gateway) {
     let mock = Mock::start();
     let gw = Gateway::start(backend, &[]);
-    let (status, body) = gw
-        .admin_send(
-            "POST",
-            "/providers",
-            &json!({"name": "claude", "api_type": "Anthropic", "base_url": mock.v1(),
-                    "models": ["claude-*"]}),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    let (status, _) = gw
-        .admin_send("POST", "/providers/claude/keys", &json!({"key": KEY}))
-        .await;
-    assert_eq!(status, 201);
+    gw.add_typed_provider(
+        "claude",
+        "Anthropic",
+        &mock.v1(),
+        json!(["claude-*"]),
+        &[KEY],
+    )
+    .await;
     (mock, gw)
 }
 
@@ -398,19 +393,12 @@ async fn deepseek_reasoning_reaches_both_dialects_and_is_counted() {
     let backend = Backend::sqlite();
     let mock = Mock::start();
     let gw = Gateway::start(&backend, &[]);
-    let (status, _) = gw
-        .admin_send(
-            "POST",
-            "/providers",
-            &json!({"name": "ds", "api_type": "deepseek", "base_url": mock.v1(),
-                    "models": ["deepseek-*"]}),
-        )
-        .await;
-    assert_eq!(status, 201);
-    gw.admin_send(
-        "POST",
-        "/providers/ds/keys",
-        &json!({"key": "sk-ds-key-000001"}),
+    gw.add_typed_provider(
+        "ds",
+        "deepseek",
+        &mock.v1(),
+        json!(["deepseek-*"]),
+        &["sk-ds-key-000001"],
     )
     .await;
     let ask = json!({"model": "deepseek-reasoner",
@@ -473,19 +461,12 @@ async fn zhipu_gets_parameters_it_accepts_from_either_dialect() {
     let backend = Backend::sqlite();
     let mock = Mock::start();
     let gw = Gateway::start(&backend, &[]);
-    let (status, body) = gw
-        .admin_send(
-            "POST",
-            "/providers",
-            &json!({"name": "glm", "api_type": "zhipu",
-                    "base_url": format!("{}/api/paas/v4", mock.base), "models": ["glm-*"]}),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    gw.admin_send(
-        "POST",
-        "/providers/glm/keys",
-        &json!({"key": "zhipu-key-0001.secret"}),
+    gw.add_typed_provider(
+        "glm",
+        "zhipu",
+        &format!("{}/api/paas/v4", mock.base),
+        json!(["glm-*"]),
+        &["zhipu-key-0001.secret"],
     )
     .await;
     // What OpenAI clients send freely: greedy decoding, top_p 1.

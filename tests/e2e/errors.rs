@@ -112,15 +112,25 @@ async fn error_table() {
         );
         let disabled = gw.token(&backend, &["--name", "off"]);
         let db = backend.connect().await;
+        // A change made in the database (as another instance's admin API makes it) is
+        // picked up by the sync through updated_at.
         db.execute(Statement::from_string(
             db.get_database_backend(),
-            "UPDATE tokens SET enabled = false WHERE name = 'off'",
+            format!(
+                "UPDATE tokens SET enabled = false, updated_at = {} WHERE name = 'off'",
+                gateway_zero::time::now_ms()
+            ),
         ))
         .await
         .unwrap();
-        let (status, body) = gw
-            .post("/v1/chat/completions", &disabled, &chat("gpt-4o-mini"))
-            .await;
+        let (status, body) = eventually(std::time::Duration::from_secs(3), || async {
+            let (status, body) = gw
+                .post("/v1/chat/completions", &disabled, &chat("gpt-4o-mini"))
+                .await;
+            (status == 401).then_some((status, body))
+        })
+        .await
+        .expect("the disabled token is refused within the sync interval");
         assert_error(
             status,
             &body,

@@ -342,7 +342,8 @@ impl Gateway {
         send_json(method, &self.url(path), Some(&self.admin), body).await
     }
 
-    /// Creates a provider pointing at `mock` with the given keys; returns the key ids.
+    /// Creates an OpenAI-type provider pointing at `mock` with the given keys; returns the
+    /// key ids.
     pub async fn add_provider(
         &self,
         name: &str,
@@ -350,11 +351,24 @@ impl Gateway {
         models: Value,
         keys: &[&str],
     ) -> Vec<i64> {
+        self.add_typed_provider(name, "openai", &mock.v1(), models, keys)
+            .await
+    }
+
+    /// Creates a provider of any type with the given keys; returns the key ids.
+    pub async fn add_typed_provider(
+        &self,
+        name: &str,
+        api_type: &str,
+        base_url: &str,
+        models: Value,
+        keys: &[&str],
+    ) -> Vec<i64> {
         let (status, body) = self
             .admin_send(
                 "POST",
                 "/providers",
-                &json!({"name": name, "api_type": "openai", "base_url": mock.v1(), "models": models}),
+                &json!({"name": name, "api_type": api_type, "base_url": base_url, "models": models}),
             )
             .await;
         assert_eq!(status, 201, "{body}");

@@ -32,19 +32,12 @@ async fn official_openai_python_sdk_works() {
     )
     .await;
     // Claude behind the OpenAI API: the same mock speaks Anthropic's Messages API.
-    let (status, body) = gw
-        .admin_send(
-            "POST",
-            "/providers",
-            &json!({"name": "claude", "api_type": "anthropic", "base_url": mock.v1(),
-                    "models": ["claude-*"]}),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    gw.admin_send(
-        "POST",
-        "/providers/claude/keys",
-        &json!({"key": "sk-ant-sdk-key-0001"}),
+    gw.add_typed_provider(
+        "claude",
+        "anthropic",
+        &mock.v1(),
+        json!(["claude-*"]),
+        &["sk-ant-sdk-key-0001"],
     )
     .await;
     let token = gw.token(&backend, &["--name", "sdk"]);
@@ -82,19 +75,12 @@ async fn official_anthropic_python_sdk_works() {
         &["sk-sdk-key-0000002"],
     )
     .await;
-    let (status, body) = gw
-        .admin_send(
-            "POST",
-            "/providers",
-            &json!({"name": "claude", "api_type": "anthropic", "base_url": mock.v1(),
-                    "models": ["claude-*"]}),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    gw.admin_send(
-        "POST",
-        "/providers/claude/keys",
-        &json!({"key": "sk-ant-sdk-key-0002"}),
+    gw.add_typed_provider(
+        "claude",
+        "anthropic",
+        &mock.v1(),
+        json!(["claude-*"]),
+        &["sk-ant-sdk-key-0002"],
     )
     .await;
     let token = gw.token(&backend, &["--name", "anthropic-sdk"]);
