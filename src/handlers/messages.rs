@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 
 use super::client::{handle, MAX_COMPLETION_TOKENS, MAX_MODEL_NAME_BYTES};
 use super::support::{authenticate, read_body};
+use crate::actors::key_pool::KeyOutcome;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::upstream::api_type::ApiType;
@@ -192,9 +193,16 @@ async fn count(
             }
             let url = format!("{}/messages/count_tokens", provider.base_url);
             let body = Bytes::from(Value::Object(body).to_string());
-            let response = client.post(&url, &headers, body).await.map_err(|e| {
+            let failed = |e: String| {
+                candidate
+                    .keys
+                    .report(key.id, KeyOutcome::Failed(None), Some(e.clone()));
                 ApiError::UpstreamFailed(format!("provider '{}': {e}", provider.name))
-            })?;
+            };
+            let response = client
+                .post(&url, &headers, body)
+                .await
+                .map_err(|e| failed(e.to_string()))?;
             let status = actix_web::http::StatusCode::from_u16(response.status().as_u16())
                 .unwrap_or(actix_web::http::StatusCode::BAD_GATEWAY);
             let body = response
@@ -202,9 +210,14 @@ async fn count(
                 .collect()
                 .await
                 .map(|c| c.to_bytes())
-                .map_err(|e| {
-                    ApiError::UpstreamFailed(format!("provider '{}': {e}", provider.name))
-                })?;
+                .map_err(|e| failed(e.to_string()))?;
+            // The key's health counts this call like any other (it may have been a probe).
+            let outcome = if status.is_success() {
+                KeyOutcome::Ok
+            } else {
+                KeyOutcome::classify(status.as_u16(), &body, None)
+            };
+            candidate.keys.report(key.id, outcome, None);
             return Ok(HttpResponse::build(status)
                 .content_type("application/json")
                 .body(body));
