@@ -1,26 +1,48 @@
-//! The official OpenAI Python SDK against the gateway (chat, stream, embeddings, models).
-//! CI installs the SDK and sets GATEWAY_TEST_OPENAI_SDK=1, which makes its absence a failure.
+//! The official OpenAI and Anthropic Python SDKs against the gateway. CI installs both and
+//! sets GATEWAY_TEST_OPENAI_SDK=1 and GATEWAY_TEST_ANTHROPIC_SDK=1, which make their absence
+//! a failure.
 
 use serde_json::json;
 
 use crate::harness::*;
 
-fn sdk_available(module: &str) -> bool {
-    std::process::Command::new("python3")
+/// Whether the Python `module` can be used; its absence fails the test where `required_by`
+/// is set to 1.
+fn sdk_ready(module: &str, required_by: &str) -> bool {
+    let available = std::process::Command::new("python3")
         .args(["-c", &format!("import {module}")])
         .output()
-        .is_ok_and(|o| o.status.success())
+        .is_ok_and(|o| o.status.success());
+    let required = std::env::var(required_by).is_ok_and(|v| v == "1");
+    assert!(
+        available || !required,
+        "{required_by}=1 but `import {module}` fails"
+    );
+    if !available {
+        eprintln!("skipping: the {module} Python package is not installed");
+    }
+    available
+}
+
+/// Runs a check script from tests/sdk with `args`; fails the test with its output.
+fn run_check(script: &str, args: &[&str]) {
+    let path = format!("{}/tests/sdk/{script}", env!("CARGO_MANIFEST_DIR"));
+    let out = std::process::Command::new("python3")
+        .arg(&path)
+        .args(args)
+        .output()
+        .expect("run python3");
+    assert!(
+        out.status.success(),
+        "{script} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[actix_web::test]
 async fn official_openai_python_sdk_works() {
-    let required = std::env::var("GATEWAY_TEST_OPENAI_SDK").is_ok_and(|v| v == "1");
-    if !sdk_available("openai") {
-        assert!(
-            !required,
-            "GATEWAY_TEST_OPENAI_SDK=1 but `import openai` fails"
-        );
-        eprintln!("skipping: the openai Python package is not installed");
+    if !sdk_ready("openai", "GATEWAY_TEST_OPENAI_SDK") {
         return;
     }
     let backend = Backend::sqlite();
@@ -41,30 +63,14 @@ async fn official_openai_python_sdk_works() {
     )
     .await;
     let token = gw.token(&backend, &["--name", "sdk"]);
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/openai_sdk_check.py");
-    let out = std::process::Command::new("python3")
-        .args([script, &gw.base, &token])
-        .output()
-        .expect("run python3");
-    assert!(
-        out.status.success(),
-        "SDK check failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_check("openai_sdk_check.py", &[&gw.base, &token]);
 }
 
 /// The official Anthropic Python SDK against `/v1/messages`, with an OpenAI-type and an
 /// Anthropic-type provider behind it. Required where GATEWAY_TEST_ANTHROPIC_SDK=1 (CI).
 #[actix_web::test]
 async fn official_anthropic_python_sdk_works() {
-    let required = std::env::var("GATEWAY_TEST_ANTHROPIC_SDK").is_ok_and(|v| v == "1");
-    if !sdk_available("anthropic") {
-        assert!(
-            !required,
-            "GATEWAY_TEST_ANTHROPIC_SDK=1 but `import anthropic` fails"
-        );
-        eprintln!("skipping: the anthropic Python package is not installed");
+    if !sdk_ready("anthropic", "GATEWAY_TEST_ANTHROPIC_SDK") {
         return;
     }
     let backend = Backend::sqlite();
@@ -84,18 +90,8 @@ async fn official_anthropic_python_sdk_works() {
     )
     .await;
     let token = gw.token(&backend, &["--name", "anthropic-sdk"]);
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/sdk/anthropic_sdk_check.py"
-    );
-    let out = std::process::Command::new("python3")
-        .args([script, &gw.base, &token, "gpt-4o-mini", "claude-sonnet-4-5"])
-        .output()
-        .expect("run python3");
-    assert!(
-        out.status.success(),
-        "Anthropic SDK check failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    run_check(
+        "anthropic_sdk_check.py",
+        &[&gw.base, &token, "gpt-4o-mini", "claude-sonnet-4-5"],
     );
 }
