@@ -166,16 +166,10 @@ async fn streamed_claude_answers_arrive_as_openai_chunks() {
         let (status, text) = gw.chat_text(&gw.admin, &body).await;
         assert_eq!(status, 200);
         assert!(!text.contains("\"usage\""), "{text}");
-        let content: String = sse_data(&text)
-            .iter()
-            .filter_map(|e| serde_json::from_str::<Value>(e).ok())
-            .filter_map(|v| {
-                v["choices"][0]["delta"]["content"]
-                    .as_str()
-                    .map(String::from)
-            })
-            .collect();
-        assert_eq!(content, "tok0 tok1 tok2 tok3 tok4 tok5 tok6 tok7 ");
+        assert_eq!(
+            streamed_content(&text),
+            "tok0 tok1 tok2 tok3 tok4 tok5 tok6 tok7 "
+        );
 
         let db = backend.connect().await;
         let rows = eventually(Duration::from_secs(5), || async {

@@ -504,6 +504,19 @@ pub fn sse_data(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// The text content of an OpenAI event stream, as a client would assemble it.
+pub fn streamed_content(text: &str) -> String {
+    sse_data(text)
+        .iter()
+        .filter_map(|e| serde_json::from_str::<Value>(e).ok())
+        .filter_map(|v| {
+            v["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(String::from)
+        })
+        .collect()
+}
+
 /// Polls `check` until it returns Some or `within` passes.
 pub async fn eventually<T, F, Fut>(within: Duration, mut check: F) -> Option<T>
 where

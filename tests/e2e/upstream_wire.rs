@@ -57,16 +57,10 @@ async fn close_delimited_answers_are_relayed_whole() {
         assert_eq!(status, 200);
         let events = sse_data(&text);
         assert_eq!(events.last().map(String::as_str), Some("[DONE]"), "{text}");
-        let content: String = events
-            .iter()
-            .filter_map(|e| serde_json::from_str::<Value>(e).ok())
-            .filter_map(|v| {
-                v["choices"][0]["delta"]["content"]
-                    .as_str()
-                    .map(String::from)
-            })
-            .collect();
-        assert_eq!(content, "tok0 tok1 tok2 tok3 tok4 tok5 tok6 tok7 ");
+        assert_eq!(
+            streamed_content(&text),
+            "tok0 tok1 tok2 tok3 tok4 tok5 tok6 tok7 "
+        );
 
         let (status, body) = gw
             .post(

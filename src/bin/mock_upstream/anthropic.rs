@@ -10,15 +10,8 @@ pub(crate) async fn messages_reply(call: Call<'_>, state: &Shared) -> Reply {
     let Ok(body) = serde_json::from_slice::<Value>(call.body) else {
         return anthropic_error(400, "invalid_request_error", "invalid JSON");
     };
-    let fault = record(state, &call, &body);
-    if let Some(delay) = fault.as_ref().and_then(|f| f.delay_ms) {
-        actix_web::rt::time::sleep(Duration::from_millis(delay)).await;
-    }
-    if let Some(status) = fault.as_ref().and_then(|f| f.status) {
-        let message = fault
-            .as_ref()
-            .and_then(|f| f.message.clone())
-            .unwrap_or_else(|| format!("mock fault {status}"));
+    let (fault, error) = arrive(state, &call, &body).await;
+    if let Some((status, message)) = error {
         let kind = if status == 529 {
             "overloaded_error"
         } else {

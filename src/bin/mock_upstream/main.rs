@@ -128,6 +128,28 @@ fn record(state: &Shared, call: &Call<'_>, body: &Value) -> Option<Fault> {
     Some(hit.clone())
 }
 
+/// Records a call and plays its fault's delay; returns the fault and, when the fault says
+/// so, the error to answer with (status and message; each API renders its own shape).
+async fn arrive(
+    state: &Shared,
+    call: &Call<'_>,
+    body: &Value,
+) -> (Option<Fault>, Option<(u16, String)>) {
+    let fault = record(state, call, body);
+    if let Some(delay) = fault.as_ref().and_then(|f| f.delay_ms) {
+        actix_web::rt::time::sleep(Duration::from_millis(delay)).await;
+    }
+    let error = fault.as_ref().and_then(|f| {
+        let status = f.status?;
+        let message = f
+            .message
+            .clone()
+            .unwrap_or_else(|| format!("mock fault {status}"));
+        Some((status, message))
+    });
+    (fault, error)
+}
+
 /// An answer, independent of how it is framed on the wire.
 struct Reply {
     status: u16,

@@ -109,15 +109,8 @@ pub(crate) async fn chat_reply(call: Call<'_>, state: &Shared) -> Reply {
     let Ok(body) = serde_json::from_slice::<Value>(call.body) else {
         return Reply::error(400, "invalid JSON");
     };
-    let fault = record(state, &call, &body);
-    if let Some(delay) = fault.as_ref().and_then(|f| f.delay_ms) {
-        actix_web::rt::time::sleep(Duration::from_millis(delay)).await;
-    }
-    if let Some(status) = fault.as_ref().and_then(|f| f.status) {
-        let message = fault
-            .as_ref()
-            .and_then(|f| f.message.clone())
-            .unwrap_or_else(|| format!("mock fault {status}"));
+    let (fault, error) = arrive(state, &call, &body).await;
+    if let Some((status, message)) = error {
         let mut reply = Reply::error(status, &message);
         if let Some(after) = fault.as_ref().and_then(|f| f.retry_after) {
             reply.headers.push(("retry-after", after.to_string()));
