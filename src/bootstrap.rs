@@ -6,7 +6,10 @@ use base64::Engine;
 use ed25519_dalek::SigningKey;
 use entity::admin_key;
 use rand::rngs::OsRng;
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    Set,
+};
 
 use crate::secrets::{sha256_hex, write_secret_file, MasterKey};
 use crate::settings::Settings;
@@ -82,10 +85,13 @@ fn seed_to_provider(seed: &crate::settings::ProviderSeed) -> Result<NewProvider,
     })
 }
 
-/// Creates the admin key file (0600) if missing and registers its public key.
+/// Creates the admin key file (0600) if missing and registers its public key — when it is
+/// new, or when no admin key is registered at all. A key removed over the admin API stays
+/// removed across restarts.
 async fn ensure_admin_key(settings: &Settings, db: &DatabaseConnection) -> Result<(), String> {
     let path = &settings.auth.admin_key_path;
-    let signing = if path.exists() {
+    let generated = !path.exists();
+    let signing = if !generated {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let seed: [u8; 32] = STANDARD
@@ -107,7 +113,11 @@ async fn ensure_admin_key(settings: &Settings, db: &DatabaseConnection) -> Resul
         .one(db)
         .await
         .map_err(|e| format!("cannot read admin keys: {e}"))?;
-    if known.is_none() {
+    let registered = admin_key::Entity::find()
+        .count(db)
+        .await
+        .map_err(|e| format!("cannot read admin keys: {e}"))?;
+    if known.is_none() && (generated || registered == 0) {
         admin_key::ActiveModel {
             name: Set(format!("{}", path.display())),
             public_key: Set(STANDARD.encode(public)),

@@ -19,6 +19,8 @@ use crate::upstream::{Endpoint, Usage};
 
 pub struct CallRecord {
     pub started: Instant,
+    /// When the first upstream request left (for the gateway-added latency metric).
+    pub first_attempt: Option<Instant>,
     pub entry: LogEntry,
     pub reservation: Option<Reservation>,
     ledger: Arc<LedgerState>,
@@ -31,6 +33,7 @@ impl CallRecord {
     pub fn new(endpoint: Endpoint, request_id: String, state: &AppState) -> CallRecord {
         CallRecord {
             started: Instant::now(),
+            first_attempt: None,
             entry: LogEntry {
                 created_at: now_ms(),
                 request_id,
@@ -87,6 +90,8 @@ impl CallRecord {
         entry.status_code = status_code;
         entry.latency_ms = self.started.elapsed().as_millis() as i64;
         self.ledger.settle(self.reservation.take(), &mut entry);
+        let to_first_attempt = self.first_attempt.map(|t| t.duration_since(self.started));
+        crate::telemetry::record_call(&entry, to_first_attempt);
         if self.queue.push(entry) {
             self.logs.do_send(BatchFull);
         }

@@ -18,6 +18,9 @@ pub enum ApiError {
     TokenDisabled,
     /// 401 `token_expired`.
     TokenExpired,
+    /// 401 `login_failed`: an Ed25519 login answer that does not verify (unknown, expired or
+    /// used challenge, unknown key, bad signature — deliberately one answer for all).
+    LoginFailed,
     /// 403: model not allowed, or a non-admin on an admin route.
     PermissionDenied(String),
     /// 404: no provider serves the model, unknown route or resource.
@@ -71,7 +74,10 @@ impl ApiError {
     pub fn is_authentication(&self) -> bool {
         matches!(
             self,
-            ApiError::InvalidToken | ApiError::TokenDisabled | ApiError::TokenExpired
+            ApiError::InvalidToken
+                | ApiError::TokenDisabled
+                | ApiError::TokenExpired
+                | ApiError::LoginFailed
         )
     }
 
@@ -82,6 +88,7 @@ impl ApiError {
             ApiError::InvalidToken => ("authentication_error", "invalid_token"),
             ApiError::TokenDisabled => ("authentication_error", "token_disabled"),
             ApiError::TokenExpired => ("authentication_error", "token_expired"),
+            ApiError::LoginFailed => ("authentication_error", "login_failed"),
             ApiError::PermissionDenied(_) => ("permission_error", "permission_denied"),
             ApiError::NotFound(_) => ("not_found_error", "not_found"),
             ApiError::MethodNotAllowed => ("invalid_request_error", "method_not_allowed"),
@@ -103,6 +110,9 @@ impl ApiError {
             ApiError::InvalidToken => "invalid or missing API token".into(),
             ApiError::TokenDisabled => "this token is disabled".into(),
             ApiError::TokenExpired => "this token has expired".into(),
+            ApiError::LoginFailed => "login refused: the challenge is unknown, expired or used, \
+                                      or the signature does not verify"
+                .into(),
             ApiError::MethodNotAllowed => "method not allowed on this route".into(),
             ApiError::PayloadTooLarge { limit } => {
                 format!("request body is larger than the limit of {limit} bytes")
@@ -169,9 +179,10 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::InvalidRequest { .. } => StatusCode::BAD_REQUEST,
-            ApiError::InvalidToken | ApiError::TokenDisabled | ApiError::TokenExpired => {
-                StatusCode::UNAUTHORIZED
-            }
+            ApiError::InvalidToken
+            | ApiError::TokenDisabled
+            | ApiError::TokenExpired
+            | ApiError::LoginFailed => StatusCode::UNAUTHORIZED,
             ApiError::PermissionDenied(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,

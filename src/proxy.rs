@@ -67,6 +67,7 @@ pub async fn forward(
         attempts += 1;
         tried.entry(provider_id).or_default().push(key.id);
         if let Some(r) = rec.as_mut() {
+            r.first_attempt.get_or_insert_with(Instant::now);
             let e = &mut r.entry;
             e.attempts = attempts;
             e.provider = Some(candidate.provider.record.name.clone());
@@ -81,8 +82,9 @@ pub async fn forward(
             Ok(response) => return Ok(response),
             Err(Failure::Final(err)) => return Err(err),
             Err(Failure::Retry(err)) => {
+                let id = rec.as_ref().map_or("", |r| r.entry.request_id.as_str());
                 log::warn!(
-                    "attempt {attempts} on provider {} key {} failed: {err}",
+                    "{id} attempt {attempts} on provider {} key {} failed: {err}",
                     candidate.provider.record.name,
                     key.id
                 );
@@ -135,7 +137,10 @@ async fn attempt(
         .map_err(Failure::Final)?;
     let keys = &candidate.keys;
     let wait = first_byte.min(deadline.saturating_duration_since(Instant::now()));
-    let response = match timeout(wait, client.post(&up.url, &up.headers, up.body)).await {
+    let sent = Instant::now();
+    let answer = timeout(wait, client.post(&up.url, &up.headers, up.body)).await;
+    crate::telemetry::record_upstream(&provider.name, sent.elapsed());
+    let response = match answer {
         Ok(Ok(r)) => r,
         Err(_) => {
             keys.report(key.id, KeyOutcome::Failed(None), Some("timeout".into()));
@@ -373,7 +378,11 @@ impl Stream for MeteredStream {
                     }
                     this.yielded = false;
                     if let Err(broken) = this.translator.feed(&bytes, &mut this.pending) {
-                        log::warn!("ending a stream from upstream: {broken}");
+                        let id = this
+                            .done
+                            .as_ref()
+                            .map_or("", |d| d.record.entry.request_id.as_str());
+                        log::warn!("{id} ending a stream from upstream: {broken}");
                         this.end(502, Some(("upstream_stream_error", broken.clone())));
                         this.pending.extend_from_slice(&this.error_event(&broken));
                         return Poll::Ready(Some(Ok(this.take_pending())));

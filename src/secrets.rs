@@ -16,6 +16,9 @@ use crate::settings::Settings;
 
 const CIPHER_PREFIX: &str = "v1:";
 pub const TOKEN_PREFIX: &str = "gz-";
+/// Admin sessions (from the Ed25519 login) start with this, so a Bearer is told apart
+/// from a gateway token without a database look-up.
+pub const SESSION_PREFIX: &str = "gzs-";
 
 /// The key that encrypts upstream API keys (XChaCha20-Poly1305).
 #[derive(Clone)]
@@ -126,6 +129,13 @@ pub fn generate_token() -> String {
     let mut bytes = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut bytes);
     format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// A new admin session token: `gzs-` followed by 256 random bits, base64url.
+pub fn generate_session_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    format!("{SESSION_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes))
 }
 
 pub fn hash_token(token: &str) -> String {

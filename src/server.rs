@@ -9,16 +9,17 @@ use actix::Actor;
 use actix_web::{middleware, web, App, HttpRequest, HttpResponse, HttpServer, ResponseError};
 
 use crate::accounting::ledger::{LedgerConfig, LedgerState};
+use crate::actors::admin_gate::AdminGate;
 use crate::actors::log_sink::{Flush, LogQueue, LogSink};
 use crate::actors::provider_registry::{ProviderRegistry, Reload};
 use crate::actors::usage_ledger::{price_book, UsageLedger};
 use crate::error::ApiError;
-use crate::handlers::{admin, client, messages, ops, support, token};
+use crate::handlers::{admin, auth, client, messages, ops, support, token};
 use crate::routing::table::{RoutingTable, SharedRouting};
 use crate::secrets::MasterKey;
 use crate::settings::Settings;
 use crate::state::AppState;
-use crate::{bootstrap, db, store, upstream};
+use crate::{bootstrap, db, openapi, store, telemetry, upstream};
 
 pub async fn serve(settings: Settings) -> Result<(), String> {
     let db = db::connect(&settings).await?;
@@ -37,6 +38,7 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         log_queue.clone(),
         Duration::from_millis(accounting.flush_interval_ms.max(10)),
         accounting.enabled,
+        settings.logging.clone(),
     )
     .start();
     let prices = store::prices::load(&db)
@@ -68,6 +70,7 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         .map_err(|e| format!("registry failed to start: {e}"))?
         .map_err(|e| format!("cannot load providers: {e}"))?;
 
+    let gate = AdminGate::new(db.clone(), settings.auth.clone()).start();
     let state = AppState {
         settings: Arc::new(settings.clone()),
         db,
@@ -77,7 +80,10 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         accounts,
         logs: logs.clone(),
         log_queue,
+        gate,
     };
+    telemetry::install()?;
+    let doc = web::Data::new(openapi::document());
     let workers = match settings.server.workers {
         0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
         n => n,
@@ -91,6 +97,7 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         App::new()
             .app_data(web::Data::new(upstream_client))
             .app_data(web::Data::new(state))
+            .app_data(doc.clone())
             .app_data(
                 web::QueryConfig::default()
                     .error_handler(|e, _| ApiError::invalid(format!("invalid query: {e}")).into()),
@@ -178,72 +185,117 @@ async fn method_not_allowed() -> HttpResponse {
     ApiError::MethodNotAllowed.error_response()
 }
 
-/// Every route of the contract, grouped by API.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    let resource = |path: &str| web::resource(path).default_service(web::to(method_not_allowed));
-    cfg
-        // ops
-        .service(resource("/health").route(web::get().to(ops::health)))
-        .service(resource("/ready").route(web::get().to(ops::ready)))
-        // client
-        .service(resource("/v1/chat/completions").route(web::post().to(client::chat_completions)))
-        .service(resource("/v1/embeddings").route(web::post().to(client::embeddings)))
-        .service(resource("/v1/messages").route(web::post().to(messages::messages)))
-        .service(
-            resource("/v1/messages/count_tokens").route(web::post().to(messages::count_tokens)),
-        )
-        .service(resource("/v1/models").route(web::get().to(client::models)))
-        .service(resource("/v1/token/balance").route(web::get().to(token::balance)))
-        .service(resource("/v1/token/usage").route(web::get().to(token::usage)))
-        // admin
-        .service(
-            resource("/providers")
-                .route(web::get().to(admin::providers::list))
-                .route(web::post().to(admin::providers::create)),
-        )
-        .service(
-            resource("/providers/{name}")
-                .route(web::get().to(admin::providers::get))
-                .route(web::patch().to(admin::providers::update))
-                .route(web::delete().to(admin::providers::delete)),
-        )
-        .service(
-            resource("/providers/{name}/keys")
-                .route(web::get().to(admin::providers::list_keys))
-                .route(web::post().to(admin::providers::add_key)),
-        )
-        .service(
-            resource("/providers/{name}/keys/{id}")
-                .route(web::patch().to(admin::providers::update_key))
-                .route(web::delete().to(admin::providers::delete_key)),
-        )
-        .service(
-            resource("/admin/model-redirects")
-                .route(web::get().to(admin::redirects::list))
-                .route(web::put().to(admin::redirects::put))
-                .route(web::delete().to(admin::redirects::delete)),
-        )
-        .service(
-            resource("/admin/tokens")
-                .route(web::get().to(admin::tokens::list))
-                .route(web::post().to(admin::tokens::create)),
-        )
-        .service(
-            resource("/admin/tokens/{id}")
-                .route(web::get().to(admin::tokens::get))
-                .route(web::patch().to(admin::tokens::update))
-                .route(web::delete().to(admin::tokens::delete)),
-        )
-        .service(
-            resource("/admin/model-prices")
-                .route(web::get().to(admin::prices::list))
-                .route(web::put().to(admin::prices::put)),
-        )
-        .default_service(web::to(not_found));
+/// Declares the route table once: `SERVED` (what the OpenAPI coverage test compares with
+/// the document) and `routes` (what actix serves) come from the same lines. Every resource
+/// answers 405 to a method it does not serve.
+macro_rules! route_table {
+    ($( $path:literal => { $( $method:ident : $handler:path ),+ $(,)? } ),* $(,)?) => {
+        /// Every (method, path) the server answers, paths as in OpenAPI (`{name}`).
+        pub const SERVED: &[(&str, &str)] = &[ $( $( (stringify!($method), $path) ),+ ),* ];
+
+        /// Every route of the contract, grouped by API.
+        pub fn routes(cfg: &mut web::ServiceConfig) {
+            $(
+                cfg.service(
+                    web::resource($path)
+                        $( .route(web::$method().to($handler)) )+
+                        .default_service(web::to(method_not_allowed)),
+                );
+            )*
+            cfg.service(
+                utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").url("/docs/openapi.json", openapi::document()),
+            );
+            cfg.default_service(web::to(not_found));
+        }
+    };
+}
+
+route_table! {
+    // ops
+    "/health" => { get: ops::health },
+    "/ready" => { get: ops::ready },
+    "/metrics" => { get: ops::prometheus },
+    "/openapi.json" => { get: ops::openapi_json },
+    // client
+    "/v1/chat/completions" => { post: client::chat_completions },
+    "/v1/embeddings" => { post: client::embeddings },
+    "/v1/messages" => { post: messages::messages },
+    "/v1/messages/count_tokens" => { post: messages::count_tokens },
+    "/v1/models" => { get: client::models },
+    "/v1/token/balance" => { get: token::balance },
+    "/v1/token/usage" => { get: token::usage },
+    // auth
+    "/auth/challenge" => { post: auth::challenge },
+    "/auth/verify" => { post: auth::verify },
+    "/auth/logout" => { post: auth::logout },
+    // admin: providers and keys
+    "/providers" => { get: admin::providers::list, post: admin::providers::create },
+    "/providers/{name}" => {
+        get: admin::providers::get, patch: admin::providers::update, delete: admin::providers::delete,
+    },
+    "/providers/{name}/keys" => { get: admin::providers::list_keys, post: admin::providers::add_key },
+    "/providers/{name}/keys/{id}" => {
+        patch: admin::providers::update_key, delete: admin::providers::delete_key,
+    },
+    // admin: the rest
+    "/admin/model-redirects" => {
+        get: admin::redirects::list, put: admin::redirects::put, delete: admin::redirects::delete,
+    },
+    "/admin/tokens" => { get: admin::tokens::list, post: admin::tokens::create },
+    "/admin/tokens/{id}" => {
+        get: admin::tokens::get, patch: admin::tokens::update, delete: admin::tokens::delete,
+    },
+    "/admin/model-prices" => {
+        get: admin::prices::list, put: admin::prices::put, delete: admin::prices::delete,
+    },
+    "/admin/logs/requests" => { get: admin::logs::list },
+    "/admin/logs/requests/{id}" => { get: admin::logs::get },
+    "/admin/metrics/summary" => { get: admin::metrics::summary },
+    "/admin/metrics/models-distribution" => { get: admin::metrics::models_distribution },
+    "/admin/admin-keys" => { get: admin::admin_keys::list, post: admin::admin_keys::create },
+    "/admin/admin-keys/{fingerprint}" => { delete: admin::admin_keys::delete },
+    "/admin/audit" => { get: admin::audit::list },
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
+    /// Every served route is documented and every documented route is served.
+    #[test]
+    fn openapi_matches_the_route_table() {
+        let doc = crate::openapi::document();
+        let mut documented = BTreeSet::new();
+        for (path, item) in &doc.paths.paths {
+            let ops = [
+                ("get", item.get.is_some()),
+                ("post", item.post.is_some()),
+                ("put", item.put.is_some()),
+                ("patch", item.patch.is_some()),
+                ("delete", item.delete.is_some()),
+            ];
+            for (method, present) in ops {
+                if present {
+                    documented.insert((method.to_string(), path.clone()));
+                }
+            }
+        }
+        let served: BTreeSet<(String, String)> = super::SERVED
+            .iter()
+            .map(|(m, p)| (m.to_string(), p.to_string()))
+            .collect();
+        let undocumented: Vec<_> = served.difference(&documented).collect();
+        let unserved: Vec<_> = documented.difference(&served).collect();
+        assert!(
+            undocumented.is_empty(),
+            "served but not documented: {undocumented:?}"
+        );
+        assert!(
+            unserved.is_empty(),
+            "documented but not served: {unserved:?}"
+        );
+    }
+
     #[test]
     fn redacts_passwords() {
         assert_eq!(

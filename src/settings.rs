@@ -21,6 +21,7 @@ pub struct Settings {
     pub cluster: ClusterSettings,
     pub accounting: AccountingSettings,
     pub pricing: PricingSettings,
+    pub logging: LoggingSettings,
     #[serde(default)]
     pub providers: Vec<ProviderSeed>,
 }
@@ -83,6 +84,16 @@ pub struct AuthSettings {
     pub negative_cache_secs: u64,
     /// Database look-ups of unknown tokens allowed per second (the rest answer 401 at once).
     pub unknown_token_lookups_per_sec: u32,
+    pub login_attempts_per_minute_per_key: u32,
+    pub login_attempts_per_minute_per_address: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LoggingSettings {
+    /// 0: keep request logs forever.
+    pub retention_days: u32,
+    pub retention_interval_secs: u64,
+    pub retention_batch_rows: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]

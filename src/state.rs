@@ -7,6 +7,7 @@ use actix::Addr;
 use sea_orm::DatabaseConnection;
 
 use crate::accounting::ledger::LedgerState;
+use crate::actors::admin_gate::AdminGate;
 use crate::actors::log_sink::{LogQueue, LogSink};
 use crate::actors::provider_registry::ProviderRegistry;
 use crate::actors::usage_ledger::UsageLedger;
@@ -24,6 +25,8 @@ pub struct AppState {
     /// Tokens, accounts and prices the ledger publishes.
     pub accounts: Arc<LedgerState>,
     pub logs: Addr<LogSink>,
+    /// Admin login and admin keys.
+    pub gate: Addr<AdminGate>,
     /// Where finished calls wait for the `LogSink`.
     pub log_queue: Arc<LogQueue>,
 }

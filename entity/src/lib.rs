@@ -6,6 +6,7 @@
 
 pub mod admin_key;
 pub mod admin_session;
+pub mod audit_log;
 pub mod columns;
 pub mod login_challenge;
 pub mod model_price;
@@ -18,6 +19,7 @@ pub mod token;
 pub mod prelude {
     pub use super::admin_key::Entity as AdminKey;
     pub use super::admin_session::Entity as AdminSession;
+    pub use super::audit_log::Entity as AuditLog;
     pub use super::login_challenge::Entity as LoginChallenge;
     pub use super::model_price::Entity as ModelPrice;
     pub use super::model_redirect::Entity as ModelRedirect;

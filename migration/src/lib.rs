@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261127_000001_init;
 mod m20261128_000001_hardening;
 mod m20261128_000002_cache_writes;
+mod m20261129_000001_admin_plane;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000001_init::Migration),
             Box::new(m20261128_000001_hardening::Migration),
             Box::new(m20261128_000002_cache_writes::Migration),
+            Box::new(m20261129_000001_admin_plane::Migration),
         ]
     }
 }

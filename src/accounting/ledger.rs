@@ -162,6 +162,7 @@ impl LedgerState {
 
     /// Counts a 401; at most every 10 s a warning says how many there were.
     pub fn count_rejected(&self) {
+        metrics::counter!("gateway_unauthenticated_requests_total").increment(1);
         let total = self.rejected_auth.fetch_add(1, Ordering::Relaxed) + 1;
         let mut warned = self.warned_rejected.lock();
         if warned

@@ -286,6 +286,16 @@ impl KeySet {
         };
         if let Some(length) = cooldown {
             key.cool_down(length);
+            let reason = match outcome {
+                KeyOutcome::RateLimited(_) => "rate_limited",
+                KeyOutcome::OutOfQuota => "out_of_quota",
+                KeyOutcome::Refused => "refused",
+                KeyOutcome::Unreachable => "unreachable",
+                _ => "failing",
+            };
+            metrics::counter!("gateway_key_cooldowns_total",
+                "provider" => self.provider.clone(), "reason" => reason)
+            .increment(1);
             log::warn!(
                 "provider {} key {} cooled down for {}s ({outcome:?})",
                 self.provider,
@@ -322,7 +332,7 @@ impl KeySet {
 }
 
 /// A key as the admin API shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct KeyView {
     pub id: i32,
     pub masked_key: String,

@@ -11,10 +11,15 @@ use parking_lot::Mutex;
 use std::time::Duration;
 
 use actix::prelude::*;
-use entity::request_log;
+use entity::{audit_log, request_log};
 use sea_orm::DatabaseConnection;
 
-use crate::store::logs::{recent_for_token, write_batch, LogEntry};
+use crate::settings::LoggingSettings;
+use crate::store::audit::{self, AuditEntry};
+use crate::store::log_search::{self, Cursor, LogFilter};
+use crate::store::logs::{delete_older_than, recent_for_token, write_batch, LogEntry};
+use crate::store::summary::{self, Dimension};
+use crate::time::now_ms;
 
 /// Rows kept while the database is unreachable; older ones are dropped past this.
 const MAX_PENDING: usize = 200_000;
@@ -40,6 +45,15 @@ impl LogQueue {
         rows.len() == self.batch_size
     }
 
+    /// Rows waiting.
+    pub fn len(&self) -> usize {
+        self.rows.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     fn take(&self) -> Vec<LogEntry> {
         std::mem::take(&mut *self.rows.lock())
     }
@@ -52,6 +66,8 @@ pub struct LogSink {
     buffer: Vec<LogEntry>,
     flush_interval: Duration,
     counters: bool,
+    retention: LoggingSettings,
+    sweeping: bool,
 }
 
 impl LogSink {
@@ -61,6 +77,7 @@ impl LogSink {
         queue: Arc<LogQueue>,
         flush_interval: Duration,
         counters: bool,
+        retention: LoggingSettings,
     ) -> LogSink {
         LogSink {
             db,
@@ -68,7 +85,51 @@ impl LogSink {
             buffer: Vec::new(),
             flush_interval,
             counters,
+            retention,
+            sweeping: false,
         }
+    }
+
+    /// Deletes rows past `logging.retention_days` in small batches, in the background (the
+    /// sink keeps writing meanwhile); one sweep at a time.
+    fn sweep(&mut self, ctx: &mut Context<Self>) {
+        let days = self.retention.retention_days;
+        if days == 0 || self.sweeping {
+            return;
+        }
+        self.sweeping = true;
+        let db = self.db.clone();
+        let batch = self.retention.retention_batch_rows.max(1) as u64;
+        let cutoff = now_ms().saturating_sub(i64::from(days) * 86_400_000);
+        async move {
+            let mut total = 0;
+            loop {
+                match delete_older_than(&db, cutoff, batch).await {
+                    Ok(n) => {
+                        total += n;
+                        if n < batch {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        log::warn!("request log retention sweep failed: {e}");
+                        ::metrics::counter!("gateway_database_errors_total").increment(1);
+                        break;
+                    }
+                }
+                // Let writers in between batches.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            total
+        }
+        .into_actor(self)
+        .map(move |total, act, _| {
+            act.sweeping = false;
+            if total > 0 {
+                log::info!("retention: deleted {total} request log rows older than {days} days");
+            }
+        })
+        .spawn(ctx);
     }
 
     /// Writes the buffer in the background; a failed batch goes back into the buffer whole
@@ -76,6 +137,7 @@ impl LogSink {
     fn flush(&mut self, ctx: &mut Context<Self>) {
         let mut rows = std::mem::take(&mut self.buffer);
         rows.append(&mut self.queue.take());
+        ::metrics::gauge!("gateway_log_queue_depth").set(rows.len() as f64);
         if rows.is_empty() {
             return;
         }
@@ -90,6 +152,7 @@ impl LogSink {
         .map(|res, act, _| {
             if let Err((e, mut rows)) = res {
                 log::error!("request log write failed, will retry: {e}");
+                ::metrics::counter!("gateway_database_errors_total").increment(1);
                 rows.append(&mut act.buffer);
                 if rows.len() > MAX_PENDING {
                     let drop = rows.len() - MAX_PENDING;
@@ -108,6 +171,9 @@ impl Actor for LogSink {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.run_interval(self.flush_interval, |act, ctx| act.flush(ctx));
+        let every = Duration::from_secs(self.retention.retention_interval_secs.max(1));
+        ctx.run_later(Duration::from_secs(1), |act, ctx| act.sweep(ctx));
+        ctx.run_interval(every, |act, ctx| act.sweep(ctx));
     }
 }
 
@@ -166,6 +232,164 @@ impl Handler<RecentForToken> for LogSink {
         Box::pin(
             async move {
                 recent_for_token(&db, msg.token_id, msg.limit)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+            .into_actor(self),
+        )
+    }
+}
+
+/// Records an admin change in the audit trail, at once (not batched): the admin who made
+/// the change can list it in the next breath.
+#[derive(Message)]
+#[rtype(result = "Result<(), String>")]
+pub struct RecordAudit(pub AuditEntry);
+
+impl Handler<RecordAudit> for LogSink {
+    type Result = ResponseFuture<Result<(), String>>;
+
+    fn handle(&mut self, msg: RecordAudit, _: &mut Context<Self>) -> Self::Result {
+        let db = self.db.clone();
+        Box::pin(async move {
+            audit::insert(&db, msg.0, now_ms())
+                .await
+                .map_err(|e| e.to_string())
+        })
+    }
+}
+
+/// A page of the audit trail.
+#[derive(Message)]
+#[rtype(result = "Result<(Vec<audit_log::Model>, Option<i64>), String>")]
+pub struct AuditPage {
+    pub before_id: Option<i64>,
+    pub limit: u64,
+}
+
+impl Handler<AuditPage> for LogSink {
+    type Result = ResponseFuture<Result<(Vec<audit_log::Model>, Option<i64>), String>>;
+
+    fn handle(&mut self, msg: AuditPage, _: &mut Context<Self>) -> Self::Result {
+        let db = self.db.clone();
+        Box::pin(async move {
+            audit::page(&db, msg.before_id, msg.limit)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    }
+}
+
+/// A page of request logs, after writing what is buffered.
+#[derive(Message)]
+#[rtype(result = "Result<(Vec<request_log::Model>, Option<Cursor>), String>")]
+pub struct SearchLogs {
+    pub filter: LogFilter,
+    pub cursor: Option<Cursor>,
+    pub limit: u64,
+}
+
+impl Handler<SearchLogs> for LogSink {
+    type Result =
+        ResponseActFuture<Self, Result<(Vec<request_log::Model>, Option<Cursor>), String>>;
+
+    fn handle(&mut self, msg: SearchLogs, ctx: &mut Context<Self>) -> Self::Result {
+        self.flush(ctx);
+        let db = self.db.clone();
+        Box::pin(
+            async move {
+                log_search::page(&db, &msg.filter, msg.cursor, msg.limit)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+            .into_actor(self),
+        )
+    }
+}
+
+/// One request-log row by id.
+#[derive(Message)]
+#[rtype(result = "Result<Option<request_log::Model>, String>")]
+pub struct GetLog(pub i64);
+
+impl Handler<GetLog> for LogSink {
+    type Result = ResponseActFuture<Self, Result<Option<request_log::Model>, String>>;
+
+    fn handle(&mut self, msg: GetLog, ctx: &mut Context<Self>) -> Self::Result {
+        self.flush(ctx);
+        let db = self.db.clone();
+        Box::pin(
+            async move {
+                log_search::find(&db, msg.0)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+            .into_actor(self),
+        )
+    }
+}
+
+/// Everything the metrics routes show for a window, from the rollups.
+#[derive(Debug, Clone)]
+pub struct WindowReport {
+    pub since_bucket: i64,
+    pub totals: summary::Totals,
+    pub p95_latency_ms: Option<f64>,
+    pub top_models: Vec<summary::Group>,
+    pub top_providers: Vec<summary::Group>,
+    pub top_tokens: Vec<summary::Group>,
+}
+
+/// The summary of the last `window_minutes` (after writing what is buffered).
+#[derive(Message)]
+#[rtype(result = "Result<WindowReport, String>")]
+pub struct Summarize {
+    pub window_minutes: i64,
+    pub top: u64,
+}
+
+impl Handler<Summarize> for LogSink {
+    type Result = ResponseActFuture<Self, Result<WindowReport, String>>;
+
+    fn handle(&mut self, msg: Summarize, ctx: &mut Context<Self>) -> Self::Result {
+        self.flush(ctx);
+        let db = self.db.clone();
+        Box::pin(
+            async move {
+                let since = summary::window_start(now_ms(), msg.window_minutes);
+                let report = WindowReport {
+                    since_bucket: since,
+                    totals: summary::totals(&db, since).await?,
+                    p95_latency_ms: summary::latency_quantile(&db, since, 0.95).await?,
+                    top_models: summary::top(&db, since, Dimension::Model, msg.top).await?,
+                    top_providers: summary::top(&db, since, Dimension::Provider, msg.top).await?,
+                    top_tokens: summary::top(&db, since, Dimension::Token, msg.top).await?,
+                };
+                Ok::<_, sea_orm::DbErr>(report)
+            }
+            .into_actor(self)
+            .map(|r, _, _| r.map_err(|e| e.to_string())),
+        )
+    }
+}
+
+/// Per-model totals of the last `window_minutes`, most requested first.
+#[derive(Message)]
+#[rtype(result = "Result<Vec<summary::Group>, String>")]
+pub struct Distribution {
+    pub window_minutes: i64,
+}
+
+impl Handler<Distribution> for LogSink {
+    type Result = ResponseActFuture<Self, Result<Vec<summary::Group>, String>>;
+
+    fn handle(&mut self, msg: Distribution, ctx: &mut Context<Self>) -> Self::Result {
+        self.flush(ctx);
+        let db = self.db.clone();
+        Box::pin(
+            async move {
+                let since = summary::window_start(now_ms(), msg.window_minutes);
+                summary::top(&db, since, Dimension::Model, 1000)
                     .await
                     .map_err(|e| e.to_string())
             }

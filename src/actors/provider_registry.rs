@@ -301,7 +301,7 @@ impl Handler<DeleteProvider> for ProviderRegistry {
 }
 
 /// The stored form of a new key: never the secret.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct AddedKeyView {
     pub id: i32,
     pub masked_key: String,

@@ -337,3 +337,45 @@ impl Handler<PutPrices> for UsageLedger {
         )
     }
 }
+
+/// Deletes a price; calls to the model are then priced by the fallbacks.
+#[derive(Message)]
+#[rtype(result = "Result<(), ApiError>")]
+pub struct DeletePrice {
+    pub provider: String,
+    pub model: String,
+}
+
+impl Handler<DeletePrice> for UsageLedger {
+    type Result = ResponseActFuture<Self, Result<(), ApiError>>;
+
+    fn handle(&mut self, msg: DeletePrice, _: &mut Context<Self>) -> Self::Result {
+        let db = self.db.clone();
+        Box::pin(
+            async move {
+                let found = price_store::delete(&db, &msg.provider, &msg.model).await?;
+                Ok::<_, sea_orm::DbErr>((found, price_store::load(&db).await?, msg))
+            }
+            .into_actor(self)
+            .map(|res, act, _| {
+                let (found, rows, msg) =
+                    res.map_err(|e| ApiError::internal("cannot delete the price", e))?;
+                act.state.set_prices(price_book(&rows));
+                act.price_rows = rows;
+                if found {
+                    Ok(())
+                } else {
+                    Err(ApiError::NotFound(format!(
+                        "no price for model '{}'{}",
+                        msg.model,
+                        if msg.provider.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" of provider '{}'", msg.provider)
+                        }
+                    )))
+                }
+            }),
+        )
+    }
+}

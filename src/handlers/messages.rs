@@ -13,6 +13,7 @@ use super::client::{handle, MAX_COMPLETION_TOKENS, MAX_MODEL_NAME_BYTES};
 use super::support::{authenticate, read_body};
 use crate::actors::key_pool::KeyOutcome;
 use crate::error::ApiError;
+use crate::openapi;
 use crate::state::AppState;
 use crate::upstream::api_type::ApiType;
 use crate::upstream::client::UpstreamClient;
@@ -126,6 +127,17 @@ pub fn error_response(err: &ApiError) -> HttpResponse {
 }
 
 /// `POST /v1/messages`.
+#[utoipa::path(post, path = "/v1/messages", tag = "client", security(("bearer" = []), ("x_api_key" = [])),
+    request_body = openapi::MessagesRequest,
+    responses(
+        (status = 200, description = "An Anthropic message, or with `stream: true` Anthropic's event stream",
+            content((openapi::Message = "application/json"), (String = "text/event-stream"))),
+        (status = 400, body = openapi::AnthropicError), (status = 401, body = openapi::AnthropicError),
+        (status = 403, body = openapi::AnthropicError), (status = 404, body = openapi::AnthropicError),
+        (status = 413, body = openapi::AnthropicError), (status = 429, body = openapi::AnthropicError),
+        (status = 502, body = openapi::AnthropicError), (status = 503, body = openapi::AnthropicError),
+        (status = 504, body = openapi::AnthropicError),
+    ))]
 pub async fn messages(
     req: HttpRequest,
     payload: web::Payload,
@@ -137,6 +149,16 @@ pub async fn messages(
 
 /// `POST /v1/messages/count_tokens`: asked of the Anthropic provider that would serve the
 /// model, estimated (prompt-size estimate) when the model is served by another type.
+#[utoipa::path(post, path = "/v1/messages/count_tokens", tag = "client", security(("bearer" = []), ("x_api_key" = [])),
+    request_body = openapi::MessagesRequest,
+    responses(
+        (status = 200, body = openapi::TokenCount),
+        (status = 400, body = openapi::AnthropicError), (status = 401, body = openapi::AnthropicError),
+        (status = 403, body = openapi::AnthropicError), (status = 404, body = openapi::AnthropicError),
+        (status = 413, body = openapi::AnthropicError), (status = 429, body = openapi::AnthropicError),
+        (status = 502, body = openapi::AnthropicError), (status = 503, body = openapi::AnthropicError),
+        (status = 504, body = openapi::AnthropicError),
+    ))]
 pub async fn count_tokens(
     req: HttpRequest,
     payload: web::Payload,

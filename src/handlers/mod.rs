@@ -1,7 +1,9 @@
 //! HTTP handlers, grouped by API. They parse and check input, then hand off to actors.
 
 pub mod admin;
+pub mod auth;
 pub mod client;
+pub mod extract;
 pub mod messages;
 pub mod ops;
 pub mod support;

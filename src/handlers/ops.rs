@@ -1,29 +1,62 @@
-//! Operations routes: liveness and readiness.
+//! Operations routes: liveness, readiness, Prometheus metrics, the OpenAPI document.
 
 use actix_web::{web, HttpResponse};
 use sea_orm::ConnectionTrait;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
+use crate::error::ApiError;
+use crate::openapi::ErrorBody;
 use crate::state::AppState;
 
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct Status {
+    /// `ok` or `ready`.
+    pub status: String,
+}
+
+#[utoipa::path(get, path = "/health", tag = "ops",
+    responses((status = 200, body = Status, description = "The process serves")))]
 pub async fn health() -> HttpResponse {
-    HttpResponse::Ok().json(json!({"status": "ok"}))
+    HttpResponse::Ok().json(Status {
+        status: "ok".into(),
+    })
 }
 
 /// 200 only when the database answers.
-pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
+#[utoipa::path(get, path = "/ready", tag = "ops",
+    responses((status = 200, body = Status), (status = 503, body = ErrorBody, description = "The database does not answer")))]
+pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let backend = state.db.get_database_backend();
     let ping = state
         .db
         .execute(sea_orm::Statement::from_string(backend, "SELECT 1"))
         .await;
     match ping {
-        Ok(_) => HttpResponse::Ok().json(json!({"status": "ready"})),
+        Ok(_) => Ok(HttpResponse::Ok().json(Status {
+            status: "ready".into(),
+        })),
         Err(e) => {
             log::warn!("readiness check failed: {e}");
-            HttpResponse::ServiceUnavailable().json(json!({"error": {
-                "message": "database unavailable", "type": "upstream_error",
-                "code": "database_unavailable", "param": null}}))
+            metrics::counter!("gateway_database_errors_total").increment(1);
+            Err(ApiError::NoUpstream("database unavailable".into()))
         }
     }
+}
+
+/// Prometheus text exposition format.
+#[utoipa::path(get, path = "/metrics", tag = "ops",
+    responses((status = 200, body = String, content_type = "text/plain; version=0.0.4")))]
+pub async fn prometheus(state: web::Data<AppState>) -> HttpResponse {
+    metrics::gauge!("gateway_log_queue_depth").set(state.log_queue.len() as f64);
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(crate::telemetry::render())
+}
+
+/// This document.
+#[utoipa::path(get, path = "/openapi.json", tag = "ops",
+    responses((status = 200, body = Object, description = "OpenAPI 3.1 document")))]
+pub async fn openapi_json(doc: web::Data<utoipa::openapi::OpenApi>) -> HttpResponse {
+    HttpResponse::Ok().json(doc.get_ref())
 }

@@ -66,20 +66,6 @@ async fn find_token(state: &AppState, req: &HttpRequest) -> Result<Arc<TokenInfo
     Ok(info)
 }
 
-/// Like `authenticate`, and the token must be an admin's.
-pub async fn authenticate_admin(
-    state: &AppState,
-    req: &HttpRequest,
-) -> Result<Arc<TokenInfo>, ApiError> {
-    let info = authenticate(state, req).await?;
-    if !info.is_admin() {
-        return Err(ApiError::PermissionDenied(
-            "this route needs an admin token".into(),
-        ));
-    }
-    Ok(info)
-}
-
 /// Reads the whole body, refusing it with 413 as soon as it passes `limit`.
 pub async fn read_body(
     req: &HttpRequest,
@@ -135,15 +121,31 @@ pub fn request_id(req: &HttpRequest) -> Arc<str> {
         .unwrap_or_else(|| Arc::from("req_unknown"))
 }
 
-/// Middleware: gives every request an id (`x-request-id` on the answer), and logs the
-/// hidden detail of a 500 with it — the client sees only the generic message.
+/// A client's own `x-request-id` is kept when it is a sane id: 1..=128 characters of
+/// `[A-Za-z0-9._:-]` (no spaces, nothing a log reader could be fooled by).
+fn client_request_id(req: &actix_web::dev::ServiceRequest) -> Option<Arc<str>> {
+    let value = req.headers().get("x-request-id")?.to_str().ok()?.trim();
+    let sane = !value.is_empty()
+        && value.len() <= 128
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b));
+    sane.then(|| Arc::from(value))
+}
+
+/// Middleware: gives every request an id — the client's `x-request-id` if it sent a sane
+/// one, else a new one — returned as `x-request-id`, stored in the request log and in every
+/// log line of the call; logs the hidden detail of a 500 with it (the client sees only the
+/// generic message); counts requests per route pattern for Prometheus.
 pub async fn request_ids(
     req: actix_web::dev::ServiceRequest,
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
 ) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
     use actix_web::HttpMessage;
     use rand::Rng;
-    let id: Arc<str> = Arc::from(format!("req_{:016x}", rand::thread_rng().gen::<u64>()));
+    let started = std::time::Instant::now();
+    let id: Arc<str> = client_request_id(&req)
+        .unwrap_or_else(|| Arc::from(format!("req_{:016x}", rand::thread_rng().gen::<u64>())));
     req.extensions_mut().insert(RequestId(id.clone()));
     let mut res = next.call(req).await?;
     if let Some(ApiError::Internal { context, detail }) = res
@@ -151,12 +153,23 @@ pub async fn request_ids(
         .error()
         .and_then(|e| e.as_error::<ApiError>())
     {
+        metrics::counter!("gateway_internal_errors_total").increment(1);
         log::error!(
             "{id} {} {}: {context}: {detail}",
             res.request().method(),
             res.request().path()
         );
     }
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_string());
+    let method = res.request().method().as_str().to_string();
+    let status = res.status().as_u16().to_string();
+    metrics::histogram!("gateway_http_request_duration_seconds", "route" => route.clone())
+        .record(started.elapsed().as_secs_f64());
+    metrics::counter!("gateway_http_requests_total", "route" => route, "method" => method, "status" => status)
+        .increment(1);
     if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&id) {
         res.headers_mut().insert(
             actix_web::http::header::HeaderName::from_static("x-request-id"),

@@ -179,6 +179,7 @@ pub async fn write_batch(
         ))
         .await?;
     }
+    super::rollups::add(&txn, rows).await?;
     for (id, inc) in increments {
         let add = |col: token::Column, n: i64| (col, Expr::col(col).add(n));
         let mut update = token::Entity::update_many();
@@ -198,6 +199,43 @@ pub async fn write_batch(
             .await?;
     }
     txn.commit().await
+}
+
+/// Deletes up to `batch` log rows older than `cutoff` (Unix ms), and up to `batch` rollup
+/// rows of minutes before it; the number of log rows deleted.
+pub async fn delete_older_than(
+    db: &DatabaseConnection,
+    cutoff: i64,
+    batch: u64,
+) -> Result<u64, DbErr> {
+    let backend = db.get_database_backend();
+    let p = match backend {
+        DbBackend::Postgres => "$1",
+        _ => "?",
+    };
+    let mut deleted = 0;
+    for (table, col) in [
+        ("request_logs", "created_at"),
+        ("request_rollups", "bucket"),
+        ("latency_rollups", "bucket"),
+    ] {
+        let sql = format!(
+            "DELETE FROM {table} WHERE id IN \
+             (SELECT id FROM {table} WHERE {col} < {p} ORDER BY {col} LIMIT {batch})"
+        );
+        let n = db
+            .execute(Statement::from_sql_and_values(
+                backend,
+                sql,
+                [Value::from(cutoff)],
+            ))
+            .await?
+            .rows_affected();
+        if table == "request_logs" {
+            deleted = n;
+        }
+    }
+    Ok(deleted)
 }
 
 /// The newest `limit` log rows of a token.

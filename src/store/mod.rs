@@ -1,9 +1,14 @@
 //! Database access through the sea-orm entities, one module per aggregate.
 //! Actors and the CLI call these; handlers never do.
 
+pub mod audit;
+pub mod log_search;
 pub mod logs;
 pub mod prices;
 pub mod providers;
+pub mod rollups;
+pub mod sessions;
+pub mod summary;
 pub mod tokens;
 
 pub use entity::columns::ModelList;

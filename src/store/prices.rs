@@ -130,3 +130,15 @@ pub async fn seed_defaults(db: &DatabaseConnection) -> Result<(), DbErr> {
         .await?;
     Ok(())
 }
+
+/// Deletes one price row; false when there was none.
+pub async fn delete(db: &DatabaseConnection, provider: &str, model: &str) -> Result<bool, DbErr> {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    Ok(model_price::Entity::delete_many()
+        .filter(model_price::Column::Provider.eq(provider))
+        .filter(model_price::Column::Model.eq(model))
+        .exec(db)
+        .await?
+        .rows_affected
+        > 0)
+}

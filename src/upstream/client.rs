@@ -142,8 +142,21 @@ impl UpstreamClient {
         headers: &[(&'static str, String)],
         body: Bytes,
     ) -> Result<Response, SendError> {
+        self.send(http::Method::POST, url, headers, body).await
+    }
+
+    /// Sends a request with a JSON body (the terminal admin's calls too).
+    pub async fn send(
+        &self,
+        method: http::Method,
+        url: &str,
+        headers: &[(&'static str, String)],
+        body: Bytes,
+    ) -> Result<Response, SendError> {
         let uri: http::Uri = url.parse().map_err(|e| SendError::Url(format!("{e}")))?;
-        let mut builder = hyper::Request::post(uri.clone())
+        let mut builder = hyper::Request::builder()
+            .method(method)
+            .uri(uri.clone())
             .header(http::header::CONTENT_TYPE, "application/json");
         // An http upstream reached through a forwarding proxy carries the proxy's credentials.
         if uri.scheme() == Some(&http::uri::Scheme::HTTP) {

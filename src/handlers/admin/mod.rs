@@ -1,5 +1,10 @@
-//! The admin API: providers and keys, tokens, prices, model redirects.
+//! The admin API: providers and keys, tokens, prices, model redirects, admin keys, request
+//! logs, metrics and the audit trail.
 
+pub mod admin_keys;
+pub mod audit;
+pub mod logs;
+pub mod metrics;
 pub mod prices;
 pub mod providers;
 pub mod redirects;

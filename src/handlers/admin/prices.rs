@@ -1,66 +1,94 @@
 //! `/admin/model-prices`: USD per million tokens, per model, optionally per provider.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::mailbox;
-use crate::actors::usage_ledger::{ListPrices, PutPrices};
+use crate::actors::usage_ledger::{DeletePrice, ListPrices, PutPrices};
 use crate::error::ApiError;
-use crate::handlers::support::{authenticate_admin, json_body};
+use crate::handlers::extract::AdminAuth;
+use crate::handlers::support::json_body;
+use crate::openapi::ErrorBody;
 use crate::pricing::Price;
 use crate::state::AppState;
 use crate::store::prices::PriceRow;
 
-fn view(r: &PriceRow) -> Value {
-    json!({
-        "model": r.model,
-        "provider": (!r.provider.is_empty()).then_some(&r.provider),
-        "input_per_million": r.price.input_per_million,
-        "output_per_million": r.price.output_per_million,
-        "cached_input_per_million": r.price.cached_input_per_million,
-        "max_output_tokens": r.price.max_output_tokens,
-        "cache_write_per_million": r.price.cache_write_per_million,
-    })
+#[derive(Serialize, Deserialize, ToSchema, Debug, Clone)]
+pub struct PriceView {
+    pub model: String,
+    /// null: the price for every provider without its own.
+    pub provider: Option<String>,
+    pub input_per_million: f64,
+    pub output_per_million: f64,
+    pub cached_input_per_million: Option<f64>,
+    pub max_output_tokens: Option<i64>,
+    pub cache_write_per_million: Option<f64>,
 }
 
-pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    authenticate_admin(&state, &req).await?;
+impl From<&PriceRow> for PriceView {
+    fn from(r: &PriceRow) -> Self {
+        PriceView {
+            model: r.model.clone(),
+            provider: (!r.provider.is_empty()).then(|| r.provider.clone()),
+            input_per_million: r.price.input_per_million,
+            output_per_million: r.price.output_per_million,
+            cached_input_per_million: r.price.cached_input_per_million,
+            max_output_tokens: r.price.max_output_tokens,
+            cache_write_per_million: r.price.cache_write_per_million,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PriceList {
+    pub data: Vec<PriceView>,
+}
+
+#[utoipa::path(get, path = "/admin/model-prices", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = PriceList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn list(_: AdminAuth, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let rows = state.ledger.send(ListPrices).await.map_err(mailbox)?;
-    let data: Vec<Value> = rows.iter().map(view).collect();
-    Ok(HttpResponse::Ok().json(json!({ "data": data })))
+    Ok(HttpResponse::Ok().json(PriceList {
+        data: rows.iter().map(PriceView::from).collect(),
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PriceBody {
-    model: String,
+pub struct PriceBody {
+    pub model: String,
     #[serde(default)]
-    provider: Option<String>,
-    input_per_million: f64,
-    output_per_million: f64,
+    pub provider: Option<String>,
+    pub input_per_million: f64,
+    pub output_per_million: f64,
     #[serde(default)]
-    cached_input_per_million: Option<f64>,
+    pub cached_input_per_million: Option<f64>,
     #[serde(default)]
-    max_output_tokens: Option<i64>,
+    pub max_output_tokens: Option<i64>,
     #[serde(default)]
-    cache_write_per_million: Option<f64>,
+    pub cache_write_per_million: Option<f64>,
 }
 
-#[derive(Deserialize)]
+/// One price or an array of up to 10,000.
+#[derive(Deserialize, ToSchema)]
 #[serde(untagged)]
-enum PutBody {
+pub enum PutBody {
     Many(Vec<PriceBody>),
     One(PriceBody),
 }
 
 /// `PUT /admin/model-prices` with one price object or an array of them.
+#[utoipa::path(put, path = "/admin/model-prices", tag = "admin", security(("bearer" = [])),
+    request_body = PutBody,
+    responses((status = 200, body = PriceList), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody)))]
 pub async fn put(
+    admin: AdminAuth,
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    authenticate_admin(&state, &req).await?;
     let body: PutBody = json_body(&state, &req, payload)
         .await
         .map_err(|e| match e {
@@ -87,6 +115,13 @@ pub async fn put(
                 "model must be a model name",
             ));
         }
+        let provider = p.provider.unwrap_or_default().trim().to_string();
+        if provider.len() > 200 {
+            return Err(ApiError::invalid_param(
+                "provider",
+                "provider must be a provider name",
+            ));
+        }
         let price = Price {
             input_per_million: p.input_per_million,
             output_per_million: p.output_per_million,
@@ -101,16 +136,92 @@ pub async fn put(
             )));
         }
         rows.push(PriceRow {
-            provider: p.provider.unwrap_or_default().trim().to_string(),
+            provider,
             model,
             price,
         });
     }
+    let before: Vec<PriceView> = {
+        let current = state.ledger.send(ListPrices).await.map_err(mailbox)?;
+        current
+            .iter()
+            .filter(|c| {
+                rows.iter()
+                    .any(|r| r.provider == c.provider && r.model == c.model)
+            })
+            .map(PriceView::from)
+            .collect()
+    };
     state
         .ledger
         .send(PutPrices(rows.clone()))
         .await
         .map_err(mailbox)??;
-    let data: Vec<Value> = rows.iter().map(view).collect();
-    Ok(HttpResponse::Ok().json(json!({ "data": data })))
+    let data: Vec<PriceView> = rows.iter().map(PriceView::from).collect();
+    let resource = match data.as_slice() {
+        [one] => format!("price/{}", one.model),
+        many => format!("prices/{}", many.len()),
+    };
+    admin
+        .audit(
+            "update",
+            resource,
+            (!before.is_empty())
+                .then(|| AdminAuth::snapshot(&before))
+                .flatten(),
+            AdminAuth::snapshot(&data),
+        )
+        .await;
+    Ok(HttpResponse::Ok().json(PriceList { data }))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PriceKey {
+    pub model: String,
+    /// Omit for the price that applies to every provider.
+    pub provider: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DeletedPrice {
+    pub deleted: bool,
+}
+
+#[utoipa::path(delete, path = "/admin/model-prices", tag = "admin", security(("bearer" = [])),
+    params(PriceKey),
+    responses((status = 200, body = DeletedPrice), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn delete(
+    admin: AdminAuth,
+    query: web::Query<PriceKey>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let PriceKey { model, provider } = query.into_inner();
+    let provider = provider.unwrap_or_default();
+    let before = state
+        .ledger
+        .send(ListPrices)
+        .await
+        .map_err(mailbox)?
+        .iter()
+        .find(|r| r.provider == provider && r.model == model)
+        .map(PriceView::from);
+    state
+        .ledger
+        .send(DeletePrice {
+            provider,
+            model: model.clone(),
+        })
+        .await
+        .map_err(mailbox)??;
+    admin
+        .audit(
+            "delete",
+            format!("price/{model}"),
+            before.as_ref().and_then(AdminAuth::snapshot),
+            None,
+        )
+        .await;
+    Ok(HttpResponse::Ok().json(DeletedPrice { deleted: true }))
 }

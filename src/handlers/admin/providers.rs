@@ -3,16 +3,18 @@
 use std::sync::Arc;
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::{double_option, mailbox};
 use crate::actors::key_pool::{KeyView, ListKeys};
 use crate::actors::provider_registry::{
-    AddKey, CreateProvider, DeleteKey, DeleteProvider, UpdateKey, UpdateProvider,
+    AddKey, AddedKeyView, CreateProvider, DeleteKey, DeleteProvider, UpdateKey, UpdateProvider,
 };
 use crate::error::ApiError;
-use crate::handlers::support::{authenticate_admin, json_body};
+use crate::handlers::extract::AdminAuth;
+use crate::handlers::support::json_body;
+use crate::openapi::ErrorBody;
 use crate::routing::table::ProviderInfo;
 use crate::state::AppState;
 use crate::store::providers::{
@@ -22,21 +24,62 @@ use crate::store::providers::{
 use crate::time::to_rfc3339;
 use crate::upstream::api_type::ApiType;
 
-fn view(p: &ProviderInfo) -> Value {
-    let r = &p.record;
-    json!({
-        "id": r.id,
-        "name": r.name,
-        "api_type": r.api_type.as_str(),
-        "base_url": r.base_url,
-        "models": r.models,
-        "weight": r.weight,
-        "enabled": r.enabled,
-        "key_count": p.key_count,
-        "enabled_key_count": p.enabled_key_count,
-        "created_at": to_rfc3339(r.created_at),
-        "updated_at": to_rfc3339(r.updated_at),
-    })
+#[derive(Serialize, Deserialize, ToSchema, Debug)]
+pub struct ProviderView {
+    pub id: i32,
+    pub name: String,
+    /// `openai`, `anthropic`, `zhipu` or `deepseek`.
+    pub api_type: String,
+    pub base_url: String,
+    /// Exact names or `*` globs; null serves any model.
+    pub models: Option<Vec<String>>,
+    pub weight: u32,
+    pub enabled: bool,
+    pub key_count: usize,
+    pub enabled_key_count: usize,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&ProviderInfo> for ProviderView {
+    fn from(p: &ProviderInfo) -> Self {
+        let r = &p.record;
+        ProviderView {
+            id: r.id,
+            name: r.name.clone(),
+            api_type: r.api_type.as_str().to_string(),
+            base_url: r.base_url.clone(),
+            models: r.models.clone(),
+            weight: r.weight,
+            enabled: r.enabled,
+            key_count: p.key_count,
+            enabled_key_count: p.enabled_key_count,
+            created_at: to_rfc3339(r.created_at),
+            updated_at: to_rfc3339(r.updated_at),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ProviderList {
+    pub data: Vec<ProviderView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct KeyList {
+    pub data: Vec<KeyView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DeletedProvider {
+    pub deleted: bool,
+    pub name: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DeletedKey {
+    pub deleted: bool,
+    pub id: i32,
 }
 
 /// A provider's keys with their health, from its `KeyPool`.
@@ -54,34 +97,52 @@ fn parse_api_type(text: &str) -> Result<ApiType, ApiError> {
     })
 }
 
-#[derive(Deserialize)]
+fn snapshot_of(state: &AppState, name: &str) -> Option<serde_json::Value> {
+    let table = state.table();
+    let info = &table.provider(name).ok()?.info;
+    AdminAuth::snapshot(&ProviderView::from(info.as_ref()))
+}
+
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateBody {
-    name: String,
-    api_type: String,
+pub struct NewProviderBody {
+    pub name: String,
+    /// `openai`, `anthropic`, `zhipu` or `deepseek` (case-insensitive).
+    pub api_type: String,
+    /// Defaults per api_type.
     #[serde(default)]
-    base_url: Option<String>,
+    pub base_url: Option<String>,
     #[serde(default)]
-    models: Option<Vec<String>>,
+    pub models: Option<Vec<String>>,
     #[serde(default)]
-    weight: Option<i64>,
+    pub weight: Option<i64>,
     #[serde(default)]
-    enabled: Option<bool>,
+    pub enabled: Option<bool>,
 }
 
-pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    authenticate_admin(&state, &req).await?;
-    let data: Vec<Value> = state.table().providers().map(|p| view(&p.info)).collect();
-    Ok(HttpResponse::Ok().json(json!({ "data": data })))
+#[utoipa::path(get, path = "/providers", tag = "providers", security(("bearer" = [])),
+    responses((status = 200, body = ProviderList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn list(_: AdminAuth, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let data = state
+        .table()
+        .providers()
+        .map(|p| ProviderView::from(p.info.as_ref()))
+        .collect();
+    Ok(HttpResponse::Ok().json(ProviderList { data }))
 }
 
+#[utoipa::path(post, path = "/providers", tag = "providers", security(("bearer" = [])),
+    request_body = NewProviderBody,
+    responses((status = 201, body = ProviderView), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)))]
 pub async fn create(
+    admin: AdminAuth,
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    authenticate_admin(&state, &req).await?;
-    let body: CreateBody = json_body(&state, &req, payload).await?;
+    let body: NewProviderBody = json_body(&state, &req, payload).await?;
     validate_name(&body.name)?;
     let api_type = parse_api_type(&body.api_type)?;
     let base_url = validate_base_url(
@@ -105,43 +166,62 @@ pub async fn create(
         .send(CreateProvider(new))
         .await
         .map_err(mailbox)??;
-    Ok(HttpResponse::Created().json(view(&info)))
+    let view = ProviderView::from(info.as_ref());
+    admin
+        .audit(
+            "create",
+            format!("provider/{}", view.name),
+            None,
+            AdminAuth::snapshot(&view),
+        )
+        .await;
+    Ok(HttpResponse::Created().json(view))
 }
 
+#[utoipa::path(get, path = "/providers/{name}", tag = "providers", security(("bearer" = [])),
+    params(("name" = String, Path)),
+    responses((status = 200, body = ProviderView), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get(
-    req: HttpRequest,
+    _: AdminAuth,
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    authenticate_admin(&state, &req).await?;
     let table = state.table();
     let info = &table.provider(&path)?.info;
-    Ok(HttpResponse::Ok().json(view(info)))
+    Ok(HttpResponse::Ok().json(ProviderView::from(info.as_ref())))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PatchBody {
+pub struct ProviderPatchBody {
     #[serde(default)]
-    api_type: Option<String>,
+    pub api_type: Option<String>,
     #[serde(default)]
-    base_url: Option<String>,
+    pub base_url: Option<String>,
+    /// null: serve any model.
     #[serde(default, deserialize_with = "double_option")]
-    models: Option<Option<Vec<String>>>,
+    #[schema(value_type = Option<Vec<String>>)]
+    pub models: Option<Option<Vec<String>>>,
     #[serde(default)]
-    weight: Option<i64>,
+    pub weight: Option<i64>,
     #[serde(default)]
-    enabled: Option<bool>,
+    pub enabled: Option<bool>,
 }
 
+#[utoipa::path(patch, path = "/providers/{name}", tag = "providers", security(("bearer" = [])),
+    params(("name" = String, Path)), request_body = ProviderPatchBody,
+    responses((status = 200, body = ProviderView), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 413, body = ErrorBody)))]
 pub async fn update(
+    admin: AdminAuth,
     req: HttpRequest,
     path: web::Path<String>,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    authenticate_admin(&state, &req).await?;
-    let body: PatchBody = json_body(&state, &req, payload).await?;
+    let body: ProviderPatchBody = json_body(&state, &req, payload).await?;
     if let Some(Some(models)) = &body.models {
         validate_models(models)?;
     }
@@ -156,60 +236,90 @@ pub async fn update(
         weight: body.weight.map(validate_weight).transpose()?,
         enabled: body.enabled,
     };
+    let name = path.into_inner();
+    let before = snapshot_of(&state, &name);
     let info = state
         .registry
         .send(UpdateProvider {
-            name: path.into_inner(),
+            name: name.clone(),
             patch,
         })
         .await
         .map_err(mailbox)??;
-    Ok(HttpResponse::Ok().json(view(&info)))
+    let view = ProviderView::from(info.as_ref());
+    admin
+        .audit(
+            "update",
+            format!("provider/{name}"),
+            before,
+            AdminAuth::snapshot(&view),
+        )
+        .await;
+    Ok(HttpResponse::Ok().json(view))
 }
 
+#[utoipa::path(delete, path = "/providers/{name}", tag = "providers", security(("bearer" = [])),
+    params(("name" = String, Path)),
+    responses((status = 200, body = DeletedProvider), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn delete(
-    req: HttpRequest,
+    admin: AdminAuth,
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    authenticate_admin(&state, &req).await?;
     let name = path.into_inner();
+    let before = snapshot_of(&state, &name);
     state
         .registry
         .send(DeleteProvider { name: name.clone() })
         .await
         .map_err(mailbox)??;
-    Ok(HttpResponse::Ok().json(json!({"deleted": true, "name": name})))
+    admin
+        .audit("delete", format!("provider/{name}"), before, None)
+        .await;
+    Ok(HttpResponse::Ok().json(DeletedProvider {
+        deleted: true,
+        name,
+    }))
 }
 
+#[utoipa::path(get, path = "/providers/{name}/keys", tag = "providers", security(("bearer" = [])),
+    params(("name" = String, Path)),
+    responses((status = 200, body = KeyList), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn list_keys(
-    req: HttpRequest,
+    _: AdminAuth,
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    authenticate_admin(&state, &req).await?;
-    let keys = key_views(&state, &path).await?;
-    Ok(HttpResponse::Ok().json(json!({ "data": keys })))
+    let data = key_views(&state, &path).await?;
+    Ok(HttpResponse::Ok().json(KeyList { data }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct AddKeyBody {
-    key: String,
+pub struct NewKeyBody {
+    /// The upstream API key; stored encrypted, never shown again.
+    pub key: String,
     #[serde(default)]
-    description: Option<String>,
+    pub description: Option<String>,
     #[serde(default)]
-    weight: Option<i64>,
+    pub weight: Option<i64>,
 }
 
+#[utoipa::path(post, path = "/providers/{name}/keys", tag = "providers", security(("bearer" = [])),
+    params(("name" = String, Path)), request_body = NewKeyBody,
+    responses((status = 201, body = AddedKeyView), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)))]
 pub async fn add_key(
+    admin: AdminAuth,
     req: HttpRequest,
     path: web::Path<String>,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    authenticate_admin(&state, &req).await?;
-    let body: AddKeyBody = json_body(&state, &req, payload).await?;
+    let body: NewKeyBody = json_body(&state, &req, payload).await?;
     let key = body.key.trim().to_string();
     if key.is_empty() || key.len() > 4096 || key.chars().any(|c| c.is_control()) {
         return Err(ApiError::invalid_param(
@@ -217,10 +327,17 @@ pub async fn add_key(
             "key must be non-empty printable text",
         ));
     }
-    let added = state
+    if body.description.as_ref().is_some_and(|d| d.len() > 1000) {
+        return Err(ApiError::invalid_param(
+            "description",
+            "description is at most 1000 bytes",
+        ));
+    }
+    let provider = path.into_inner();
+    let added: AddedKeyView = state
         .registry
         .send(AddKey {
-            provider: path.into_inner(),
+            provider: provider.clone(),
             key: NewKey {
                 key,
                 description: body.description,
@@ -229,18 +346,27 @@ pub async fn add_key(
         })
         .await
         .map_err(mailbox)??;
+    admin
+        .audit(
+            "create",
+            format!("provider/{provider}/key/{}", added.id),
+            None,
+            AdminAuth::snapshot(&added),
+        )
+        .await;
     Ok(HttpResponse::Created().json(added))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PatchKeyBody {
+pub struct KeyPatchBody {
     #[serde(default)]
-    enabled: Option<bool>,
+    pub enabled: Option<bool>,
     #[serde(default)]
-    weight: Option<i64>,
+    pub weight: Option<i64>,
     #[serde(default, deserialize_with = "double_option")]
-    description: Option<Option<String>>,
+    #[schema(value_type = Option<String>)]
+    pub description: Option<Option<String>>,
 }
 
 fn key_id(text: &str) -> Result<i32, ApiError> {
@@ -248,21 +374,45 @@ fn key_id(text: &str) -> Result<i32, ApiError> {
         .map_err(|_| ApiError::NotFound(format!("key '{text}' not found")))
 }
 
+async fn key_view(state: &AppState, provider: &str, key_id: i32) -> Result<KeyView, ApiError> {
+    key_views(state, provider)
+        .await?
+        .into_iter()
+        .find(|k| k.id == key_id)
+        .ok_or_else(|| ApiError::NotFound(format!("key {key_id} not found")))
+}
+
+#[utoipa::path(patch, path = "/providers/{name}/keys/{id}", tag = "providers", security(("bearer" = [])),
+    params(("name" = String, Path), ("id" = i32, Path)), request_body = KeyPatchBody,
+    responses((status = 200, body = KeyView), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 413, body = ErrorBody)))]
 pub async fn update_key(
+    admin: AdminAuth,
     req: HttpRequest,
     path: web::Path<(String, String)>,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    authenticate_admin(&state, &req).await?;
     let (provider, id) = path.into_inner();
     let key_id = key_id(&id)?;
-    let body: PatchKeyBody = json_body(&state, &req, payload).await?;
+    let body: KeyPatchBody = json_body(&state, &req, payload).await?;
+    if body
+        .description
+        .as_ref()
+        .is_some_and(|d| d.as_ref().is_some_and(|d| d.len() > 1000))
+    {
+        return Err(ApiError::invalid_param(
+            "description",
+            "description is at most 1000 bytes",
+        ));
+    }
     let patch = KeyPatch {
         enabled: body.enabled,
         weight: body.weight.map(validate_weight).transpose()?,
         description: body.description,
     };
+    let before = key_view(&state, &provider, key_id).await.ok();
     state
         .registry
         .send(UpdateKey {
@@ -272,26 +422,48 @@ pub async fn update_key(
         })
         .await
         .map_err(mailbox)??;
-    let key = key_views(&state, &provider)
-        .await?
-        .into_iter()
-        .find(|k| k.id == key_id)
-        .ok_or_else(|| ApiError::NotFound(format!("key {key_id} not found")))?;
+    let key = key_view(&state, &provider, key_id).await?;
+    admin
+        .audit(
+            "update",
+            format!("provider/{provider}/key/{key_id}"),
+            before.as_ref().and_then(AdminAuth::snapshot),
+            AdminAuth::snapshot(&key),
+        )
+        .await;
     Ok(HttpResponse::Ok().json(key))
 }
 
+#[utoipa::path(delete, path = "/providers/{name}/keys/{id}", tag = "providers", security(("bearer" = [])),
+    params(("name" = String, Path), ("id" = i32, Path)),
+    responses((status = 200, body = DeletedKey), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn delete_key(
-    req: HttpRequest,
+    admin: AdminAuth,
     path: web::Path<(String, String)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    authenticate_admin(&state, &req).await?;
     let (provider, id) = path.into_inner();
     let key_id = key_id(&id)?;
+    let before = key_view(&state, &provider, key_id).await.ok();
     state
         .registry
-        .send(DeleteKey { provider, key_id })
+        .send(DeleteKey {
+            provider: provider.clone(),
+            key_id,
+        })
         .await
         .map_err(mailbox)??;
-    Ok(HttpResponse::Ok().json(json!({"deleted": true, "id": key_id})))
+    admin
+        .audit(
+            "delete",
+            format!("provider/{provider}/key/{key_id}"),
+            before.as_ref().and_then(AdminAuth::snapshot),
+            None,
+        )
+        .await;
+    Ok(HttpResponse::Ok().json(DeletedKey {
+        deleted: true,
+        id: key_id,
+    }))
 }

@@ -1,28 +1,57 @@
 //! `/admin/model-redirects`.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::mailbox;
 use crate::actors::provider_registry::{DeleteRedirect, PutRedirect};
 use crate::error::ApiError;
-use crate::handlers::support::{authenticate_admin, json_body};
+use crate::handlers::extract::AdminAuth;
+use crate::handlers::support::json_body;
+use crate::openapi::ErrorBody;
 use crate::state::AppState;
 use crate::store::providers::RedirectRecord;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RedirectBody {
-    source: String,
+pub struct RedirectBody {
+    pub source: String,
+    /// Required on PUT.
     #[serde(default)]
-    target: Option<String>,
+    pub target: Option<String>,
+    /// Only for calls routed to this provider; omit for every provider.
     #[serde(default)]
-    provider: Option<String>,
+    pub provider: Option<String>,
 }
 
-fn view(r: &RedirectRecord) -> serde_json::Value {
-    json!({"source": r.source, "target": r.target, "provider": r.provider})
+#[derive(Serialize, Deserialize, ToSchema, Debug)]
+pub struct RedirectView {
+    pub source: String,
+    pub target: String,
+    pub provider: Option<String>,
+}
+
+impl From<&RedirectRecord> for RedirectView {
+    fn from(r: &RedirectRecord) -> Self {
+        RedirectView {
+            source: r.source.clone(),
+            target: r.target.clone(),
+            provider: r.provider.clone(),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RedirectList {
+    pub data: Vec<RedirectView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DeletedRedirect {
+    pub deleted: bool,
+    pub source: String,
+    pub provider: Option<String>,
 }
 
 fn check_name(field: &'static str, text: &str) -> Result<String, ApiError> {
@@ -36,26 +65,54 @@ fn check_name(field: &'static str, text: &str) -> Result<String, ApiError> {
     Ok(t.to_string())
 }
 
-pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    authenticate_admin(&state, &req).await?;
-    let data: Vec<_> = state.table().redirects().iter().map(view).collect();
-    Ok(HttpResponse::Ok().json(json!({ "data": data })))
+fn current(state: &AppState, provider: &Option<String>, source: &str) -> Option<serde_json::Value> {
+    let table = state.table();
+    let found = table
+        .redirects()
+        .iter()
+        .find(|r| &r.provider == provider && r.source == source)
+        .map(RedirectView::from)?;
+    AdminAuth::snapshot(&found)
+}
+
+#[utoipa::path(get, path = "/admin/model-redirects", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = RedirectList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn list(_: AdminAuth, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let data = state
+        .table()
+        .redirects()
+        .iter()
+        .map(RedirectView::from)
+        .collect();
+    Ok(HttpResponse::Ok().json(RedirectList { data }))
 }
 
 /// Creates or replaces the redirect for (`provider`, `source`).
+#[utoipa::path(put, path = "/admin/model-redirects", tag = "admin", security(("bearer" = [])),
+    request_body = RedirectBody,
+    responses((status = 200, body = RedirectView), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 413, body = ErrorBody)))]
 pub async fn put(
+    admin: AdminAuth,
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    authenticate_admin(&state, &req).await?;
     let body: RedirectBody = json_body(&state, &req, payload).await?;
     let target = body
         .target
         .as_deref()
         .ok_or_else(|| ApiError::invalid_param("target", "'target' is required"))?;
+    let provider = body.provider.filter(|p| !p.is_empty());
+    if provider.as_ref().is_some_and(|p| p.len() > 200) {
+        return Err(ApiError::invalid_param(
+            "provider",
+            "provider must be a provider name",
+        ));
+    }
     let record = RedirectRecord {
-        provider: body.provider.filter(|p| !p.is_empty()),
+        provider,
         source: check_name("source", &body.source)?,
         target: check_name("target", target)?,
     };
@@ -65,28 +122,44 @@ pub async fn put(
             "a model cannot redirect to itself",
         ));
     }
+    let before = current(&state, &record.provider, &record.source);
     state
         .registry
         .send(PutRedirect(record.clone()))
         .await
         .map_err(mailbox)??;
-    Ok(HttpResponse::Ok().json(view(&record)))
+    let view = RedirectView::from(&record);
+    admin
+        .audit(
+            if before.is_some() { "update" } else { "create" },
+            format!("redirect/{}", record.source),
+            before,
+            AdminAuth::snapshot(&view),
+        )
+        .await;
+    Ok(HttpResponse::Ok().json(view))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DeleteQuery {
-    source: Option<String>,
-    provider: Option<String>,
+    pub source: Option<String>,
+    pub provider: Option<String>,
 }
 
 /// Deletes by `?source=…&provider=…` or by a JSON body `{"source","provider"?}`.
+#[utoipa::path(delete, path = "/admin/model-redirects", tag = "admin", security(("bearer" = [])),
+    params(DeleteQuery),
+    responses((status = 200, body = DeletedRedirect), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 413, body = ErrorBody)))]
 pub async fn delete(
+    admin: AdminAuth,
     req: HttpRequest,
     query: web::Query<DeleteQuery>,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    authenticate_admin(&state, &req).await?;
     let query = query.into_inner();
     let (source, provider) = match query.source {
         Some(source) => (source, query.provider),
@@ -96,6 +169,7 @@ pub async fn delete(
         }
     };
     let provider = provider.filter(|p| !p.is_empty());
+    let before = current(&state, &provider, &source);
     state
         .registry
         .send(DeleteRedirect {
@@ -104,5 +178,12 @@ pub async fn delete(
         })
         .await
         .map_err(mailbox)??;
-    Ok(HttpResponse::Ok().json(json!({"deleted": true, "source": source, "provider": provider})))
+    admin
+        .audit("delete", format!("redirect/{source}"), before, None)
+        .await;
+    Ok(HttpResponse::Ok().json(DeletedRedirect {
+        deleted: true,
+        source,
+        provider,
+    }))
 }

@@ -1,8 +1,8 @@
 //! `/admin/tokens`: token CRUD. The plaintext appears only in the create answer.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::{double_option, mailbox};
 use crate::actors::usage_ledger::{
@@ -10,35 +10,87 @@ use crate::actors::usage_ledger::{
 };
 use crate::cli::{nano_to_usd, usd_to_nano};
 use crate::error::ApiError;
-use crate::handlers::support::{authenticate_admin, json_body};
+use crate::handlers::extract::AdminAuth;
+use crate::handlers::support::json_body;
+use crate::openapi::ErrorBody;
 use crate::state::AppState;
 use crate::store::models_from_db;
 use crate::store::tokens::{parse_role, NewToken, Role, TokenPatch};
 use crate::time::{parse_rfc3339, to_rfc3339};
 
-fn view(t: &TokenRecord) -> Value {
-    let r = &t.row;
-    json!({
-        "id": r.id,
-        "name": r.name,
-        "role": r.role.as_str(),
-        "token_prefix": r.token_prefix,
-        "allowed_models": models_from_db(r.allowed_models.as_ref()),
-        "max_tokens": r.max_tokens,
-        "max_amount": r.max_amount_nano.map(nano_to_usd),
-        "expires_at": r.expires_at.map(to_rfc3339),
-        "enabled": r.enabled,
-        "rpm": r.rpm,
-        "tpm": r.tpm,
-        "prompt_tokens": t.totals.prompt_tokens,
-        "completion_tokens": t.totals.completion_tokens,
-        "total_tokens": t.totals.total_tokens,
-        "amount_spent": nano_to_usd(t.totals.amount_nano),
-        "requests": t.totals.requests,
-        "created_at": to_rfc3339(r.created_at),
-        "updated_at": to_rfc3339(r.updated_at),
-        "last_used_at": r.last_used_at.map(to_rfc3339),
-    })
+#[derive(Serialize, Deserialize, ToSchema, Debug, Clone)]
+pub struct TokenView {
+    pub id: i32,
+    pub name: String,
+    /// `client` or `admin`.
+    pub role: String,
+    /// The first characters of the token, to tell tokens apart (never the whole token).
+    pub token_prefix: String,
+    /// null: every model.
+    pub allowed_models: Option<Vec<String>>,
+    pub max_tokens: Option<i64>,
+    /// USD.
+    pub max_amount: Option<f64>,
+    pub expires_at: Option<String>,
+    pub enabled: bool,
+    pub rpm: Option<i32>,
+    pub tpm: Option<i32>,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub total_tokens: i64,
+    /// USD.
+    pub amount_spent: f64,
+    pub requests: i64,
+    pub created_at: String,
+    pub updated_at: String,
+    pub last_used_at: Option<String>,
+}
+
+impl From<&TokenRecord> for TokenView {
+    fn from(t: &TokenRecord) -> Self {
+        let r = &t.row;
+        TokenView {
+            id: r.id,
+            name: r.name.clone(),
+            role: r.role.as_str().to_string(),
+            token_prefix: r.token_prefix.clone(),
+            allowed_models: models_from_db(r.allowed_models.as_ref()),
+            max_tokens: r.max_tokens,
+            max_amount: r.max_amount_nano.map(nano_to_usd),
+            expires_at: r.expires_at.map(to_rfc3339),
+            enabled: r.enabled,
+            rpm: r.rpm,
+            tpm: r.tpm,
+            prompt_tokens: t.totals.prompt_tokens,
+            completion_tokens: t.totals.completion_tokens,
+            total_tokens: t.totals.total_tokens,
+            amount_spent: nano_to_usd(t.totals.amount_nano),
+            requests: t.totals.requests,
+            created_at: to_rfc3339(r.created_at),
+            updated_at: to_rfc3339(r.updated_at),
+            last_used_at: r.last_used_at.map(to_rfc3339),
+        }
+    }
+}
+
+/// The create answer: the token's view and, this once, its plaintext.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct CreatedToken {
+    #[serde(flatten)]
+    pub view: TokenView,
+    /// The plaintext token: shown only in this answer.
+    pub token: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TokenList {
+    pub data: Vec<TokenView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DeletedToken {
+    pub deleted: bool,
+    pub id: i32,
 }
 
 fn parse_id(text: &str) -> Result<i32, ApiError> {
@@ -91,33 +143,40 @@ fn per_minute(field: &'static str, n: i64) -> Result<i32, ApiError> {
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateBody {
-    name: String,
+pub struct NewTokenBody {
+    pub name: String,
+    /// `client` (default) or `admin`.
     #[serde(default)]
-    role: Option<String>,
+    pub role: Option<String>,
     #[serde(default)]
-    allowed_models: Option<Vec<String>>,
+    pub allowed_models: Option<Vec<String>>,
     #[serde(default)]
-    max_tokens: Option<i64>,
+    pub max_tokens: Option<i64>,
+    /// USD.
     #[serde(default)]
-    max_amount: Option<f64>,
+    pub max_amount: Option<f64>,
+    /// RFC 3339.
     #[serde(default)]
-    expires_at: Option<String>,
+    pub expires_at: Option<String>,
     #[serde(default)]
-    rpm: Option<i64>,
+    pub rpm: Option<i64>,
     #[serde(default)]
-    tpm: Option<i64>,
+    pub tpm: Option<i64>,
 }
 
+#[utoipa::path(post, path = "/admin/tokens", tag = "admin", security(("bearer" = [])),
+    request_body = NewTokenBody,
+    responses((status = 201, body = CreatedToken), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody)))]
 pub async fn create(
+    admin: AdminAuth,
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    authenticate_admin(&state, &req).await?;
-    let b: CreateBody = json_body(&state, &req, payload).await?;
+    let b: NewTokenBody = json_body(&state, &req, payload).await?;
     let new = NewToken {
         name: name(&b.name)?,
         role: b
@@ -138,54 +197,80 @@ pub async fn create(
         .send(CreateToken(new))
         .await
         .map_err(mailbox)??;
-    let mut body = view(&record);
-    body["token"] = json!(plaintext);
-    Ok(HttpResponse::Created().json(body))
+    let view = TokenView::from(&record);
+    admin
+        .audit(
+            "create",
+            format!("token/{}", view.id),
+            None,
+            AdminAuth::snapshot(&view),
+        )
+        .await;
+    Ok(HttpResponse::Created().json(CreatedToken {
+        view,
+        token: plaintext,
+    }))
 }
 
-pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    authenticate_admin(&state, &req).await?;
+#[utoipa::path(get, path = "/admin/tokens", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = TokenList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn list(_: AdminAuth, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let tokens = state.ledger.send(ListTokens).await.map_err(mailbox)??;
-    let data: Vec<Value> = tokens.iter().map(view).collect();
-    Ok(HttpResponse::Ok().json(json!({ "data": data })))
+    Ok(HttpResponse::Ok().json(TokenList {
+        data: tokens.iter().map(TokenView::from).collect(),
+    }))
 }
 
-pub async fn get(
-    req: HttpRequest,
-    path: web::Path<String>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    authenticate_admin(&state, &req).await?;
-    let id = parse_id(&path)?;
+async fn token_view(state: &AppState, id: i32) -> Result<TokenView, ApiError> {
     let token = state
         .ledger
         .send(GetToken { id })
         .await
         .map_err(mailbox)??;
-    Ok(HttpResponse::Ok().json(view(&token)))
+    Ok(TokenView::from(&token))
 }
 
-#[derive(Deserialize)]
+#[utoipa::path(get, path = "/admin/tokens/{id}", tag = "admin", security(("bearer" = [])),
+    params(("id" = i32, Path)),
+    responses((status = 200, body = TokenView), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get(
+    _: AdminAuth,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path)?;
+    Ok(HttpResponse::Ok().json(token_view(&state, id).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PatchBody {
+pub struct TokenPatchBody {
     #[serde(default)]
-    name: Option<String>,
+    pub name: Option<String>,
     #[serde(default)]
-    role: Option<String>,
+    pub role: Option<String>,
+    /// null: every model.
     #[serde(default, deserialize_with = "double_option")]
-    allowed_models: Option<Option<Vec<String>>>,
+    #[schema(value_type = Option<Vec<String>>)]
+    pub allowed_models: Option<Option<Vec<String>>>,
     #[serde(default, deserialize_with = "double_option")]
-    max_tokens: Option<Option<i64>>,
+    #[schema(value_type = Option<i64>)]
+    pub max_tokens: Option<Option<i64>>,
     #[serde(default, deserialize_with = "double_option")]
-    max_amount: Option<Option<f64>>,
+    #[schema(value_type = Option<f64>)]
+    pub max_amount: Option<Option<f64>>,
     #[serde(default, deserialize_with = "double_option")]
-    expires_at: Option<Option<String>>,
+    #[schema(value_type = Option<String>)]
+    pub expires_at: Option<Option<String>>,
     #[serde(default)]
-    enabled: Option<bool>,
+    pub enabled: Option<bool>,
     #[serde(default, deserialize_with = "double_option")]
-    rpm: Option<Option<i64>>,
+    #[schema(value_type = Option<i64>)]
+    pub rpm: Option<Option<i64>>,
     #[serde(default, deserialize_with = "double_option")]
-    tpm: Option<Option<i64>>,
+    #[schema(value_type = Option<i64>)]
+    pub tpm: Option<Option<i64>>,
 }
 
 /// Validates an optional-nullable field: absent stays absent, null clears, a value is checked.
@@ -196,15 +281,20 @@ fn nullable<T, U>(
     v.map(|inner| inner.map(check).transpose()).transpose()
 }
 
+#[utoipa::path(patch, path = "/admin/tokens/{id}", tag = "admin", security(("bearer" = [])),
+    params(("id" = i32, Path)), request_body = TokenPatchBody,
+    responses((status = 200, body = TokenView), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 413, body = ErrorBody)))]
 pub async fn update(
+    admin: AdminAuth,
     req: HttpRequest,
     path: web::Path<String>,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    authenticate_admin(&state, &req).await?;
     let id = parse_id(&path)?;
-    let b: PatchBody = json_body(&state, &req, payload).await?;
+    let b: TokenPatchBody = json_body(&state, &req, payload).await?;
     let patch = TokenPatch {
         name: b.name.as_deref().map(name).transpose()?,
         role: b.role.as_deref().map(role).transpose()?,
@@ -216,25 +306,47 @@ pub async fn update(
         rpm: nullable(b.rpm, |n| per_minute("rpm", n))?,
         tpm: nullable(b.tpm, |n| per_minute("tpm", n))?,
     };
+    let before = token_view(&state, id).await?;
     let token = state
         .ledger
         .send(UpdateToken { id, patch })
         .await
         .map_err(mailbox)??;
-    Ok(HttpResponse::Ok().json(view(&token)))
+    let view = TokenView::from(&token);
+    admin
+        .audit(
+            "update",
+            format!("token/{id}"),
+            AdminAuth::snapshot(&before),
+            AdminAuth::snapshot(&view),
+        )
+        .await;
+    Ok(HttpResponse::Ok().json(view))
 }
 
+#[utoipa::path(delete, path = "/admin/tokens/{id}", tag = "admin", security(("bearer" = [])),
+    params(("id" = i32, Path)),
+    responses((status = 200, body = DeletedToken), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn delete(
-    req: HttpRequest,
+    admin: AdminAuth,
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    authenticate_admin(&state, &req).await?;
     let id = parse_id(&path)?;
+    let before = token_view(&state, id).await?;
     state
         .ledger
         .send(DeleteToken { id })
         .await
         .map_err(mailbox)??;
-    Ok(HttpResponse::Ok().json(json!({"deleted": true, "id": id})))
+    admin
+        .audit(
+            "delete",
+            format!("token/{id}"),
+            AdminAuth::snapshot(&before),
+            None,
+        )
+        .await;
+    Ok(HttpResponse::Ok().json(DeletedToken { deleted: true, id }))
 }

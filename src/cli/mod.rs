@@ -1,4 +1,10 @@
-//! The command line: `serve`, `migrate`, `token create`, `token list`.
+//! The command line: `serve`, `migrate`, `token create`, `token list`, and the terminal
+//! admin (`admin login`, `admin <resource> <verb>`).
+
+pub mod admin;
+mod http;
+pub mod login;
+mod table;
 
 use std::path::PathBuf;
 
@@ -32,6 +38,8 @@ pub enum Command {
     /// Manage gateway tokens directly in the configured database.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// The terminal admin: log in with the Ed25519 key, then manage a running gateway.
+    Admin(admin::AdminArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -82,6 +90,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Token(TokenCommand::Create(args)) => create_token(&settings, args).await,
         Command::Token(TokenCommand::List) => list_tokens(&settings).await,
+        Command::Admin(args) => admin::run(&settings, args).await,
     }
 }
 

@@ -1,0 +1,738 @@
+//! `gateway-zero admin …`: the terminal admin. Every command is one call of the admin REST
+//! API with the saved session (or `--token`); answers print as a table, or as JSON with
+//! `--json`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use http::Method;
+use serde_json::{json, Map, Value};
+
+use super::http::Http;
+use super::login::{self, load_session, save_session, session_path};
+use super::table;
+use crate::settings::Settings;
+
+#[derive(Args, Debug)]
+pub struct AdminArgs {
+    /// The gateway's URL (default: the saved session's, else server.host:server.port).
+    #[arg(long, global = true, env = "GATEWAY_ADMIN_URL")]
+    pub url: Option<String>,
+    /// An admin token or session to use instead of the saved session.
+    #[arg(
+        long,
+        global = true,
+        env = "GATEWAY_ADMIN_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
+    /// Where `admin login` saves the session (mode 0600).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub session_file: Option<PathBuf>,
+    /// Print the API's JSON instead of a table.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: AdminCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AdminCommand {
+    /// Log in with the Ed25519 key; prints the session token and saves it.
+    Login {
+        /// The Ed25519 key file (base64 seed; default auth.admin_key_path).
+        #[arg(long)]
+        key: Option<PathBuf>,
+    },
+    /// Revoke the saved session and delete the session file.
+    Logout,
+    /// Upstream providers.
+    #[command(subcommand)]
+    Providers(ProviderCmd),
+    /// A provider's upstream keys.
+    #[command(subcommand)]
+    Keys(KeyCmd),
+    /// Gateway tokens.
+    #[command(subcommand)]
+    Tokens(TokenCmd),
+    /// Model redirects.
+    #[command(subcommand)]
+    Redirects(RedirectCmd),
+    /// Model prices.
+    #[command(subcommand)]
+    Prices(PriceCmd),
+    /// Request logs.
+    #[command(subcommand)]
+    Logs(LogCmd),
+    /// Metrics over a window.
+    #[command(subcommand)]
+    Metrics(MetricsCmd),
+    /// Ed25519 keys allowed to log in.
+    #[command(subcommand, name = "admin-keys")]
+    AdminKeys(AdminKeyCmd),
+    /// The audit trail of admin changes.
+    #[command(subcommand)]
+    Audit(AuditCmd),
+}
+
+#[derive(Args, Debug, Default)]
+pub struct ProviderFields {
+    /// openai, anthropic, zhipu or deepseek.
+    #[arg(long)]
+    api_type: Option<String>,
+    #[arg(long)]
+    base_url: Option<String>,
+    /// Models served, comma separated (exact names or `*` globs).
+    #[arg(long, value_delimiter = ',')]
+    models: Option<Vec<String>>,
+    #[arg(long)]
+    weight: Option<i64>,
+    #[arg(long)]
+    enabled: Option<bool>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ProviderCmd {
+    List,
+    Show {
+        name: String,
+    },
+    Create {
+        name: String,
+        #[command(flatten)]
+        fields: ProviderFields,
+    },
+    Update {
+        name: String,
+        #[command(flatten)]
+        fields: ProviderFields,
+    },
+    Delete {
+        name: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeyCmd {
+    List {
+        provider: String,
+    },
+    Show {
+        provider: String,
+        id: i32,
+    },
+    Create {
+        provider: String,
+        /// The upstream API key (stored encrypted; never shown again).
+        #[arg(long)]
+        key: String,
+        #[arg(long)]
+        description: Option<String>,
+        #[arg(long)]
+        weight: Option<i64>,
+    },
+    Update {
+        provider: String,
+        id: i32,
+        #[arg(long)]
+        enabled: Option<bool>,
+        #[arg(long)]
+        weight: Option<i64>,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    Delete {
+        provider: String,
+        id: i32,
+    },
+}
+
+#[derive(Args, Debug, Default)]
+pub struct TokenFields {
+    #[arg(long)]
+    name: Option<String>,
+    /// client or admin.
+    #[arg(long)]
+    role: Option<String>,
+    /// Allowed models, comma separated.
+    #[arg(long, value_delimiter = ',')]
+    models: Option<Vec<String>>,
+    /// Budget in USD.
+    #[arg(long)]
+    max_amount: Option<f64>,
+    /// Budget in tokens.
+    #[arg(long)]
+    max_tokens: Option<i64>,
+    /// RFC 3339.
+    #[arg(long)]
+    expires_at: Option<String>,
+    #[arg(long)]
+    rpm: Option<i64>,
+    #[arg(long)]
+    tpm: Option<i64>,
+    #[arg(long)]
+    enabled: Option<bool>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCmd {
+    List,
+    Show {
+        id: i32,
+    },
+    /// Prints the plaintext token (shown only this once) in the table or JSON.
+    Create(TokenFields),
+    Update {
+        id: i32,
+        #[command(flatten)]
+        fields: TokenFields,
+    },
+    Delete {
+        id: i32,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct RedirectFields {
+    #[arg(long)]
+    source: String,
+    #[arg(long)]
+    target: String,
+    #[arg(long)]
+    provider: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RedirectCmd {
+    List,
+    Show {
+        source: String,
+        #[arg(long)]
+        provider: Option<String>,
+    },
+    Create(RedirectFields),
+    Update(RedirectFields),
+    Delete {
+        #[arg(long)]
+        source: String,
+        #[arg(long)]
+        provider: Option<String>,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct PriceFields {
+    #[arg(long)]
+    model: String,
+    #[arg(long)]
+    provider: Option<String>,
+    /// USD per million input tokens.
+    #[arg(long)]
+    input: f64,
+    /// USD per million output tokens.
+    #[arg(long)]
+    output: f64,
+    #[arg(long)]
+    cached_input: Option<f64>,
+    #[arg(long)]
+    cache_write: Option<f64>,
+    #[arg(long)]
+    max_output_tokens: Option<i64>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PriceCmd {
+    List,
+    Show {
+        model: String,
+        #[arg(long)]
+        provider: Option<String>,
+    },
+    Create(PriceFields),
+    Update(PriceFields),
+    Delete {
+        #[arg(long)]
+        model: String,
+        #[arg(long)]
+        provider: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum LogCmd {
+    List {
+        #[arg(long, default_value_t = 20)]
+        limit: u64,
+        #[arg(long)]
+        cursor: Option<String>,
+        #[arg(long)]
+        token_id: Option<i32>,
+        #[arg(long)]
+        provider: Option<String>,
+        #[arg(long)]
+        model: Option<String>,
+        /// success or error.
+        #[arg(long)]
+        status: Option<String>,
+        /// RFC 3339 or Unix ms.
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long)]
+        until: Option<String>,
+    },
+    Show {
+        id: i64,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MetricsCmd {
+    /// The summary (totals, error rate, latency, top models/providers/tokens).
+    #[command(alias = "summary")]
+    Show {
+        #[arg(long, default_value_t = 60)]
+        window_minutes: i64,
+    },
+    /// The models distribution.
+    #[command(alias = "distribution")]
+    List {
+        #[arg(long, default_value_t = 60)]
+        window_minutes: i64,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AdminKeyCmd {
+    List,
+    Create {
+        /// Base64 of the 32-byte Ed25519 public key.
+        #[arg(long)]
+        public_key: String,
+        #[arg(long)]
+        name: String,
+    },
+    Delete {
+        fingerprint: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCmd {
+    List {
+        #[arg(long, default_value_t = 20)]
+        limit: u64,
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+}
+
+/// One REST call and how to print its answer.
+struct Call {
+    method: Method,
+    path: String,
+    body: Option<Value>,
+    view: table::View,
+    /// Keep only the `data` item whose fields have these values (`show` over a list route).
+    pick: Vec<(&'static str, Value)>,
+}
+
+impl Call {
+    fn new(method: Method, path: impl Into<String>, view: table::View) -> Call {
+        Call {
+            method,
+            path: path.into(),
+            body: None,
+            view,
+            pick: Vec::new(),
+        }
+    }
+
+    fn body(mut self, body: Value) -> Call {
+        self.body = Some(body);
+        self
+    }
+
+    fn pick(mut self, field: &'static str, value: Value) -> Call {
+        self.pick.push((field, value));
+        self
+    }
+}
+
+/// Percent-encodes a path segment or query value.
+fn enc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn query(pairs: &[(&str, Option<String>)]) -> String {
+    let parts: Vec<String> = pairs
+        .iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", enc(v))))
+        .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", parts.join("&"))
+    }
+}
+
+/// A JSON object of the fields that were given.
+fn object(fields: Vec<(&str, Option<Value>)>) -> Value {
+    let map: Map<String, Value> = fields
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))
+        .collect();
+    Value::Object(map)
+}
+
+fn provider_body(name: Option<&str>, f: ProviderFields) -> Value {
+    let mut body = object(vec![
+        ("api_type", f.api_type.map(Value::from)),
+        ("base_url", f.base_url.map(Value::from)),
+        ("models", f.models.map(|m| json!(m))),
+        ("weight", f.weight.map(Value::from)),
+        ("enabled", f.enabled.map(Value::from)),
+    ]);
+    if let Some(n) = name {
+        body["name"] = json!(n);
+    }
+    body
+}
+
+fn token_body(f: TokenFields) -> Value {
+    object(vec![
+        ("name", f.name.map(Value::from)),
+        ("role", f.role.map(Value::from)),
+        ("allowed_models", f.models.map(|m| json!(m))),
+        ("max_amount", f.max_amount.map(Value::from)),
+        ("max_tokens", f.max_tokens.map(Value::from)),
+        ("expires_at", f.expires_at.map(Value::from)),
+        ("rpm", f.rpm.map(Value::from)),
+        ("tpm", f.tpm.map(Value::from)),
+        ("enabled", f.enabled.map(Value::from)),
+    ])
+}
+
+fn price_body(f: PriceFields) -> Value {
+    object(vec![
+        ("model", Some(json!(f.model))),
+        ("provider", f.provider.map(Value::from)),
+        ("input_per_million", Some(json!(f.input))),
+        ("output_per_million", Some(json!(f.output))),
+        ("cached_input_per_million", f.cached_input.map(Value::from)),
+        ("cache_write_per_million", f.cache_write.map(Value::from)),
+        ("max_output_tokens", f.max_output_tokens.map(Value::from)),
+    ])
+}
+
+fn plan(command: AdminCommand) -> Result<Call, String> {
+    use table::View as V;
+    Ok(match command {
+        AdminCommand::Login { .. } | AdminCommand::Logout => unreachable!("handled before"),
+        AdminCommand::Providers(c) => match c {
+            ProviderCmd::List => Call::new(Method::GET, "/providers", V::Providers),
+            ProviderCmd::Show { name } => Call::new(
+                Method::GET,
+                format!("/providers/{}", enc(&name)),
+                V::Providers,
+            ),
+            ProviderCmd::Create { name, fields } => {
+                if fields.api_type.is_none() {
+                    return Err("providers create needs --api-type".into());
+                }
+                Call::new(Method::POST, "/providers", V::Providers)
+                    .body(provider_body(Some(&name), fields))
+            }
+            ProviderCmd::Update { name, fields } => Call::new(
+                Method::PATCH,
+                format!("/providers/{}", enc(&name)),
+                V::Providers,
+            )
+            .body(provider_body(None, fields)),
+            ProviderCmd::Delete { name } => Call::new(
+                Method::DELETE,
+                format!("/providers/{}", enc(&name)),
+                V::Done,
+            ),
+        },
+        AdminCommand::Keys(c) => match c {
+            KeyCmd::List { provider } => Call::new(
+                Method::GET,
+                format!("/providers/{}/keys", enc(&provider)),
+                V::Keys,
+            ),
+            KeyCmd::Show { provider, id } => Call::new(
+                Method::GET,
+                format!("/providers/{}/keys", enc(&provider)),
+                V::Keys,
+            )
+            .pick("id", json!(id)),
+            KeyCmd::Create {
+                provider,
+                key,
+                description,
+                weight,
+            } => Call::new(
+                Method::POST,
+                format!("/providers/{}/keys", enc(&provider)),
+                V::Keys,
+            )
+            .body(object(vec![
+                ("key", Some(json!(key))),
+                ("description", description.map(Value::from)),
+                ("weight", weight.map(Value::from)),
+            ])),
+            KeyCmd::Update {
+                provider,
+                id,
+                enabled,
+                weight,
+                description,
+            } => Call::new(
+                Method::PATCH,
+                format!("/providers/{}/keys/{id}", enc(&provider)),
+                V::Keys,
+            )
+            .body(object(vec![
+                ("enabled", enabled.map(Value::from)),
+                ("weight", weight.map(Value::from)),
+                ("description", description.map(Value::from)),
+            ])),
+            KeyCmd::Delete { provider, id } => Call::new(
+                Method::DELETE,
+                format!("/providers/{}/keys/{id}", enc(&provider)),
+                V::Done,
+            ),
+        },
+        AdminCommand::Tokens(c) => match c {
+            TokenCmd::List => Call::new(Method::GET, "/admin/tokens", V::Tokens),
+            TokenCmd::Show { id } => {
+                Call::new(Method::GET, format!("/admin/tokens/{id}"), V::Tokens)
+            }
+            TokenCmd::Create(fields) => {
+                if fields.name.is_none() {
+                    return Err("tokens create needs --name".into());
+                }
+                Call::new(Method::POST, "/admin/tokens", V::NewToken).body(token_body(fields))
+            }
+            TokenCmd::Update { id, fields } => {
+                Call::new(Method::PATCH, format!("/admin/tokens/{id}"), V::Tokens)
+                    .body(token_body(fields))
+            }
+            TokenCmd::Delete { id } => {
+                Call::new(Method::DELETE, format!("/admin/tokens/{id}"), V::Done)
+            }
+        },
+        AdminCommand::Redirects(c) => match c {
+            RedirectCmd::List => Call::new(Method::GET, "/admin/model-redirects", V::Redirects),
+            RedirectCmd::Show { source, provider } => {
+                Call::new(Method::GET, "/admin/model-redirects", V::Redirects)
+                    .pick("source", json!(source))
+                    .pick("provider", json!(provider))
+            }
+            RedirectCmd::Create(f) | RedirectCmd::Update(f) => {
+                Call::new(Method::PUT, "/admin/model-redirects", V::Redirects).body(object(vec![
+                    ("source", Some(json!(f.source))),
+                    ("target", Some(json!(f.target))),
+                    ("provider", f.provider.map(Value::from)),
+                ]))
+            }
+            RedirectCmd::Delete { source, provider } => Call::new(
+                Method::DELETE,
+                format!(
+                    "/admin/model-redirects{}",
+                    query(&[("source", Some(source)), ("provider", provider)])
+                ),
+                V::Done,
+            ),
+        },
+        AdminCommand::Prices(c) => match c {
+            PriceCmd::List => Call::new(Method::GET, "/admin/model-prices", V::Prices),
+            PriceCmd::Show { model, provider } => {
+                Call::new(Method::GET, "/admin/model-prices", V::Prices)
+                    .pick("model", json!(model))
+                    .pick("provider", json!(provider))
+            }
+            PriceCmd::Create(f) | PriceCmd::Update(f) => {
+                Call::new(Method::PUT, "/admin/model-prices", V::Prices).body(price_body(f))
+            }
+            PriceCmd::Delete { model, provider } => Call::new(
+                Method::DELETE,
+                format!(
+                    "/admin/model-prices{}",
+                    query(&[("model", Some(model)), ("provider", provider)])
+                ),
+                V::Done,
+            ),
+        },
+        AdminCommand::Logs(c) => match c {
+            LogCmd::List {
+                limit,
+                cursor,
+                token_id,
+                provider,
+                model,
+                status,
+                since,
+                until,
+            } => Call::new(
+                Method::GET,
+                format!(
+                    "/admin/logs/requests{}",
+                    query(&[
+                        ("limit", Some(limit.to_string())),
+                        ("cursor", cursor),
+                        ("token_id", token_id.map(|t| t.to_string())),
+                        ("provider", provider),
+                        ("model", model),
+                        ("status", status),
+                        ("since", since),
+                        ("until", until),
+                    ])
+                ),
+                V::Logs,
+            ),
+            LogCmd::Show { id } => {
+                Call::new(Method::GET, format!("/admin/logs/requests/{id}"), V::Logs)
+            }
+        },
+        AdminCommand::Metrics(c) => match c {
+            MetricsCmd::Show { window_minutes } => Call::new(
+                Method::GET,
+                format!("/admin/metrics/summary?window_minutes={window_minutes}"),
+                V::Summary,
+            ),
+            MetricsCmd::List { window_minutes } => Call::new(
+                Method::GET,
+                format!("/admin/metrics/models-distribution?window_minutes={window_minutes}"),
+                V::Distribution,
+            ),
+        },
+        AdminCommand::AdminKeys(c) => match c {
+            AdminKeyCmd::List => Call::new(Method::GET, "/admin/admin-keys", V::AdminKeys),
+            AdminKeyCmd::Create { public_key, name } => {
+                Call::new(Method::POST, "/admin/admin-keys", V::AdminKeys)
+                    .body(json!({"public_key": public_key, "name": name}))
+            }
+            AdminKeyCmd::Delete { fingerprint } => Call::new(
+                Method::DELETE,
+                format!("/admin/admin-keys/{}", enc(&fingerprint)),
+                V::Done,
+            ),
+        },
+        AdminCommand::Audit(AuditCmd::List { limit, cursor }) => Call::new(
+            Method::GET,
+            format!(
+                "/admin/audit{}",
+                query(&[("limit", Some(limit.to_string())), ("cursor", cursor)])
+            ),
+            V::Audit,
+        ),
+    })
+}
+
+fn default_url(settings: &Settings) -> String {
+    let host = match settings.server.host.as_str() {
+        "0.0.0.0" | "::" => "127.0.0.1",
+        h => h,
+    };
+    format!("http://{host}:{}", settings.server.port)
+}
+
+pub async fn run(settings: &Settings, args: AdminArgs) -> Result<(), String> {
+    let http = Http::new(settings)?;
+    let session_file = session_path(args.session_file.as_deref())?;
+    let saved = || load_session(&session_file);
+    match args.command {
+        AdminCommand::Login { key } => {
+            let url = args.url.unwrap_or_else(|| default_url(settings));
+            let key_path = key.unwrap_or_else(|| settings.auth.admin_key_path.clone());
+            let signing = login::read_key(&key_path)?;
+            let session = login::login(&http, &url, &signing).await?;
+            save_session(&session_file, &session)?;
+            println!("{}", session.session_token);
+            return Ok(());
+        }
+        AdminCommand::Logout => {
+            let session = saved()?.ok_or("not logged in: no session file")?;
+            let url = args.url.unwrap_or(session.url.clone());
+            let result = http
+                .call(
+                    Method::POST,
+                    &url,
+                    "/auth/logout",
+                    Some(&session.session_token),
+                    None,
+                )
+                .await;
+            std::fs::remove_file(&session_file)
+                .map_err(|e| format!("cannot remove {}: {e}", session_file.display()))?;
+            result?;
+            eprintln!("logged out");
+            return Ok(());
+        }
+        _ => {}
+    }
+    let session = saved()?;
+    let url = args
+        .url
+        .or_else(|| session.as_ref().map(|s| s.url.clone()))
+        .unwrap_or_else(|| default_url(settings));
+    let bearer = args
+        .token
+        .or_else(|| session.map(|s| s.session_token))
+        .ok_or("not logged in: run `gateway-zero admin login` or pass --token")?;
+    let call = plan(args.command)?;
+    let mut answer = http
+        .call(call.method, &url, &call.path, Some(&bearer), call.body)
+        .await?;
+    if !call.pick.is_empty() {
+        let matches = |item: &Value| call.pick.iter().all(|(f, v)| &item[*f] == v);
+        let found = answer["data"]
+            .as_array()
+            .and_then(|items| items.iter().find(|i| matches(i)).cloned())
+            .ok_or("404 not_found_error: no such item")?;
+        answer = found;
+    }
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&answer).unwrap_or_default()
+        );
+    } else {
+        print!("{}", table::render(call.view, &answer));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_path_segments_and_queries() {
+        assert_eq!(enc("a b/c"), "a%20b%2Fc");
+        assert_eq!(
+            query(&[("source", Some("gpt-4".into())), ("provider", None)]),
+            "?source=gpt-4"
+        );
+        assert_eq!(query(&[("a", None)]), "");
+    }
+
+    #[test]
+    fn only_given_fields_are_sent() {
+        let body = token_body(TokenFields {
+            name: Some("x".into()),
+            max_tokens: Some(5),
+            ..Default::default()
+        });
+        assert_eq!(body, json!({"name": "x", "max_tokens": 5}));
+    }
+}

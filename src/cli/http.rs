@@ -1,0 +1,65 @@
+//! The terminal admin's HTTP calls: JSON in, JSON out, errors as one line.
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use serde_json::Value;
+
+use crate::settings::Settings;
+use crate::upstream::client::{ClientConfig, UpstreamClient};
+
+pub struct Http {
+    client: UpstreamClient,
+}
+
+impl Http {
+    pub fn new(settings: &Settings) -> Result<Http, String> {
+        let config = ClientConfig::load(&settings.upstream)?;
+        Ok(Http {
+            client: UpstreamClient::new(&config),
+        })
+    }
+
+    /// `method url+path` with an optional Bearer and JSON body; the answer's JSON, or the
+    /// gateway's error as `<status> <type>: <message>`.
+    pub async fn call(
+        &self,
+        method: http::Method,
+        url: &str,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<Value>,
+    ) -> Result<Value, String> {
+        let full = format!("{}{path}", url.trim_end_matches('/'));
+        let mut headers = Vec::new();
+        if let Some(b) = bearer {
+            headers.push(("authorization", format!("Bearer {b}")));
+        }
+        let body = body.map(|b| Bytes::from(b.to_string())).unwrap_or_default();
+        let response = self
+            .client
+            .send(method, &full, &headers, body)
+            .await
+            .map_err(|e| format!("cannot reach {full}: {e}"))?;
+        let status = response.status();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| format!("cannot read the answer of {full}: {e}"))?
+            .to_bytes();
+        let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        if !status.is_success() {
+            let message = value
+                .pointer("/error/message")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .unwrap_or_else(|| String::from_utf8_lossy(&bytes).chars().take(300).collect());
+            let kind = value
+                .pointer("/error/type")
+                .and_then(Value::as_str)
+                .unwrap_or("error");
+            return Err(format!("{} {kind}: {message}", status.as_u16()));
+        }
+        Ok(value)
+    }
+}

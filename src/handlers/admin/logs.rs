@@ -1,0 +1,212 @@
+//! `/admin/logs/requests`: request logs, newest first, filtered, cursor-paged.
+
+use actix_web::{web, HttpResponse};
+use entity::request_log;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::mailbox;
+use crate::actors::log_sink::{GetLog, SearchLogs};
+use crate::cli::nano_to_usd;
+use crate::error::ApiError;
+use crate::handlers::extract::AdminAuth;
+use crate::openapi::ErrorBody;
+use crate::state::AppState;
+use crate::store::log_search::{Cursor, LogFilter, Outcome};
+use crate::time::{parse_rfc3339, to_rfc3339};
+
+/// One request-log row as the admin API (and a token's own usage) shows it.
+#[derive(Serialize, Deserialize, ToSchema, Debug, Clone)]
+pub struct LogView {
+    pub id: i64,
+    pub request_id: String,
+    pub created_at: String,
+    pub token_id: Option<i32>,
+    pub endpoint: String,
+    pub requested_model: Option<String>,
+    pub model: Option<String>,
+    pub provider: Option<String>,
+    pub key_id: Option<i32>,
+    pub stream: bool,
+    /// `success` or `error`.
+    pub status: String,
+    pub status_code: i32,
+    pub error_type: Option<String>,
+    pub error_message: Option<String>,
+    pub latency_ms: i64,
+    pub first_byte_ms: Option<i64>,
+    pub attempts: i32,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub total_tokens: i64,
+    pub cached_tokens: i64,
+    pub cache_write_tokens: i64,
+    pub reasoning_tokens: i64,
+    /// USD.
+    pub amount: f64,
+    pub usage_estimated: bool,
+}
+
+impl From<&request_log::Model> for LogView {
+    fn from(r: &request_log::Model) -> Self {
+        LogView {
+            id: r.id,
+            request_id: r.request_id.clone(),
+            created_at: to_rfc3339(r.created_at),
+            token_id: r.token_id,
+            endpoint: r.endpoint.clone(),
+            requested_model: r.requested_model.clone(),
+            model: r.model.clone(),
+            provider: r.provider.clone(),
+            key_id: r.key_id,
+            stream: r.stream,
+            status: r.status.clone(),
+            status_code: r.status_code,
+            error_type: r.error_type.clone(),
+            error_message: r.error_message.clone(),
+            latency_ms: r.latency_ms,
+            first_byte_ms: r.first_byte_ms,
+            attempts: r.attempts,
+            prompt_tokens: r.prompt_tokens,
+            completion_tokens: r.completion_tokens,
+            total_tokens: r.total_tokens,
+            cached_tokens: r.cached_tokens,
+            cache_write_tokens: r.cache_write_tokens,
+            reasoning_tokens: r.reasoning_tokens,
+            amount: nano_to_usd(r.amount_nano),
+            usage_estimated: r.usage_estimated,
+        }
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LogQuery {
+    /// Rows per page, 1..=1000 (default 50).
+    pub limit: Option<u64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    pub token_id: Option<i32>,
+    pub provider: Option<String>,
+    /// The model as sent upstream (after redirects).
+    pub model: Option<String>,
+    /// `success` or `error`.
+    pub status: Option<String>,
+    /// RFC 3339 or Unix milliseconds, inclusive.
+    pub since: Option<String>,
+    /// RFC 3339 or Unix milliseconds, exclusive.
+    pub until: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct LogPage {
+    pub data: Vec<LogView>,
+    /// Pass as `cursor` for the next (older) page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// RFC 3339 or Unix milliseconds.
+pub fn parse_time(param: &'static str, text: &str) -> Result<i64, ApiError> {
+    text.trim()
+        .parse::<i64>()
+        .or_else(|_| parse_rfc3339(text.trim()))
+        .map_err(|_| {
+            ApiError::invalid_param(
+                param,
+                format!("{param} must be RFC 3339 or Unix milliseconds"),
+            )
+        })
+}
+
+fn filter(q: &LogQuery) -> Result<LogFilter, ApiError> {
+    let status = match q.status.as_deref() {
+        None => None,
+        Some("success") => Some(Outcome::Success),
+        Some("error") => Some(Outcome::Error),
+        Some(_) => {
+            return Err(ApiError::invalid_param(
+                "status",
+                "status must be success or error",
+            ))
+        }
+    };
+    let too_long = |s: &Option<String>| s.as_ref().is_some_and(|s| s.len() > 256);
+    if too_long(&q.provider) || too_long(&q.model) {
+        return Err(ApiError::invalid(
+            "provider and model filters are at most 256 bytes",
+        ));
+    }
+    Ok(LogFilter {
+        token_id: q.token_id,
+        provider: q.provider.clone(),
+        model: q.model.clone(),
+        status,
+        since: q
+            .since
+            .as_deref()
+            .map(|t| parse_time("since", t))
+            .transpose()?,
+        until: q
+            .until
+            .as_deref()
+            .map(|t| parse_time("until", t))
+            .transpose()?,
+    })
+}
+
+#[utoipa::path(get, path = "/admin/logs/requests", tag = "admin", security(("bearer" = [])),
+    params(LogQuery),
+    responses((status = 200, body = LogPage), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn list(
+    _: AdminAuth,
+    query: web::Query<LogQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::invalid_param("limit", "limit must be 1..=1000"));
+    }
+    let cursor = query
+        .cursor
+        .as_deref()
+        .map(|c| {
+            Cursor::decode(c).ok_or_else(|| ApiError::invalid_param("cursor", "invalid cursor"))
+        })
+        .transpose()?;
+    let (rows, next) = state
+        .logs
+        .send(SearchLogs {
+            filter: filter(&query)?,
+            cursor,
+            limit,
+        })
+        .await
+        .map_err(mailbox)?
+        .map_err(|e| ApiError::internal("cannot read request logs", e))?;
+    Ok(HttpResponse::Ok().json(LogPage {
+        data: rows.iter().map(LogView::from).collect(),
+        next_cursor: next.map(|c| c.encode()),
+    }))
+}
+
+#[utoipa::path(get, path = "/admin/logs/requests/{id}", tag = "admin", security(("bearer" = [])),
+    params(("id" = i64, Path)),
+    responses((status = 200, body = LogView), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get(
+    _: AdminAuth,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let not_found = || ApiError::NotFound(format!("request log '{path}' not found"));
+    let id: i64 = path.parse().map_err(|_| not_found())?;
+    let row = state
+        .logs
+        .send(GetLog(id))
+        .await
+        .map_err(mailbox)?
+        .map_err(|e| ApiError::internal("cannot read request logs", e))?
+        .ok_or_else(not_found)?;
+    Ok(HttpResponse::Ok().json(LogView::from(&row)))
+}

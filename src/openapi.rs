@@ -1,0 +1,196 @@
+//! The OpenAPI 3.1 document (`GET /openapi.json`), generated from the handlers'
+//! `#[utoipa::path]` annotations and the typed request/response structs.
+//!
+//! The proxied client bodies (chat completions, embeddings, messages) are OpenAI's and
+//! Anthropic's own shapes and pass through with fields the gateway does not read; their
+//! schemas below name the fields the gateway reads and allow the rest.
+
+use serde::{Deserialize, Serialize};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+use crate::handlers::{admin, auth, client, messages, ops, token};
+
+/// Every error on `/v1/*` (but `/v1/messages`), `/providers*`, `/admin/*`, `/auth/*`.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct ErrorDetail {
+    pub message: String,
+    /// `invalid_request_error`, `authentication_error`, `permission_error`,
+    /// `not_found_error`, `rate_limit_error`, `insufficient_quota`, `upstream_error`, …
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub code: Option<String>,
+    pub param: Option<String>,
+}
+
+/// Errors on `/v1/messages*`, in Anthropic's shape.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct AnthropicError {
+    /// Always `error`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub error: AnthropicErrorDetail,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct AnthropicErrorDetail {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub message: String,
+}
+
+/// OpenAI's chat completion request; every other OpenAI field is accepted and passed on.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct ChatCompletionRequest {
+    /// `provider/model` or a bare model name (at most 256 bytes).
+    pub model: String,
+    /// OpenAI chat messages.
+    pub messages: Vec<serde_json::Value>,
+    pub stream: Option<bool>,
+    pub max_tokens: Option<i64>,
+    pub max_completion_tokens: Option<i64>,
+    /// 1..=128.
+    pub n: Option<i64>,
+}
+
+/// OpenAI's chat completion object.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct ChatCompletion {
+    pub id: String,
+    pub object: String,
+    pub created: i64,
+    pub model: String,
+    pub choices: Vec<serde_json::Value>,
+    pub usage: Option<serde_json::Value>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct EmbeddingsRequest {
+    pub model: String,
+    /// A string, an array of strings or of token arrays.
+    pub input: serde_json::Value,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct Embeddings {
+    pub object: String,
+    pub data: Vec<serde_json::Value>,
+    pub model: String,
+    pub usage: Option<serde_json::Value>,
+}
+
+/// Anthropic's Messages request; other Anthropic fields are accepted.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct MessagesRequest {
+    pub model: String,
+    pub messages: Vec<serde_json::Value>,
+    pub max_tokens: Option<i64>,
+    pub system: Option<serde_json::Value>,
+    pub stream: Option<bool>,
+}
+
+/// Anthropic's message object.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct Message {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub role: String,
+    pub model: String,
+    pub content: Vec<serde_json::Value>,
+    pub stop_reason: Option<String>,
+    pub usage: serde_json::Value,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct TokenCount {
+    pub input_tokens: i64,
+}
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A gateway token (`gz-…`); on admin routes an admin token or an admin \
+                         session (`gzs-…`) from the Ed25519 login",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "x_api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("x-api-key"))),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Gateway Zero", description = "An OpenAI-compatible LLM API gateway: client API, admin API, Ed25519 login, operations."),
+    modifiers(&Security),
+    paths(
+        ops::health, ops::ready, ops::prometheus, ops::openapi_json,
+        client::chat_completions, client::embeddings, client::models,
+        messages::messages, messages::count_tokens,
+        token::balance, token::usage,
+        auth::challenge, auth::verify, auth::logout,
+        admin::providers::list, admin::providers::create, admin::providers::get,
+        admin::providers::update, admin::providers::delete,
+        admin::providers::list_keys, admin::providers::add_key,
+        admin::providers::update_key, admin::providers::delete_key,
+        admin::tokens::list, admin::tokens::create, admin::tokens::get,
+        admin::tokens::update, admin::tokens::delete,
+        admin::redirects::list, admin::redirects::put, admin::redirects::delete,
+        admin::prices::list, admin::prices::put, admin::prices::delete,
+        admin::logs::list, admin::logs::get,
+        admin::metrics::summary, admin::metrics::models_distribution,
+        admin::admin_keys::list, admin::admin_keys::create, admin::admin_keys::delete,
+        admin::audit::list,
+    ),
+    tags(
+        (name = "client", description = "OpenAI- and Anthropic-compatible client API"),
+        (name = "providers", description = "Upstream providers and their keys (admin)"),
+        (name = "admin", description = "Tokens, prices, redirects, logs, metrics, admin keys, audit"),
+        (name = "auth", description = "Ed25519 challenge-response login"),
+        (name = "ops", description = "Health, readiness, Prometheus, this document"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The document as served. Operation ids are made from method and path (handler names
+/// such as `list` repeat across modules, and OpenAPI wants them unique).
+pub fn document() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let slug: String = path
+            .trim_matches('/')
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        let ops = [
+            ("get", item.get.as_mut()),
+            ("post", item.post.as_mut()),
+            ("put", item.put.as_mut()),
+            ("patch", item.patch.as_mut()),
+            ("delete", item.delete.as_mut()),
+        ];
+        for (method, op) in ops {
+            if let Some(op) = op {
+                op.operation_id = Some(format!("{method}_{slug}"));
+            }
+        }
+    }
+    doc
+}

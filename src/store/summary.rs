@@ -1,0 +1,231 @@
+//! The metrics routes' queries: sums over the per-minute rollups (never the log rows).
+
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, QueryResult, Statement, Value,
+};
+
+use super::rollups::{bucket, slot_upper_ms};
+
+/// Sums of every rollup row in a window.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Totals {
+    pub requests: i64,
+    pub errors: i64,
+    pub latency_sum_ms: i64,
+    pub first_byte_sum_ms: i64,
+    pub first_byte_count: i64,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub total_tokens: i64,
+    pub cached_tokens: i64,
+    pub amount_nano: i64,
+}
+
+/// One group of a "top" list or of the model distribution.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Group {
+    pub key: String,
+    pub requests: i64,
+    pub errors: i64,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub total_tokens: i64,
+    pub amount_nano: i64,
+}
+
+/// What a "top" list groups by.
+#[derive(Debug, Clone, Copy)]
+pub enum Dimension {
+    Model,
+    Provider,
+    Token,
+}
+
+impl Dimension {
+    fn column(self) -> &'static str {
+        match self {
+            Dimension::Model => "model",
+            Dimension::Provider => "provider",
+            Dimension::Token => "token_id",
+        }
+    }
+}
+
+/// The first minute a window of `window_minutes` ending now covers (the window is rounded
+/// out to whole minutes: it may reach up to a minute further back).
+pub fn window_start(now_ms: i64, window_minutes: i64) -> i64 {
+    bucket(now_ms.saturating_sub(window_minutes.saturating_mul(60_000)))
+}
+
+fn sum(col: &str) -> String {
+    format!("CAST(COALESCE(SUM({col}), 0) AS BIGINT) AS {col}")
+}
+
+fn get(row: &QueryResult, col: &str) -> Result<i64, DbErr> {
+    row.try_get::<i64>("", col)
+}
+
+fn param(backend: DbBackend) -> &'static str {
+    match backend {
+        DbBackend::Postgres => "$1",
+        _ => "?",
+    }
+}
+
+pub async fn totals(db: &DatabaseConnection, since_bucket: i64) -> Result<Totals, DbErr> {
+    let backend = db.get_database_backend();
+    let cols = [
+        "requests",
+        "errors",
+        "latency_sum_ms",
+        "first_byte_sum_ms",
+        "first_byte_count",
+        "prompt_tokens",
+        "completion_tokens",
+        "total_tokens",
+        "cached_tokens",
+        "amount_nano",
+    ];
+    let select: Vec<String> = cols.iter().map(|c| sum(c)).collect();
+    let sql = format!(
+        "SELECT {} FROM request_rollups WHERE bucket >= {}",
+        select.join(", "),
+        param(backend)
+    );
+    let row = db
+        .query_one(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [Value::from(since_bucket)],
+        ))
+        .await?;
+    let Some(row) = row else {
+        return Ok(Totals::default());
+    };
+    Ok(Totals {
+        requests: get(&row, "requests")?,
+        errors: get(&row, "errors")?,
+        latency_sum_ms: get(&row, "latency_sum_ms")?,
+        first_byte_sum_ms: get(&row, "first_byte_sum_ms")?,
+        first_byte_count: get(&row, "first_byte_count")?,
+        prompt_tokens: get(&row, "prompt_tokens")?,
+        completion_tokens: get(&row, "completion_tokens")?,
+        total_tokens: get(&row, "total_tokens")?,
+        cached_tokens: get(&row, "cached_tokens")?,
+        amount_nano: get(&row, "amount_nano")?,
+    })
+}
+
+/// The `limit` largest groups by request count (ties by key), over a window.
+pub async fn top(
+    db: &DatabaseConnection,
+    since_bucket: i64,
+    by: Dimension,
+    limit: u64,
+) -> Result<Vec<Group>, DbErr> {
+    let backend = db.get_database_backend();
+    let col = by.column();
+    let sql = format!(
+        "SELECT {col} AS k, {}, {}, {}, {}, {}, {} FROM request_rollups WHERE bucket >= {} \
+         GROUP BY {col} ORDER BY requests DESC, k LIMIT {limit}",
+        sum("requests"),
+        sum("errors"),
+        sum("prompt_tokens"),
+        sum("completion_tokens"),
+        sum("total_tokens"),
+        sum("amount_nano"),
+        param(backend),
+    );
+    let rows = db
+        .query_all(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [Value::from(since_bucket)],
+        ))
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let key = match by {
+                Dimension::Token => row.try_get::<i32>("", "k")?.to_string(),
+                _ => row.try_get::<String>("", "k")?,
+            };
+            Ok(Group {
+                key,
+                requests: get(row, "requests")?,
+                errors: get(row, "errors")?,
+                prompt_tokens: get(row, "prompt_tokens")?,
+                completion_tokens: get(row, "completion_tokens")?,
+                total_tokens: get(row, "total_tokens")?,
+                amount_nano: get(row, "amount_nano")?,
+            })
+        })
+        .collect()
+}
+
+/// The latency at quantile `q` (0..1) over a window, from the histogram rollups: the upper
+/// bound of the slot holding it (at most one slot, 19 %, above the true value).
+pub async fn latency_quantile(
+    db: &DatabaseConnection,
+    since_bucket: i64,
+    q: f64,
+) -> Result<Option<f64>, DbErr> {
+    let backend = db.get_database_backend();
+    let sql = format!(
+        "SELECT slot, {} FROM latency_rollups WHERE bucket >= {} GROUP BY slot ORDER BY slot",
+        sum("count"),
+        param(backend)
+    );
+    let rows = db
+        .query_all(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [Value::from(since_bucket)],
+        ))
+        .await?;
+    let mut slots = Vec::with_capacity(rows.len());
+    for row in &rows {
+        slots.push((row.try_get::<i32>("", "slot")?, get(row, "count")?));
+    }
+    Ok(quantile(&slots, q))
+}
+
+/// The quantile of a histogram given as (slot, count) in slot order.
+pub fn quantile(slots: &[(i32, i64)], q: f64) -> Option<f64> {
+    let total: i64 = slots.iter().map(|(_, n)| n).sum();
+    if total == 0 {
+        return None;
+    }
+    // The rank of the q-quantile, 1-based (nearest-rank method).
+    let rank = ((q * total as f64).ceil() as i64).clamp(1, total);
+    let mut seen = 0;
+    for (slot, n) in slots {
+        seen += n;
+        if seen >= rank {
+            return Some(slot_upper_ms(*slot));
+        }
+    }
+    slots.last().map(|(s, _)| slot_upper_ms(*s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::rollups::slot;
+
+    #[test]
+    fn p95_from_a_histogram() {
+        // 95 fast calls (10 ms) and 5 slow ones (1000 ms): p95 is fast, p99 slow.
+        let slots = vec![(slot(10), 95), (slot(1000), 5)];
+        let p95 = quantile(&slots, 0.95).unwrap();
+        assert!((10.0..12.0).contains(&p95), "{p95}");
+        let p99 = quantile(&slots, 0.99).unwrap();
+        assert!((1000.0..1190.0).contains(&p99), "{p99}");
+        assert_eq!(quantile(&[], 0.95), None);
+    }
+
+    #[test]
+    fn windows_round_out_to_minutes() {
+        assert_eq!(window_start(3_600_000 + 30_000, 60), 0);
+        assert_eq!(window_start(10, i64::MAX), bucket(i64::MIN));
+    }
+}
