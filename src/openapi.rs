@@ -187,8 +187,22 @@ pub fn document() -> utoipa::openapi::OpenApi {
             ("delete", item.delete.as_mut()),
         ];
         for (method, op) in ops {
-            if let Some(op) = op {
-                op.operation_id = Some(format!("{method}_{slug}"));
+            let Some(op) = op else { continue };
+            op.operation_id = Some(format!("{method}_{slug}"));
+            // OpenAPI requires a description on every response: the reason phrase where
+            // the annotation gives none.
+            for (status, response) in op.responses.responses.iter_mut() {
+                if let utoipa::openapi::RefOr::T(r) = response {
+                    if r.description.is_empty() {
+                        r.description = status
+                            .parse::<u16>()
+                            .ok()
+                            .and_then(|c| http::StatusCode::from_u16(c).ok())
+                            .and_then(|c| c.canonical_reason())
+                            .unwrap_or("Response")
+                            .to_string();
+                    }
+                }
             }
         }
     }

@@ -181,8 +181,15 @@ async fn not_found(req: HttpRequest) -> HttpResponse {
     ApiError::NotFound(format!("no route for {} {}", req.method(), req.path())).error_response()
 }
 
-async fn method_not_allowed() -> HttpResponse {
-    ApiError::MethodNotAllowed.error_response()
+/// 405 with the `Allow` header RFC 9110 asks for.
+async fn method_not_allowed(allow: String) -> HttpResponse {
+    let mut response = ApiError::MethodNotAllowed.error_response();
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&allow) {
+        response
+            .headers_mut()
+            .insert(actix_web::http::header::ALLOW, value);
+    }
+    response
 }
 
 /// Declares the route table once: `SERVED` (what the OpenAPI coverage test compares with
@@ -196,10 +203,12 @@ macro_rules! route_table {
         /// Every route of the contract, grouped by API.
         pub fn routes(cfg: &mut web::ServiceConfig) {
             $(
+                let allow: Vec<String> = vec![$( stringify!($method).to_uppercase() ),+];
+                let allow = allow.join(", ");
                 cfg.service(
                     web::resource($path)
                         $( .route(web::$method().to($handler)) )+
-                        .default_service(web::to(method_not_allowed)),
+                        .default_service(web::to(move || method_not_allowed(allow.clone()))),
                 );
             )*
             cfg.service(

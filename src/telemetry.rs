@@ -29,6 +29,18 @@ pub fn install() -> Result<(), String> {
         .install_recorder()
         .map_err(|e| format!("cannot install the metrics recorder: {e}"))?;
     describe();
+    // Unlabelled series exist from the start, at zero, so a scrape (and an alert on their
+    // rate) sees them before the first event.
+    for name in [
+        "gateway_failovers_total",
+        "gateway_unauthenticated_requests_total",
+        "gateway_database_errors_total",
+        "gateway_internal_errors_total",
+        "gateway_login_failures_total",
+    ] {
+        counter!(name).absolute(0);
+    }
+    metrics::gauge!("gateway_log_queue_depth").set(0.0);
     let _ = HANDLE.set(handle);
     Ok(())
 }
@@ -113,6 +125,7 @@ fn describe() {
         "Failed database writes and reads"
     );
     describe_counter!("gateway_login_failures_total", "Admin logins refused");
+    describe_counter!("gateway_internal_errors_total", "Requests answered 500");
 }
 
 /// One proxied call has ended (its row is about to be queued).

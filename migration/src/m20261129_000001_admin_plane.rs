@@ -1,5 +1,6 @@
-//! The admin plane: indexes for filtered, newest-first log pages; per-minute rollups the
-//! metrics routes read instead of the log rows; the audit trail; the session's key.
+//! The admin plane: indexes for filtered, newest-first log pages; rollups the metrics
+//! routes read instead of the log rows (per minute and provider/model, per hour and token,
+//! a per-minute latency histogram); the audit trail.
 
 use sea_orm_migration::prelude::*;
 
@@ -22,7 +23,6 @@ enum RequestRollups {
     Table,
     Id,
     Bucket,
-    TokenId,
     Provider,
     Model,
     Requests,
@@ -34,6 +34,18 @@ enum RequestRollups {
     CompletionTokens,
     TotalTokens,
     CachedTokens,
+    AmountNano,
+}
+
+#[derive(DeriveIden)]
+enum TokenRollups {
+    Table,
+    Id,
+    Bucket,
+    TokenId,
+    Requests,
+    Errors,
+    TotalTokens,
     AmountNano,
 }
 
@@ -155,13 +167,7 @@ impl MigrationTrait for Migration {
                         .big_integer()
                         .not_null(),
                 )
-                // 0 / '' stand for "none": unique keys must not hold NULLs to be upserted.
-                .col(
-                    ColumnDef::new(RequestRollups::TokenId)
-                        .integer()
-                        .not_null()
-                        .default(0),
-                )
+                // '' stands for "none": unique keys must not hold NULLs to be upserted.
                 .col(
                     ColumnDef::new(RequestRollups::Provider)
                         .string()
@@ -192,9 +198,44 @@ impl MigrationTrait for Migration {
             RequestRollups::Table,
             vec![
                 RequestRollups::Bucket.into_iden(),
-                RequestRollups::TokenId.into_iden(),
                 RequestRollups::Provider.into_iden(),
                 RequestRollups::Model.into_iden(),
+            ],
+            true,
+        ))
+        .await?;
+
+        // Per token and hour: a deployment may have thousands of tokens, so minutes would
+        // make this table as long as the log.
+        m.create_table(
+            Table::create()
+                .table(TokenRollups::Table)
+                .if_not_exists()
+                .col(big_id(TokenRollups::Id))
+                .col(
+                    ColumnDef::new(TokenRollups::Bucket)
+                        .big_integer()
+                        .not_null(),
+                )
+                .col(
+                    ColumnDef::new(TokenRollups::TokenId)
+                        .integer()
+                        .not_null()
+                        .default(0),
+                )
+                .col(zero(TokenRollups::Requests))
+                .col(zero(TokenRollups::Errors))
+                .col(zero(TokenRollups::TotalTokens))
+                .col(zero(TokenRollups::AmountNano))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(index(
+            "idx_token_rollups_key",
+            TokenRollups::Table,
+            vec![
+                TokenRollups::Bucket.into_iden(),
+                TokenRollups::TokenId.into_iden(),
             ],
             true,
         ))
@@ -261,6 +302,7 @@ impl MigrationTrait for Migration {
         for table in [
             AuditLog::Table.into_iden(),
             LatencyRollups::Table.into_iden(),
+            TokenRollups::Table.into_iden(),
             RequestRollups::Table.into_iden(),
         ] {
             m.drop_table(Table::drop().table(table).if_exists().to_owned())

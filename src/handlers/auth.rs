@@ -19,6 +19,7 @@ use crate::time::to_rfc3339;
 #[serde(deny_unknown_fields)]
 pub struct ChallengeRequest {
     /// Hex SHA-256 of the 32-byte Ed25519 public key.
+    #[schema(pattern = "^[0-9a-fA-F]{64}$")]
     pub fingerprint: String,
 }
 

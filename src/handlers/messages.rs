@@ -182,6 +182,15 @@ async fn count(
     let peek: Peek = serde_json::from_slice(&raw)
         .map_err(|e| ApiError::invalid(format!("invalid JSON body: {e}")))?;
     let model = model_of(peek.model)?;
+    if !peek
+        .messages
+        .is_some_and(|m| m.get().trim_start().starts_with('['))
+    {
+        return Err(ApiError::invalid_param(
+            "messages",
+            "'messages' must be an array of messages",
+        ));
+    }
     let route = state.table().resolve(&model)?;
     let candidate = route
         .candidates

@@ -99,8 +99,22 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| ApiError::invalid(format!("invalid JSON body: {e}")))
 }
 
-/// Reads and parses a JSON body in one step (admin routes).
+/// Reads and parses a JSON object body in one step (admin routes). Only an object: serde
+/// would otherwise read a struct from an array (`[null, null]` as an empty patch).
 pub async fn json_body<T: DeserializeOwned>(
+    state: &AppState,
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<T, ApiError> {
+    let body = read_body(req, payload, state.settings.server.max_body_bytes).await?;
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::invalid("request body must be a JSON object"));
+    }
+    parse_json(&body)
+}
+
+/// Like `json_body`, for the routes that also take an array (bulk prices).
+pub async fn json_body_or_array<T: DeserializeOwned>(
     state: &AppState,
     req: &HttpRequest,
     payload: web::Payload,

@@ -78,6 +78,7 @@ pub async fn balance(
 #[into_params(parameter_in = Query)]
 pub struct UsageQuery {
     /// Adds the newest N (1..=1000) requests of this token as `items`.
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u64>,
 }
 

@@ -217,6 +217,7 @@ pub async fn delete_older_than(
     for (table, col) in [
         ("request_logs", "created_at"),
         ("request_rollups", "bucket"),
+        ("token_rollups", "bucket"),
         ("latency_rollups", "bucket"),
     ] {
         let sql = format!(

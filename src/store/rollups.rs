@@ -1,7 +1,8 @@
 //! Per-minute rollups of the request log, maintained in the same transaction as the rows
 //! they sum, so the metrics routes read a few thousand rollup rows instead of the log.
 //!
-//! `request_rollups`: one row per (minute, token, provider, model) with counts and sums.
+//! `request_rollups`: one row per (minute, provider, model) with counts and sums.
+//! `token_rollups`: one row per (hour, token) — hours, because tokens can be many.
 //! `latency_rollups`: one row per (minute, latency slot) — a log-scale histogram, four
 //! slots per doubling (each slot ≤ 19 % wide), from which p95 is read.
 
@@ -12,6 +13,7 @@ use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, Value};
 use super::logs::LogEntry;
 
 pub const BUCKET_MS: i64 = 60_000;
+pub const TOKEN_BUCKET_MS: i64 = 3_600_000;
 /// The last slot holds everything slower (2^(127/4) ms is years).
 const MAX_SLOT: i32 = 127;
 
@@ -28,10 +30,19 @@ pub fn slot_upper_ms(slot: i32) -> f64 {
 
 /// The minute a row belongs to.
 pub fn bucket(created_at_ms: i64) -> i64 {
-    created_at_ms.div_euclid(BUCKET_MS).saturating_mul(BUCKET_MS)
+    created_at_ms
+        .div_euclid(BUCKET_MS)
+        .saturating_mul(BUCKET_MS)
 }
 
-/// The rollup key of a row: absent token/provider/model are 0 / "".
+/// The hour a row's token rollup belongs to.
+pub fn token_bucket(created_at_ms: i64) -> i64 {
+    created_at_ms
+        .div_euclid(TOKEN_BUCKET_MS)
+        .saturating_mul(TOKEN_BUCKET_MS)
+}
+
+/// The model a row is counted under: as routed, else as asked ("" if neither).
 pub fn model_label(row: &LogEntry) -> &str {
     row.model
         .as_deref()
@@ -92,13 +103,20 @@ fn placeholder(backend: DbBackend, n: usize) -> String {
 
 /// Adds a batch's rows to the rollups (inside the batch's transaction).
 pub async fn add(conn: &impl ConnectionTrait, rows: &[LogEntry]) -> Result<(), DbErr> {
-    let mut sums: BTreeMap<(i64, i32, &str, &str), Sums> = BTreeMap::new();
+    let mut sums: BTreeMap<(i64, &str, &str), Sums> = BTreeMap::new();
     let mut slots: BTreeMap<(i64, i32), i64> = BTreeMap::new();
+    let mut tokens: BTreeMap<(i64, i32), [i64; 4]> = BTreeMap::new();
     for row in rows {
         let minute = bucket(row.created_at);
+        let t = tokens
+            .entry((token_bucket(row.created_at), row.token_id.unwrap_or(0)))
+            .or_default();
+        t[0] += 1;
+        t[1] += i64::from(!row.is_success());
+        t[2] += row.total_tokens;
+        t[3] += row.amount_nano;
         let key = (
             minute,
-            row.token_id.unwrap_or(0),
             row.provider.as_deref().unwrap_or(""),
             model_label(row),
         );
@@ -118,12 +136,12 @@ pub async fn add(conn: &impl ConnectionTrait, rows: &[LogEntry]) -> Result<(), D
         *slots.entry((minute, slot(row.latency_ms))).or_default() += 1;
     }
     let backend = conn.get_database_backend();
-    let key_cols = "bucket, token_id, provider, model";
+    let key_cols = "bucket, provider, model";
     let updates: Vec<String> = SUM_COLUMNS
         .iter()
         .map(|c| format!("{c} = request_rollups.{c} + excluded.{c}"))
         .collect();
-    let params: Vec<String> = (1..=4 + SUM_COLUMNS.len())
+    let params: Vec<String> = (1..=3 + SUM_COLUMNS.len())
         .map(|n| placeholder(backend, n))
         .collect();
     let sql = format!(
@@ -132,16 +150,33 @@ pub async fn add(conn: &impl ConnectionTrait, rows: &[LogEntry]) -> Result<(), D
         params.join(", "),
         updates.join(", ")
     );
-    for ((minute, token, provider, model), s) in &sums {
+    for ((minute, provider, model), s) in &sums {
         let mut values = vec![
             Value::from(*minute),
-            Value::from(*token),
             Value::from(*provider),
             Value::from(*model),
         ];
         values.extend(s.values().into_iter().map(Value::from));
         conn.execute(Statement::from_sql_and_values(backend, &sql, values))
             .await?;
+    }
+    let p: Vec<String> = (1..=6).map(|n| placeholder(backend, n)).collect();
+    let sql = format!(
+        "INSERT INTO token_rollups (bucket, token_id, requests, errors, total_tokens, amount_nano) \
+         VALUES ({}) ON CONFLICT (bucket, token_id) DO UPDATE SET \
+         requests = token_rollups.requests + excluded.requests, \
+         errors = token_rollups.errors + excluded.errors, \
+         total_tokens = token_rollups.total_tokens + excluded.total_tokens, \
+         amount_nano = token_rollups.amount_nano + excluded.amount_nano",
+        p.join(", ")
+    );
+    for ((hour, token), [requests, errors, total, amount]) in tokens {
+        conn.execute(Statement::from_sql_and_values(
+            backend,
+            &sql,
+            [hour, i64::from(token), requests, errors, total, amount].map(Value::from),
+        ))
+        .await?;
     }
     let sql = format!(
         "INSERT INTO latency_rollups (bucket, slot, count) VALUES ({}, {}, {}) \

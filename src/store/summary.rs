@@ -4,7 +4,7 @@ use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, DbErr, QueryResult, Statement, Value,
 };
 
-use super::rollups::{bucket, slot_upper_ms};
+use super::rollups::{bucket, slot_upper_ms, token_bucket};
 
 /// Sums of every rollup row in a window.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -116,7 +116,8 @@ pub async fn totals(db: &DatabaseConnection, since_bucket: i64) -> Result<Totals
     })
 }
 
-/// The `limit` largest groups by request count (ties by key), over a window.
+/// The `limit` largest groups by request count (ties by key), over a window. Tokens are
+/// rolled up per hour: their window is rounded out to whole hours.
 pub async fn top(
     db: &DatabaseConnection,
     since_bucket: i64,
@@ -125,13 +126,23 @@ pub async fn top(
 ) -> Result<Vec<Group>, DbErr> {
     let backend = db.get_database_backend();
     let col = by.column();
+    let (table, since, split) = match by {
+        Dimension::Token => ("token_rollups", token_bucket(since_bucket), false),
+        _ => ("request_rollups", since_bucket, true),
+    };
+    let (prompt, completion) = if split {
+        (sum("prompt_tokens"), sum("completion_tokens"))
+    } else {
+        (
+            "0 AS prompt_tokens".to_string(),
+            "0 AS completion_tokens".to_string(),
+        )
+    };
     let sql = format!(
-        "SELECT {col} AS k, {}, {}, {}, {}, {}, {} FROM request_rollups WHERE bucket >= {} \
-         GROUP BY {col} ORDER BY requests DESC, k LIMIT {limit}",
+        "SELECT {col} AS k, {}, {}, {prompt}, {completion}, {}, {} FROM {table} \
+         WHERE bucket >= {} GROUP BY {col} ORDER BY requests DESC, k LIMIT {limit}",
         sum("requests"),
         sum("errors"),
-        sum("prompt_tokens"),
-        sum("completion_tokens"),
         sum("total_tokens"),
         sum("amount_nano"),
         param(backend),
@@ -140,7 +151,7 @@ pub async fn top(
         .query_all(Statement::from_sql_and_values(
             backend,
             sql,
-            [Value::from(since_bucket)],
+            [Value::from(since)],
         ))
         .await?;
     rows.iter()
@@ -149,12 +160,16 @@ pub async fn top(
                 Dimension::Token => row.try_get::<i32>("", "k")?.to_string(),
                 _ => row.try_get::<String>("", "k")?,
             };
+            let small = |c: &str| -> Result<i64, DbErr> {
+                // `0 AS …` comes back as a 32-bit integer on Postgres.
+                get(row, c).or_else(|_| row.try_get::<i32>("", c).map(i64::from))
+            };
             Ok(Group {
                 key,
                 requests: get(row, "requests")?,
                 errors: get(row, "errors")?,
-                prompt_tokens: get(row, "prompt_tokens")?,
-                completion_tokens: get(row, "completion_tokens")?,
+                prompt_tokens: small("prompt_tokens")?,
+                completion_tokens: small("completion_tokens")?,
                 total_tokens: get(row, "total_tokens")?,
                 amount_nano: get(row, "amount_nano")?,
             })

@@ -4,12 +4,15 @@
 mod harness;
 
 mod accounting;
+mod admin_api;
 mod budgets;
 mod cli;
 mod dialects;
 mod errors;
 mod hostile;
+mod login;
 mod logs;
+mod openapi;
 mod proxy;
 mod sdk;
 mod upstream_wire;

@@ -8,7 +8,7 @@ use crate::harness::*;
 
 /// Whether the Python `module` can be used; its absence fails the test where `required_by`
 /// is set to 1.
-fn sdk_ready(module: &str, required_by: &str) -> bool {
+pub fn sdk_ready(module: &str, required_by: &str) -> bool {
     let available = std::process::Command::new("python3")
         .args(["-c", &format!("import {module}")])
         .output()
@@ -25,7 +25,7 @@ fn sdk_ready(module: &str, required_by: &str) -> bool {
 }
 
 /// Runs a check script from tests/sdk with `args`; fails the test with its output.
-fn run_check(script: &str, args: &[&str]) {
+pub fn run_check(script: &str, args: &[&str]) {
     let path = format!("{}/tests/sdk/{script}", env!("CARGO_MANIFEST_DIR"));
     let out = std::process::Command::new("python3")
         .arg(&path)

@@ -45,7 +45,9 @@ pub struct AdminKeyList {
 #[serde(deny_unknown_fields)]
 pub struct NewAdminKey {
     /// Base64 of the 32-byte Ed25519 public key.
+    #[schema(pattern = "^[A-Za-z0-9+/]{43}=$")]
     pub public_key: String,
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
 }
 

@@ -48,6 +48,7 @@ impl From<&audit_log::Model> for AuditView {
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// 1..=1000 (default 50).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

@@ -83,6 +83,7 @@ impl From<&request_log::Model> for LogView {
 #[into_params(parameter_in = Query)]
 pub struct LogQuery {
     /// Rows per page, 1..=1000 (default 50).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -91,6 +92,7 @@ pub struct LogQuery {
     /// The model as sent upstream (after redirects).
     pub model: Option<String>,
     /// `success` or `error`.
+    #[param(pattern = "^(success|error)$")]
     pub status: Option<String>,
     /// RFC 3339 or Unix milliseconds, inclusive.
     pub since: Option<String>,

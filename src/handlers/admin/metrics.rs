@@ -18,6 +18,7 @@ use crate::time::to_rfc3339;
 #[into_params(parameter_in = Query)]
 pub struct WindowQuery {
     /// Minutes back from now, 1..=525600 (default 60). Rounded out to whole minutes.
+    #[param(minimum = 1, maximum = 525600)]
     pub window_minutes: Option<i64>,
 }
 

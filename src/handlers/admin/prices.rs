@@ -8,7 +8,7 @@ use super::mailbox;
 use crate::actors::usage_ledger::{DeletePrice, ListPrices, PutPrices};
 use crate::error::ApiError;
 use crate::handlers::extract::AdminAuth;
-use crate::handlers::support::json_body;
+use crate::handlers::support::json_body_or_array;
 use crate::openapi::ErrorBody;
 use crate::pricing::Price;
 use crate::state::AppState;
@@ -89,7 +89,7 @@ pub async fn put(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let body: PutBody = json_body(&state, &req, payload)
+    let body: PutBody = json_body_or_array(&state, &req, payload)
         .await
         .map_err(|e| match e {
             ApiError::InvalidRequest { .. } => ApiError::invalid(

@@ -106,11 +106,17 @@ fn snapshot_of(state: &AppState, name: &str) -> Option<serde_json::Value> {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewProviderBody {
+    /// Letters, digits, `-`, `_`, `.` (no `/`).
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     pub name: String,
     /// `openai`, `anthropic`, `zhipu` or `deepseek` (case-insensitive).
+    #[schema(
+        pattern = "^([Oo][Pp][Ee][Nn][Aa][Ii]|[Aa][Nn][Tt][Hh][Rr][Oo][Pp][Ii][Cc]|[Zz][Hh][Ii][Pp][Uu]|[Dd][Ee][Ee][Pp][Ss][Ee][Ee][Kk])$"
+    )]
     pub api_type: String,
     /// Defaults per api_type.
     #[serde(default)]
+    #[schema(pattern = "^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?$")]
     pub base_url: Option<String>,
     #[serde(default)]
     pub models: Option<Vec<String>>,

@@ -146,6 +146,7 @@ fn per_minute(field: &'static str, n: i64) -> Result<i32, ApiError> {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewTokenBody {
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
     /// `client` (default) or `admin`.
     #[serde(default)]
