@@ -329,27 +329,16 @@ impl Handler<GetLog> for LogSink {
     }
 }
 
-/// Everything the metrics routes show for a window, from the rollups.
-#[derive(Debug, Clone)]
-pub struct WindowReport {
-    pub since_bucket: i64,
-    pub totals: summary::Totals,
-    pub p95_latency_ms: Option<f64>,
-    pub top_models: Vec<summary::Group>,
-    pub top_providers: Vec<summary::Group>,
-    pub top_tokens: Vec<summary::Group>,
-}
-
 /// The summary of the last `window_minutes` (after writing what is buffered).
 #[derive(Message)]
-#[rtype(result = "Result<WindowReport, String>")]
+#[rtype(result = "Result<summary::Report, String>")]
 pub struct Summarize {
     pub window_minutes: i64,
     pub top: u64,
 }
 
 impl Handler<Summarize> for LogSink {
-    type Result = ResponseActFuture<Self, Result<WindowReport, String>>;
+    type Result = ResponseActFuture<Self, Result<summary::Report, String>>;
 
     fn handle(&mut self, msg: Summarize, ctx: &mut Context<Self>) -> Self::Result {
         self.flush(ctx);
@@ -357,18 +346,11 @@ impl Handler<Summarize> for LogSink {
         Box::pin(
             async move {
                 let since = summary::window_start(now_ms(), msg.window_minutes);
-                let report = WindowReport {
-                    since_bucket: since,
-                    totals: summary::totals(&db, since).await?,
-                    p95_latency_ms: summary::latency_quantile(&db, since, 0.95).await?,
-                    top_models: summary::top(&db, since, Dimension::Model, msg.top).await?,
-                    top_providers: summary::top(&db, since, Dimension::Provider, msg.top).await?,
-                    top_tokens: summary::top(&db, since, Dimension::Token, msg.top).await?,
-                };
-                Ok::<_, sea_orm::DbErr>(report)
+                summary::report(&db, since, msg.top as usize)
+                    .await
+                    .map_err(|e| e.to_string())
             }
-            .into_actor(self)
-            .map(|r, _, _| r.map_err(|e| e.to_string())),
+            .into_actor(self),
         )
     }
 }

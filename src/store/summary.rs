@@ -72,48 +72,121 @@ fn param(backend: DbBackend) -> &'static str {
     }
 }
 
-pub async fn totals(db: &DatabaseConnection, since_bucket: i64) -> Result<Totals, DbErr> {
+const SUMS: [&str; 10] = [
+    "requests",
+    "errors",
+    "latency_sum_ms",
+    "first_byte_sum_ms",
+    "first_byte_count",
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "cached_tokens",
+    "amount_nano",
+];
+
+impl Totals {
+    fn read(row: &QueryResult) -> Result<Totals, DbErr> {
+        Ok(Totals {
+            requests: get(row, "requests")?,
+            errors: get(row, "errors")?,
+            latency_sum_ms: get(row, "latency_sum_ms")?,
+            first_byte_sum_ms: get(row, "first_byte_sum_ms")?,
+            first_byte_count: get(row, "first_byte_count")?,
+            prompt_tokens: get(row, "prompt_tokens")?,
+            completion_tokens: get(row, "completion_tokens")?,
+            total_tokens: get(row, "total_tokens")?,
+            cached_tokens: get(row, "cached_tokens")?,
+            amount_nano: get(row, "amount_nano")?,
+        })
+    }
+
+    fn add(&mut self, o: &Totals) {
+        self.requests += o.requests;
+        self.errors += o.errors;
+        self.latency_sum_ms += o.latency_sum_ms;
+        self.first_byte_sum_ms += o.first_byte_sum_ms;
+        self.first_byte_count += o.first_byte_count;
+        self.prompt_tokens += o.prompt_tokens;
+        self.completion_tokens += o.completion_tokens;
+        self.total_tokens += o.total_tokens;
+        self.cached_tokens += o.cached_tokens;
+        self.amount_nano += o.amount_nano;
+    }
+}
+
+/// Everything `/admin/metrics/summary` shows for a window.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    pub since_bucket: i64,
+    pub totals: Totals,
+    pub p95_latency_ms: Option<f64>,
+    pub top_models: Vec<Group>,
+    pub top_providers: Vec<Group>,
+    pub top_tokens: Vec<Group>,
+}
+
+/// The summary of a window in three reads of the rollups: one pass grouped by
+/// (provider, model) — totals and both top lists are added up from its few rows — the
+/// latency histogram, and the token rollups.
+pub async fn report(
+    db: &DatabaseConnection,
+    since_bucket: i64,
+    top_n: usize,
+) -> Result<Report, DbErr> {
     let backend = db.get_database_backend();
-    let cols = [
-        "requests",
-        "errors",
-        "latency_sum_ms",
-        "first_byte_sum_ms",
-        "first_byte_count",
-        "prompt_tokens",
-        "completion_tokens",
-        "total_tokens",
-        "cached_tokens",
-        "amount_nano",
-    ];
-    let select: Vec<String> = cols.iter().map(|c| sum(c)).collect();
+    let select: Vec<String> = SUMS.iter().map(|c| sum(c)).collect();
     let sql = format!(
-        "SELECT {} FROM request_rollups WHERE bucket >= {}",
+        "SELECT provider, model, {} FROM request_rollups WHERE bucket >= {} GROUP BY provider, model",
         select.join(", "),
         param(backend)
     );
-    let row = db
-        .query_one(Statement::from_sql_and_values(
+    let rows = db
+        .query_all(Statement::from_sql_and_values(
             backend,
             sql,
             [Value::from(since_bucket)],
         ))
         .await?;
-    let Some(row) = row else {
-        return Ok(Totals::default());
-    };
-    Ok(Totals {
-        requests: get(&row, "requests")?,
-        errors: get(&row, "errors")?,
-        latency_sum_ms: get(&row, "latency_sum_ms")?,
-        first_byte_sum_ms: get(&row, "first_byte_sum_ms")?,
-        first_byte_count: get(&row, "first_byte_count")?,
-        prompt_tokens: get(&row, "prompt_tokens")?,
-        completion_tokens: get(&row, "completion_tokens")?,
-        total_tokens: get(&row, "total_tokens")?,
-        cached_tokens: get(&row, "cached_tokens")?,
-        amount_nano: get(&row, "amount_nano")?,
+    let mut totals = Totals::default();
+    let mut models: std::collections::BTreeMap<String, Totals> = Default::default();
+    let mut providers: std::collections::BTreeMap<String, Totals> = Default::default();
+    for row in &rows {
+        let t = Totals::read(row)?;
+        totals.add(&t);
+        models.entry(row.try_get("", "model")?).or_default().add(&t);
+        providers
+            .entry(row.try_get("", "provider")?)
+            .or_default()
+            .add(&t);
+    }
+    Ok(Report {
+        since_bucket,
+        totals,
+        p95_latency_ms: latency_quantile(db, since_bucket, 0.95).await?,
+        top_models: ranked(models, top_n),
+        top_providers: ranked(providers, top_n),
+        top_tokens: top(db, since_bucket, Dimension::Token, top_n as u64).await?,
     })
+}
+
+/// The `n` largest by requests (ties by key).
+fn ranked(groups: std::collections::BTreeMap<String, Totals>, n: usize) -> Vec<Group> {
+    let mut out: Vec<Group> = groups
+        .into_iter()
+        .map(|(key, t)| Group {
+            key,
+            requests: t.requests,
+            errors: t.errors,
+            prompt_tokens: t.prompt_tokens,
+            completion_tokens: t.completion_tokens,
+            total_tokens: t.total_tokens,
+            amount_nano: t.amount_nano,
+        })
+        .collect();
+    out.sort_by(|a, b| b.requests.cmp(&a.requests).then_with(|| a.key.cmp(&b.key)));
+    out.truncate(n);
+    out
 }
 
 /// The `limit` largest groups by request count (ties by key), over a window. Tokens are
