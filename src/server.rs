@@ -211,6 +211,8 @@ macro_rules! route_table {
                         .default_service(web::to(move || method_not_allowed(allow.clone()))),
                 );
             )*
+            // The API docs page (Swagger UI, served from the crate): not part of the API.
+            cfg.service(web::redirect("/docs", "/docs/"));
             cfg.service(
                 utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").url("/docs/openapi.json", openapi::document()),
             );

@@ -126,6 +126,10 @@ fn describe() {
     );
     describe_counter!("gateway_login_failures_total", "Admin logins refused");
     describe_counter!("gateway_internal_errors_total", "Requests answered 500");
+    describe_counter!(
+        "gateway_login_rate_limited_total",
+        "Admin login attempts refused by the rate limit"
+    );
 }
 
 /// One proxied call has ended (its row is about to be queued).

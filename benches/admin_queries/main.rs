@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use gateway_zero::store::log_search::{self, Cursor, LogFilter, Outcome};
 use gateway_zero::store::logs::{write_batch, LogEntry};
-use gateway_zero::store::summary::{self, Dimension};
+use gateway_zero::store::summary;
 use migration::MigratorTrait;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -114,7 +114,7 @@ where
 
 /// What `/admin/metrics/summary` runs.
 async fn full_summary(db: &DatabaseConnection, since: i64) {
-    summary::report(db, since, 10).await.unwrap();
+    summary::report(db, since, now_ms(), 10).await.unwrap();
 }
 
 async fn page(db: &DatabaseConnection, filter: LogFilter, cursor: Option<Cursor>) -> usize {
@@ -141,7 +141,7 @@ async fn measure(db: &DatabaseConnection, now: i64) -> Vec<(String, f64)> {
     out.push((
         "models distribution, 24 h".to_string(),
         time(runs, || async {
-            summary::top(db, day, Dimension::Model, 1000).await.unwrap()
+            summary::distribution(db, day, now_ms()).await.unwrap()
         })
         .await,
     ));
@@ -234,12 +234,14 @@ async fn run(name: &str, url: &str, rows: usize) -> Vec<(String, f64)> {
     let now = now_ms();
     let took = fill(&db, rows, now).await;
     eprintln!(
-        "{name}: wrote {rows} rows in {:.1} s ({:.0} rows/s); rollup rows: {} per minute/model, {} per hour/token, {} latency",
+        "{name}: wrote {rows} rows in {:.1} s ({:.0} rows/s); rollup rows: {} minute + {} hour (provider/model), {} hour/token, {} + {} latency",
         took.as_secs_f64(),
         rows as f64 / took.as_secs_f64(),
         count(&db, "request_rollups").await,
+        count(&db, "request_rollups_hourly").await,
         count(&db, "token_rollups").await,
         count(&db, "latency_rollups").await,
+        count(&db, "latency_rollups_hourly").await,
     );
     measure(&db, now).await
 }

@@ -20,7 +20,6 @@ enum RequestLogs {
 
 #[derive(DeriveIden)]
 enum RequestRollups {
-    Table,
     Id,
     Bucket,
     Provider,
@@ -51,7 +50,6 @@ enum TokenRollups {
 
 #[derive(DeriveIden)]
 enum LatencyRollups {
-    Table,
     Id,
     Bucket,
     Slot,
@@ -157,53 +155,59 @@ impl MigrationTrait for Migration {
                 .await?;
         }
 
-        m.create_table(
-            Table::create()
-                .table(RequestRollups::Table)
-                .if_not_exists()
-                .col(big_id(RequestRollups::Id))
-                .col(
-                    ColumnDef::new(RequestRollups::Bucket)
-                        .big_integer()
-                        .not_null(),
-                )
-                // '' stands for "none": unique keys must not hold NULLs to be upserted.
-                .col(
-                    ColumnDef::new(RequestRollups::Provider)
-                        .string()
-                        .not_null()
-                        .default(""),
-                )
-                .col(
-                    ColumnDef::new(RequestRollups::Model)
-                        .string()
-                        .not_null()
-                        .default(""),
-                )
-                .col(zero(RequestRollups::Requests))
-                .col(zero(RequestRollups::Errors))
-                .col(zero(RequestRollups::LatencySumMs))
-                .col(zero(RequestRollups::FirstByteSumMs))
-                .col(zero(RequestRollups::FirstByteCount))
-                .col(zero(RequestRollups::PromptTokens))
-                .col(zero(RequestRollups::CompletionTokens))
-                .col(zero(RequestRollups::TotalTokens))
-                .col(zero(RequestRollups::CachedTokens))
-                .col(zero(RequestRollups::AmountNano))
-                .to_owned(),
-        )
-        .await?;
-        m.create_index(index(
-            "idx_request_rollups_key",
-            RequestRollups::Table,
-            vec![
-                RequestRollups::Bucket.into_iden(),
-                RequestRollups::Provider.into_iden(),
-                RequestRollups::Model.into_iden(),
-            ],
-            true,
-        ))
-        .await?;
+        // Minutes for the edges of a window, hours for its middle.
+        for (table, key) in [
+            ("request_rollups", "idx_request_rollups_key"),
+            ("request_rollups_hourly", "idx_request_rollups_hourly_key"),
+        ] {
+            m.create_table(
+                Table::create()
+                    .table(Alias::new(table))
+                    .if_not_exists()
+                    .col(big_id(RequestRollups::Id))
+                    .col(
+                        ColumnDef::new(RequestRollups::Bucket)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    // '' stands for "none": unique keys must not hold NULLs to be upserted.
+                    .col(
+                        ColumnDef::new(RequestRollups::Provider)
+                            .string()
+                            .not_null()
+                            .default(""),
+                    )
+                    .col(
+                        ColumnDef::new(RequestRollups::Model)
+                            .string()
+                            .not_null()
+                            .default(""),
+                    )
+                    .col(zero(RequestRollups::Requests))
+                    .col(zero(RequestRollups::Errors))
+                    .col(zero(RequestRollups::LatencySumMs))
+                    .col(zero(RequestRollups::FirstByteSumMs))
+                    .col(zero(RequestRollups::FirstByteCount))
+                    .col(zero(RequestRollups::PromptTokens))
+                    .col(zero(RequestRollups::CompletionTokens))
+                    .col(zero(RequestRollups::TotalTokens))
+                    .col(zero(RequestRollups::CachedTokens))
+                    .col(zero(RequestRollups::AmountNano))
+                    .to_owned(),
+            )
+            .await?;
+            m.create_index(index(
+                key,
+                Alias::new(table),
+                vec![
+                    RequestRollups::Bucket.into_iden(),
+                    RequestRollups::Provider.into_iden(),
+                    RequestRollups::Model.into_iden(),
+                ],
+                true,
+            ))
+            .await?;
+        }
 
         // Per token and hour: a deployment may have thousands of tokens, so minutes would
         // make this table as long as the log.
@@ -241,31 +245,37 @@ impl MigrationTrait for Migration {
         ))
         .await?;
 
-        m.create_table(
-            Table::create()
-                .table(LatencyRollups::Table)
-                .if_not_exists()
-                .col(big_id(LatencyRollups::Id))
-                .col(
-                    ColumnDef::new(LatencyRollups::Bucket)
-                        .big_integer()
-                        .not_null(),
-                )
-                .col(ColumnDef::new(LatencyRollups::Slot).integer().not_null())
-                .col(zero(LatencyRollups::Count))
-                .to_owned(),
-        )
-        .await?;
-        m.create_index(index(
-            "idx_latency_rollups_key",
-            LatencyRollups::Table,
-            vec![
-                LatencyRollups::Bucket.into_iden(),
-                LatencyRollups::Slot.into_iden(),
-            ],
-            true,
-        ))
-        .await?;
+        // Minutes for the edges of a window, hours for its middle.
+        for (table, key) in [
+            ("latency_rollups", "idx_latency_rollups_key"),
+            ("latency_rollups_hourly", "idx_latency_rollups_hourly_key"),
+        ] {
+            m.create_table(
+                Table::create()
+                    .table(Alias::new(table))
+                    .if_not_exists()
+                    .col(big_id(LatencyRollups::Id))
+                    .col(
+                        ColumnDef::new(LatencyRollups::Bucket)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(LatencyRollups::Slot).integer().not_null())
+                    .col(zero(LatencyRollups::Count))
+                    .to_owned(),
+            )
+            .await?;
+            m.create_index(index(
+                key,
+                Alias::new(table),
+                vec![
+                    LatencyRollups::Bucket.into_iden(),
+                    LatencyRollups::Slot.into_iden(),
+                ],
+                true,
+            ))
+            .await?;
+        }
 
         m.create_table(
             Table::create()
@@ -300,11 +310,14 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
         for table in [
-            AuditLog::Table.into_iden(),
-            LatencyRollups::Table.into_iden(),
-            TokenRollups::Table.into_iden(),
-            RequestRollups::Table.into_iden(),
+            "audit_log",
+            "latency_rollups",
+            "latency_rollups_hourly",
+            "token_rollups",
+            "request_rollups",
+            "request_rollups_hourly",
         ] {
+            let table = Alias::new(table);
             m.drop_table(Table::drop().table(table).if_exists().to_owned())
                 .await?;
         }

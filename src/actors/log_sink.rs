@@ -18,7 +18,7 @@ use crate::settings::LoggingSettings;
 use crate::store::audit::{self, AuditEntry};
 use crate::store::log_search::{self, Cursor, LogFilter};
 use crate::store::logs::{delete_older_than, recent_for_token, write_batch, LogEntry};
-use crate::store::summary::{self, Dimension};
+use crate::store::summary;
 use crate::time::now_ms;
 
 /// Rows kept while the database is unreachable; older ones are dropped past this.
@@ -345,8 +345,9 @@ impl Handler<Summarize> for LogSink {
         let db = self.db.clone();
         Box::pin(
             async move {
-                let since = summary::window_start(now_ms(), msg.window_minutes);
-                summary::report(&db, since, msg.top as usize)
+                let now = now_ms();
+                let since = summary::window_start(now, msg.window_minutes);
+                summary::report(&db, since, now, msg.top as usize)
                     .await
                     .map_err(|e| e.to_string())
             }
@@ -370,8 +371,9 @@ impl Handler<Distribution> for LogSink {
         let db = self.db.clone();
         Box::pin(
             async move {
-                let since = summary::window_start(now_ms(), msg.window_minutes);
-                summary::top(&db, since, Dimension::Model, 1000)
+                let now = now_ms();
+                let since = summary::window_start(now, msg.window_minutes);
+                summary::distribution(&db, since, now)
                     .await
                     .map_err(|e| e.to_string())
             }

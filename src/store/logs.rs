@@ -217,8 +217,10 @@ pub async fn delete_older_than(
     for (table, col) in [
         ("request_logs", "created_at"),
         ("request_rollups", "bucket"),
+        ("request_rollups_hourly", "bucket"),
         ("token_rollups", "bucket"),
         ("latency_rollups", "bucket"),
+        ("latency_rollups_hourly", "bucket"),
     ] {
         let sql = format!(
             "DELETE FROM {table} WHERE id IN \

@@ -1,10 +1,12 @@
 //! Per-minute rollups of the request log, maintained in the same transaction as the rows
 //! they sum, so the metrics routes read a few thousand rollup rows instead of the log.
 //!
-//! `request_rollups`: one row per (minute, provider, model) with counts and sums.
+//! `request_rollups` / `request_rollups_hourly`: one row per (minute or hour, provider,
+//! model) with counts and sums. `latency_rollups` / `latency_rollups_hourly`: one row per
+//! (minute or hour, latency slot) — a log-scale histogram, four slots per doubling (each
+//! slot ≤ 19 % wide), from which p95 is read. A window is read as its whole hours plus the
+//! minutes at its edges (`spans`), so a month costs about what an hour does.
 //! `token_rollups`: one row per (hour, token) — hours, because tokens can be many.
-//! `latency_rollups`: one row per (minute, latency slot) — a log-scale histogram, four
-//! slots per doubling (each slot ≤ 19 % wide), from which p95 is read.
 
 use std::collections::BTreeMap;
 
@@ -101,25 +103,55 @@ fn placeholder(backend: DbBackend, n: usize) -> String {
     }
 }
 
+/// A rollup resolution: minutes for the edges of a window, hours for its middle, so a
+/// summary reads about the same number of rows for an hour as for a month.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolution {
+    Minute,
+    Hour,
+}
+
+impl Resolution {
+    pub fn bucket(self, at: i64) -> i64 {
+        match self {
+            Resolution::Minute => bucket(at),
+            Resolution::Hour => token_bucket(at),
+        }
+    }
+
+    pub fn request_table(self) -> &'static str {
+        match self {
+            Resolution::Minute => "request_rollups",
+            Resolution::Hour => "request_rollups_hourly",
+        }
+    }
+
+    pub fn latency_table(self) -> &'static str {
+        match self {
+            Resolution::Minute => "latency_rollups",
+            Resolution::Hour => "latency_rollups_hourly",
+        }
+    }
+}
+
 /// Adds a batch's rows to the rollups (inside the batch's transaction).
 pub async fn add(conn: &impl ConnectionTrait, rows: &[LogEntry]) -> Result<(), DbErr> {
+    for resolution in [Resolution::Minute, Resolution::Hour] {
+        add_requests(conn, rows, resolution).await?;
+    }
+    add_tokens(conn, rows).await
+}
+
+async fn add_requests(
+    conn: &impl ConnectionTrait,
+    rows: &[LogEntry],
+    resolution: Resolution,
+) -> Result<(), DbErr> {
     let mut sums: BTreeMap<(i64, &str, &str), Sums> = BTreeMap::new();
     let mut slots: BTreeMap<(i64, i32), i64> = BTreeMap::new();
-    let mut tokens: BTreeMap<(i64, i32), [i64; 4]> = BTreeMap::new();
     for row in rows {
-        let minute = bucket(row.created_at);
-        let t = tokens
-            .entry((token_bucket(row.created_at), row.token_id.unwrap_or(0)))
-            .or_default();
-        t[0] += 1;
-        t[1] += i64::from(!row.is_success());
-        t[2] += row.total_tokens;
-        t[3] += row.amount_nano;
-        let key = (
-            minute,
-            row.provider.as_deref().unwrap_or(""),
-            model_label(row),
-        );
+        let at = resolution.bucket(row.created_at);
+        let key = (at, row.provider.as_deref().unwrap_or(""), model_label(row));
         let s = sums.entry(key).or_default();
         s.requests += 1;
         s.errors += i64::from(!row.is_success());
@@ -133,26 +165,27 @@ pub async fn add(conn: &impl ConnectionTrait, rows: &[LogEntry]) -> Result<(), D
         s.total += row.total_tokens;
         s.cached += row.cached_tokens;
         s.amount += row.amount_nano;
-        *slots.entry((minute, slot(row.latency_ms))).or_default() += 1;
+        *slots.entry((at, slot(row.latency_ms))).or_default() += 1;
     }
     let backend = conn.get_database_backend();
+    let table = resolution.request_table();
     let key_cols = "bucket, provider, model";
     let updates: Vec<String> = SUM_COLUMNS
         .iter()
-        .map(|c| format!("{c} = request_rollups.{c} + excluded.{c}"))
+        .map(|c| format!("{c} = {table}.{c} + excluded.{c}"))
         .collect();
     let params: Vec<String> = (1..=3 + SUM_COLUMNS.len())
         .map(|n| placeholder(backend, n))
         .collect();
     let sql = format!(
-        "INSERT INTO request_rollups ({key_cols}, {}) VALUES ({}) ON CONFLICT ({key_cols}) DO UPDATE SET {}",
+        "INSERT INTO {table} ({key_cols}, {}) VALUES ({}) ON CONFLICT ({key_cols}) DO UPDATE SET {}",
         SUM_COLUMNS.join(", "),
         params.join(", "),
         updates.join(", ")
     );
-    for ((minute, provider, model), s) in &sums {
+    for ((at, provider, model), s) in &sums {
         let mut values = vec![
-            Value::from(*minute),
+            Value::from(*at),
             Value::from(*provider),
             Value::from(*model),
         ];
@@ -160,6 +193,37 @@ pub async fn add(conn: &impl ConnectionTrait, rows: &[LogEntry]) -> Result<(), D
         conn.execute(Statement::from_sql_and_values(backend, &sql, values))
             .await?;
     }
+    let table = resolution.latency_table();
+    let sql = format!(
+        "INSERT INTO {table} (bucket, slot, count) VALUES ({}, {}, {}) \
+         ON CONFLICT (bucket, slot) DO UPDATE SET count = {table}.count + excluded.count",
+        placeholder(backend, 1),
+        placeholder(backend, 2),
+        placeholder(backend, 3)
+    );
+    for ((at, slot), count) in slots {
+        conn.execute(Statement::from_sql_and_values(
+            backend,
+            &sql,
+            [Value::from(at), Value::from(slot), Value::from(count)],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+async fn add_tokens(conn: &impl ConnectionTrait, rows: &[LogEntry]) -> Result<(), DbErr> {
+    let mut tokens: BTreeMap<(i64, i32), [i64; 4]> = BTreeMap::new();
+    for row in rows {
+        let t = tokens
+            .entry((token_bucket(row.created_at), row.token_id.unwrap_or(0)))
+            .or_default();
+        t[0] += 1;
+        t[1] += i64::from(!row.is_success());
+        t[2] += row.total_tokens;
+        t[3] += row.amount_nano;
+    }
+    let backend = conn.get_database_backend();
     let p: Vec<String> = (1..=6).map(|n| placeholder(backend, n)).collect();
     let sql = format!(
         "INSERT INTO token_rollups (bucket, token_id, requests, errors, total_tokens, amount_nano) \
@@ -178,22 +242,25 @@ pub async fn add(conn: &impl ConnectionTrait, rows: &[LogEntry]) -> Result<(), D
         ))
         .await?;
     }
-    let sql = format!(
-        "INSERT INTO latency_rollups (bucket, slot, count) VALUES ({}, {}, {}) \
-         ON CONFLICT (bucket, slot) DO UPDATE SET count = latency_rollups.count + excluded.count",
-        placeholder(backend, 1),
-        placeholder(backend, 2),
-        placeholder(backend, 3)
-    );
-    for ((minute, slot), count) in slots {
-        conn.execute(Statement::from_sql_and_values(
-            backend,
-            &sql,
-            [Value::from(minute), Value::from(slot), Value::from(count)],
-        ))
-        .await?;
-    }
     Ok(())
+}
+
+/// The pieces a window `[since, ∞)` is read from: whole hours from the hourly rollups,
+/// the minutes before the first and after the last whole hour from the minute rollups.
+/// Each piece is `(resolution, from inclusive, to exclusive)`.
+pub fn spans(since_minute: i64, now: i64) -> Vec<(Resolution, i64, i64)> {
+    let first_hour = token_bucket(since_minute.saturating_add(TOKEN_BUCKET_MS - 1));
+    let this_hour = token_bucket(now);
+    if first_hour >= this_hour {
+        return vec![(Resolution::Minute, since_minute, i64::MAX)];
+    }
+    let mut out = Vec::with_capacity(3);
+    if since_minute < first_hour {
+        out.push((Resolution::Minute, since_minute, first_hour));
+    }
+    out.push((Resolution::Hour, first_hour, this_hour));
+    out.push((Resolution::Minute, this_hour, i64::MAX));
+    out
 }
 
 #[cfg(test)]
@@ -214,6 +281,31 @@ mod tests {
         }
         assert_eq!(slot(i64::MAX), MAX_SLOT);
         assert_eq!(slot(-5), 0);
+    }
+
+    #[test]
+    fn windows_split_into_minutes_and_hours() {
+        let h = TOKEN_BUCKET_MS;
+        // Inside the current hour: minutes only.
+        assert_eq!(
+            spans(10 * h + 60_000, 10 * h + 1_800_000),
+            vec![(Resolution::Minute, 10 * h + 60_000, i64::MAX)]
+        );
+        // From 07:30 to 10:20: minutes 07:30–08:00, hours 08:00–10:00, minutes from 10:00.
+        let since = 7 * h + h / 2;
+        assert_eq!(
+            spans(since, 10 * h + h / 3),
+            vec![
+                (Resolution::Minute, since, 8 * h),
+                (Resolution::Hour, 8 * h, 10 * h),
+                (Resolution::Minute, 10 * h, i64::MAX),
+            ]
+        );
+        // Starting on the hour: no leading minutes.
+        assert_eq!(
+            spans(8 * h, 10 * h + 5)[0],
+            (Resolution::Hour, 8 * h, 10 * h)
+        );
     }
 
     #[test]

@@ -1,12 +1,16 @@
-//! The metrics routes' queries: sums over the per-minute rollups (never the log rows).
+//! The metrics routes' queries: sums over the rollups (never the log rows). A window is
+//! read as its whole hours (hourly rollups) plus the minutes at its edges (minute
+//! rollups), so the cost hardly grows with the window.
+
+use std::collections::BTreeMap;
 
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, DbErr, QueryResult, Statement, Value,
 };
 
-use super::rollups::{bucket, slot_upper_ms, token_bucket};
+use super::rollups::{bucket, slot_upper_ms, spans, token_bucket};
 
-/// Sums of every rollup row in a window.
+/// Sums of rollup rows.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Totals {
     pub requests: i64,
@@ -33,24 +37,6 @@ pub struct Group {
     pub amount_nano: i64,
 }
 
-/// What a "top" list groups by.
-#[derive(Debug, Clone, Copy)]
-pub enum Dimension {
-    Model,
-    Provider,
-    Token,
-}
-
-impl Dimension {
-    fn column(self) -> &'static str {
-        match self {
-            Dimension::Model => "model",
-            Dimension::Provider => "provider",
-            Dimension::Token => "token_id",
-        }
-    }
-}
-
 /// The first minute a window of `window_minutes` ending now covers (the window is rounded
 /// out to whole minutes: it may reach up to a minute further back).
 pub fn window_start(now_ms: i64, window_minutes: i64) -> i64 {
@@ -65,10 +51,11 @@ fn get(row: &QueryResult, col: &str) -> Result<i64, DbErr> {
     row.try_get::<i64>("", col)
 }
 
-fn param(backend: DbBackend) -> &'static str {
+/// `bucket >= from AND bucket < to` in the backend's placeholders.
+fn range(backend: DbBackend) -> &'static str {
     match backend {
-        DbBackend::Postgres => "$1",
-        _ => "?",
+        DbBackend::Postgres => "bucket >= $1 AND bucket < $2",
+        _ => "bucket >= ? AND bucket < ?",
     }
 }
 
@@ -115,6 +102,37 @@ impl Totals {
     }
 }
 
+/// Sums per (provider, model) over the window starting at `since` (a minute).
+pub async fn cells(
+    db: &DatabaseConnection,
+    since: i64,
+    now: i64,
+) -> Result<BTreeMap<(String, String), Totals>, DbErr> {
+    let backend = db.get_database_backend();
+    let select: Vec<String> = SUMS.iter().map(|c| sum(c)).collect();
+    let mut out: BTreeMap<(String, String), Totals> = BTreeMap::new();
+    for (resolution, from, to) in spans(since, now) {
+        let sql = format!(
+            "SELECT provider, model, {} FROM {} WHERE {} GROUP BY provider, model",
+            select.join(", "),
+            resolution.request_table(),
+            range(backend)
+        );
+        let rows = db
+            .query_all(Statement::from_sql_and_values(
+                backend,
+                sql,
+                [Value::from(from), Value::from(to)],
+            ))
+            .await?;
+        for row in &rows {
+            let key = (row.try_get("", "provider")?, row.try_get("", "model")?);
+            out.entry(key).or_default().add(&Totals::read(row)?);
+        }
+    }
+    Ok(out)
+}
+
 /// Everything `/admin/metrics/summary` shows for a window.
 #[derive(Debug, Clone, Default)]
 pub struct Report {
@@ -126,52 +144,49 @@ pub struct Report {
     pub top_tokens: Vec<Group>,
 }
 
-/// The summary of a window in three reads of the rollups: one pass grouped by
-/// (provider, model) — totals and both top lists are added up from its few rows — the
-/// latency histogram, and the token rollups.
+/// The summary of the window starting at `since`: the (provider, model) cells — totals and
+/// both top lists are added up from their few rows — the latency histogram and the token
+/// rollups.
 pub async fn report(
     db: &DatabaseConnection,
-    since_bucket: i64,
+    since: i64,
+    now: i64,
     top_n: usize,
 ) -> Result<Report, DbErr> {
-    let backend = db.get_database_backend();
-    let select: Vec<String> = SUMS.iter().map(|c| sum(c)).collect();
-    let sql = format!(
-        "SELECT provider, model, {} FROM request_rollups WHERE bucket >= {} GROUP BY provider, model",
-        select.join(", "),
-        param(backend)
-    );
-    let rows = db
-        .query_all(Statement::from_sql_and_values(
-            backend,
-            sql,
-            [Value::from(since_bucket)],
-        ))
-        .await?;
+    let cells = cells(db, since, now).await?;
     let mut totals = Totals::default();
-    let mut models: std::collections::BTreeMap<String, Totals> = Default::default();
-    let mut providers: std::collections::BTreeMap<String, Totals> = Default::default();
-    for row in &rows {
-        let t = Totals::read(row)?;
-        totals.add(&t);
-        models.entry(row.try_get("", "model")?).or_default().add(&t);
-        providers
-            .entry(row.try_get("", "provider")?)
-            .or_default()
-            .add(&t);
+    let mut models: BTreeMap<String, Totals> = BTreeMap::new();
+    let mut providers: BTreeMap<String, Totals> = BTreeMap::new();
+    for ((provider, model), t) in &cells {
+        totals.add(t);
+        models.entry(model.clone()).or_default().add(t);
+        providers.entry(provider.clone()).or_default().add(t);
     }
     Ok(Report {
-        since_bucket,
+        since_bucket: since,
         totals,
-        p95_latency_ms: latency_quantile(db, since_bucket, 0.95).await?,
+        p95_latency_ms: latency_quantile(db, since, now, 0.95).await?,
         top_models: ranked(models, top_n),
         top_providers: ranked(providers, top_n),
-        top_tokens: top(db, since_bucket, Dimension::Token, top_n as u64).await?,
+        top_tokens: top_tokens(db, since, top_n as u64).await?,
     })
 }
 
+/// Per-model totals of the window, most requested first.
+pub async fn distribution(
+    db: &DatabaseConnection,
+    since: i64,
+    now: i64,
+) -> Result<Vec<Group>, DbErr> {
+    let mut models: BTreeMap<String, Totals> = BTreeMap::new();
+    for ((_, model), t) in cells(db, since, now).await? {
+        models.entry(model).or_default().add(&t);
+    }
+    Ok(ranked(models, usize::MAX))
+}
+
 /// The `n` largest by requests (ties by key).
-fn ranked(groups: std::collections::BTreeMap<String, Totals>, n: usize) -> Vec<Group> {
+fn ranked(groups: BTreeMap<String, Totals>, n: usize) -> Vec<Group> {
     let mut out: Vec<Group> = groups
         .into_iter()
         .map(|(key, t)| Group {
@@ -189,60 +204,38 @@ fn ranked(groups: std::collections::BTreeMap<String, Totals>, n: usize) -> Vec<G
     out
 }
 
-/// The `limit` largest groups by request count (ties by key), over a window. Tokens are
-/// rolled up per hour: their window is rounded out to whole hours.
-pub async fn top(
+/// The `limit` tokens with the most requests since `since`, rounded out to whole hours
+/// (token rollups are hourly: tokens can be many).
+pub async fn top_tokens(
     db: &DatabaseConnection,
-    since_bucket: i64,
-    by: Dimension,
+    since: i64,
     limit: u64,
 ) -> Result<Vec<Group>, DbErr> {
     let backend = db.get_database_backend();
-    let col = by.column();
-    let (table, since, split) = match by {
-        Dimension::Token => ("token_rollups", token_bucket(since_bucket), false),
-        _ => ("request_rollups", since_bucket, true),
-    };
-    let (prompt, completion) = if split {
-        (sum("prompt_tokens"), sum("completion_tokens"))
-    } else {
-        (
-            "0 AS prompt_tokens".to_string(),
-            "0 AS completion_tokens".to_string(),
-        )
-    };
     let sql = format!(
-        "SELECT {col} AS k, {}, {}, {prompt}, {completion}, {}, {} FROM {table} \
-         WHERE bucket >= {} GROUP BY {col} ORDER BY requests DESC, k LIMIT {limit}",
+        "SELECT token_id, {}, {}, {}, {} FROM token_rollups WHERE {} \
+         GROUP BY token_id ORDER BY requests DESC, token_id LIMIT {limit}",
         sum("requests"),
         sum("errors"),
         sum("total_tokens"),
         sum("amount_nano"),
-        param(backend),
+        range(backend),
     );
     let rows = db
         .query_all(Statement::from_sql_and_values(
             backend,
             sql,
-            [Value::from(since)],
+            [Value::from(token_bucket(since)), Value::from(i64::MAX)],
         ))
         .await?;
     rows.iter()
         .map(|row| {
-            let key = match by {
-                Dimension::Token => row.try_get::<i32>("", "k")?.to_string(),
-                _ => row.try_get::<String>("", "k")?,
-            };
-            let small = |c: &str| -> Result<i64, DbErr> {
-                // `0 AS …` comes back as a 32-bit integer on Postgres.
-                get(row, c).or_else(|_| row.try_get::<i32>("", c).map(i64::from))
-            };
             Ok(Group {
-                key,
+                key: row.try_get::<i32>("", "token_id")?.to_string(),
                 requests: get(row, "requests")?,
                 errors: get(row, "errors")?,
-                prompt_tokens: small("prompt_tokens")?,
-                completion_tokens: small("completion_tokens")?,
+                prompt_tokens: 0,
+                completion_tokens: 0,
                 total_tokens: get(row, "total_tokens")?,
                 amount_nano: get(row, "amount_nano")?,
             })
@@ -250,30 +243,35 @@ pub async fn top(
         .collect()
 }
 
-/// The latency at quantile `q` (0..1) over a window, from the histogram rollups: the upper
-/// bound of the slot holding it (at most one slot, 19 %, above the true value).
+/// The latency at quantile `q` (0..1) over the window, from the histogram rollups: the
+/// upper bound of the slot holding it (at most one slot, 19 %, above the true value).
 pub async fn latency_quantile(
     db: &DatabaseConnection,
-    since_bucket: i64,
+    since: i64,
+    now: i64,
     q: f64,
 ) -> Result<Option<f64>, DbErr> {
     let backend = db.get_database_backend();
-    let sql = format!(
-        "SELECT slot, {} FROM latency_rollups WHERE bucket >= {} GROUP BY slot ORDER BY slot",
-        sum("count"),
-        param(backend)
-    );
-    let rows = db
-        .query_all(Statement::from_sql_and_values(
-            backend,
-            sql,
-            [Value::from(since_bucket)],
-        ))
-        .await?;
-    let mut slots = Vec::with_capacity(rows.len());
-    for row in &rows {
-        slots.push((row.try_get::<i32>("", "slot")?, get(row, "count")?));
+    let mut slots: BTreeMap<i32, i64> = BTreeMap::new();
+    for (resolution, from, to) in spans(since, now) {
+        let sql = format!(
+            "SELECT slot, {} FROM {} WHERE {} GROUP BY slot",
+            sum("count"),
+            resolution.latency_table(),
+            range(backend)
+        );
+        let rows = db
+            .query_all(Statement::from_sql_and_values(
+                backend,
+                sql,
+                [Value::from(from), Value::from(to)],
+            ))
+            .await?;
+        for row in &rows {
+            *slots.entry(row.try_get::<i32>("", "slot")?).or_default() += get(row, "count")?;
+        }
     }
+    let slots: Vec<(i32, i64)> = slots.into_iter().collect();
     Ok(quantile(&slots, q))
 }
 
