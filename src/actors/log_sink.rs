@@ -90,6 +90,22 @@ impl LogSink {
         }
     }
 
+    /// Writes what is buffered, then runs a read: the answer includes every finished call.
+    fn read_fresh<T, F, Fut>(
+        &mut self,
+        ctx: &mut Context<Self>,
+        read: F,
+    ) -> ResponseActFuture<Self, Result<T, String>>
+    where
+        T: 'static,
+        F: FnOnce(DatabaseConnection) -> Fut,
+        Fut: std::future::Future<Output = Result<T, sea_orm::DbErr>> + 'static,
+    {
+        self.flush(ctx);
+        let fut = read(self.db.clone());
+        Box::pin(async move { fut.await.map_err(|e| e.to_string()) }.into_actor(self))
+    }
+
     /// Deletes rows past `logging.retention_days` in small batches, in the background (the
     /// sink keeps writing meanwhile); one sweep at a time.
     fn sweep(&mut self, ctx: &mut Context<Self>) {
@@ -227,16 +243,9 @@ impl Handler<RecentForToken> for LogSink {
     type Result = ResponseActFuture<Self, Result<Vec<request_log::Model>, String>>;
 
     fn handle(&mut self, msg: RecentForToken, ctx: &mut Context<Self>) -> Self::Result {
-        self.flush(ctx);
-        let db = self.db.clone();
-        Box::pin(
-            async move {
-                recent_for_token(&db, msg.token_id, msg.limit)
-                    .await
-                    .map_err(|e| e.to_string())
-            }
-            .into_actor(self),
-        )
+        self.read_fresh(ctx, move |db| async move {
+            recent_for_token(&db, msg.token_id, msg.limit).await
+        })
     }
 }
 
@@ -294,16 +303,9 @@ impl Handler<SearchLogs> for LogSink {
         ResponseActFuture<Self, Result<(Vec<request_log::Model>, Option<Cursor>), String>>;
 
     fn handle(&mut self, msg: SearchLogs, ctx: &mut Context<Self>) -> Self::Result {
-        self.flush(ctx);
-        let db = self.db.clone();
-        Box::pin(
-            async move {
-                log_search::page(&db, &msg.filter, msg.cursor, msg.limit)
-                    .await
-                    .map_err(|e| e.to_string())
-            }
-            .into_actor(self),
-        )
+        self.read_fresh(ctx, move |db| async move {
+            log_search::page(&db, &msg.filter, msg.cursor, msg.limit).await
+        })
     }
 }
 
@@ -316,15 +318,9 @@ impl Handler<GetLog> for LogSink {
     type Result = ResponseActFuture<Self, Result<Option<request_log::Model>, String>>;
 
     fn handle(&mut self, msg: GetLog, ctx: &mut Context<Self>) -> Self::Result {
-        self.flush(ctx);
-        let db = self.db.clone();
-        Box::pin(
-            async move {
-                log_search::find(&db, msg.0)
-                    .await
-                    .map_err(|e| e.to_string())
-            }
-            .into_actor(self),
+        self.read_fresh(
+            ctx,
+            move |db| async move { log_search::find(&db, msg.0).await },
         )
     }
 }
@@ -341,18 +337,11 @@ impl Handler<Summarize> for LogSink {
     type Result = ResponseActFuture<Self, Result<summary::Report, String>>;
 
     fn handle(&mut self, msg: Summarize, ctx: &mut Context<Self>) -> Self::Result {
-        self.flush(ctx);
-        let db = self.db.clone();
-        Box::pin(
-            async move {
-                let now = now_ms();
-                let since = summary::window_start(now, msg.window_minutes);
-                summary::report(&db, since, now, msg.top as usize)
-                    .await
-                    .map_err(|e| e.to_string())
-            }
-            .into_actor(self),
-        )
+        self.read_fresh(ctx, move |db| async move {
+            let now = now_ms();
+            let since = summary::window_start(now, msg.window_minutes);
+            summary::report(&db, since, now, msg.top as usize).await
+        })
     }
 }
 
@@ -367,17 +356,10 @@ impl Handler<Distribution> for LogSink {
     type Result = ResponseActFuture<Self, Result<Vec<summary::Group>, String>>;
 
     fn handle(&mut self, msg: Distribution, ctx: &mut Context<Self>) -> Self::Result {
-        self.flush(ctx);
-        let db = self.db.clone();
-        Box::pin(
-            async move {
-                let now = now_ms();
-                let since = summary::window_start(now, msg.window_minutes);
-                summary::distribution(&db, since, now)
-                    .await
-                    .map_err(|e| e.to_string())
-            }
-            .into_actor(self),
-        )
+        self.read_fresh(ctx, move |db| async move {
+            let now = now_ms();
+            let since = summary::window_start(now, msg.window_minutes);
+            summary::distribution(&db, since, now).await
+        })
     }
 }
