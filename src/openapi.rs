@@ -190,9 +190,15 @@ pub fn document() -> utoipa::openapi::OpenApi {
             let Some(op) = op else { continue };
             op.operation_id = Some(format!("{method}_{slug}"));
             // OpenAPI requires a description on every response: the reason phrase where
-            // the annotation gives none.
+            // the annotation gives none. An event stream is described in words: OpenAPI
+            // 3.1 has no schema for a stream's events (3.2's `itemSchema`).
             for (status, response) in op.responses.responses.iter_mut() {
                 if let utoipa::openapi::RefOr::T(r) = response {
+                    if let Some(utoipa::openapi::RefOr::T(stream)) =
+                        r.content.get_mut("text/event-stream")
+                    {
+                        stream.schema = None;
+                    }
                     if r.description.is_empty() {
                         r.description = status
                             .parse::<u16>()

@@ -118,18 +118,19 @@ pub fn strip_version(name: &str) -> Option<&str> {
     if let Some(base) = name.strip_suffix("-latest") {
         return Some(base).filter(|b| !b.is_empty());
     }
-    // -YYYY-MM-DD
-    if name.len() > 11 {
-        let (base, tail) = name.split_at(name.len() - 11);
-        let t = tail.as_bytes();
+    // -YYYY-MM-DD (checked on bytes: the name may hold any UTF-8 before it)
+    let cut = name.len().saturating_sub(11);
+    if name.len() > 11 && name.is_char_boundary(cut) {
+        let t = &name.as_bytes()[cut..];
+        let all_digits = |b: &[u8]| b.iter().all(u8::is_ascii_digit);
         if t[0] == b'-'
             && t[5] == b'-'
             && t[8] == b'-'
-            && digits(&tail[1..5])
-            && digits(&tail[6..8])
-            && digits(&tail[9..])
+            && all_digits(&t[1..5])
+            && all_digits(&t[6..8])
+            && all_digits(&t[9..])
         {
-            return Some(base);
+            return Some(&name[..cut]);
         }
     }
     let (base, tail) = name.rsplit_once('-')?;
@@ -146,6 +147,21 @@ pub fn strip_version(name: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by fuzzing: a multi-byte name used to be sliced inside a character.
+    #[test]
+    fn version_stripping_never_splits_a_character() {
+        for name in [
+            "ࠀࠀࠀࠀ",
+            "模型-2024-07-18",
+            "ࠀࠀࠀࠀ-07-18x",
+            "é-2024-07-1é",
+            "a\u{10000}bcdefghij",
+        ] {
+            let _ = strip_version(name);
+        }
+        assert_eq!(strip_version("模型-2024-07-18"), Some("模型"));
+    }
 
     fn price(i: f64, o: f64, c: Option<f64>) -> Price {
         Price {

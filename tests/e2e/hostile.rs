@@ -306,3 +306,36 @@ async fn a_deleted_bootstrap_token_stays_deleted_and_start_up_goes_on() {
         backend.drop_database().await;
     }
 }
+
+/// Found by the OpenAPI fuzzer: a model name of multi-byte characters made the price
+/// fallback slice inside a character, and the worker dropped the connection.
+#[actix_web::test]
+async fn multibyte_model_names_are_answered() {
+    let backend = Backend::sqlite();
+    let (_mock, gw) = gateway_with_mock(
+        &backend,
+        &[],
+        serde_json::Value::Null,
+        &["sk-utf8-key-000001"],
+    )
+    .await;
+    for model in [
+        "ࠀࠀࠀࠀ",
+        "模型-2024-07-18",
+        "é-2024-07-1é",
+        "🤖🤖🤖🤖🤖🤖🤖🤖🤖🤖🤖🤖",
+    ] {
+        let (status, body) = gw
+            .post("/v1/chat/completions", &gw.admin, &chat(model))
+            .await;
+        assert_eq!(status, 200, "{model}: {body}");
+        let (status, body) = gw
+            .post(
+                "/v1/messages",
+                &gw.admin,
+                &serde_json::json!({"model": model, "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]}),
+            )
+            .await;
+        assert_eq!(status, 200, "{model}: {body}");
+    }
+}

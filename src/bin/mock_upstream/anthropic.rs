@@ -106,7 +106,7 @@ pub(crate) async fn messages_reply(call: Call<'_>, state: &Shared) -> Reply {
             ),
             Some("tool_use") => {
                 let input = block["input"].to_string();
-                let (a, b) = input.split_at(input.len() / 2);
+                let (a, b) = input.split_at(crate::half(&input));
                 (
                     json!({"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}),
                     vec![

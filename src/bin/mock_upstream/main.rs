@@ -343,3 +343,13 @@ fn main() -> std::io::Result<()> {
         server.run().await
     })
 }
+
+/// Where to split a text in two for streaming it in two pieces: the middle, moved back to a
+/// character boundary.
+pub fn half(text: &str) -> usize {
+    let mut at = text.len() / 2;
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}

@@ -116,7 +116,7 @@ pub struct NewProviderBody {
     pub api_type: String,
     /// Defaults per api_type.
     #[serde(default)]
-    #[schema(pattern = "^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?$")]
+    /// An `http://` or `https://` URL.
     pub base_url: Option<String>,
     #[serde(default)]
     pub models: Option<Vec<String>>,
