@@ -72,7 +72,7 @@ fn tool_call_reply(
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]});
         Bytes::from(format!("data: {c}\n\n"))
     };
-    let (a, b) = arguments.split_at(crate::half(&arguments));
+    let (a, b) = arguments.split_at(crate::half(arguments));
     let mut events = vec![
         chunk(json!({"role": "assistant", "content": null}), Value::Null),
         chunk(
