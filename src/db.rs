@@ -49,10 +49,36 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, String> 
     Ok(db)
 }
 
+/// The Postgres advisory lock taken around migrations ("gz-migrate" in ASCII).
+const MIGRATION_LOCK: i64 = 0x677a_2d6d_6967_7261;
+
+/// Applies pending migrations. On Postgres under an advisory lock held on one pooled
+/// connection: N instances starting at once apply them once, the others wait and find
+/// nothing to do. (SQLite serialises writers itself.)
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), String> {
-    Migrator::up(db, None)
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    if db.get_database_backend() != DbBackend::Postgres {
+        return Migrator::up(db, None)
+            .await
+            .map_err(|e| format!("migration failed: {e}"));
+    }
+    // A session-level lock belongs to one connection: take it in a transaction-scoped form
+    // on a connection of its own (the transaction), and migrate through that same connection.
+    let lock = |sql: &str| Statement::from_string(DbBackend::Postgres, sql.to_string());
+    let txn = sea_orm::TransactionTrait::begin(db)
         .await
-        .map_err(|e| format!("migration failed: {e}"))
+        .map_err(|e| format!("cannot start the migration transaction: {e}"))?;
+    txn.execute(lock(&format!(
+        "SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"
+    )))
+    .await
+    .map_err(|e| format!("cannot take the migration lock: {e}"))?;
+    Migrator::up(&txn, None)
+        .await
+        .map_err(|e| format!("migration failed: {e}"))?;
+    txn.commit()
+        .await
+        .map_err(|e| format!("cannot commit migrations: {e}"))
 }
 
 /// The file path of a `sqlite://path?options` URL (None for in-memory or other databases).

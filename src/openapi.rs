@@ -107,6 +107,15 @@ pub struct Message {
     pub usage: serde_json::Value,
 }
 
+/// Anthropic's token-counting request: a Messages request without the generation fields.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct CountTokensRequest {
+    pub model: String,
+    pub messages: Vec<serde_json::Value>,
+    pub system: Option<serde_json::Value>,
+    pub tools: Option<Vec<serde_json::Value>>,
+}
+
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct TokenCount {
     pub input_tokens: i64,

@@ -116,7 +116,7 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
     .workers(workers)
     // Stream chunks must leave at once, not wait for the previous segment's ACK.
     .tcp_nodelay(true)
-    .shutdown_timeout(30)
+    .shutdown_timeout(settings.server.shutdown_timeout_secs)
     .bind((settings.server.host.as_str(), settings.server.port))
     .map_err(|e| {
         format!(

@@ -33,6 +33,7 @@ pub struct ServerSettings {
     pub max_body_bytes: usize,
     pub cors_allowed_origins: Vec<String>,
     pub workers: usize,
+    pub shutdown_timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

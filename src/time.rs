@@ -2,8 +2,18 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
+/// Wall-clock time, Unix ms — shifted by `GATEWAY_CLOCK_SKEW_MS` when set, which lets tests
+/// (and anyone checking a deployment) run an instance whose clock disagrees with the
+/// others. Nothing that instances compare with each other is taken from this clock.
 pub fn now_ms() -> i64 {
-    Utc::now().timestamp_millis()
+    static SKEW: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    let skew = *SKEW.get_or_init(|| {
+        std::env::var("GATEWAY_CLOCK_SKEW_MS")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    });
+    Utc::now().timestamp_millis().saturating_add(skew)
 }
 
 pub fn to_rfc3339(ms: i64) -> String {

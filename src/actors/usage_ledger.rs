@@ -33,7 +33,8 @@ pub struct UsageLedger {
     inflight: HashMap<String, Waiters>,
     sync_interval: Duration,
     price_rows: Vec<PriceRow>,
-    synced_until: i64,
+    /// The database's time at the start of the last good sync (`None` before the first).
+    synced_until: Option<i64>,
     syncing: bool,
 }
 
@@ -57,7 +58,7 @@ impl UsageLedger {
             inflight: HashMap::new(),
             sync_interval,
             price_rows: prices,
-            synced_until: now_ms(),
+            synced_until: None,
             syncing: false,
         }
     }
@@ -68,24 +69,27 @@ impl UsageLedger {
             return;
         }
         self.syncing = true;
-        // Overlap a little so a row committed during the previous read is not missed.
-        let since = self.synced_until - 2 * self.sync_interval.as_millis() as i64 - 1000;
-        let started = now_ms();
+        // Overlap a little so a row committed during the previous read is not missed. Both
+        // ends are the database's clock, as are the change timestamps (`db_now`).
+        let margin = 2 * self.sync_interval.as_millis() as i64 + 1000;
+        let last = self.synced_until;
         let db = self.db.clone();
         async move {
+            let started = crate::store::db_now(&db).await?;
+            let since = last.unwrap_or(started) - margin;
             // Every token created or changed anywhere: new tokens become known without a
             // look-up (so a flood of bad tokens, whose look-ups are rate-limited, cannot keep
             // a new one out), changed ones are refreshed. Usage does not count as a change.
             let rows = store::changed_since(&db, since).await?;
             let prices = price_store::load(&db).await?;
-            Ok::<_, sea_orm::DbErr>((rows, prices))
+            Ok::<_, sea_orm::DbErr>((started, rows, prices))
         }
         .into_actor(self)
         .map(move |res, act, _| {
             act.syncing = false;
             match res {
-                Ok((rows, prices)) => {
-                    act.synced_until = started;
+                Ok((started, rows, prices)) => {
+                    act.synced_until = Some(started);
                     for row in rows {
                         act.state.upsert(&row);
                     }

@@ -150,7 +150,7 @@ pub async fn messages(
 /// `POST /v1/messages/count_tokens`: asked of the Anthropic provider that would serve the
 /// model, estimated (prompt-size estimate) when the model is served by another type.
 #[utoipa::path(post, path = "/v1/messages/count_tokens", tag = "client", security(("bearer" = []), ("x_api_key" = [])),
-    request_body = openapi::MessagesRequest,
+    request_body = openapi::CountTokensRequest,
     responses(
         (status = 200, body = openapi::TokenCount),
         (status = 400, body = openapi::AnthropicError), (status = 401, body = openapi::AnthropicError),

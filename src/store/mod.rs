@@ -13,6 +13,25 @@ pub mod tokens;
 
 pub use entity::columns::ModelList;
 
+/// The database's clock, Unix ms. Change timestamps that other instances poll for are taken
+/// from it (not from each instance's wall clock), so instances whose clocks disagree still
+/// see each other's changes.
+pub async fn db_now(db: &impl sea_orm::ConnectionTrait) -> Result<i64, sea_orm::DbErr> {
+    use sea_orm::{DbBackend, Statement};
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => {
+            "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT) AS now"
+        }
+        _ => "SELECT CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) AS now",
+    };
+    let row = db
+        .query_one(Statement::from_string(backend, sql))
+        .await?
+        .ok_or_else(|| sea_orm::DbErr::Custom("the clock query returned no row".into()))?;
+    row.try_get::<i64>("", "now")
+}
+
 /// A model list as stored (NULL: every model).
 pub fn models_to_db(models: &Option<Vec<String>>) -> Option<ModelList> {
     models.clone().map(ModelList::Names)

@@ -216,13 +216,15 @@ pub async fn load_snapshot(db: &DatabaseConnection, master: &MasterKey) -> Resul
 /// removed, so instances reload only when something happened.
 pub async fn fingerprint(db: &DatabaseConnection) -> Result<String, DbErr> {
     use sea_orm::{ConnectionTrait, Statement};
+    // SUM, not MAX, of updated_at: a change written by an instance whose clock is behind
+    // still moves the sum (MAX would not move when another row holds a later time).
     let sql = "SELECT \
-        (SELECT COUNT(*) FROM providers) AS a, (SELECT COALESCE(MAX(updated_at),0) FROM providers) AS b, \
-        (SELECT COALESCE(SUM(id),0) FROM providers) AS c, \
-        (SELECT COUNT(*) FROM provider_keys) AS d, (SELECT COALESCE(MAX(updated_at),0) FROM provider_keys) AS e, \
-        (SELECT COALESCE(SUM(id),0) FROM provider_keys) AS f, \
-        (SELECT COUNT(*) FROM model_redirects) AS g, (SELECT COALESCE(MAX(updated_at),0) FROM model_redirects) AS h, \
-        (SELECT COALESCE(SUM(id),0) FROM model_redirects) AS i";
+        (SELECT COUNT(*) FROM providers) AS a, (SELECT CAST(COALESCE(SUM(updated_at),0) AS BIGINT) FROM providers) AS b, \
+        (SELECT CAST(COALESCE(SUM(id),0) AS BIGINT) FROM providers) AS c, \
+        (SELECT COUNT(*) FROM provider_keys) AS d, (SELECT CAST(COALESCE(SUM(updated_at),0) AS BIGINT) FROM provider_keys) AS e, \
+        (SELECT CAST(COALESCE(SUM(id),0) AS BIGINT) FROM provider_keys) AS f, \
+        (SELECT COUNT(*) FROM model_redirects) AS g, (SELECT CAST(COALESCE(SUM(updated_at),0) AS BIGINT) FROM model_redirects) AS h, \
+        (SELECT CAST(COALESCE(SUM(id),0) AS BIGINT) FROM model_redirects) AS i";
     let row = db
         .query_one(Statement::from_string(db.get_database_backend(), sql))
         .await?

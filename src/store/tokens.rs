@@ -8,7 +8,6 @@ use sea_orm::{
 };
 
 use crate::secrets::{generate_token, hash_token, token_display_prefix};
-use crate::time::now_ms;
 
 pub use entity::token::Role;
 
@@ -56,7 +55,7 @@ pub async fn create(
     plaintext: Option<&str>,
 ) -> Result<(token::Model, String), DbErr> {
     let plain = plaintext.map(str::to_string).unwrap_or_else(generate_token);
-    let now = now_ms();
+    let now = super::db_now(db).await?;
     let row = token::ActiveModel {
         name: Set(new.name.clone()),
         token_hash: Set(hash_token(&plain)),
@@ -197,7 +196,7 @@ pub async fn update(
     if let Some(v) = patch.tpm {
         row.tpm = Set(v);
     }
-    row.updated_at = Set(now_ms());
+    row.updated_at = Set(super::db_now(db).await?);
     // Only the columns set above are written, so concurrent counter increments survive.
     row.prompt_tokens = sea_orm::ActiveValue::NotSet;
     row.completion_tokens = sea_orm::ActiveValue::NotSet;
@@ -212,7 +211,7 @@ pub async fn update(
 /// Marks a token deleted: refused everywhere, kept for its logs and for other instances.
 pub async fn soft_delete(db: &DatabaseConnection, id: i32) -> Result<bool, DbErr> {
     use sea_orm::sea_query::Expr;
-    let now = now_ms();
+    let now = super::db_now(db).await?;
     let res = token::Entity::update_many()
         .col_expr(token::Column::DeletedAt, Expr::value(now))
         .col_expr(token::Column::Enabled, Expr::value(false))

@@ -7,6 +7,7 @@ mod accounting;
 mod admin_api;
 mod budgets;
 mod cli;
+mod cluster;
 mod dialects;
 mod errors;
 mod hostile;
