@@ -7,6 +7,7 @@ mod m20261127_000001_init;
 mod m20261128_000001_hardening;
 mod m20261128_000002_cache_writes;
 mod m20261129_000001_admin_plane;
+mod m20261130_000001_shared_cooldowns;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_hardening::Migration),
             Box::new(m20261128_000002_cache_writes::Migration),
             Box::new(m20261129_000001_admin_plane::Migration),
+            Box::new(m20261130_000001_shared_cooldowns::Migration),
         ]
     }
 }

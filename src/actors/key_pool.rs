@@ -104,6 +104,20 @@ impl KeySlot {
     }
 }
 
+/// Cool-downs decided on this instance, waiting to be shared with the others (the
+/// `ProviderRegistry` writes them to the database on its sync tick and reads theirs back).
+#[derive(Default)]
+pub struct CooldownFeed {
+    /// (key id, cooled until — this instance's wall clock, Unix ms).
+    pending: Mutex<Vec<(i32, i64)>>,
+}
+
+impl CooldownFeed {
+    pub fn take(&self) -> Vec<(i32, i64)> {
+        std::mem::take(&mut *self.pending.lock())
+    }
+}
+
 /// A provider's keys as the request path sees them.
 pub struct KeySet {
     provider: String,
@@ -111,6 +125,7 @@ pub struct KeySet {
     policy: KeyPolicy,
     keys: Vec<Arc<KeySlot>>,
     counter: AtomicU64,
+    feed: Option<Arc<CooldownFeed>>,
 }
 
 /// A key chosen for one attempt.
@@ -193,6 +208,24 @@ impl KeySet {
             policy,
             keys,
             counter: AtomicU64::new(previous.map_or(0, |p| p.counter.load(Ordering::Relaxed))),
+            feed: None,
+        }
+    }
+
+    /// Cool-downs of this set are also posted to `feed`, for the other instances.
+    pub fn shared_through(mut self, feed: Arc<CooldownFeed>) -> KeySet {
+        self.feed = Some(feed);
+        self
+    }
+
+    /// Applies a cool-down decided on another instance; false when the key is not here.
+    pub fn adopt_cooldown(&self, key_id: i32, until_ms: i64) -> bool {
+        match self.keys.iter().find(|k| k.record.id == key_id) {
+            Some(k) => {
+                k.cooldown_until_ms.fetch_max(until_ms, Ordering::Relaxed);
+                true
+            }
+            None => false,
         }
     }
 
@@ -286,6 +319,10 @@ impl KeySet {
         };
         if let Some(length) = cooldown {
             key.cool_down(length);
+            if let Some(feed) = &self.feed {
+                let until = key.cooldown_until_ms.load(Ordering::Relaxed);
+                feed.pending.lock().push((key_id, until));
+            }
             let reason = match outcome {
                 KeyOutcome::RateLimited(_) => "rate_limited",
                 KeyOutcome::OutOfQuota => "out_of_quota",

@@ -11,7 +11,7 @@ use actix::prelude::*;
 use sea_orm::DatabaseConnection;
 use serde::Serialize;
 
-use super::key_pool::{KeyPolicy, KeyPool, KeySet, SetKeys};
+use super::key_pool::{CooldownFeed, KeyPolicy, KeyPool, KeySet, SetKeys};
 use crate::error::ApiError;
 use crate::routing::table::{ProviderEntry, ProviderInfo, RoutingTable, SharedRouting};
 use crate::secrets::MasterKey;
@@ -19,6 +19,7 @@ use crate::settings::RoutingSettings;
 use crate::store::providers::{
     self as store, AddedKey, KeyPatch, NewKey, NewProvider, ProviderPatch, RedirectRecord, Snapshot,
 };
+use crate::time::now_ms;
 
 pub struct ProviderRegistry {
     db: DatabaseConnection,
@@ -31,6 +32,8 @@ pub struct ProviderRegistry {
     applied_seq: u64,
     fingerprint: Option<String>,
     syncing: bool,
+    /// Cool-downs decided by this instance's key sets, shared on the next sync.
+    cooldowns: Arc<CooldownFeed>,
 }
 
 impl ProviderRegistry {
@@ -51,6 +54,7 @@ impl ProviderRegistry {
             next_seq: 1,
             applied_seq: 0,
             fingerprint: None,
+            cooldowns: Arc::new(CooldownFeed::default()),
             syncing: false,
         }
     }
@@ -78,17 +82,20 @@ impl ProviderRegistry {
                 .ok()
                 .filter(|p| p.info.record.id == record.id)
                 .map(|p| p.keys.clone());
-            let keys = Arc::new(KeySet::new(
-                record.name.clone(),
-                self.routing.key_strategy,
-                KeyPolicy {
-                    cooldown: Duration::from_secs(self.routing.cooldown_secs),
-                    failure_threshold: self.routing.failure_threshold,
-                    quota_cooldown: Duration::from_secs(self.routing.quota_cooldown_secs),
-                },
-                records,
-                previous.as_deref(),
-            ));
+            let keys = Arc::new(
+                KeySet::new(
+                    record.name.clone(),
+                    self.routing.key_strategy,
+                    KeyPolicy {
+                        cooldown: Duration::from_secs(self.routing.cooldown_secs),
+                        failure_threshold: self.routing.failure_threshold,
+                        quota_cooldown: Duration::from_secs(self.routing.quota_cooldown_secs),
+                    },
+                    records,
+                    previous.as_deref(),
+                )
+                .shared_through(self.cooldowns.clone()),
+            );
             let pool = match pools.remove(&record.id) {
                 Some(pool) => {
                     pool.do_send(SetKeys(keys.clone()));
@@ -153,33 +160,59 @@ impl ProviderRegistry {
         }))
     }
 
-    /// Reloads when the routing tables changed (here or on another instance).
+    /// Reloads when the routing tables changed (here or on another instance), and trades
+    /// key cool-downs with the other instances: ours go to the database, theirs come back.
     fn sync(&mut self, ctx: &mut Context<Self>) {
         if self.syncing {
             return;
         }
         self.syncing = true;
         let db = self.db.clone();
-        async move { store::fingerprint(&db).await }
-            .into_actor(self)
-            .then(|res, act, _| {
-                let next: ResponseActFuture<Self, Result<(), ApiError>> = match res {
-                    Ok(fp) if act.fingerprint.as_ref() != Some(&fp) => {
-                        act.fingerprint = Some(fp);
-                        Box::pin(act.reload())
+        let now = now_ms();
+        let ours: Vec<(i32, i64)> = self
+            .cooldowns
+            .take()
+            .into_iter()
+            .map(|(id, until)| (id, until - now))
+            .filter(|(_, left)| *left > 0)
+            .collect();
+        async move {
+            store::share_cooldowns(&db, &ours).await?;
+            let theirs = store::active_cooldowns(&db).await?;
+            Ok::<_, sea_orm::DbErr>((store::fingerprint(&db).await?, theirs))
+        }
+        .into_actor(self)
+        .then(|res, act, _| {
+            let res = res.map(|(fp, theirs)| {
+                let now = now_ms();
+                let table = act.table();
+                for (id, left) in theirs {
+                    let until = now.saturating_add(left);
+                    for p in table.providers() {
+                        if p.keys.adopt_cooldown(id, until) {
+                            break;
+                        }
                     }
-                    Ok(_) => Box::pin(fut::ready(Ok(()))),
-                    Err(e) => Box::pin(fut::ready(Err(ApiError::internal("sync check", e)))),
-                };
-                next
-            })
-            .map(|res, act, _| {
-                act.syncing = false;
-                if let Err(e) = res {
-                    log::warn!("provider sync failed: {e}");
                 }
-            })
-            .spawn(ctx);
+                fp
+            });
+            let next: ResponseActFuture<Self, Result<(), ApiError>> = match res {
+                Ok(fp) if act.fingerprint.as_ref() != Some(&fp) => {
+                    act.fingerprint = Some(fp);
+                    Box::pin(act.reload())
+                }
+                Ok(_) => Box::pin(fut::ready(Ok(()))),
+                Err(e) => Box::pin(fut::ready(Err(ApiError::internal("sync check", e)))),
+            };
+            next
+        })
+        .map(|res, act, _| {
+            act.syncing = false;
+            if let Err(e) = res {
+                log::warn!("provider sync failed: {e}");
+            }
+        })
+        .spawn(ctx);
     }
 
     fn info(&self, name: &str) -> Result<Arc<ProviderInfo>, ApiError> {

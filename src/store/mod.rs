@@ -13,18 +13,23 @@ pub mod tokens;
 
 pub use entity::columns::ModelList;
 
+/// The database's clock in Unix ms, as an SQL expression for `backend`.
+pub fn db_clock_sql(backend: sea_orm::DbBackend) -> &'static str {
+    match backend {
+        sea_orm::DbBackend::Postgres => {
+            "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)"
+        }
+        _ => "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)",
+    }
+}
+
 /// The database's clock, Unix ms. Change timestamps that other instances poll for are taken
 /// from it (not from each instance's wall clock), so instances whose clocks disagree still
 /// see each other's changes.
 pub async fn db_now(db: &impl sea_orm::ConnectionTrait) -> Result<i64, sea_orm::DbErr> {
-    use sea_orm::{DbBackend, Statement};
+    use sea_orm::Statement;
     let backend = db.get_database_backend();
-    let sql = match backend {
-        DbBackend::Postgres => {
-            "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT) AS now"
-        }
-        _ => "SELECT CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) AS now",
-    };
+    let sql = format!("SELECT {} AS now", db_clock_sql(backend));
     let row = db
         .query_one(Statement::from_string(backend, sql))
         .await?

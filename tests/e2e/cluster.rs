@@ -180,3 +180,55 @@ async fn changes_on_one_instance_are_in_force_on_another_despite_clock_skew() {
     assert!(took <= bound, "enable reached A after {took:?}");
     backend.drop_database().await;
 }
+
+/// A key cooled down on one instance is skipped by the other within the bound.
+#[actix_web::test]
+async fn a_key_cooled_on_one_instance_is_skipped_by_another() {
+    let Some(backend) = postgres().await else {
+        return;
+    };
+    let sync_ms = 300u64;
+    let sync = sync_ms.to_string();
+    let mock = Mock::start();
+    let a = Gateway::start(&backend, &[("GATEWAY__CLUSTER__SYNC_INTERVAL_MS", &sync)]);
+    let b = Gateway::start(
+        &backend,
+        &[
+            ("GATEWAY__CLUSTER__SYNC_INTERVAL_MS", &sync),
+            ("GATEWAY_CLOCK_SKEW_MS", "45000"),
+        ],
+    );
+    let (bad, good) = ("sk-cluster-bad-0001", "sk-cluster-good-001");
+    a.add_provider("shared", &mock, json!(["m"]), &[bad, good])
+        .await;
+    let token = a.token(&backend, &["--name", "app"]);
+    // Both instances know the provider before the key goes bad.
+    for gw in [&a, &b] {
+        let ok = time_until(Duration::from_secs(5), || async {
+            gw.post("/v1/chat/completions", &token, &chat("m")).await.0 == 200
+        })
+        .await;
+        assert!(ok.is_some());
+    }
+    // The bad key answers 429 with Retry-After: 60 s; A cools it after one call.
+    mock.fault(json!({"key": bad, "status": 429, "retry_after": 60}))
+        .await;
+    let before = mock.calls_for(bad).await;
+    while mock.calls_for(bad).await == before {
+        let (s, body) = a.post("/v1/chat/completions", &token, &chat("m")).await;
+        assert_eq!(s, 200, "{body}");
+    }
+    actix_web::rt::time::sleep(Duration::from_millis(2 * sync_ms)).await;
+    // B (whose clock is 45 s ahead) no longer tries it: every call goes to the good key.
+    let seen = mock.calls_for(bad).await;
+    for _ in 0..10 {
+        let (s, body) = b.post("/v1/chat/completions", &token, &chat("m")).await;
+        assert_eq!(s, 200, "{body}");
+    }
+    assert_eq!(
+        mock.calls_for(bad).await,
+        seen,
+        "B called the key A had cooled down"
+    );
+    backend.drop_database().await;
+}
