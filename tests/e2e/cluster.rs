@@ -232,3 +232,58 @@ async fn a_key_cooled_on_one_instance_is_skipped_by_another() {
     );
     backend.drop_database().await;
 }
+
+/// kill -9 loses at most the request-log rows (and the usage they carry) written in the
+/// last flush interval; what was flushed is whole, and counters agree with the log.
+#[actix_web::test]
+async fn kill_9_loses_at_most_the_last_flush_interval() {
+    for backend in Backend::all().await {
+        let flush_ms = 300u64;
+        let flush = flush_ms.to_string();
+        let (_mock, mut gw) = gateway_with_mock(
+            &backend,
+            &[("GATEWAY__ACCOUNTING__FLUSH_INTERVAL_MS", &flush)],
+            json!(["m"]),
+            &["sk-crash-key-000001"],
+        )
+        .await;
+        let token = gw.token(&backend, &["--name", "crash"]);
+        for _ in 0..5 {
+            assert_eq!(
+                gw.post("/v1/chat/completions", &token, &chat("m")).await.0,
+                200
+            );
+        }
+        // Older than two flush intervals: must be stored.
+        actix_web::rt::time::sleep(Duration::from_millis(3 * flush_ms)).await;
+        for _ in 0..5 {
+            assert_eq!(
+                gw.post("/v1/chat/completions", &token, &chat("m")).await.0,
+                200
+            );
+        }
+        gw.kill();
+        let db = backend.connect().await;
+        let q = |sql: &str| Statement::from_string(db.get_database_backend(), sql.to_string());
+        let row = db
+            .query_one(q("SELECT COUNT(*) AS n, CAST(COALESCE(SUM(total_tokens), 0) AS BIGINT) AS t FROM request_logs WHERE token_id IS NOT NULL"))
+            .await
+            .unwrap()
+            .unwrap();
+        let (rows, logged): (i64, i64) =
+            (row.try_get("", "n").unwrap(), row.try_get("", "t").unwrap());
+        assert!((5..=10).contains(&rows), "{rows} rows after kill -9");
+        let counters = db
+            .query_one(q("SELECT CAST(SUM(total_tokens) AS BIGINT) AS t, CAST(SUM(request_count) AS BIGINT) AS r FROM tokens"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            counters.try_get::<i64>("", "t").unwrap(),
+            logged,
+            "counters and log disagree"
+        );
+        assert_eq!(counters.try_get::<i64>("", "r").unwrap(), rows);
+        backend.drop_database().await;
+    }
+}
