@@ -24,6 +24,8 @@ pub struct CallRecord {
     pub entry: LogEntry,
     pub reservation: Option<Reservation>,
     ledger: Arc<LedgerState>,
+    /// Set where budgets are shared (cluster): a settled call's hold shrinks to its usage.
+    shared_db: Option<sea_orm::DatabaseConnection>,
     queue: Arc<LogQueue>,
     logs: Addr<LogSink>,
     settled: bool,
@@ -42,6 +44,7 @@ impl CallRecord {
             },
             reservation: None,
             ledger: state.accounts.clone(),
+            shared_db: state.shares_budgets().then(|| state.db.clone()),
             queue: state.log_queue.clone(),
             logs: state.logs.clone(),
             settled: false,
@@ -90,6 +93,16 @@ impl CallRecord {
         entry.status_code = status_code;
         entry.latency_ms = self.started.elapsed().as_millis() as i64;
         self.ledger.settle(self.reservation.take(), &mut entry);
+        if let (Some(db), Some(id)) = (self.shared_db.take(), entry.hold_id) {
+            // Off the response path: until it runs (or the row is written) the hold still
+            // counts its whole reservation, which only errs on the safe side.
+            let (tokens, nano) = (entry.total_tokens, entry.amount_nano);
+            actix_web::rt::spawn(async move {
+                if let Err(e) = crate::store::budget_holds::shrink(&db, id, tokens, nano).await {
+                    log::warn!("cannot shrink budget hold {id}: {e}");
+                }
+            });
+        }
         let to_first_attempt = self.first_attempt.map(|t| t.duration_since(self.started));
         crate::telemetry::record_call(&entry, to_first_attempt);
         if self.queue.push(entry) {

@@ -105,6 +105,9 @@ pub struct SecuritySettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct ClusterSettings {
     pub sync_interval_ms: u64,
+    /// Postgres: budgeted calls hold their reservation in the database (one conditional
+    /// UPDATE per call), so budgets hold across instances.
+    pub shared_budgets: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -32,6 +32,12 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// Whether budgeted calls hold their reservations in the shared database (Postgres with
+    /// `cluster.shared_budgets`).
+    pub fn shares_budgets(&self) -> bool {
+        self.settings.cluster.shared_budgets && !self.settings.is_sqlite()
+    }
+
     /// The routing table in force.
     pub fn table(&self) -> Arc<RoutingTable> {
         self.routing.read().clone()

@@ -7,7 +7,7 @@ mod m20261127_000001_init;
 mod m20261128_000001_hardening;
 mod m20261128_000002_cache_writes;
 mod m20261129_000001_admin_plane;
-mod m20261130_000001_shared_cooldowns;
+mod m20261130_000001_cluster_state;
 
 pub struct Migrator;
 
@@ -19,7 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_hardening::Migration),
             Box::new(m20261128_000002_cache_writes::Migration),
             Box::new(m20261129_000001_admin_plane::Migration),
-            Box::new(m20261130_000001_shared_cooldowns::Migration),
+            Box::new(m20261130_000001_cluster_state::Migration),
         ]
     }
 }

@@ -326,6 +326,30 @@ impl LedgerState {
         })
     }
 
+    /// Records the database's view of a token's cluster-wide spend and holds.
+    pub fn learn_cluster(&self, token_id: i32, global_tokens: i64, global_nano: i64) {
+        if let Some(slot) = self.by_id.get(&token_id) {
+            slot.account
+                .lock()
+                .learn_cluster(global_tokens, global_nano);
+        }
+    }
+
+    /// Gives a reservation back early (a call refused after admission).
+    pub fn release(&self, reservation: &Reservation) {
+        if let Some(slot) = self.by_id.get(&reservation.token_id) {
+            slot.account.lock().release(reservation);
+        }
+    }
+
+    /// Whether a token has a budget (tokens or money).
+    pub fn has_budget(&self, token_id: i32) -> bool {
+        self.by_id.get(&token_id).is_some_and(|slot| {
+            let limits = slot.info.read().limits;
+            limits.max_tokens.is_some() || limits.max_amount_nano.is_some()
+        })
+    }
+
     /// The end of a call: prices its usage into `entry` and settles the reservation.
     pub fn settle(&self, reservation: Option<Reservation>, entry: &mut LogEntry) {
         if let (Some(provider), Some(model)) = (&entry.provider, &entry.model) {

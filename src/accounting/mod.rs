@@ -75,6 +75,10 @@ pub struct Account {
     pub totals: Totals,
     pub reserved_nano: i64,
     pub reserved_tokens: i64,
+    /// In a cluster: tokens and nano-USD spent or held by other instances, as last learnt
+    /// from the database's shared holds (0 on a single instance).
+    pub external_tokens: i64,
+    pub external_nano: i64,
     requests: VecDeque<Instant>,
     tokens: VecDeque<(Instant, i64)>,
     tokens_in_window: i64,
@@ -90,6 +94,8 @@ impl Account {
             totals,
             reserved_nano: 0,
             reserved_tokens: 0,
+            external_tokens: 0,
+            external_nano: 0,
             requests: VecDeque::new(),
             tokens: VecDeque::new(),
             tokens_in_window: 0,
@@ -143,6 +149,7 @@ impl Account {
             let left = max
                 .saturating_sub(self.totals.total_tokens)
                 .saturating_sub(self.reserved_tokens)
+                .saturating_sub(self.external_tokens)
                 .saturating_sub(call.prompt_tokens);
             if left < call.minimum() {
                 return Err(ApiError::InsufficientQuota(format!(
@@ -155,7 +162,8 @@ impl Account {
         if let Some(max) = limits.max_amount_nano {
             let left = max
                 .saturating_sub(self.totals.amount_nano)
-                .saturating_sub(self.reserved_nano) as f64
+                .saturating_sub(self.reserved_nano)
+                .saturating_sub(self.external_nano) as f64
                 - call.prompt_tokens as f64 * call.input_nano_per_token;
             let per_token = call.output_nano_per_token * n as f64;
             let affordable = if per_token > 0.0 {
@@ -198,6 +206,22 @@ impl Account {
             },
             allowance,
         ))
+    }
+
+    /// Learns what the rest of the cluster spends or holds, from the database's view of the
+    /// whole token (`spent + held`, every instance). This instance's own share of it is its
+    /// local totals and reservations; the rest is the others'. Overestimates while this
+    /// instance's settled calls wait for their flush (their holds are still in the
+    /// database): safe, it only shrinks the allowance for a moment.
+    pub fn learn_cluster(&mut self, global_tokens: i64, global_nano: i64) {
+        self.external_tokens = global_tokens
+            .saturating_sub(self.totals.total_tokens)
+            .saturating_sub(self.reserved_tokens)
+            .max(0);
+        self.external_nano = global_nano
+            .saturating_sub(self.totals.amount_nano)
+            .saturating_sub(self.reserved_nano)
+            .max(0);
     }
 
     /// Gives back what a reservation held.

@@ -82,6 +82,13 @@ impl UsageLedger {
             // a new one out), changed ones are refreshed. Usage does not count as a change.
             let rows = store::changed_since(&db, since).await?;
             let prices = price_store::load(&db).await?;
+            // Holds of instances that died with calls in flight stop counting.
+            let expired = crate::store::budget_holds::expire(&db).await?;
+            if expired > 0 {
+                log::warn!(
+                    "{expired} token(s) had budget holds expire (an instance stopped mid-call)"
+                );
+            }
             Ok::<_, sea_orm::DbErr>((started, rows, prices))
         }
         .into_actor(self)

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use super::extract::ClientAuth;
 use super::support::{authenticate, read_body, request_id};
-use crate::accounting::ledger::AdmitRequest;
+use crate::accounting::ledger::{Admission, AdmitRequest};
 use crate::accounting::token::TokenInfo;
 use crate::call::CallRecord;
 use crate::dialect::Dialect;
@@ -17,6 +17,7 @@ use crate::openapi::{self, ErrorBody};
 use crate::proxy;
 use crate::routing::table::Route;
 use crate::state::AppState;
+use crate::store::budget_holds;
 use crate::upstream::client::UpstreamClient;
 use crate::upstream::usage::TextEstimate;
 use crate::upstream::{ClientRequest, Endpoint};
@@ -237,29 +238,106 @@ async fn proxied(
         )));
     }
     let mut route = restrict(&token, route)?;
+    let admit = |route: &Route| {
+        state.accounts.admit(AdmitRequest {
+            token_id: token.id,
+            candidates: route
+                .candidates
+                .iter()
+                .map(|c| (c.provider.record.name.as_str(), c.upstream_model.as_str()))
+                .collect(),
+            prompt_tokens: parsed.prompt_tokens,
+            client_cap: parsed.client_cap,
+            choices: parsed.n,
+            generates: endpoint.generates(),
+        })
+    };
+    let shared = state.shares_budgets() && state.accounts.has_budget(token.id);
+    let mut admission = match admit(&route) {
+        // What this instance knows of the others' spend may be stale (their calls ended):
+        // ask the database before refusing.
+        Err(ApiError::InsufficientQuota(_)) if shared => {
+            let global = budget_holds::global(&state.db, token.id)
+                .await
+                .map_err(|e| ApiError::internal("cannot read the shared budget", e))?;
+            state
+                .accounts
+                .learn_cluster(token.id, global.tokens, global.nano);
+            admit(&route)?
+        }
+        other => other?,
+    };
+    if let Some(r) = rec.as_mut() {
+        r.reservation = admission.reservation;
+    }
+    if shared {
+        admission = hold_in_cluster(state, rec, token.id, admission, || admit(&route)).await?;
+    }
     let mut parsed = parsed;
-    let admission = state.accounts.admit(AdmitRequest {
-        token_id: token.id,
-        candidates: route
-            .candidates
-            .iter()
-            .map(|c| (c.provider.record.name.as_str(), c.upstream_model.as_str()))
-            .collect(),
-        prompt_tokens: parsed.prompt_tokens,
-        client_cap: parsed.client_cap,
-        choices: parsed.n,
-        generates: endpoint.generates(),
-    })?;
     parsed.allowance = admission.allowance;
     for (candidate, max_output) in route.candidates.iter_mut().zip(admission.max_output) {
         candidate.max_output = max_output;
     }
     let mut usable = admission.usable.into_iter();
     route.candidates.retain(|_| usable.next().unwrap_or(false));
-    if let Some(r) = rec.as_mut() {
-        r.reservation = admission.reservation;
-    }
     proxy::forward(state, client, rec, endpoint, parsed, route).await
+}
+
+/// In a cluster, a budgeted call also holds its reservation in the database, where every
+/// instance's holds meet: the hold succeeds only while the whole cluster's spend and holds
+/// leave room for it. Refused once, the call learns the cluster's figures and is admitted
+/// again with the allowance they leave (a smaller completion cap); refused twice, it is a
+/// 429 like any exhausted budget.
+async fn hold_in_cluster(
+    state: &AppState,
+    rec: &mut Option<CallRecord>,
+    token_id: i32,
+    first: Admission,
+    readmit: impl Fn() -> Result<Admission, ApiError>,
+) -> Result<Admission, ApiError> {
+    let ttl_ms = (state.settings.upstream.request_timeout_secs as i64 + 60) * 1000;
+    let mut admission = first;
+    for attempt in 0..2 {
+        let Some(reservation) = admission.reservation else {
+            return Ok(admission);
+        };
+        let (id, global) = budget_holds::hold(
+            &state.db,
+            token_id,
+            reservation.tokens,
+            reservation.cost_nano,
+            ttl_ms,
+        )
+        .await
+        .map_err(|e| ApiError::internal("cannot hold the budget", e))?;
+        if let Some(id) = id {
+            state
+                .accounts
+                .learn_cluster(token_id, global.tokens, global.nano);
+            if let Some(r) = rec.as_mut() {
+                r.entry.hold_id = Some(id);
+            }
+            return Ok(admission);
+        }
+        // Refused: give the local reservation back, learn what the cluster holds.
+        state.accounts.release(&reservation);
+        if let Some(r) = rec.as_mut() {
+            r.reservation = None;
+        }
+        state
+            .accounts
+            .learn_cluster(token_id, global.tokens, global.nano);
+        if attempt == 1 {
+            break;
+        }
+        admission = readmit()?;
+        if let Some(r) = rec.as_mut() {
+            r.reservation = admission.reservation;
+        }
+    }
+    Err(ApiError::InsufficientQuota(
+        "token budget is spent or held by calls in flight across the cluster".into(),
+    ))
 }
 
 pub async fn handle(

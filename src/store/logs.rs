@@ -35,6 +35,8 @@ pub struct LogEntry {
     pub reasoning_tokens: i64,
     pub amount_nano: i64,
     pub usage_estimated: bool,
+    /// The call's shared budget hold (cluster), ended when this row is written.
+    pub hold_id: Option<i64>,
 }
 
 impl LogEntry {
@@ -180,6 +182,8 @@ pub async fn write_batch(
         .await?;
     }
     super::rollups::add(&txn, rows).await?;
+    let holds: Vec<i64> = rows.iter().filter_map(|r| r.hold_id).collect();
+    super::budget_holds::end(&txn, &holds).await?;
     for (id, inc) in increments {
         let add = |col: token::Column, n: i64| (col, Expr::col(col).add(n));
         let mut update = token::Entity::update_many();

@@ -2,6 +2,7 @@
 //! Actors and the CLI call these; handlers never do.
 
 pub mod audit;
+pub mod budget_holds;
 pub mod log_search;
 pub mod logs;
 pub mod prices;

@@ -287,3 +287,106 @@ async fn kill_9_loses_at_most_the_last_flush_interval() {
         backend.drop_database().await;
     }
 }
+
+/// Two instances, one budget: a concurrent burst on both, then calls alternating between
+/// them until both refuse. Recorded usage stays within the budget (the single-instance
+/// bound), holds all end, and most of the budget is usable.
+#[actix_web::test]
+async fn a_budget_holds_across_instances() {
+    let Some(backend) = postgres().await else {
+        return;
+    };
+    let mock = Mock::start();
+    let a = Gateway::start(&backend, &[]);
+    let b = Gateway::start(&backend, &[]);
+    a.add_provider("shared", &mock, json!(["m"]), &["sk-budget-key-00001"])
+        .await;
+    let budget = 1500i64;
+    let (s, created) = a
+        .admin_send(
+            "POST",
+            "/admin/tokens",
+            &json!({"name": "capped", "max_tokens": budget}),
+        )
+        .await;
+    assert_eq!(s, 201, "{created}");
+    let token = created["token"].as_str().unwrap().to_string();
+    // A model that would write 100 tokens per call, unless capped.
+    let mut body = chat("m");
+    body["mock"] = json!({"default_tokens": 100});
+    for gw in [&a, &b] {
+        let ok = time_until(Duration::from_secs(5), || async {
+            gw.get("/v1/models", &token).await.1["data"]
+                .as_array()
+                .is_some_and(|d| !d.is_empty())
+        })
+        .await;
+        assert!(ok.is_some());
+    }
+    // A burst on both at once…
+    let burst = |gw: &Gateway| {
+        let url = gw.url("/v1/chat/completions");
+        let (token, body) = (token.clone(), body.clone());
+        async move {
+            futures::future::join_all((0..15).map(|_| send_json("POST", &url, Some(&token), &body)))
+                .await
+                .into_iter()
+                .filter(|(s, _)| *s == 200)
+                .count()
+        }
+    };
+    let (ok_a, ok_b) = futures::join!(burst(&a), burst(&b));
+    // …then one at a time, alternating, until both refuse twice in a row.
+    let mut refusals = 0;
+    let mut sequential = 0;
+    for i in 0..200 {
+        let gw = if i % 2 == 0 { &a } else { &b };
+        let (s, resp) = gw.post("/v1/chat/completions", &token, &body).await;
+        match s.as_u16() {
+            200 => {
+                refusals = 0;
+                sequential += 1;
+            }
+            429 => {
+                assert_eq!(resp["error"]["type"], "insufficient_quota", "{resp}");
+                refusals += 1;
+                if refusals == 4 {
+                    break;
+                }
+                // Settled calls keep their holds until their usage is written (one flush
+                // interval, 50 ms here): refusal is final only once that has passed.
+                actix_web::rt::time::sleep(Duration::from_millis(150)).await;
+            }
+            other => panic!("{other}: {resp}"),
+        }
+    }
+    assert_eq!(refusals, 4, "the budget never ran out");
+    let db = backend.connect().await;
+    let q = |sql: String| Statement::from_string(db.get_database_backend(), sql);
+    let settled = eventually(Duration::from_secs(5), || async {
+        let row = db
+            .query_one(q(
+                "SELECT total_tokens, held_tokens, (SELECT COUNT(*) FROM budget_holds) AS holds, \
+                 (SELECT CAST(COALESCE(SUM(total_tokens), 0) AS BIGINT) FROM request_logs l WHERE l.token_id = t.id) AS logged \
+                 FROM tokens t WHERE name = 'capped'"
+                    .to_string(),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        let held: i64 = row.try_get("", "held_tokens").unwrap();
+        let holds: i64 = row.try_get("", "holds").unwrap();
+        let total: i64 = row.try_get("", "total_tokens").unwrap();
+        let logged: i64 = row.try_get("", "logged").unwrap();
+        (held == 0 && holds == 0 && total == logged).then_some(total)
+    })
+    .await
+    .expect("holds end and counters match the log once every call is written");
+    eprintln!("budget {budget}: {settled} used; burst {ok_a}+{ok_b} calls, then {sequential} one at a time");
+    assert!(
+        settled <= budget,
+        "{settled} tokens recorded on a {budget}-token budget"
+    );
+    assert!(settled >= budget / 2, "only {settled} of {budget} usable");
+    backend.drop_database().await;
+}
