@@ -21,6 +21,8 @@ pub struct CallRecord {
     pub started: Instant,
     /// When the first upstream request left (for the gateway-added latency metric).
     pub first_attempt: Option<Instant>,
+    /// The shared rate window (cluster) this call was counted in, and the tokens counted.
+    pub rate_window: Option<(i64, i64)>,
     pub entry: LogEntry,
     pub reservation: Option<Reservation>,
     ledger: Arc<LedgerState>,
@@ -36,6 +38,7 @@ impl CallRecord {
         CallRecord {
             started: Instant::now(),
             first_attempt: None,
+            rate_window: None,
             entry: LogEntry {
                 created_at: now_ms(),
                 request_id,
@@ -44,7 +47,7 @@ impl CallRecord {
             },
             reservation: None,
             ledger: state.accounts.clone(),
-            shared_db: state.shares_budgets().then(|| state.db.clone()),
+            shared_db: state.shares_limits().then(|| state.db.clone()),
             queue: state.log_queue.clone(),
             logs: state.logs.clone(),
             settled: false,
@@ -93,13 +96,24 @@ impl CallRecord {
         entry.status_code = status_code;
         entry.latency_ms = self.started.elapsed().as_millis() as i64;
         self.ledger.settle(self.reservation.take(), &mut entry);
-        if let (Some(db), Some(id)) = (self.shared_db.take(), entry.hold_id) {
-            // Off the response path: until it runs (or the row is written) the hold still
-            // counts its whole reservation, which only errs on the safe side.
+        if let Some(db) = self.shared_db.take() {
+            // Off the response path: until it runs (or the row is written) the hold and the
+            // rate window count the whole reservation, which only errs on the safe side.
+            let (hold, window, token) = (entry.hold_id, self.rate_window, entry.token_id);
             let (tokens, nano) = (entry.total_tokens, entry.amount_nano);
             actix_web::rt::spawn(async move {
-                if let Err(e) = crate::store::budget_holds::shrink(&db, id, tokens, nano).await {
-                    log::warn!("cannot shrink budget hold {id}: {e}");
+                if let Some(id) = hold {
+                    if let Err(e) = crate::store::budget_holds::shrink(&db, id, tokens, nano).await
+                    {
+                        log::warn!("cannot shrink budget hold {id}: {e}");
+                    }
+                }
+                if let (Some((start, reserved)), Some(token)) = (window, token) {
+                    let settled =
+                        crate::store::rate_windows::settle(&db, token, start, reserved, tokens);
+                    if let Err(e) = settled.await {
+                        log::warn!("cannot settle the rate window of token {token}: {e}");
+                    }
                 }
             });
         }

@@ -106,8 +106,9 @@ pub struct SecuritySettings {
 pub struct ClusterSettings {
     pub sync_interval_ms: u64,
     /// Postgres: budgeted calls hold their reservation in the database (one conditional
-    /// UPDATE per call), so budgets hold across instances.
-    pub shared_budgets: bool,
+    /// UPDATE per call) and rate-limited ones count in a shared minute, so budgets and
+    /// rate limits hold across instances.
+    pub shared_limits: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -33,9 +33,9 @@ pub struct AppState {
 
 impl AppState {
     /// Whether budgeted calls hold their reservations in the shared database (Postgres with
-    /// `cluster.shared_budgets`).
-    pub fn shares_budgets(&self) -> bool {
-        self.settings.cluster.shared_budgets && !self.settings.is_sqlite()
+    /// `cluster.shared_limits`).
+    pub fn shares_limits(&self) -> bool {
+        self.settings.cluster.shared_limits && !self.settings.is_sqlite()
     }
 
     /// The routing table in force.

@@ -22,6 +22,15 @@ enum Tokens {
 }
 
 #[derive(DeriveIden)]
+enum RateWindows {
+    Table,
+    TokenId,
+    WindowStart,
+    Requests,
+    Tokens,
+}
+
+#[derive(DeriveIden)]
 enum BudgetHolds {
     Table,
     Id,
@@ -81,6 +90,26 @@ impl MigrationTrait for Migration {
                     ColumnDef::new(BudgetHolds::ExpiresAt)
                         .big_integer()
                         .not_null(),
+                )
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table(RateWindows::Table)
+                .if_not_exists()
+                .col(ColumnDef::new(RateWindows::TokenId).integer().not_null())
+                .col(
+                    ColumnDef::new(RateWindows::WindowStart)
+                        .big_integer()
+                        .not_null(),
+                )
+                .col(zero(RateWindows::Requests))
+                .col(zero(RateWindows::Tokens))
+                .primary_key(
+                    Index::create()
+                        .col(RateWindows::TokenId)
+                        .col(RateWindows::WindowStart),
                 )
                 .to_owned(),
         )

@@ -342,6 +342,13 @@ impl LedgerState {
         }
     }
 
+    /// A token's per-minute limits (`rpm`, `tpm`), if it has any.
+    pub fn rate_limits(&self, token_id: i32) -> Option<(Option<i32>, Option<i32>)> {
+        let slot = self.by_id.get(&token_id)?;
+        let limits = slot.info.read().limits;
+        (limits.rpm.is_some() || limits.tpm.is_some()).then_some((limits.rpm, limits.tpm))
+    }
+
     /// Whether a token has a budget (tokens or money).
     pub fn has_budget(&self, token_id: i32) -> bool {
         self.by_id.get(&token_id).is_some_and(|slot| {

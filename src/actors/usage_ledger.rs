@@ -84,6 +84,7 @@ impl UsageLedger {
             let prices = price_store::load(&db).await?;
             // Holds of instances that died with calls in flight stop counting.
             let expired = crate::store::budget_holds::expire(&db).await?;
+            crate::store::rate_windows::prune(&db).await?;
             if expired > 0 {
                 log::warn!(
                     "{expired} token(s) had budget holds expire (an instance stopped mid-call)"

@@ -17,7 +17,7 @@ use crate::openapi::{self, ErrorBody};
 use crate::proxy;
 use crate::routing::table::Route;
 use crate::state::AppState;
-use crate::store::budget_holds;
+use crate::store::{budget_holds, rate_windows};
 use crate::upstream::client::UpstreamClient;
 use crate::upstream::usage::TextEstimate;
 use crate::upstream::{ClientRequest, Endpoint};
@@ -252,7 +252,7 @@ async fn proxied(
             generates: endpoint.generates(),
         })
     };
-    let shared = state.shares_budgets() && state.accounts.has_budget(token.id);
+    let shared = state.shares_limits() && state.accounts.has_budget(token.id);
     let mut admission = match admit(&route) {
         // What this instance knows of the others' spend may be stale (their calls ended):
         // ask the database before refusing.
@@ -269,6 +269,24 @@ async fn proxied(
     };
     if let Some(r) = rec.as_mut() {
         r.reservation = admission.reservation;
+    }
+    if let (true, Some((rpm, tpm)), Some(reservation)) = (
+        state.shares_limits(),
+        state.accounts.rate_limits(token.id),
+        admission.reservation,
+    ) {
+        // The minute's requests and tokens across the cluster.
+        let window = rate_windows::admit(&state.db, token.id, rpm, tpm, reservation.tokens)
+            .await
+            .map_err(|e| ApiError::internal("cannot read the shared rate window", e))?
+            .ok_or_else(|| {
+                ApiError::RateLimited(
+                    "rate limit reached across the cluster for this minute".into(),
+                )
+            })?;
+        if let Some(r) = rec.as_mut() {
+            r.rate_window = Some((window, reservation.tokens));
+        }
     }
     if shared {
         admission = hold_in_cluster(state, rec, token.id, admission, || admit(&route)).await?;

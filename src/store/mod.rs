@@ -7,6 +7,7 @@ pub mod log_search;
 pub mod logs;
 pub mod prices;
 pub mod providers;
+pub mod rate_windows;
 pub mod rollups;
 pub mod sessions;
 pub mod summary;

@@ -390,3 +390,50 @@ async fn a_budget_holds_across_instances() {
     assert!(settled >= budget / 2, "only {settled} of {budget} usable");
     backend.drop_database().await;
 }
+
+/// `rpm` holds across instances: within one minute, two instances together admit at most
+/// `rpm` calls of a token (each would admit `rpm` on its own).
+#[actix_web::test]
+async fn rpm_holds_across_instances() {
+    let Some(backend) = postgres().await else {
+        return;
+    };
+    let mock = Mock::start();
+    let a = Gateway::start(&backend, &[]);
+    let b = Gateway::start(&backend, &[]);
+    a.add_provider("shared", &mock, json!(["m"]), &["sk-rpm-key-0000001"])
+        .await;
+    let token = a.token(&backend, &["--name", "paced", "--rpm", "5"]);
+    for gw in [&a, &b] {
+        let ok = time_until(Duration::from_secs(5), || async {
+            gw.get("/v1/models", &token).await.1["data"]
+                .as_array()
+                .is_some_and(|d| !d.is_empty())
+        })
+        .await;
+        assert!(ok.is_some());
+    }
+    // Windows are the database's clock minutes: start well inside one.
+    let now_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    if now_s % 60 > 40 {
+        actix_web::rt::time::sleep(Duration::from_secs(61 - now_s % 60)).await;
+    }
+    let mut admitted = 0;
+    for i in 0..12 {
+        let gw = if i % 2 == 0 { &a } else { &b };
+        let (s, body) = gw.post("/v1/chat/completions", &token, &chat("m")).await;
+        match s.as_u16() {
+            200 => admitted += 1,
+            429 => assert_eq!(body["error"]["type"], "rate_limit_error", "{body}"),
+            other => panic!("{other}: {body}"),
+        }
+    }
+    assert_eq!(
+        admitted, 5,
+        "two instances admitted {admitted} calls on rpm 5"
+    );
+    backend.drop_database().await;
+}
