@@ -49,8 +49,40 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, String> 
     Ok(db)
 }
 
-/// The Postgres advisory lock taken around migrations ("gz-migrate" in ASCII).
+/// The Postgres advisory lock taken around migrations ("gz-migra" in ASCII).
 const MIGRATION_LOCK: i64 = 0x677a_2d6d_6967_7261;
+/// The one taken around start-up seeding ("gz-start").
+const STARTUP_LOCK: i64 = 0x677a_2d73_7461_7274;
+
+/// Runs `work` (start-up seeding: declared providers and keys, the bootstrap token, the
+/// admin key) while holding a Postgres advisory lock, so instances starting together seed
+/// one after the other and each finds what the previous one wrote. The lock lives in a
+/// transaction of its own; `work` writes through the pool as usual.
+pub async fn with_startup_lock<T, F, Fut>(db: &DatabaseConnection, work: F) -> Result<T, String>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
+    use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
+    if db.get_database_backend() != DbBackend::Postgres {
+        return work().await;
+    }
+    let txn = db
+        .begin()
+        .await
+        .map_err(|e| format!("cannot start the start-up transaction: {e}"))?;
+    txn.execute(Statement::from_string(
+        DbBackend::Postgres,
+        format!("SELECT pg_advisory_xact_lock({STARTUP_LOCK})"),
+    ))
+    .await
+    .map_err(|e| format!("cannot take the start-up lock: {e}"))?;
+    let result = work().await;
+    txn.commit()
+        .await
+        .map_err(|e| format!("cannot release the start-up lock: {e}"))?;
+    result
+}
 
 /// Applies pending migrations. On Postgres under an advisory lock held on one pooled
 /// connection: N instances starting at once apply them once, the others wait and find

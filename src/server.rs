@@ -25,7 +25,7 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
     let db = db::connect(&settings).await?;
     db::migrate(&db).await?;
     let master = MasterKey::load(&settings)?;
-    bootstrap::run(&settings, &db, &master).await?;
+    db::with_startup_lock(&db, || bootstrap::run(&settings, &db, &master)).await?;
 
     let sync = Duration::from_millis(settings.cluster.sync_interval_ms.max(50));
     let accounting = &settings.accounting;

@@ -437,3 +437,80 @@ async fn rpm_holds_across_instances() {
     );
     backend.drop_database().await;
 }
+
+/// A login challenge issued by one instance verifies on another, once: the replay is
+/// refused on the first.
+#[actix_web::test]
+async fn a_challenge_from_one_instance_verifies_on_another_once() {
+    use crate::login::{answer, challenge, fingerprint, gateway_key, verify};
+    let Some(backend) = postgres().await else {
+        return;
+    };
+    let a = Gateway::start(&backend, &[]);
+    let b = Gateway::start(&backend, &[]);
+    let key = gateway_key(&backend);
+    let fp = fingerprint(&key);
+    let (s, c) = challenge(&a, &fp).await;
+    assert_eq!(s, 200, "{c}");
+    let signed = answer(&c, &fp, &key);
+    let (s, session) = verify(&b, &signed).await;
+    assert_eq!(s, 200, "{session}");
+    let (s, body) = verify(&a, &signed).await;
+    assert_eq!(s, 401, "replay accepted: {body}");
+    // The session works on both instances, and a logout on one ends it on the other.
+    let token = session["session_token"].as_str().unwrap();
+    assert_eq!(a.get("/admin/tokens", token).await.0, 200);
+    let (s, _) = send_json("POST", &b.url("/auth/logout"), Some(token), &json!({})).await;
+    assert_eq!(s, 200);
+    assert_eq!(a.get("/admin/tokens", token).await.0, 401);
+    backend.drop_database().await;
+}
+
+/// Instances starting together with the same declared providers seed them once.
+#[actix_web::test]
+async fn instances_starting_together_seed_providers_once() {
+    let Some(backend) = postgres().await else {
+        return;
+    };
+    let mock = Mock::start();
+    let config = backend.dir.path().join("cluster.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[providers]]\nname = \"seeded\"\napi_type = \"openai\"\nbase_url = \"{}\"\nkeys = [\"sk-seeded-key-000001\"]\nmodels = [\"m\"]\n",
+            mock.v1()
+        ),
+    )
+    .unwrap();
+    let config = config.display().to_string();
+    let gateways: Vec<Gateway> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..3)
+            .map(|_| {
+                let backend = &backend;
+                let config = config.clone();
+                scope.spawn(move || Gateway::start(backend, &[("GATEWAY_CONFIG", config.as_str())]))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("an instance failed to start"))
+            .collect()
+    });
+    let db = backend.connect().await;
+    let q = |sql: &str| Statement::from_string(db.get_database_backend(), sql.to_string());
+    let row = db
+        .query_one(q("SELECT (SELECT COUNT(*) FROM providers) AS p, (SELECT COUNT(*) FROM provider_keys) AS k"))
+        .await
+        .unwrap()
+        .unwrap();
+    let (p, k): (i64, i64) = (row.try_get("", "p").unwrap(), row.try_get("", "k").unwrap());
+    assert_eq!((p, k), (1, 1), "seeded {p} providers and {k} keys");
+    let token = gateways[0].token(&backend, &["--name", "t"]);
+    for gw in &gateways {
+        assert_eq!(
+            gw.post("/v1/chat/completions", &token, &chat("m")).await.0,
+            200
+        );
+    }
+    backend.drop_database().await;
+}
