@@ -101,6 +101,10 @@ impl CallRecord {
             // rate window count the whole reservation, which only errs on the safe side.
             let (hold, window, token) = (entry.hold_id, self.rate_window, entry.token_id);
             let (tokens, nano) = (entry.total_tokens, entry.amount_nano);
+            let ledger = self.ledger.clone();
+            ledger
+                .pending_shrinks
+                .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
             actix_web::rt::spawn(async move {
                 if let Some(id) = hold {
                     if let Err(e) = crate::store::budget_holds::shrink(&db, id, tokens, nano).await
@@ -115,6 +119,9 @@ impl CallRecord {
                         log::warn!("cannot settle the rate window of token {token}: {e}");
                     }
                 }
+                ledger
+                    .pending_shrinks
+                    .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
             });
         }
         let to_first_attempt = self.first_attempt.map(|t| t.duration_since(self.started));

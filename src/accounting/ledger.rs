@@ -91,6 +91,8 @@ pub struct LedgerState {
     lookups: Mutex<LookupBucket>,
     /// 401s answered, and when a warning last reported them.
     pub rejected_auth: AtomicU64,
+    /// Settled calls whose shared budget hold is still being shrunk to their usage.
+    pub pending_shrinks: std::sync::atomic::AtomicUsize,
     warned_rejected: Mutex<(Option<Instant>, u64)>,
     by_hash: DashMap<String, Arc<TokenSlot>>,
     by_id: DashMap<i32, Arc<TokenSlot>>,
@@ -113,6 +115,7 @@ impl LedgerState {
         LedgerState {
             by_hash: DashMap::new(),
             by_id: DashMap::new(),
+            pending_shrinks: std::sync::atomic::AtomicUsize::new(0),
             unknown: DashMap::new(),
             lookups: Mutex::new(LookupBucket {
                 permits: config.lookups_per_sec as f64,

@@ -257,6 +257,7 @@ async fn proxied(
         // What this instance knows of the others' spend may be stale (their calls ended):
         // ask the database before refusing.
         Err(ApiError::InsufficientQuota(_)) if shared => {
+            wait_for_shrinks(&state.accounts).await;
             let global = budget_holds::global(&state.db, token.id)
                 .await
                 .map_err(|e| ApiError::internal("cannot read the shared budget", e))?;
@@ -301,6 +302,22 @@ async fn proxied(
     proxy::forward(state, client, rec, endpoint, parsed, route).await
 }
 
+/// Waits (at most 200 ms) until this instance's settled calls have shrunk their budget
+/// holds; whether there were any.
+async fn wait_for_shrinks(ledger: &crate::accounting::ledger::LedgerState) -> bool {
+    use std::sync::atomic::Ordering;
+    if ledger.pending_shrinks.load(Ordering::Acquire) == 0 {
+        return false;
+    }
+    for _ in 0..200 {
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(1)).await;
+        if ledger.pending_shrinks.load(Ordering::Acquire) == 0 {
+            break;
+        }
+    }
+    true
+}
+
 /// In a cluster, a budgeted call also holds its reservation in the database, where every
 /// instance's holds meet: the hold succeeds only while the whole cluster's spend and holds
 /// leave room for it. Refused once, the call learns the cluster's figures and is admitted
@@ -342,12 +359,24 @@ async fn hold_in_cluster(
         if let Some(r) = rec.as_mut() {
             r.reservation = None;
         }
+        if attempt == 1 {
+            state
+                .accounts
+                .learn_cluster(token_id, global.tokens, global.nano);
+            break;
+        }
+        // Calls this instance just settled may still hold their whole reservation (their
+        // holds shrink to their usage in the background): let that finish, then look again.
+        let global = if wait_for_shrinks(&state.accounts).await {
+            budget_holds::global(&state.db, token_id)
+                .await
+                .map_err(|e| ApiError::internal("cannot read the shared budget", e))?
+        } else {
+            global
+        };
         state
             .accounts
             .learn_cluster(token_id, global.tokens, global.nano);
-        if attempt == 1 {
-            break;
-        }
         admission = readmit()?;
         if let Some(r) = rec.as_mut() {
             r.reservation = admission.reservation;

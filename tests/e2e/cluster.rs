@@ -514,3 +514,144 @@ async fn instances_starting_together_seed_providers_once() {
     }
     backend.drop_database().await;
 }
+
+/// Stops nginx when the test ends (SIGTERM to the master, which takes its workers along;
+/// SIGKILL would leave them behind).
+struct Nginx(std::process::Child);
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
+/// Two instances behind nginx, configured by `deploy/nginx.conf` (its ports replaced):
+/// calls are spread over both, streams pass through unbuffered, a budget holds. CI installs
+/// nginx and sets GATEWAY_TEST_NGINX=1, which makes its absence a failure.
+#[actix_web::test]
+async fn two_instances_behind_nginx() {
+    let has_nginx = std::process::Command::new("nginx")
+        .arg("-v")
+        .output()
+        .is_ok();
+    let required = std::env::var("GATEWAY_TEST_NGINX").is_ok_and(|v| v == "1");
+    assert!(
+        has_nginx || !required,
+        "GATEWAY_TEST_NGINX=1 but nginx is not installed"
+    );
+    if !has_nginx {
+        eprintln!("skipping: nginx is not installed");
+        return;
+    }
+    let Some(backend) = postgres().await else {
+        return;
+    };
+    let mock = Mock::start();
+    let a = Gateway::start(&backend, &[]);
+    let b = Gateway::start(&backend, &[]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let template =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/nginx.conf"))
+            .expect("deploy/nginx.conf");
+    let conf = template
+        .replace("127.0.0.1:8081", a.base.trim_start_matches("http://"))
+        .replace("127.0.0.1:8082", b.base.trim_start_matches("http://"))
+        .replace("127.0.0.1:8080", &format!("127.0.0.1:{port}"));
+    let prefix = backend.dir.path().join("nginx");
+    std::fs::create_dir_all(&prefix).unwrap();
+    let conf_path = prefix.join("nginx.conf");
+    std::fs::write(&conf_path, conf).unwrap();
+    let _nginx = Nginx(
+        std::process::Command::new("nginx")
+            .args([
+                "-c",
+                &conf_path.display().to_string(),
+                "-p",
+                &prefix.display().to_string(),
+                "-g",
+                "daemon off;",
+            ])
+            .spawn()
+            .expect("start nginx"),
+    );
+    let lb = format!("http://127.0.0.1:{port}");
+    let up = eventually(Duration::from_secs(10), || async {
+        std::net::TcpStream::connect(("127.0.0.1", port))
+            .ok()
+            .map(|_| ())
+    })
+    .await;
+    assert!(up.is_some(), "nginx did not listen");
+
+    // Everything through the balancer, as a client would.
+    let (s, body) = send_json(
+        "POST",
+        &format!("{lb}/providers"),
+        Some(&a.admin),
+        &json!({"name": "lb", "api_type": "openai", "base_url": mock.v1(), "models": ["m"]}),
+    )
+    .await;
+    assert_eq!(s, 201, "{body}");
+    let (s, body) = send_json(
+        "POST",
+        &format!("{lb}/providers/lb/keys"),
+        Some(&a.admin),
+        &json!({"key": "sk-nginx-key-000001"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{body}");
+    let (s, created) = send_json(
+        "POST",
+        &format!("{lb}/admin/tokens"),
+        Some(&a.admin),
+        &json!({"name": "lb", "max_tokens": 100000}),
+    )
+    .await;
+    assert_eq!(s, 201, "{created}");
+    let token = created["token"].as_str().unwrap().to_string();
+    // Both instances serve the provider within the sync bound.
+    actix_web::rt::time::sleep(Duration::from_millis(2 * 200 + 100)).await;
+    for _ in 0..20 {
+        let (s, body) = send_json(
+            "POST",
+            &format!("{lb}/v1/chat/completions"),
+            Some(&token),
+            &chat("m"),
+        )
+        .await;
+        assert_eq!(s, 200, "{body}");
+    }
+    for gw in [&a, &b] {
+        let (_, raw) = send_raw("GET", &gw.url("/metrics"), None, None, Vec::new()).await;
+        let text = String::from_utf8(raw).unwrap();
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("gateway_requests_total{") && l.contains("status=\"200\"")),
+            "an instance behind nginx served nothing"
+        );
+    }
+    // A stream through nginx arrives whole, event by event.
+    let mut stream = chat("m");
+    stream["stream"] = json!(true);
+    stream["mock"] = json!({"default_tokens": 20, "chunk_delay_ms": 10});
+    let (s, raw) = send_raw(
+        "POST",
+        &format!("{lb}/v1/chat/completions"),
+        Some(&token),
+        Some("application/json"),
+        serde_json::to_vec(&stream).unwrap(),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let text = String::from_utf8(raw).unwrap();
+    assert!(text.ends_with("data: [DONE]\n\n"), "{text}");
+    assert!(sse_data(&text).len() >= 20, "{text}");
+    backend.drop_database().await;
+}
