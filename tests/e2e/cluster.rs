@@ -73,6 +73,45 @@ where
     .map(|_| started.elapsed())
 }
 
+/// Makes an admin change through `from`, then measures until a chat call on `to` answers
+/// `want`; asserts that took at most `bound`.
+#[allow(clippy::too_many_arguments)]
+async fn change_reaches(
+    from: &Gateway,
+    to: &Gateway,
+    (method, path, body): (&str, &str, serde_json::Value),
+    token: &str,
+    model: &str,
+    want: u16,
+    bound: Duration,
+    what: &str,
+) {
+    let (s, resp) = from.admin_send(method, path, &body).await;
+    assert!(s.is_success(), "{what}: {resp}");
+    let took = time_until(Duration::from_secs(5), || async {
+        to.post("/v1/chat/completions", token, &chat(model)).await.0 == want
+    })
+    .await
+    .unwrap_or_else(|| panic!("{what}: never in force on the other instance"));
+    assert!(
+        took <= bound,
+        "{what}: in force after {took:?} (bound {bound:?})"
+    );
+}
+
+/// Waits until every instance lists a model for `token`.
+async fn serving(gateways: &[&Gateway], token: &str) {
+    for gw in gateways {
+        let ok = time_until(Duration::from_secs(5), || async {
+            gw.get("/v1/models", token).await.1["data"]
+                .as_array()
+                .is_some_and(|d| !d.is_empty())
+        })
+        .await;
+        assert!(ok.is_some(), "an instance never served the provider");
+    }
+}
+
 #[actix_web::test]
 async fn changes_on_one_instance_are_in_force_on_another_despite_clock_skew() {
     let Some(backend) = postgres().await else {
@@ -115,25 +154,12 @@ async fn changes_on_one_instance_are_in_force_on_another_despite_clock_skew() {
     );
 
     // A redirect put on A applies on B.
-    let (s, _) = a
-        .admin_send(
-            "PUT",
-            "/admin/model-redirects",
-            &json!({"source": "old-name", "target": "gpt-4o-mini"}),
-        )
-        .await;
-    assert_eq!(s, 200);
-    let took = time_until(Duration::from_secs(5), || async {
-        b.post("/v1/chat/completions", &token, &chat("old-name"))
-            .await
-            .0
-            == 200
-    })
-    .await
-    .expect("B never applied the redirect put on A");
-    assert!(took <= bound, "redirect reached B after {took:?}");
+    let redirect = json!({"source": "old-name", "target": "gpt-4o-mini"});
+    let put = ("PUT", "/admin/model-redirects", redirect);
+    change_reaches(&a, &b, put, &token, "old-name", 200, bound, "redirect").await;
 
-    // A token disabled on A (whose clock is behind) is refused by B.
+    // A token disabled on A (whose clock is behind) is refused by B, and enabled again on
+    // B, accepted by A.
     let (_, list) = a.get("/admin/tokens", &a.admin).await;
     let id = list["data"]
         .as_array()
@@ -142,42 +168,11 @@ async fn changes_on_one_instance_are_in_force_on_another_despite_clock_skew() {
         .find(|t| t["name"] == "app")
         .unwrap()["id"]
         .clone();
-    let (s, _) = a
-        .admin_send(
-            "PATCH",
-            &format!("/admin/tokens/{id}"),
-            &json!({"enabled": false}),
-        )
-        .await;
-    assert_eq!(s, 200);
-    let took = time_until(Duration::from_secs(5), || async {
-        b.post("/v1/chat/completions", &token, &chat("gpt-4o-mini"))
-            .await
-            .0
-            == 401
-    })
-    .await
-    .expect("B still accepts a token disabled on A");
-    assert!(took <= bound, "disable reached B after {took:?}");
-
-    // And the other way round: enabled again on B, accepted by A.
-    let (s, _) = b
-        .admin_send(
-            "PATCH",
-            &format!("/admin/tokens/{id}"),
-            &json!({"enabled": true}),
-        )
-        .await;
-    assert_eq!(s, 200);
-    let took = time_until(Duration::from_secs(5), || async {
-        a.post("/v1/chat/completions", &token, &chat("gpt-4o-mini"))
-            .await
-            .0
-            == 200
-    })
-    .await
-    .expect("A never saw the token enabled on B");
-    assert!(took <= bound, "enable reached A after {took:?}");
+    let path = format!("/admin/tokens/{id}");
+    let off = ("PATCH", path.as_str(), json!({"enabled": false}));
+    change_reaches(&a, &b, off, &token, "gpt-4o-mini", 401, bound, "disable").await;
+    let on = ("PATCH", path.as_str(), json!({"enabled": true}));
+    change_reaches(&b, &a, on, &token, "gpt-4o-mini", 200, bound, "enable").await;
     backend.drop_database().await;
 }
 
@@ -203,13 +198,7 @@ async fn a_key_cooled_on_one_instance_is_skipped_by_another() {
         .await;
     let token = a.token(&backend, &["--name", "app"]);
     // Both instances know the provider before the key goes bad.
-    for gw in [&a, &b] {
-        let ok = time_until(Duration::from_secs(5), || async {
-            gw.post("/v1/chat/completions", &token, &chat("m")).await.0 == 200
-        })
-        .await;
-        assert!(ok.is_some());
-    }
+    serving(&[&a, &b], &token).await;
     // The bad key answers 429 with Retry-After: 60 s; A cools it after one call.
     mock.fault(json!({"key": bad, "status": 429, "retry_after": 60}))
         .await;
@@ -314,15 +303,7 @@ async fn a_budget_holds_across_instances() {
     // A model that would write 100 tokens per call, unless capped.
     let mut body = chat("m");
     body["mock"] = json!({"default_tokens": 100});
-    for gw in [&a, &b] {
-        let ok = time_until(Duration::from_secs(5), || async {
-            gw.get("/v1/models", &token).await.1["data"]
-                .as_array()
-                .is_some_and(|d| !d.is_empty())
-        })
-        .await;
-        assert!(ok.is_some());
-    }
+    serving(&[&a, &b], &token).await;
     // A burst on both at once…
     let burst = |gw: &Gateway| {
         let url = gw.url("/v1/chat/completions");
@@ -404,15 +385,7 @@ async fn rpm_holds_across_instances() {
     a.add_provider("shared", &mock, json!(["m"]), &["sk-rpm-key-0000001"])
         .await;
     let token = a.token(&backend, &["--name", "paced", "--rpm", "5"]);
-    for gw in [&a, &b] {
-        let ok = time_until(Duration::from_secs(5), || async {
-            gw.get("/v1/models", &token).await.1["data"]
-                .as_array()
-                .is_some_and(|d| !d.is_empty())
-        })
-        .await;
-        assert!(ok.is_some());
-    }
+    serving(&[&a, &b], &token).await;
     // Windows are the database's clock minutes: start well inside one.
     let now_s = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
