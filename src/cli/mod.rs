@@ -2,6 +2,7 @@
 //! admin (`admin login`, `admin <resource> <verb>`).
 
 pub mod admin;
+mod admin_args;
 mod http;
 pub mod login;
 mod table;
