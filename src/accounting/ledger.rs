@@ -4,7 +4,7 @@
 //! serialised (so budgets hold), different tokens never contend.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -36,6 +36,9 @@ pub struct LedgerConfig {
 struct TokenSlot {
     hash: String,
     info: RwLock<Arc<TokenInfo>>,
+    /// `updated_at` of the row `info` came from: an older row (a sync that read before a
+    /// change this instance made) never replaces a newer one.
+    updated_at: AtomicI64,
     account: Mutex<Account>,
 }
 
@@ -96,6 +99,9 @@ pub struct LedgerState {
     warned_rejected: Mutex<(Option<Instant>, u64)>,
     by_hash: DashMap<String, Arc<TokenSlot>>,
     by_id: DashMap<i32, Arc<TokenSlot>>,
+    /// Deleted tokens → the deletion's `updated_at`: an older row read by a sync that
+    /// raced the deletion does not bring them back.
+    deleted: DashMap<i32, i64>,
     prices: RwLock<Arc<PriceBook>>,
     warned_unpriced: Mutex<HashSet<(String, String)>>,
 }
@@ -115,6 +121,7 @@ impl LedgerState {
         LedgerState {
             by_hash: DashMap::new(),
             by_id: DashMap::new(),
+            deleted: DashMap::new(),
             pending_shrinks: std::sync::atomic::AtomicUsize::new(0),
             unknown: DashMap::new(),
             lookups: Mutex::new(LookupBucket {
@@ -191,7 +198,15 @@ impl LedgerState {
     pub fn upsert(&self, row: &token::Model) -> Arc<TokenInfo> {
         let info = Arc::new(TokenInfo::from_row(row));
         if row.deleted_at.is_some() {
+            self.deleted.insert(row.id, row.updated_at);
             self.remove(row.id);
+            return info;
+        }
+        if self
+            .deleted
+            .get(&row.id)
+            .is_some_and(|at| row.updated_at <= *at)
+        {
             return info;
         }
         let slot = self
@@ -201,13 +216,27 @@ impl LedgerState {
                 Arc::new(TokenSlot {
                     hash: row.token_hash.clone(),
                     info: RwLock::new(info.clone()),
+                    updated_at: AtomicI64::new(row.updated_at),
                     account: Mutex::new(Account::new(totals_of(row))),
                 })
             })
             .clone();
-        *slot.info.write() = info.clone();
+        {
+            let mut current = slot.info.write();
+            if row.updated_at < slot.updated_at.load(Ordering::Acquire) {
+                return current.clone();
+            }
+            slot.updated_at.store(row.updated_at, Ordering::Release);
+            *current = info.clone();
+        }
         self.by_hash.insert(row.token_hash.clone(), slot);
         info
+    }
+
+    /// A token deleted here: gone, and never brought back by a sync (deletion is final).
+    pub fn forget(&self, id: i32) {
+        self.deleted.insert(id, i64::MAX);
+        self.remove(id);
     }
 
     pub fn remove(&self, id: i32) {

@@ -305,7 +305,7 @@ impl Handler<DeleteToken> for UsageLedger {
                     if !res.map_err(|e| ApiError::internal("cannot delete token", e))? {
                         return Err(token_not_found(msg.id));
                     }
-                    act.state.remove(msg.id);
+                    act.state.forget(msg.id);
                     Ok(())
                 }),
         )
