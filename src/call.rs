@@ -26,8 +26,9 @@ pub struct CallRecord {
     pub entry: LogEntry,
     pub reservation: Option<Reservation>,
     ledger: Arc<LedgerState>,
-    /// Set where budgets are shared (cluster): a settled call's hold shrinks to its usage.
-    shared_db: Option<sea_orm::DatabaseConnection>,
+    /// Set (by the handler) only when this call holds budget or a rate-window share in the
+    /// shared database: at settle the hold shrinks to the call's usage.
+    pub shared_db: Option<sea_orm::DatabaseConnection>,
     queue: Arc<LogQueue>,
     logs: Addr<LogSink>,
     settled: bool,
@@ -47,7 +48,7 @@ impl CallRecord {
             },
             reservation: None,
             ledger: state.accounts.clone(),
-            shared_db: state.shares_limits().then(|| state.db.clone()),
+            shared_db: None,
             queue: state.log_queue.clone(),
             logs: state.logs.clone(),
             settled: false,

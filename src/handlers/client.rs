@@ -287,6 +287,7 @@ async fn proxied(
             })?;
         if let Some(r) = rec.as_mut() {
             r.rate_window = Some((window, reservation.tokens));
+            r.shared_db = Some(state.db.clone());
         }
     }
     if shared {
@@ -351,6 +352,7 @@ async fn hold_in_cluster(
                 .learn_cluster(token_id, global.tokens, global.nano);
             if let Some(r) = rec.as_mut() {
                 r.entry.hold_id = Some(id);
+                r.shared_db = Some(state.db.clone());
             }
             return Ok(admission);
         }
