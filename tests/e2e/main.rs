@@ -13,6 +13,7 @@ mod errors;
 mod hostile;
 mod login;
 mod logs;
+mod observability;
 mod openapi;
 mod proxy;
 mod sdk;
