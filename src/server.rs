@@ -11,14 +11,15 @@ use actix_web::{middleware, web, App, HttpRequest, HttpResponse, HttpServer, Res
 use crate::accounting::ledger::{LedgerConfig, LedgerState};
 use crate::actors::admin_gate::AdminGate;
 use crate::actors::log_sink::{Flush, LogQueue, LogSink};
-use crate::actors::provider_registry::{ProviderRegistry, Reload};
-use crate::actors::usage_ledger::{price_book, UsageLedger};
+use crate::actors::provider_registry::{ProviderRegistry, Reload, SyncNow as SyncRegistry};
+use crate::actors::usage_ledger::{price_book, SyncNow as SyncLedger, UsageLedger};
 use crate::error::ApiError;
 use crate::handlers::{admin, auth, client, messages, ops, support, token};
 use crate::routing::table::{RoutingTable, SharedRouting};
 use crate::secrets::MasterKey;
 use crate::settings::Settings;
 use crate::state::AppState;
+use crate::store::changes::{self, Change};
 use crate::{bootstrap, db, openapi, store, telemetry, upstream};
 
 pub async fn serve(settings: Settings) -> Result<(), String> {
@@ -83,6 +84,20 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         gate,
     };
     telemetry::install()?;
+    if settings.cluster.listen && !settings.is_sqlite() {
+        let (registry, ledger) = (state.registry.clone(), state.ledger.clone());
+        actix::spawn(changes::listen(
+            settings.database.url.clone(),
+            move |change| {
+                if change != Some(Change::Accounts) {
+                    registry.do_send(SyncRegistry);
+                }
+                if change != Some(Change::Routing) {
+                    ledger.do_send(SyncLedger);
+                }
+            },
+        ));
+    }
     let doc = web::Data::new(openapi::document());
     let workers = match settings.server.workers {
         0 => std::thread::available_parallelism().map_or(2, |n| n.get()),

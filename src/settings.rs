@@ -109,6 +109,9 @@ pub struct ClusterSettings {
     /// UPDATE per call) and rate-limited ones count in a shared minute, so budgets and
     /// rate limits hold across instances.
     pub shared_limits: bool,
+    /// Postgres: listen for other instances' change announcements (`LISTEN/NOTIFY`) and
+    /// sync at once; polling every `sync_interval_ms` stays the fallback.
+    pub listen: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -124,6 +124,10 @@ fn describe() {
         "gateway_database_errors_total",
         "Failed database writes and reads"
     );
+    describe_gauge!(
+        "gateway_change_feed_up",
+        "1 while this instance listens for other instances' changes (Postgres LISTEN), else 0"
+    );
     describe_counter!("gateway_login_failures_total", "Admin logins refused");
     describe_counter!("gateway_internal_errors_total", "Requests answered 500");
     describe_counter!(

@@ -16,6 +16,7 @@ use crate::error::ApiError;
 use crate::routing::table::{ProviderEntry, ProviderInfo, RoutingTable, SharedRouting};
 use crate::secrets::MasterKey;
 use crate::settings::RoutingSettings;
+use crate::store::changes::{self, Change};
 use crate::store::providers::{
     self as store, AddedKey, KeyPatch, NewKey, NewProvider, ProviderPatch, RedirectRecord, Snapshot,
 };
@@ -32,6 +33,8 @@ pub struct ProviderRegistry {
     applied_seq: u64,
     fingerprint: Option<String>,
     syncing: bool,
+    /// A sync was asked for while one ran: run another when it ends.
+    resync: bool,
     /// Cool-downs decided by this instance's key sets, shared on the next sync.
     cooldowns: Arc<CooldownFeed>,
 }
@@ -56,6 +59,7 @@ impl ProviderRegistry {
             fingerprint: None,
             cooldowns: Arc::new(CooldownFeed::default()),
             syncing: false,
+            resync: false,
         }
     }
 
@@ -149,7 +153,15 @@ impl ProviderRegistry {
         F: FnOnce(DatabaseConnection, MasterKey) -> Fut,
         Fut: Future<Output = Result<T, ApiError>> + 'static,
     {
-        let fut = op(self.db.clone(), self.master.clone());
+        let db = self.db.clone();
+        let op = op(self.db.clone(), self.master.clone());
+        let fut = async move {
+            let res = op.await;
+            if res.is_ok() {
+                changes::announce(&db, Change::Routing).await;
+            }
+            res
+        };
         Box::pin(fut.into_actor(self).then(|res, act, _| {
             let reload = act.reload();
             reload.map(move |reloaded, _, _| {
@@ -164,6 +176,7 @@ impl ProviderRegistry {
     /// key cool-downs with the other instances: ours go to the database, theirs come back.
     fn sync(&mut self, ctx: &mut Context<Self>) {
         if self.syncing {
+            self.resync = true;
             return;
         }
         self.syncing = true;
@@ -177,7 +190,10 @@ impl ProviderRegistry {
             .filter(|(_, left)| *left > 0)
             .collect();
         async move {
-            store::share_cooldowns(&db, &ours).await?;
+            if !ours.is_empty() {
+                store::share_cooldowns(&db, &ours).await?;
+                changes::announce(&db, Change::Routing).await;
+            }
             let theirs = store::active_cooldowns(&db).await?;
             Ok::<_, sea_orm::DbErr>((store::fingerprint(&db).await?, theirs))
         }
@@ -206,10 +222,13 @@ impl ProviderRegistry {
             };
             next
         })
-        .map(|res, act, _| {
+        .map(|res, act, ctx| {
             act.syncing = false;
             if let Err(e) = res {
                 log::warn!("provider sync failed: {e}");
+            }
+            if std::mem::take(&mut act.resync) {
+                act.sync(ctx);
             }
         })
         .spawn(ctx);
@@ -230,6 +249,19 @@ impl Actor for ProviderRegistry {
 
 fn db_err(context: &'static str) -> impl Fn(sea_orm::DbErr) -> ApiError {
     move |e| ApiError::internal(context, e)
+}
+
+/// Syncs now rather than at the next tick: another instance announced a change.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SyncNow;
+
+impl Handler<SyncNow> for ProviderRegistry {
+    type Result = ();
+
+    fn handle(&mut self, _: SyncNow, ctx: &mut Context<Self>) {
+        self.sync(ctx);
+    }
 }
 
 /// Loads the current state and waits until it is published (used at start-up).

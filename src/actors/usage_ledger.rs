@@ -19,6 +19,7 @@ use crate::accounting::token::TokenInfo;
 use crate::accounting::Totals;
 use crate::error::ApiError;
 use crate::pricing::PriceBook;
+use crate::store::changes::{self, Change};
 use crate::store::prices::{self as price_store, PriceRow};
 use crate::store::tokens::{self as store, NewToken, TokenPatch};
 use crate::time::now_ms;
@@ -36,6 +37,8 @@ pub struct UsageLedger {
     /// The database's time at the start of the last good sync (`None` before the first).
     synced_until: Option<i64>,
     syncing: bool,
+    /// A sync was asked for while one ran: run another when it ends.
+    resync: bool,
 }
 
 pub fn price_book(rows: &[PriceRow]) -> PriceBook {
@@ -60,12 +63,14 @@ impl UsageLedger {
             price_rows: prices,
             synced_until: None,
             syncing: false,
+            resync: false,
         }
     }
 
     /// Picks up token and price changes made by the admin API of another instance.
     fn sync(&mut self, ctx: &mut Context<Self>) {
         if self.syncing {
+            self.resync = true;
             return;
         }
         self.syncing = true;
@@ -93,7 +98,7 @@ impl UsageLedger {
             Ok::<_, sea_orm::DbErr>((started, rows, prices))
         }
         .into_actor(self)
-        .map(move |res, act, _| {
+        .map(move |res, act, ctx| {
             act.syncing = false;
             match res {
                 Ok((started, rows, prices)) => {
@@ -108,6 +113,9 @@ impl UsageLedger {
                 }
                 Err(e) => log::warn!("token sync failed: {e}"),
             }
+            if std::mem::take(&mut act.resync) {
+                act.sync(ctx);
+            }
         })
         .spawn(ctx);
     }
@@ -121,6 +129,19 @@ impl UsageLedger {
             requests: row.request_count,
         });
         TokenRecord { row, totals }
+    }
+}
+
+/// Syncs now rather than at the next tick: another instance announced a change.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SyncNow;
+
+impl Handler<SyncNow> for UsageLedger {
+    type Result = ();
+
+    fn handle(&mut self, _: SyncNow, ctx: &mut Context<Self>) {
+        self.sync(ctx);
     }
 }
 
@@ -249,14 +270,17 @@ impl Handler<CreateToken> for UsageLedger {
     fn handle(&mut self, msg: CreateToken, _: &mut Context<Self>) -> Self::Result {
         let db = self.db.clone();
         Box::pin(
-            async move { store::create(&db, &msg.0, None).await }
-                .into_actor(self)
-                .map(|res, act, _| {
-                    let (row, plain) =
-                        res.map_err(|e| ApiError::internal("cannot create token", e))?;
-                    act.state.upsert(&row);
-                    Ok((act.record_of(row), plain))
-                }),
+            async move {
+                let created = store::create(&db, &msg.0, None).await?;
+                changes::announce(&db, Change::Accounts).await;
+                Ok::<_, sea_orm::DbErr>(created)
+            }
+            .into_actor(self)
+            .map(|res, act, _| {
+                let (row, plain) = res.map_err(|e| ApiError::internal("cannot create token", e))?;
+                act.state.upsert(&row);
+                Ok((act.record_of(row), plain))
+            }),
         )
     }
 }
@@ -274,15 +298,19 @@ impl Handler<UpdateToken> for UsageLedger {
     fn handle(&mut self, msg: UpdateToken, _: &mut Context<Self>) -> Self::Result {
         let db = self.db.clone();
         Box::pin(
-            async move { store::update(&db, msg.id, &msg.patch).await }
-                .into_actor(self)
-                .map(move |res, act, _| {
-                    let row = res
-                        .map_err(|e| ApiError::internal("cannot update token", e))?
-                        .ok_or_else(|| token_not_found(msg.id))?;
-                    act.state.upsert(&row);
-                    Ok(act.record_of(row))
-                }),
+            async move {
+                let row = store::update(&db, msg.id, &msg.patch).await?;
+                changes::announce(&db, Change::Accounts).await;
+                Ok::<_, sea_orm::DbErr>(row)
+            }
+            .into_actor(self)
+            .map(move |res, act, _| {
+                let row = res
+                    .map_err(|e| ApiError::internal("cannot update token", e))?
+                    .ok_or_else(|| token_not_found(msg.id))?;
+                act.state.upsert(&row);
+                Ok(act.record_of(row))
+            }),
         )
     }
 }
@@ -299,15 +327,19 @@ impl Handler<DeleteToken> for UsageLedger {
     fn handle(&mut self, msg: DeleteToken, _: &mut Context<Self>) -> Self::Result {
         let db = self.db.clone();
         Box::pin(
-            async move { store::soft_delete(&db, msg.id).await }
-                .into_actor(self)
-                .map(move |res, act, _| {
-                    if !res.map_err(|e| ApiError::internal("cannot delete token", e))? {
-                        return Err(token_not_found(msg.id));
-                    }
-                    act.state.forget(msg.id);
-                    Ok(())
-                }),
+            async move {
+                let found = store::soft_delete(&db, msg.id).await?;
+                changes::announce(&db, Change::Accounts).await;
+                Ok::<_, sea_orm::DbErr>(found)
+            }
+            .into_actor(self)
+            .map(move |res, act, _| {
+                if !res.map_err(|e| ApiError::internal("cannot delete token", e))? {
+                    return Err(token_not_found(msg.id));
+                }
+                act.state.forget(msg.id);
+                Ok(())
+            }),
         )
     }
 }
@@ -337,6 +369,7 @@ impl Handler<PutPrices> for UsageLedger {
         Box::pin(
             async move {
                 price_store::upsert(&db, &msg.0).await?;
+                changes::announce(&db, Change::Accounts).await;
                 price_store::load(&db).await
             }
             .into_actor(self)
@@ -366,6 +399,7 @@ impl Handler<DeletePrice> for UsageLedger {
         Box::pin(
             async move {
                 let found = price_store::delete(&db, &msg.provider, &msg.model).await?;
+                changes::announce(&db, Change::Accounts).await;
                 Ok::<_, sea_orm::DbErr>((found, price_store::load(&db).await?, msg))
             }
             .into_actor(self)

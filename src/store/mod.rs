@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod budget_holds;
+pub mod changes;
 pub mod log_search;
 pub mod logs;
 pub mod prices;

@@ -121,15 +121,23 @@ async fn changes_on_one_instance_are_in_force_on_another_despite_clock_skew() {
     let sync = sync_ms.to_string();
     let bound = Duration::from_millis(2 * sync_ms);
     let mock = Mock::start();
-    // A's clock is a minute behind, B's right: change times come from the database.
+    // A's clock is a minute behind, B's right: change times come from the database. The
+    // change feed is off: this is the polling fallback's bound.
     let a = Gateway::start(
         &backend,
         &[
             ("GATEWAY__CLUSTER__SYNC_INTERVAL_MS", &sync),
+            ("GATEWAY__CLUSTER__LISTEN", "false"),
             ("GATEWAY_CLOCK_SKEW_MS", "-60000"),
         ],
     );
-    let b = Gateway::start(&backend, &[("GATEWAY__CLUSTER__SYNC_INTERVAL_MS", &sync)]);
+    let b = Gateway::start(
+        &backend,
+        &[
+            ("GATEWAY__CLUSTER__SYNC_INTERVAL_MS", &sync),
+            ("GATEWAY__CLUSTER__LISTEN", "false"),
+        ],
+    );
     let token = a.token(&backend, &["--name", "app"]);
 
     // A provider and key added through A serve calls on B.
@@ -173,6 +181,123 @@ async fn changes_on_one_instance_are_in_force_on_another_despite_clock_skew() {
     change_reaches(&a, &b, off, &token, "gpt-4o-mini", 401, bound, "disable").await;
     let on = ("PATCH", path.as_str(), json!({"enabled": true}));
     change_reaches(&b, &a, on, &token, "gpt-4o-mini", 200, bound, "enable").await;
+    backend.drop_database().await;
+}
+
+/// With the change feed (LISTEN/NOTIFY) every kind of admin change is in force on the other
+/// instance long before its next poll: here the poll is 30 s away and the bound 1 s.
+#[actix_web::test]
+async fn changes_arrive_at_once_through_the_change_feed() {
+    let Some(backend) = postgres().await else {
+        return;
+    };
+    let poll = [("GATEWAY__CLUSTER__SYNC_INTERVAL_MS", "30000")];
+    let bound = Duration::from_secs(1);
+    let mock = Mock::start();
+    let a = Gateway::start(&backend, &poll);
+    let b = Gateway::start(&backend, &poll);
+    let token = a.token(&backend, &["--name", "app"]);
+    // (A change announced before B's listener is up is read by the sync B runs once it is.)
+    let mut took = Vec::new();
+    let mut reaches = |what: &'static str, t: Option<Duration>| {
+        let t = t.unwrap_or_else(|| panic!("{what}: never reached B"));
+        assert!(
+            t <= bound,
+            "{what}: reached B after {t:?} (bound {bound:?})"
+        );
+        took.push(format!("{what} {t:?}"));
+    };
+
+    // Provider.
+    a.add_provider("shared", &mock, json!(["m"]), &["sk-feed-key-0001"])
+        .await;
+    let t = time_until(Duration::from_secs(5), || async {
+        b.post("/v1/chat/completions", &token, &chat("m")).await.0 == 200
+    })
+    .await;
+    reaches("provider", t);
+
+    // Key: a second key added on A is used by B.
+    let started = Instant::now();
+    let (s, body) = a
+        .admin_send(
+            "POST",
+            "/providers/shared/keys",
+            &json!({"key": "sk-feed-key-0002"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{body}");
+    let t = time_until(Duration::from_secs(5), || async {
+        b.post("/v1/chat/completions", &token, &chat("m")).await;
+        mock.calls_for("sk-feed-key-0002").await > 0
+    })
+    .await
+    .map(|_| started.elapsed());
+    reaches("key", t);
+
+    // Redirect.
+    let started = Instant::now();
+    let redirect = json!({"source": "old-name", "target": "m"});
+    let (s, body) = a
+        .admin_send("PUT", "/admin/model-redirects", &redirect)
+        .await;
+    assert!(s.is_success(), "{body}");
+    let t = time_until(Duration::from_secs(5), || async {
+        b.post("/v1/chat/completions", &token, &chat("old-name"))
+            .await
+            .0
+            == 200
+    })
+    .await
+    .map(|_| started.elapsed());
+    reaches("redirect", t);
+
+    // Price: B's price list (its memory) shows it.
+    let started = Instant::now();
+    let price = json!([{"model": "m", "input_per_million": 7.5, "output_per_million": 9.5}]);
+    let (s, body) = a.admin_send("PUT", "/admin/model-prices", &price).await;
+    assert!(s.is_success(), "{body}");
+    let t = time_until(Duration::from_secs(5), || async {
+        b.get("/admin/model-prices", &b.admin).await.1["data"]
+            .as_array()
+            .is_some_and(|rows| rows.iter().any(|p| p["model"] == "m"))
+    })
+    .await
+    .map(|_| started.elapsed());
+    reaches("price", t);
+
+    // Token disabled on A: refused by B.
+    let (_, list) = a.get("/admin/tokens", &a.admin).await;
+    let id = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "app")
+        .unwrap()["id"]
+        .clone();
+    let started = Instant::now();
+    let path = format!("/admin/tokens/{id}");
+    let (s, body) = a
+        .admin_send("PATCH", &path, &json!({"enabled": false}))
+        .await;
+    assert!(s.is_success(), "{body}");
+    let t = time_until(Duration::from_secs(5), || async {
+        b.post("/v1/chat/completions", &token, &chat("m")).await.0 == 401
+    })
+    .await
+    .map(|_| started.elapsed());
+    reaches("token disabled", t);
+    eprintln!("change feed propagation: {}", took.join(", "));
+    let (_, raw) = send_raw("GET", &b.url("/metrics"), None, None, Vec::new()).await;
+    let text = String::from_utf8_lossy(&raw);
+    assert!(
+        text.lines().any(|l| l == "gateway_change_feed_up 1"),
+        "the feed gauge is not up: {}",
+        text.lines()
+            .filter(|l| l.contains("change_feed"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
     backend.drop_database().await;
 }
 
