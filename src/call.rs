@@ -97,32 +97,18 @@ impl CallRecord {
         entry.status_code = status_code;
         entry.latency_ms = self.started.elapsed().as_millis() as i64;
         self.ledger.settle(self.reservation.take(), &mut entry);
-        if let Some(db) = self.shared_db.take() {
-            // Off the response path: until it runs (or the row is written) the hold and the
-            // rate window count the whole reservation, which only errs on the safe side.
-            let (hold, window, token) = (entry.hold_id, self.rate_window, entry.token_id);
-            let (tokens, nano) = (entry.total_tokens, entry.amount_nano);
-            let ledger = self.ledger.clone();
-            ledger
-                .pending_shrinks
-                .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        if let (Some(db), Some((start, reserved)), Some(token)) =
+            (self.shared_db.take(), self.rate_window, entry.token_id)
+        {
+            // Off the response path: until it runs the shared rate window counts the whole
+            // reservation, which only errs on the safe side.
+            let tokens = entry.total_tokens;
             actix_web::rt::spawn(async move {
-                if let Some(id) = hold {
-                    if let Err(e) = crate::store::budget_holds::shrink(&db, id, tokens, nano).await
-                    {
-                        log::warn!("cannot shrink budget hold {id}: {e}");
-                    }
+                let settled =
+                    crate::store::rate_windows::settle(&db, token, start, reserved, tokens);
+                if let Err(e) = settled.await {
+                    log::warn!("cannot settle the rate window of token {token}: {e}");
                 }
-                if let (Some((start, reserved)), Some(token)) = (window, token) {
-                    let settled =
-                        crate::store::rate_windows::settle(&db, token, start, reserved, tokens);
-                    if let Err(e) = settled.await {
-                        log::warn!("cannot settle the rate window of token {token}: {e}");
-                    }
-                }
-                ledger
-                    .pending_shrinks
-                    .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
             });
         }
         let to_first_attempt = self.first_attempt.map(|t| t.duration_since(self.started));

@@ -12,7 +12,7 @@ use crate::accounting::ledger::{LedgerConfig, LedgerState};
 use crate::actors::admin_gate::AdminGate;
 use crate::actors::log_sink::{Flush, LogQueue, LogSink};
 use crate::actors::provider_registry::{ProviderRegistry, Reload, SyncNow as SyncRegistry};
-use crate::actors::usage_ledger::{price_book, SyncNow as SyncLedger, UsageLedger};
+use crate::actors::usage_ledger::{price_book, ReturnLeases, SyncNow as SyncLedger, UsageLedger};
 use crate::error::ApiError;
 use crate::handlers::{admin, auth, client, messages, ops, support, token};
 use crate::routing::table::{RoutingTable, SharedRouting};
@@ -55,7 +55,9 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         },
         price_book(&prices),
     ));
-    let ledger = UsageLedger::new(db.clone(), accounts.clone(), prices, sync).start();
+    let leases = (settings.cluster.shared_limits && !settings.is_sqlite())
+        .then(|| settings.cluster.lease_ttl_ms());
+    let ledger = UsageLedger::new(db.clone(), accounts.clone(), prices, sync, leases).start();
     let routing: SharedRouting = Arc::new(RwLock::new(Arc::new(RoutingTable::default())));
     let registry = ProviderRegistry::new(
         db.clone(),
@@ -84,7 +86,7 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         gate,
     };
     telemetry::install()?;
-    if settings.cluster.listen && !settings.is_sqlite() {
+    let feed = (settings.cluster.listen && !settings.is_sqlite()).then(|| {
         let (registry, ledger) = (state.registry.clone(), state.ledger.clone());
         actix::spawn(changes::listen(
             settings.database.url.clone(),
@@ -96,8 +98,8 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
                     ledger.do_send(SyncLedger);
                 }
             },
-        ));
-    }
+        ))
+    });
     let doc = web::Data::new(openapi::document());
     let workers = match settings.server.workers {
         0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
@@ -156,6 +158,14 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
     logs.send(Flush)
         .await
         .map_err(|e| format!("log sink gone at shutdown: {e}"))??;
+    if let Err(e) = state.ledger.send(ReturnLeases).await {
+        log::warn!("cannot return budget leases: {e}");
+    }
+    // The listener's connection must close inside the runtime (sqlx spawns its close).
+    if let Some(feed) = feed {
+        feed.abort();
+        let _ = feed.await;
+    }
     log::info!("shutdown complete");
     Ok(())
 }

@@ -112,6 +112,18 @@ pub struct ClusterSettings {
     /// Postgres: listen for other instances' change announcements (`LISTEN/NOTIFY`) and
     /// sync at once; polling every `sync_interval_ms` stays the fallback.
     pub listen: bool,
+    /// How long a budget lease outlives its instance's last renewal (renewed every sync
+    /// tick): what an instance killed with `kill -9` keeps from the others, for that long.
+    pub lease_ttl_secs: u64,
+}
+
+impl ClusterSettings {
+    /// The lease TTL in ms, at least five sync intervals (it is renewed on each).
+    pub fn lease_ttl_ms(&self) -> i64 {
+        let ttl = self.lease_ttl_secs.saturating_mul(1000);
+        ttl.max(self.sync_interval_ms.saturating_mul(5))
+            .min(i64::MAX as u64) as i64
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

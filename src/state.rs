@@ -38,6 +38,11 @@ impl AppState {
         self.settings.cluster.shared_limits && !self.settings.is_sqlite()
     }
 
+    /// How long a budget lease lives without renewal, in ms.
+    pub fn lease_ttl_ms(&self) -> i64 {
+        self.settings.cluster.lease_ttl_ms()
+    }
+
     /// The routing table in force.
     pub fn table(&self) -> Arc<RoutingTable> {
         self.routing.read().clone()

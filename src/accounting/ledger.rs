@@ -13,12 +13,14 @@ use parking_lot::{Mutex, RwLock};
 use dashmap::DashMap;
 use entity::token;
 
+use super::lease::Draw;
 use super::token::TokenInfo;
 use super::{Account, CallEstimate, Reservation, Totals};
 use crate::error::ApiError;
 use crate::pricing::{Price, PriceBook};
 use crate::settings::MissingPrice;
 use crate::store::logs::LogEntry;
+use crate::time::now_ms;
 use crate::upstream::Usage;
 
 #[derive(Debug, Clone)]
@@ -40,6 +42,9 @@ struct TokenSlot {
     /// change this instance made) never replaces a newer one.
     updated_at: AtomicI64,
     account: Mutex<Account>,
+    /// Held while this instance asks the database for more of the token's budget, so
+    /// concurrent calls of one token make one request, not one each.
+    lease_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// A token with its live counters.
@@ -48,6 +53,20 @@ pub struct TokenState {
     pub info: Arc<TokenInfo>,
     pub totals: Totals,
     pub reserved_nano: i64,
+}
+
+/// More of a token's budget, granted by the database.
+pub struct LeaseGrant {
+    pub id: i64,
+    /// The same lease grew (else a new one replaced a lost one).
+    pub renewed: bool,
+    pub tokens: i64,
+    pub nano: i64,
+    /// How long it may be drawn on without renewal.
+    pub valid_ms: i64,
+    /// The token's cluster-wide `spent + held` after the grant.
+    pub global_tokens: i64,
+    pub global_nano: i64,
 }
 
 /// Unpriced (provider, model) pairs warned about, at most; past it one line says so.
@@ -94,8 +113,6 @@ pub struct LedgerState {
     lookups: Mutex<LookupBucket>,
     /// 401s answered, and when a warning last reported them.
     pub rejected_auth: AtomicU64,
-    /// Settled calls whose shared budget hold is still being shrunk to their usage.
-    pub pending_shrinks: std::sync::atomic::AtomicUsize,
     warned_rejected: Mutex<(Option<Instant>, u64)>,
     by_hash: DashMap<String, Arc<TokenSlot>>,
     by_id: DashMap<i32, Arc<TokenSlot>>,
@@ -122,7 +139,6 @@ impl LedgerState {
             by_hash: DashMap::new(),
             by_id: DashMap::new(),
             deleted: DashMap::new(),
-            pending_shrinks: std::sync::atomic::AtomicUsize::new(0),
             unknown: DashMap::new(),
             lookups: Mutex::new(LookupBucket {
                 permits: config.lookups_per_sec as f64,
@@ -218,6 +234,7 @@ impl LedgerState {
                     info: RwLock::new(info.clone()),
                     updated_at: AtomicI64::new(row.updated_at),
                     account: Mutex::new(Account::new(totals_of(row))),
+                    lease_lock: Arc::default(),
                 })
             })
             .clone();
@@ -365,6 +382,83 @@ impl LedgerState {
                 .lock()
                 .learn_cluster(global_tokens, global_nano);
         }
+    }
+
+    /// Whether this instance's lease covers a reservation just admitted, and if not, what
+    /// to ask the database for.
+    pub fn draw_lease(&self, r: &Reservation) -> Option<Draw> {
+        let slot = self.by_id.get(&r.token_id)?.clone();
+        let limits = slot.info.read().limits;
+        let mut account = slot.account.lock();
+        let left = account.left(&limits);
+        let reserved = (account.reserved_tokens, account.reserved_nano);
+        Some(account.lease.draw(&limits, reserved, r, left, now_ms()))
+    }
+
+    /// The lock to hold while asking the database for more of a token's budget.
+    pub fn lease_lock(&self, token_id: i32) -> Option<Arc<tokio::sync::Mutex<()>>> {
+        Some(self.by_id.get(&token_id)?.lease_lock.clone())
+    }
+
+    /// The database granted more of a token's budget (and showed its cluster-wide figures).
+    pub fn lease_granted(&self, token_id: i32, grant: LeaseGrant) {
+        if let Some(slot) = self.by_id.get(&token_id) {
+            let mut account = slot.account.lock();
+            let valid_until = now_ms().saturating_add(grant.valid_ms);
+            account.lease.granted(
+                grant.id,
+                grant.renewed,
+                grant.tokens,
+                grant.nano,
+                valid_until,
+            );
+            account.learn_cluster(grant.global_tokens, grant.global_nano);
+        }
+    }
+
+    /// On a sync tick: the unused part of leases no call drew on since the last tick (to
+    /// give back), and the leases still holding something (to renew).
+    pub fn lease_tick(&self) -> (Vec<(i64, i64, i64)>, Vec<i64>) {
+        let (mut idle, mut live) = (Vec::new(), Vec::new());
+        for slot in self.by_id.iter() {
+            let mut account = slot.account.lock();
+            let reserved = (account.reserved_tokens, account.reserved_nano);
+            if let Some(excess) = account.lease.idle_excess(reserved) {
+                idle.push(excess);
+            }
+            if let (Some(id), true) = (
+                account.lease.id,
+                account.lease.tokens > 0 || account.lease.nano > 0,
+            ) {
+                live.push(id);
+            }
+        }
+        (idle, live)
+    }
+
+    /// The leases in `ids` were renewed for `valid_ms` from now.
+    pub fn leases_renewed(&self, ids: &[i64], valid_ms: i64) {
+        let until = now_ms().saturating_add(valid_ms);
+        for slot in self.by_id.iter() {
+            let mut account = slot.account.lock();
+            if account.lease.id.is_some_and(|id| ids.contains(&id)) {
+                account.lease.valid_until = until;
+            }
+        }
+    }
+
+    /// At shutdown: every lease's unused part (calls have drained), to give back.
+    pub fn return_leases(&self) -> Vec<(i64, i64, i64)> {
+        let mut out = Vec::new();
+        for slot in self.by_id.iter() {
+            let mut account = slot.account.lock();
+            let reserved = (account.reserved_tokens, account.reserved_nano);
+            account.lease.used = false;
+            if let Some(excess) = account.lease.idle_excess(reserved) {
+                out.push(excess);
+            }
+        }
+        out
     }
 
     /// Gives a reservation back early (a call refused after admission).

@@ -5,6 +5,7 @@
 //! reservation with the real usage. A call is admitted while `spent + reserved` is below the
 //! budget, so concurrent calls can overshoot by at most the last admitted call.
 
+pub mod lease;
 pub mod ledger;
 pub mod token;
 
@@ -79,6 +80,8 @@ pub struct Account {
     /// from the database's shared holds (0 on a single instance).
     pub external_tokens: i64,
     pub external_nano: i64,
+    /// In a cluster: this instance's lease on the budget (empty on a single instance).
+    pub lease: lease::Lease,
     requests: VecDeque<Instant>,
     tokens: VecDeque<(Instant, i64)>,
     tokens_in_window: i64,
@@ -96,6 +99,7 @@ impl Account {
             reserved_tokens: 0,
             external_tokens: 0,
             external_nano: 0,
+            lease: lease::Lease::default(),
             requests: VecDeque::new(),
             tokens: VecDeque::new(),
             tokens_in_window: 0,
@@ -210,18 +214,42 @@ impl Account {
 
     /// Learns what the rest of the cluster spends or holds, from the database's view of the
     /// whole token (`spent + held`, every instance). This instance's own share of it is its
-    /// local totals and reservations; the rest is the others'. Overestimates while this
-    /// instance's settled calls wait for their flush (their holds are still in the
-    /// database): safe, it only shrinks the allowance for a moment.
+    /// local totals (written or waiting to be: the latter are still in its lease in the
+    /// database) and its lease; the rest is the others'.
     pub fn learn_cluster(&mut self, global_tokens: i64, global_nano: i64) {
         self.external_tokens = global_tokens
             .saturating_sub(self.totals.total_tokens)
-            .saturating_sub(self.reserved_tokens)
+            .saturating_sub(self.lease.tokens.max(self.reserved_tokens))
             .max(0);
         self.external_nano = global_nano
             .saturating_sub(self.totals.amount_nano)
-            .saturating_sub(self.reserved_nano)
+            .saturating_sub(self.lease.nano.max(self.reserved_nano))
             .max(0);
+    }
+
+    /// What the budgets leave beyond everything known (spent, reserved, the others').
+    pub fn left(&self, limits: &Limits) -> lease::Left {
+        let left = |max: Option<i64>, spent: i64, reserved: i64, external: i64| {
+            max.map_or(0, |m| {
+                m.saturating_sub(spent)
+                    .saturating_sub(reserved)
+                    .saturating_sub(external)
+            })
+        };
+        lease::Left {
+            tokens: left(
+                limits.max_tokens,
+                self.totals.total_tokens,
+                self.reserved_tokens,
+                self.external_tokens,
+            ),
+            nano: left(
+                limits.max_amount_nano,
+                self.totals.amount_nano,
+                self.reserved_nano,
+                self.external_nano,
+            ),
+        }
     }
 
     /// Gives back what a reservation held.
@@ -238,6 +266,7 @@ impl Account {
         t.total_tokens = t.total_tokens.saturating_add(usage.total_tokens);
         t.amount_nano = t.amount_nano.saturating_add(amount_nano);
         t.requests = t.requests.saturating_add(1);
+        self.lease.spend(usage.total_tokens, amount_nano);
         if usage.total_tokens > 0 {
             self.tokens.push_back((now, usage.total_tokens));
             self.tokens_in_window = self.tokens_in_window.saturating_add(usage.total_tokens);

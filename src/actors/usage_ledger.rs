@@ -19,6 +19,7 @@ use crate::accounting::token::TokenInfo;
 use crate::accounting::Totals;
 use crate::error::ApiError;
 use crate::pricing::PriceBook;
+use crate::store::budget_holds as holds;
 use crate::store::changes::{self, Change};
 use crate::store::prices::{self as price_store, PriceRow};
 use crate::store::tokens::{self as store, NewToken, TokenPatch};
@@ -39,6 +40,8 @@ pub struct UsageLedger {
     syncing: bool,
     /// A sync was asked for while one ran: run another when it ends.
     resync: bool,
+    /// Budget leases' TTL when budgets are shared through the database (else `None`).
+    lease_ttl_ms: Option<i64>,
 }
 
 pub fn price_book(rows: &[PriceRow]) -> PriceBook {
@@ -54,6 +57,7 @@ impl UsageLedger {
         state: Arc<LedgerState>,
         prices: Vec<PriceRow>,
         sync_interval: Duration,
+        lease_ttl_ms: Option<i64>,
     ) -> Self {
         UsageLedger {
             db,
@@ -64,6 +68,7 @@ impl UsageLedger {
             synced_until: None,
             syncing: false,
             resync: false,
+            lease_ttl_ms,
         }
     }
 
@@ -79,7 +84,15 @@ impl UsageLedger {
         let margin = 2 * self.sync_interval.as_millis() as i64 + 1000;
         let last = self.synced_until;
         let db = self.db.clone();
+        // Budget leases: unused ones go back, those in use are renewed.
+        let (idle, live) = match self.lease_ttl_ms {
+            Some(_) => self.state.lease_tick(),
+            None => Default::default(),
+        };
+        let ttl = self.lease_ttl_ms.unwrap_or(0);
         async move {
+            holds::give_back(&db, &idle).await?;
+            holds::renew(&db, &live, ttl).await?;
             let started = crate::store::db_now(&db).await?;
             let since = last.unwrap_or(started) - margin;
             // Every token created or changed anywhere: new tokens become known without a
@@ -88,20 +101,21 @@ impl UsageLedger {
             let rows = store::changed_since(&db, since).await?;
             let prices = price_store::load(&db).await?;
             // Holds of instances that died with calls in flight stop counting.
-            let expired = crate::store::budget_holds::expire(&db).await?;
+            let expired = holds::expire(&db).await?;
             crate::store::rate_windows::prune(&db).await?;
             if expired > 0 {
                 log::warn!(
-                    "{expired} token(s) had budget holds expire (an instance stopped mid-call)"
+                    "{expired} token(s) had a budget lease expire unreturned (an instance stopped without shutting down)"
                 );
             }
-            Ok::<_, sea_orm::DbErr>((started, rows, prices))
+            Ok::<_, sea_orm::DbErr>((started, rows, prices, live))
         }
         .into_actor(self)
         .map(move |res, act, ctx| {
             act.syncing = false;
             match res {
-                Ok((started, rows, prices)) => {
+                Ok((started, rows, prices, live)) => {
+                    act.state.leases_renewed(&live, ttl / 2);
                     act.synced_until = Some(started);
                     for row in rows {
                         act.state.upsert(&row);
@@ -129,6 +143,29 @@ impl UsageLedger {
             requests: row.request_count,
         });
         TokenRecord { row, totals }
+    }
+}
+
+/// At shutdown, once calls have drained and their usage is written: gives every budget
+/// lease's unused part back, so the other instances can spend it at once.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ReturnLeases;
+
+impl Handler<ReturnLeases> for UsageLedger {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, _: ReturnLeases, _: &mut Context<Self>) -> Self::Result {
+        let leases = self.state.return_leases();
+        let db = self.db.clone();
+        Box::pin(async move {
+            if let Err(e) = holds::give_back(&db, &leases).await {
+                log::warn!(
+                    "cannot return {} budget lease(s): {e}; they expire by themselves",
+                    leases.len()
+                );
+            }
+        })
     }
 }
 

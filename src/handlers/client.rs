@@ -8,6 +8,8 @@ use utoipa::ToSchema;
 
 use super::extract::ClientAuth;
 use super::support::{authenticate, read_body, request_id};
+use crate::accounting::lease::Draw;
+use crate::accounting::ledger::LeaseGrant;
 use crate::accounting::ledger::{Admission, AdmitRequest};
 use crate::accounting::token::TokenInfo;
 use crate::call::CallRecord;
@@ -17,7 +19,8 @@ use crate::openapi::{self, ErrorBody};
 use crate::proxy;
 use crate::routing::table::Route;
 use crate::state::AppState;
-use crate::store::{budget_holds, rate_windows};
+use crate::store::budget_holds::{self, Grant};
+use crate::store::rate_windows;
 use crate::upstream::client::UpstreamClient;
 use crate::upstream::usage::TextEstimate;
 use crate::upstream::{ClientRequest, Endpoint};
@@ -257,7 +260,6 @@ async fn proxied(
         // What this instance knows of the others' spend may be stale (their calls ended):
         // ask the database before refusing.
         Err(ApiError::InsufficientQuota(_)) if shared => {
-            wait_for_shrinks(&state.accounts).await;
             let global = budget_holds::global(&state.db, token.id)
                 .await
                 .map_err(|e| ApiError::internal("cannot read the shared budget", e))?;
@@ -285,13 +287,14 @@ async fn proxied(
                     "rate limit reached across the cluster for this minute".into(),
                 )
             })?;
-        if let Some(r) = rec.as_mut() {
+        // With a tpm, the window's tokens shrink to the call's usage when it settles.
+        if let (Some(r), Some(_)) = (rec.as_mut(), tpm) {
             r.rate_window = Some((window, reservation.tokens));
             r.shared_db = Some(state.db.clone());
         }
     }
     if shared {
-        admission = hold_in_cluster(state, rec, token.id, admission, || admit(&route)).await?;
+        admission = lease_in_cluster(state, rec, token.id, admission, || admit(&route)).await?;
     }
     let mut parsed = parsed;
     parsed.allowance = admission.allowance;
@@ -303,82 +306,92 @@ async fn proxied(
     proxy::forward(state, client, rec, endpoint, parsed, route).await
 }
 
-/// Waits (at most 200 ms) until this instance's settled calls have shrunk their budget
-/// holds; whether there were any.
-async fn wait_for_shrinks(ledger: &crate::accounting::ledger::LedgerState) -> bool {
-    use std::sync::atomic::Ordering;
-    if ledger.pending_shrinks.load(Ordering::Acquire) == 0 {
-        return false;
-    }
-    for _ in 0..200 {
-        actix_web::rt::time::sleep(std::time::Duration::from_millis(1)).await;
-        if ledger.pending_shrinks.load(Ordering::Acquire) == 0 {
-            break;
-        }
-    }
-    true
-}
-
-/// In a cluster, a budgeted call also holds its reservation in the database, where every
-/// instance's holds meet: the hold succeeds only while the whole cluster's spend and holds
-/// leave room for it. Refused once, the call learns the cluster's figures and is admitted
-/// again with the allowance they leave (a smaller completion cap); refused twice, it is a
-/// 429 like any exhausted budget.
-async fn hold_in_cluster(
+/// In a cluster, a budgeted call must be covered by this instance's lease on the token's
+/// budget, a slice held in the database where every instance's leases meet. Usually it is,
+/// and nothing waits on the database. If not, the instance asks for the call's need plus
+/// a slice for the calls after it, then for the need alone; refused, the call learns the
+/// cluster's figures and is admitted again with the allowance they leave (a smaller
+/// completion cap); refused again, it is a 429 like any exhausted budget.
+async fn lease_in_cluster(
     state: &AppState,
     rec: &mut Option<CallRecord>,
     token_id: i32,
     first: Admission,
     readmit: impl Fn() -> Result<Admission, ApiError>,
 ) -> Result<Admission, ApiError> {
-    let ttl_ms = (state.settings.upstream.request_timeout_secs as i64 + 60) * 1000;
+    let ttl_ms = state.lease_ttl_ms();
     let mut admission = first;
     for attempt in 0..2 {
         let Some(reservation) = admission.reservation else {
             return Ok(admission);
         };
-        let (id, global) = budget_holds::hold(
-            &state.db,
-            token_id,
-            reservation.tokens,
-            reservation.cost_nano,
-            ttl_ms,
-        )
-        .await
-        .map_err(|e| ApiError::internal("cannot hold the budget", e))?;
-        if let Some(id) = id {
-            state
-                .accounts
-                .learn_cluster(token_id, global.tokens, global.nano);
-            if let Some(r) = rec.as_mut() {
-                r.entry.hold_id = Some(id);
-                r.shared_db = Some(state.db.clone());
+        let draw = |accounts: &crate::accounting::ledger::LedgerState| {
+            accounts
+                .draw_lease(&reservation)
+                .ok_or(ApiError::InvalidToken)
+        };
+        let mut short = match draw(&state.accounts)? {
+            Draw::Covered(id) => return Ok(drew(rec, admission, id)),
+            Draw::Short(short) => short,
+        };
+        // One request for more at a time per token; the one before may have covered this.
+        let lock = state
+            .accounts
+            .lease_lock(token_id)
+            .ok_or(ApiError::InvalidToken)?;
+        let _one_at_a_time = lock.lock().await;
+        if let Draw::Covered(id) = draw(&state.accounts)? {
+            return Ok(drew(rec, admission, id));
+        }
+        if let Draw::Short(again) = draw(&state.accounts)? {
+            short = again;
+        }
+        let mut asks = vec![(
+            short.need_tokens.saturating_add(short.slice_tokens),
+            short.need_nano.saturating_add(short.slice_nano),
+        )];
+        if short.slice_tokens > 0 || short.slice_nano > 0 {
+            asks.push((short.need_tokens, short.need_nano));
+        }
+        let mut global = None;
+        for (tokens, nano) in asks {
+            let grant = budget_holds::grant(&state.db, token_id, short.lease, tokens, nano, ttl_ms)
+                .await
+                .map_err(|e| ApiError::internal("cannot lease the budget", e))?;
+            match grant {
+                Grant::Granted {
+                    id,
+                    renewed,
+                    global,
+                } => {
+                    state.accounts.lease_granted(
+                        token_id,
+                        LeaseGrant {
+                            id,
+                            renewed,
+                            tokens,
+                            nano,
+                            valid_ms: ttl_ms / 2,
+                            global_tokens: global.tokens,
+                            global_nano: global.nano,
+                        },
+                    );
+                    return Ok(drew(rec, admission, id));
+                }
+                Grant::Refused(g) => global = Some(g),
             }
-            return Ok(admission);
         }
         // Refused: give the local reservation back, learn what the cluster holds.
         state.accounts.release(&reservation);
         if let Some(r) = rec.as_mut() {
             r.reservation = None;
         }
+        if let Some(g) = global {
+            state.accounts.learn_cluster(token_id, g.tokens, g.nano);
+        }
         if attempt == 1 {
-            state
-                .accounts
-                .learn_cluster(token_id, global.tokens, global.nano);
             break;
         }
-        // Calls this instance just settled may still hold their whole reservation (their
-        // holds shrink to their usage in the background): let that finish, then look again.
-        let global = if wait_for_shrinks(&state.accounts).await {
-            budget_holds::global(&state.db, token_id)
-                .await
-                .map_err(|e| ApiError::internal("cannot read the shared budget", e))?
-        } else {
-            global
-        };
-        state
-            .accounts
-            .learn_cluster(token_id, global.tokens, global.nano);
         admission = readmit()?;
         if let Some(r) = rec.as_mut() {
             r.reservation = admission.reservation;
@@ -387,6 +400,14 @@ async fn hold_in_cluster(
     Err(ApiError::InsufficientQuota(
         "token budget is spent or held by calls in flight across the cluster".into(),
     ))
+}
+
+/// The call reserved from lease `id`: its usage leaves that lease when it is written.
+fn drew(rec: &mut Option<CallRecord>, admission: Admission, id: i64) -> Admission {
+    if let Some(r) = rec.as_mut() {
+        r.entry.hold_id = Some(id);
+    }
+    admission
 }
 
 pub async fn handle(

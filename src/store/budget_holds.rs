@@ -1,10 +1,15 @@
-//! Budget holds shared by the instances of a cluster (Postgres only).
+//! Budget leases shared by the instances of a cluster (Postgres only).
 //!
-//! Admission on any instance reserves a call's worst case in the token's row with one
-//! conditional `UPDATE` — it succeeds only while `spent + held + this call` fits every
-//! budget — and records the hold with an expiry. A hold ends in the transaction that
-//! writes the call's usage (so `spent + held` never dips), or expires (an instance that
-//! died holding it). Tokens without a budget never come here.
+//! An instance serving a token with a budget holds a slice of it — a lease — in the token's
+//! row (`held_tokens`, `held_nano`), taken with one conditional `UPDATE` that succeeds only
+//! while `spent + held + slice` fits every budget, and recorded in `budget_holds` with an
+//! expiry. Calls then reserve from the lease in memory; the batch that writes a call's
+//! usage moves that usage from the lease to `spent` in the same transaction (so
+//! `spent + held` never dips below the truth). Unused leases are given back after a quiet
+//! sync tick and at shutdown; the lease of an instance that died stops counting when it
+//! expires. Tokens without a budget never come here.
+
+use std::collections::HashMap;
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, Value};
 
@@ -17,22 +22,79 @@ pub struct Global {
     pub nano: i64,
 }
 
-/// Places a hold; `Ok((Some(id), global))` when it fits, `Ok((None, global))` when it
-/// does not (nothing held).
-pub async fn hold(
+/// What asking for a lease (or more of one) came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grant {
+    /// Held, in lease `id`; `renewed` is false when a new lease replaced a lost one.
+    Granted {
+        id: i64,
+        renewed: bool,
+        global: Global,
+    },
+    /// The budgets cannot pay for it: nothing held.
+    Refused(Global),
+}
+
+/// Takes `tokens`/`nano` more of a token's budget: into lease `lease` when it still exists
+/// (its expiry pushed to now + `ttl_ms`), else into a new lease.
+pub async fn grant(
     db: &DatabaseConnection,
     token_id: i32,
+    lease: Option<i64>,
     tokens: i64,
     nano: i64,
     ttl_ms: i64,
-) -> Result<(Option<i64>, Global), DbErr> {
+) -> Result<Grant, DbErr> {
     let now = db_clock_sql(DbBackend::Postgres);
+    let fits = "(max_tokens IS NULL OR total_tokens + held_tokens + $2 <= max_tokens) \
+         AND (max_amount_nano IS NULL OR amount_spent_nano + held_nano + $3 <= max_amount_nano)";
+    let add = "UPDATE tokens SET held_tokens = held_tokens + $2, held_nano = held_nano + $3";
+    let global = "total_tokens + held_tokens AS g_tokens, amount_spent_nano + held_nano AS g_nano";
+    if let Some(lease) = lease {
+        // The lease row is locked first (as the batch writer and the expiry sweep do), so
+        // it cannot vanish between the check and the update.
+        let sql = format!(
+            "WITH l AS (SELECT id FROM budget_holds WHERE id = $5 AND token_id = $1 FOR UPDATE), \
+             u AS ({add} WHERE id = $1 AND EXISTS (SELECT 1 FROM l) AND {fits} \
+                   RETURNING id, {global}), \
+             h AS (UPDATE budget_holds SET tokens = tokens + $2, nano = nano + $3, \
+                   expires_at = {now} + $4 FROM u WHERE budget_holds.id = $5 RETURNING budget_holds.id) \
+             SELECT (SELECT COUNT(*) FROM l) AS lease_found, h.id AS hold_id, u.g_tokens, u.g_nano \
+             FROM (SELECT 1) AS one LEFT JOIN u ON true LEFT JOIN h ON true"
+        );
+        let row = db
+            .query_one(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                sql,
+                [
+                    Value::from(token_id),
+                    Value::from(tokens),
+                    Value::from(nano),
+                    Value::from(ttl_ms),
+                    Value::from(lease),
+                ],
+            ))
+            .await?
+            .ok_or_else(|| DbErr::Custom("the lease query returned no row".into()))?;
+        let found: i64 = row.try_get("", "lease_found")?;
+        if found > 0 {
+            if let Some(id) = row.try_get::<Option<i64>>("", "hold_id")? {
+                let global = Global {
+                    tokens: row.try_get("", "g_tokens")?,
+                    nano: row.try_get("", "g_nano")?,
+                };
+                return Ok(Grant::Granted {
+                    id,
+                    renewed: true,
+                    global,
+                });
+            }
+            return Ok(Grant::Refused(self::global(db, token_id).await?));
+        }
+        // The lease expired (this instance could not renew it): start a new one.
+    }
     let sql = format!(
-        "WITH u AS (UPDATE tokens SET held_tokens = held_tokens + $2, held_nano = held_nano + $3 \
-         WHERE id = $1 \
-           AND (max_tokens IS NULL OR total_tokens + held_tokens + $2 <= max_tokens) \
-           AND (max_amount_nano IS NULL OR amount_spent_nano + held_nano + $3 <= max_amount_nano) \
-         RETURNING id, total_tokens + held_tokens AS g_tokens, amount_spent_nano + held_nano AS g_nano), \
+        "WITH u AS ({add} WHERE id = $1 AND {fits} RETURNING id, {global}), \
          h AS (INSERT INTO budget_holds (token_id, tokens, nano, expires_at) \
                SELECT id, $2, $3, {now} + $4 FROM u RETURNING id) \
          SELECT h.id AS hold_id, u.g_tokens, u.g_nano FROM h, u"
@@ -49,14 +111,17 @@ pub async fn hold(
             ],
         ))
         .await?;
-    if let Some(row) = row {
-        let global = Global {
-            tokens: row.try_get("", "g_tokens")?,
-            nano: row.try_get("", "g_nano")?,
-        };
-        return Ok((Some(row.try_get("", "hold_id")?), global));
+    match row {
+        Some(row) => Ok(Grant::Granted {
+            id: row.try_get("", "hold_id")?,
+            renewed: false,
+            global: Global {
+                tokens: row.try_get("", "g_tokens")?,
+                nano: row.try_get("", "g_nano")?,
+            },
+        }),
+        None => Ok(Grant::Refused(self::global(db, token_id).await?)),
     }
-    Ok((None, global(db, token_id).await?))
 }
 
 /// The token's cluster-wide `spent + held`.
@@ -76,60 +141,116 @@ pub async fn global(db: &DatabaseConnection, token_id: i32) -> Result<Global, Db
     })
 }
 
-/// Shrinks a settled call's hold to what it used (it ends when that usage is written). A
-/// hold already ended by the writer is left alone.
-pub async fn shrink(db: &DatabaseConnection, id: i64, tokens: i64, nano: i64) -> Result<(), DbErr> {
-    let sql = "WITH o AS (SELECT id, tokens AS old_t, nano AS old_n FROM budget_holds WHERE id = $1 FOR UPDATE), \
-         b AS (UPDATE budget_holds h SET tokens = LEAST(o.old_t, $2), nano = LEAST(o.old_n, $3) FROM o \
-               WHERE h.id = o.id RETURNING h.token_id, o.old_t - h.tokens AS dt, o.old_n - h.nano AS dn) \
-         UPDATE tokens SET held_tokens = GREATEST(held_tokens - b.dt, 0), held_nano = GREATEST(held_nano - b.dn, 0) \
-         FROM b WHERE tokens.id = b.token_id";
-    db.execute(Statement::from_sql_and_values(
+/// Takes `(lease, tokens, nano)` amounts off leases and their tokens' `held_*` (never below
+/// zero): usage written in the same transaction (`consume`), or unused lease given back.
+async fn take_off(conn: &impl ConnectionTrait, amounts: &[(i64, i64, i64)]) -> Result<(), DbErr> {
+    if amounts.is_empty() {
+        return Ok(());
+    }
+    let mut values = Vec::with_capacity(amounts.len() * 3);
+    let rows: Vec<String> = amounts
+        .iter()
+        .enumerate()
+        .map(|(i, (id, t, n))| {
+            values.extend([
+                Value::from(*id),
+                Value::from((*t).max(0)),
+                Value::from((*n).max(0)),
+            ]);
+            format!(
+                "(${}::BIGINT, ${}::BIGINT, ${}::BIGINT)",
+                3 * i + 1,
+                3 * i + 2,
+                3 * i + 3
+            )
+        })
+        .collect();
+    let sql = format!(
+        "WITH a(id, t, n) AS (VALUES {}), \
+         o AS (SELECT h.id, h.tokens AS old_t, h.nano AS old_n FROM budget_holds h \
+               JOIN a ON a.id = h.id ORDER BY h.id FOR UPDATE OF h), \
+         b AS (UPDATE budget_holds h SET tokens = GREATEST(o.old_t - a.t, 0), nano = GREATEST(o.old_n - a.n, 0) \
+               FROM o JOIN a ON a.id = o.id WHERE h.id = o.id \
+               RETURNING h.token_id, o.old_t - h.tokens AS dt, o.old_n - h.nano AS dn), \
+         s AS (SELECT token_id, SUM(dt) AS t, SUM(dn) AS n FROM b GROUP BY token_id) \
+         UPDATE tokens SET held_tokens = GREATEST(held_tokens - s.t, 0), held_nano = GREATEST(held_nano - s.n, 0) \
+         FROM s WHERE tokens.id = s.token_id",
+        rows.join(", ")
+    );
+    conn.execute(Statement::from_sql_and_values(
         DbBackend::Postgres,
         sql,
-        [
-            Value::from(id),
-            Value::from(tokens.max(0)),
-            Value::from(nano.max(0)),
-        ],
+        values,
     ))
     .await?;
     Ok(())
 }
 
-/// Ends holds (`condition` on `budget_holds`) and takes them off their tokens' `held_*`.
-async fn end_where(conn: &impl ConnectionTrait, condition: &str) -> Result<u64, DbErr> {
-    let sql = format!(
-        "WITH d AS (DELETE FROM budget_holds WHERE {condition} RETURNING token_id, tokens, nano), \
-         s AS (SELECT token_id, SUM(tokens) AS t, SUM(nano) AS n FROM d GROUP BY token_id) \
-         UPDATE tokens SET held_tokens = GREATEST(held_tokens - s.t, 0), \
-                           held_nano = GREATEST(held_nano - s.n, 0) \
-         FROM s WHERE tokens.id = s.token_id"
-    );
-    Ok(conn
-        .execute(Statement::from_string(DbBackend::Postgres, sql))
-        .await?
-        .rows_affected())
+/// Moves written usage out of the leases it was reserved from (inside the batch that adds
+/// it to the tokens' spend). `usage` is (lease, tokens, nano) per call.
+pub async fn consume(conn: &impl ConnectionTrait, usage: &[(i64, i64, i64)]) -> Result<(), DbErr> {
+    if usage.is_empty() || conn.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    let mut by_lease: HashMap<i64, (i64, i64)> = HashMap::new();
+    for (id, t, n) in usage {
+        let e = by_lease.entry(*id).or_default();
+        e.0 = e.0.saturating_add((*t).max(0));
+        e.1 = e.1.saturating_add((*n).max(0));
+    }
+    let mut amounts: Vec<(i64, i64, i64)> = by_lease
+        .into_iter()
+        .map(|(id, (t, n))| (id, t, n))
+        .collect();
+    amounts.sort_unstable();
+    take_off(conn, &amounts).await
 }
 
-/// Ends the holds of settled calls (inside the batch that writes their usage).
-pub async fn end(conn: &impl ConnectionTrait, ids: &[i64]) -> Result<(), DbErr> {
-    if ids.is_empty() || conn.get_database_backend() != DbBackend::Postgres {
+/// Gives unused lease back: (lease, tokens, nano).
+pub async fn give_back(db: &DatabaseConnection, amounts: &[(i64, i64, i64)]) -> Result<(), DbErr> {
+    let mut amounts = amounts.to_vec();
+    amounts.sort_unstable();
+    take_off(db, &amounts).await
+}
+
+/// Pushes the expiry of leases still in use to now + `ttl_ms`.
+pub async fn renew(db: &DatabaseConnection, ids: &[i64], ttl_ms: i64) -> Result<(), DbErr> {
+    if ids.is_empty() {
         return Ok(());
     }
     let list: Vec<String> = ids.iter().map(i64::to_string).collect();
-    end_where(conn, &format!("id IN ({})", list.join(", "))).await?;
+    let sql = format!(
+        "UPDATE budget_holds SET expires_at = {} + $1 WHERE id IN ({})",
+        db_clock_sql(DbBackend::Postgres),
+        list.join(", ")
+    );
+    db.execute(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        sql,
+        [Value::from(ttl_ms)],
+    ))
+    .await?;
     Ok(())
 }
 
-/// Ends holds whose instance never settled them (it died): they stop counting.
+/// Ends leases that were not renewed (their instance died, or gave them back and left the
+/// empty row): their rows go, and what they still held stops counting. Returns how many
+/// tokens had something left in an expired lease.
 pub async fn expire(db: &DatabaseConnection) -> Result<u64, DbErr> {
     if db.get_database_backend() != DbBackend::Postgres {
         return Ok(0);
     }
-    end_where(
-        db,
-        &format!("expires_at < {}", db_clock_sql(DbBackend::Postgres)),
-    )
-    .await
+    let sql = format!(
+        "WITH d AS (DELETE FROM budget_holds WHERE expires_at < {} RETURNING token_id, tokens, nano), \
+         s AS (SELECT token_id, SUM(tokens) AS t, SUM(nano) AS n FROM d GROUP BY token_id \
+               HAVING SUM(tokens) > 0 OR SUM(nano) > 0) \
+         UPDATE tokens SET held_tokens = GREATEST(held_tokens - s.t, 0), \
+                           held_nano = GREATEST(held_nano - s.n, 0) \
+         FROM s WHERE tokens.id = s.token_id",
+        db_clock_sql(DbBackend::Postgres)
+    );
+    Ok(db
+        .execute(Statement::from_string(DbBackend::Postgres, sql))
+        .await?
+        .rows_affected())
 }

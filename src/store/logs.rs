@@ -182,8 +182,11 @@ pub async fn write_batch(
         .await?;
     }
     super::rollups::add(&txn, rows).await?;
-    let holds: Vec<i64> = rows.iter().filter_map(|r| r.hold_id).collect();
-    super::budget_holds::end(&txn, &holds).await?;
+    let spent_from_leases: Vec<(i64, i64, i64)> = rows
+        .iter()
+        .filter_map(|r| Some((r.hold_id?, r.total_tokens, r.amount_nano)))
+        .collect();
+    super::budget_holds::consume(&txn, &spent_from_leases).await?;
     for (id, inc) in increments {
         let add = |col: token::Column, n: i64| (col, Expr::col(col).add(n));
         let mut update = token::Entity::update_many();

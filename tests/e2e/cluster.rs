@@ -472,7 +472,8 @@ async fn a_budget_holds_across_instances() {
     let settled = eventually(Duration::from_secs(5), || async {
         let row = db
             .query_one(q(
-                "SELECT total_tokens, held_tokens, (SELECT COUNT(*) FROM budget_holds) AS holds, \
+                "SELECT total_tokens, held_tokens, \
+                 (SELECT CAST(COALESCE(SUM(tokens), 0) AS BIGINT) FROM budget_holds) AS holds, \
                  (SELECT CAST(COALESCE(SUM(total_tokens), 0) AS BIGINT) FROM request_logs l WHERE l.token_id = t.id) AS logged \
                  FROM tokens t WHERE name = 'capped'"
                     .to_string(),
@@ -487,7 +488,7 @@ async fn a_budget_holds_across_instances() {
         (held == 0 && holds == 0 && total == logged).then_some(total)
     })
     .await
-    .expect("holds end and counters match the log once every call is written");
+    .expect("leases are given back and counters match the log once every call is written");
     eprintln!("budget {budget}: {settled} used; burst {ok_a}+{ok_b} calls, then {sequential} one at a time");
     assert!(
         settled <= budget,
@@ -499,6 +500,100 @@ async fn a_budget_holds_across_instances() {
 
 /// `rpm` holds across instances: within one minute, two instances together admit at most
 /// `rpm` calls of a token (each would admit `rpm` on its own).
+/// The token's `held_tokens` and what its leases hold.
+async fn held(db: &sea_orm::DatabaseConnection, name: &str) -> (i64, i64) {
+    let row = db
+        .query_one(Statement::from_string(
+            db.get_database_backend(),
+            format!(
+                "SELECT held_tokens, (SELECT CAST(COALESCE(SUM(tokens), 0) AS BIGINT) \
+                 FROM budget_holds h WHERE h.token_id = t.id) AS leased FROM tokens t WHERE name = '{name}'"
+            ),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    (
+        row.try_get("", "held_tokens").unwrap(),
+        row.try_get("", "leased").unwrap(),
+    )
+}
+
+/// A budgeted call takes a lease; SIGTERM gives it back, and the lease of an instance
+/// killed with `kill -9` stops counting after `cluster.lease_ttl_secs` — then the other
+/// instance can spend the whole budget.
+#[actix_web::test]
+async fn leases_go_back_at_shutdown_and_expire_after_kill_9() {
+    let Some(backend) = postgres().await else {
+        return;
+    };
+    let mock = Mock::start();
+    // Ticks far apart, so a lease is not given back for being idle during the test.
+    let env = [
+        ("GATEWAY__CLUSTER__SYNC_INTERVAL_MS", "1000"),
+        ("GATEWAY__CLUSTER__LEASE_TTL_SECS", "5"),
+        ("GATEWAY__CLUSTER__LISTEN", "false"),
+    ];
+    let mut a = Gateway::start(&backend, &env);
+    let b = Gateway::start(&backend, &env);
+    a.add_provider("shared", &mock, json!(["m"]), &["sk-lease-key-000001"])
+        .await;
+    let (s, created) = a
+        .admin_send(
+            "POST",
+            "/admin/tokens",
+            &json!({"name": "leased", "max_tokens": 100000}),
+        )
+        .await;
+    assert_eq!(s, 201, "{created}");
+    let token = created["token"].as_str().unwrap().to_string();
+    serving(&[&a, &b], &token).await;
+    let db = backend.connect().await;
+    let mut body = chat("m");
+    body["max_tokens"] = json!(50);
+
+    // SIGTERM: the lease A took goes back.
+    let mut c = Gateway::start(&backend, &env);
+    serving(&[&c], &token).await;
+    let (s, resp) = c.post("/v1/chat/completions", &token, &body).await;
+    assert_eq!(s, 200, "{resp}");
+    let (held_now, leased) = held(&db, "leased").await;
+    assert!(
+        held_now > 0 && held_now == leased,
+        "no lease taken: {held_now}/{leased}"
+    );
+    c.stop();
+    let (held_after, leased) = held(&db, "leased").await;
+    assert_eq!(
+        (held_after, leased),
+        (0, 0),
+        "the lease outlived a clean shutdown"
+    );
+
+    // kill -9: A's lease keeps its slice from B until it expires.
+    let (s, resp) = a.post("/v1/chat/completions", &token, &body).await;
+    assert_eq!(s, 200, "{resp}");
+    let (taken, _) = held(&db, "leased").await;
+    assert!(taken > 0, "A took no lease");
+    a.kill();
+    let killed = Instant::now();
+    time_until(Duration::from_secs(20), || async {
+        held(&db, "leased").await == (0, 0)
+    })
+    .await
+    .expect("the killed instance's lease never expired");
+    let after = killed.elapsed();
+    eprintln!("lease of {taken} tokens freed {after:?} after kill -9 (TTL 5 s)");
+    assert!(
+        after <= Duration::from_secs(5) + Duration::from_millis(2 * 1000 + 500),
+        "freed after {after:?}: beyond TTL + 2 sync intervals"
+    );
+    // B can now lease all that is left.
+    let (s, resp) = b.post("/v1/chat/completions", &token, &body).await;
+    assert_eq!(s, 200, "{resp}");
+    backend.drop_database().await;
+}
+
 #[actix_web::test]
 async fn rpm_holds_across_instances() {
     let Some(backend) = postgres().await else {
