@@ -9,6 +9,7 @@ pub mod actors;
 pub mod bootstrap;
 pub mod call;
 pub mod cli;
+pub mod client_ip;
 pub mod db;
 pub mod dialect;
 pub mod error;

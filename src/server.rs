@@ -84,6 +84,9 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         logs: logs.clone(),
         log_queue,
         gate,
+        trusted_proxies: Arc::new(crate::client_ip::TrustedProxies::parse(
+            &settings.server.trusted_proxies,
+        )?),
     };
     telemetry::install()?;
     let feed = (settings.cluster.listen && !settings.is_sqlite()).then(|| {

@@ -32,6 +32,8 @@ pub struct ServerSettings {
     pub port: u16,
     pub max_body_bytes: usize,
     pub cors_allowed_origins: Vec<String>,
+    /// Load balancers whose `X-Forwarded-For` names the client (addresses or CIDRs).
+    pub trusted_proxies: Vec<String>,
     pub workers: usize,
     pub shutdown_timeout_secs: u64,
 }
@@ -184,7 +186,8 @@ impl Settings {
                 .separator("__")
                 .try_parsing(true)
                 .list_separator(",")
-                .with_list_parse_key("server.cors_allowed_origins"),
+                .with_list_parse_key("server.cors_allowed_origins")
+                .with_list_parse_key("server.trusted_proxies"),
         );
         let settings: Settings = builder
             .build()
@@ -198,6 +201,7 @@ impl Settings {
         if self.routing.max_attempts == 0 {
             return Err("routing.max_attempts must be at least 1".into());
         }
+        crate::client_ip::TrustedProxies::parse(&self.server.trusted_proxies)?;
         if self.server.max_body_bytes == 0 {
             return Err("server.max_body_bytes must be positive".into());
         }

@@ -11,6 +11,7 @@ use crate::actors::admin_gate::AdminGate;
 use crate::actors::log_sink::{LogQueue, LogSink};
 use crate::actors::provider_registry::ProviderRegistry;
 use crate::actors::usage_ledger::UsageLedger;
+use crate::client_ip::TrustedProxies;
 use crate::routing::table::{RoutingTable, SharedRouting};
 use crate::settings::Settings;
 
@@ -29,6 +30,8 @@ pub struct AppState {
     pub gate: Addr<AdminGate>,
     /// Where finished calls wait for the `LogSink`.
     pub log_queue: Arc<LogQueue>,
+    /// Whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Arc<TrustedProxies>,
 }
 
 impl AppState {

@@ -53,8 +53,15 @@ pub struct LogoutResponse {
     pub revoked: bool,
 }
 
-fn client_addr(req: &HttpRequest) -> Option<std::net::IpAddr> {
-    req.peer_addr().map(|a| a.ip())
+/// The client's address: the TCP peer, or behind a trusted balancer the address it
+/// forwarded (`server.trusted_proxies`).
+fn client_addr(req: &HttpRequest, state: &AppState) -> Option<std::net::IpAddr> {
+    let peer = req.peer_addr()?.ip();
+    let forwarded = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok());
+    Some(state.trusted_proxies.client(peer, forwarded))
 }
 
 /// Step 1: a single-use challenge for a key fingerprint.
@@ -75,7 +82,7 @@ pub async fn challenge(
         .gate
         .send(IssueChallenge {
             fingerprint: body.fingerprint,
-            addr: client_addr(&req),
+            addr: client_addr(&req, &state),
         })
         .await
         .map_err(mailbox)??;
@@ -107,7 +114,7 @@ pub async fn verify(
             challenge_id: body.challenge_id,
             fingerprint: body.fingerprint,
             signature: body.signature,
-            addr: client_addr(&req),
+            addr: client_addr(&req, &state),
         })
         .await
         .map_err(mailbox)?;

@@ -228,6 +228,68 @@ async fn login_attempts_are_rate_limited() {
     );
 }
 
+/// A challenge request as if forwarded by a balancer for `client`.
+async fn challenge_from(gw: &Gateway, fp: &str, forwarded_for: &str) -> u16 {
+    let mut resp = client()
+        .post(gw.url("/auth/challenge"))
+        .insert_header(("x-forwarded-for", forwarded_for))
+        .send_json(&json!({"fingerprint": fp}))
+        .await
+        .expect("request failed");
+    let _ = resp.body().await;
+    resp.status().as_u16()
+}
+
+/// Behind a trusted balancer the per-address login limit counts each client's forwarded
+/// address; from an untrusted peer a forged `X-Forwarded-For` changes nothing.
+#[actix_web::test]
+async fn the_login_limit_per_address_sees_clients_behind_a_trusted_balancer() {
+    let backend = Backend::sqlite();
+    let limits = [
+        ("GATEWAY__AUTH__LOGIN_ATTEMPTS_PER_MINUTE_PER_KEY", "100"),
+        ("GATEWAY__AUTH__LOGIN_ATTEMPTS_PER_MINUTE_PER_ADDRESS", "3"),
+    ];
+    let mut trusted = limits.to_vec();
+    trusted.push(("GATEWAY__SERVER__TRUSTED_PROXIES", "10.0.0.0/8,127.0.0.1"));
+    let gw = Gateway::start(&backend, &trusted);
+    let fp = fingerprint(&gateway_key(&backend));
+    // The balancer (127.0.0.1) forwards for two clients: each has its own 3 attempts; a
+    // client's own forged entry (left of the balancer's) does not buy more.
+    for _ in 0..3 {
+        assert_eq!(challenge_from(&gw, &fp, "203.0.113.1").await, 200);
+    }
+    assert_eq!(challenge_from(&gw, &fp, "203.0.113.1").await, 429);
+    assert_eq!(
+        challenge_from(&gw, &fp, "198.51.100.77, 203.0.113.1").await,
+        429
+    );
+    assert_eq!(challenge_from(&gw, &fp, "203.0.113.2").await, 200);
+    // Through a second trusted hop, the client is still the one left of it.
+    assert_eq!(challenge_from(&gw, &fp, "203.0.113.2, 10.1.1.1").await, 200);
+
+    // Without trusted proxies the header is ignored: varying it does not help.
+    let backend = Backend::sqlite();
+    let gw = Gateway::start(&backend, &limits);
+    let fp = fingerprint(&gateway_key(&backend));
+    let statuses: Vec<u16> = futures::future::join_all((0..5).map(|i| {
+        challenge_from(
+            &gw,
+            &fp,
+            if i % 2 == 0 {
+                "203.0.113.1"
+            } else {
+                "203.0.113.2"
+            },
+        )
+    }))
+    .await;
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        3,
+        "{statuses:?}"
+    );
+}
+
 #[actix_web::test]
 async fn admin_keys_are_managed_and_the_last_one_stays() {
     for backend in Backend::all().await {
