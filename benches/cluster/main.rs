@@ -31,16 +31,7 @@ use sea_orm::{ConnectionTrait, Database};
 const DEFAULT_PG: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 fn main() {
-    let secs: f64 = std::env::var("BENCH_SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(5.0);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let local = tokio::task::LocalSet::new();
-    local.block_on(&rt, run(secs));
+    procs::run_local(run);
 }
 
 /// A fresh database on the bench Postgres, dropped with the value.

@@ -139,16 +139,7 @@ async fn fill_large(dir: &std::path::Path, mock: &str) -> (String, String) {
 // ---------------------------------------------------------------- the run
 
 fn main() {
-    let secs: f64 = std::env::var("BENCH_SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(5.0);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let local = tokio::task::LocalSet::new();
-    local.block_on(&rt, run(secs));
+    procs::run_local(run);
 }
 
 struct Row(String, String, String, String);

@@ -111,3 +111,17 @@ pub fn rss_mb(pid: u32) -> f64 {
         .and_then(|kb| kb.parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0)
 }
+
+/// Runs a bench on one thread (the load generator's), with `BENCH_SECS` (default 5) as the
+/// length of each timed phase.
+pub fn run_local<F: std::future::Future>(run: impl FnOnce(f64) -> F) -> F::Output {
+    let secs: f64 = std::env::var("BENCH_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5.0);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    tokio::task::LocalSet::new().block_on(&rt, run(secs))
+}

@@ -99,6 +99,18 @@ async fn change_reaches(
     );
 }
 
+/// The id of the token named `name`, from the admin API.
+async fn token_id(gw: &Gateway, name: &str) -> serde_json::Value {
+    let (_, list) = gw.get("/admin/tokens", &gw.admin).await;
+    list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == name)
+        .unwrap()["id"]
+        .clone()
+}
+
 /// Waits until every instance lists a model for `token`.
 async fn serving(gateways: &[&Gateway], token: &str) {
     for gw in gateways {
@@ -168,14 +180,7 @@ async fn changes_on_one_instance_are_in_force_on_another_despite_clock_skew() {
 
     // A token disabled on A (whose clock is behind) is refused by B, and enabled again on
     // B, accepted by A.
-    let (_, list) = a.get("/admin/tokens", &a.admin).await;
-    let id = list["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["name"] == "app")
-        .unwrap()["id"]
-        .clone();
+    let id = token_id(&a, "app").await;
     let path = format!("/admin/tokens/{id}");
     let off = ("PATCH", path.as_str(), json!({"enabled": false}));
     change_reaches(&a, &b, off, &token, "gpt-4o-mini", 401, bound, "disable").await;
@@ -267,14 +272,7 @@ async fn changes_arrive_at_once_through_the_change_feed() {
     reaches("price", t);
 
     // Token disabled on A: refused by B.
-    let (_, list) = a.get("/admin/tokens", &a.admin).await;
-    let id = list["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["name"] == "app")
-        .unwrap()["id"]
-        .clone();
+    let id = token_id(&a, "app").await;
     let started = Instant::now();
     let path = format!("/admin/tokens/{id}");
     let (s, body) = a
