@@ -55,7 +55,8 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         },
         price_book(&prices),
     ));
-    let leases = (settings.cluster.shared_limits && !settings.is_sqlite())
+    let leases = settings
+        .shares_limits()
         .then(|| settings.cluster.lease_ttl_ms());
     let ledger = UsageLedger::new(db.clone(), accounts.clone(), prices, sync, leases).start();
     let routing: SharedRouting = Arc::new(RwLock::new(Arc::new(RoutingTable::default())));

@@ -107,9 +107,9 @@ pub struct SecuritySettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct ClusterSettings {
     pub sync_interval_ms: u64,
-    /// Postgres: budgeted calls hold their reservation in the database (one conditional
-    /// UPDATE per call) and rate-limited ones count in a shared minute, so budgets and
-    /// rate limits hold across instances.
+    /// Postgres: budgeted calls draw on a lease of the budget held in the database (one
+    /// conditional UPDATE per many calls) and rate-limited ones count in a shared minute,
+    /// so budgets and rate limits hold across instances.
     pub shared_limits: bool,
     /// Postgres: listen for other instances' change announcements (`LISTEN/NOTIFY`) and
     /// sync at once; polling every `sync_interval_ms` stays the fallback.
@@ -222,5 +222,11 @@ impl Settings {
 
     pub fn is_sqlite(&self) -> bool {
         self.database.url.starts_with("sqlite:")
+    }
+
+    /// Whether budgets and rate limits are shared through the database (Postgres with
+    /// `cluster.shared_limits`).
+    pub fn shares_limits(&self) -> bool {
+        self.cluster.shared_limits && !self.is_sqlite()
     }
 }

@@ -38,7 +38,7 @@ impl AppState {
     /// Whether budgeted calls hold their reservations in the shared database (Postgres with
     /// `cluster.shared_limits`).
     pub fn shares_limits(&self) -> bool {
-        self.settings.cluster.shared_limits && !self.settings.is_sqlite()
+        self.settings.shares_limits()
     }
 
     /// How long a budget lease lives without renewal, in ms.

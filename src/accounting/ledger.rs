@@ -436,6 +436,23 @@ impl LedgerState {
         (idle, live)
     }
 
+    /// Giving `returned` (lease, tokens, nano) back failed: the database still holds it, so
+    /// this instance may draw on it again.
+    pub fn restore_leases(&self, returned: &[(i64, i64, i64)]) {
+        if returned.is_empty() {
+            return;
+        }
+        let by_id: std::collections::HashMap<i64, (i64, i64)> =
+            returned.iter().map(|&(id, t, n)| (id, (t, n))).collect();
+        for slot in self.by_id.iter() {
+            let mut account = slot.account.lock();
+            if let Some(&(t, n)) = account.lease.id.and_then(|id| by_id.get(&id)) {
+                account.lease.tokens = account.lease.tokens.saturating_add(t);
+                account.lease.nano = account.lease.nano.saturating_add(n);
+            }
+        }
+    }
+
     /// The leases in `ids` were renewed for `valid_ms` from now.
     pub fn leases_renewed(&self, ids: &[i64], valid_ms: i64) {
         let until = now_ms().saturating_add(valid_ms);

@@ -149,12 +149,9 @@ impl Account {
         }
         let n = call.choices.max(1);
         let mut allowance: Option<i64> = None;
+        let budget_left = self.left(limits);
         if let Some(max) = limits.max_tokens {
-            let left = max
-                .saturating_sub(self.totals.total_tokens)
-                .saturating_sub(self.reserved_tokens)
-                .saturating_sub(self.external_tokens)
-                .saturating_sub(call.prompt_tokens);
+            let left = budget_left.tokens.saturating_sub(call.prompt_tokens);
             if left < call.minimum() {
                 return Err(ApiError::InsufficientQuota(format!(
                     "token budget of {max} tokens cannot pay for this call ({} used, {} reserved by calls in flight, about {} in the prompt)",
@@ -164,11 +161,8 @@ impl Account {
             allowance = Some(left / n);
         }
         if let Some(max) = limits.max_amount_nano {
-            let left = max
-                .saturating_sub(self.totals.amount_nano)
-                .saturating_sub(self.reserved_nano)
-                .saturating_sub(self.external_nano) as f64
-                - call.prompt_tokens as f64 * call.input_nano_per_token;
+            let left =
+                budget_left.nano as f64 - call.prompt_tokens as f64 * call.input_nano_per_token;
             let per_token = call.output_nano_per_token * n as f64;
             let affordable = if per_token > 0.0 {
                 (left / per_token).floor()

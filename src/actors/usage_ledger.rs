@@ -42,6 +42,8 @@ pub struct UsageLedger {
     resync: bool,
     /// Budget leases' TTL when budgets are shared through the database (else `None`).
     lease_ttl_ms: Option<i64>,
+    /// A lease round (give back, renew, expire) is under way.
+    tending: bool,
 }
 
 pub fn price_book(rows: &[PriceRow]) -> PriceBook {
@@ -69,6 +71,7 @@ impl UsageLedger {
             syncing: false,
             resync: false,
             lease_ttl_ms,
+            tending: false,
         }
     }
 
@@ -84,15 +87,7 @@ impl UsageLedger {
         let margin = 2 * self.sync_interval.as_millis() as i64 + 1000;
         let last = self.synced_until;
         let db = self.db.clone();
-        // Budget leases: unused ones go back, those in use are renewed.
-        let (idle, live) = match self.lease_ttl_ms {
-            Some(_) => self.state.lease_tick(),
-            None => Default::default(),
-        };
-        let ttl = self.lease_ttl_ms.unwrap_or(0);
         async move {
-            holds::give_back(&db, &idle).await?;
-            holds::renew(&db, &live, ttl).await?;
             let started = crate::store::db_now(&db).await?;
             let since = last.unwrap_or(started) - margin;
             // Every token created or changed anywhere: new tokens become known without a
@@ -100,22 +95,13 @@ impl UsageLedger {
             // a new one out), changed ones are refreshed. Usage does not count as a change.
             let rows = store::changed_since(&db, since).await?;
             let prices = price_store::load(&db).await?;
-            // Holds of instances that died with calls in flight stop counting.
-            let expired = holds::expire(&db).await?;
-            crate::store::rate_windows::prune(&db).await?;
-            if expired > 0 {
-                log::warn!(
-                    "{expired} token(s) had a budget lease expire unreturned (an instance stopped without shutting down)"
-                );
-            }
-            Ok::<_, sea_orm::DbErr>((started, rows, prices, live))
+            Ok::<_, sea_orm::DbErr>((started, rows, prices))
         }
         .into_actor(self)
         .map(move |res, act, ctx| {
             act.syncing = false;
             match res {
-                Ok((started, rows, prices, live)) => {
-                    act.state.leases_renewed(&live, ttl / 2);
+                Ok((started, rows, prices)) => {
                     act.synced_until = Some(started);
                     for row in rows {
                         act.state.upsert(&row);
@@ -129,6 +115,51 @@ impl UsageLedger {
             }
             if std::mem::take(&mut act.resync) {
                 act.sync(ctx);
+            }
+        })
+        .spawn(ctx);
+    }
+
+    /// A round of budget-lease upkeep, on its own tick (not on every announced change, so
+    /// "no call drew on it since the last round" keeps meaning one sync interval): unused
+    /// leases go back (kept here if that fails), those in use are renewed, leases of dead
+    /// instances expire, old rate windows go.
+    fn tend_leases(&mut self, ctx: &mut Context<Self>) {
+        let Some(ttl) = self.lease_ttl_ms else {
+            return;
+        };
+        if std::mem::replace(&mut self.tending, true) {
+            return;
+        }
+        let (idle, live) = self.state.lease_tick();
+        let db = self.db.clone();
+        async move {
+            let returned = holds::give_back(&db, &idle).await;
+            let renewed = holds::renew(&db, &live, ttl).await;
+            let expired = holds::expire(&db).await;
+            let pruned = crate::store::rate_windows::prune(&db).await;
+            (idle, returned, live, renewed, expired, pruned)
+        }
+        .into_actor(self)
+        .map(move |(idle, returned, live, renewed, expired, pruned), act, _| {
+            act.tending = false;
+            if let Err(e) = returned {
+                log::warn!("cannot give budget leases back: {e}; kept for now");
+                act.state.restore_leases(&idle);
+            }
+            match renewed {
+                Ok(()) => act.state.leases_renewed(&live, ttl / 2),
+                Err(e) => log::warn!("cannot renew budget leases: {e}"),
+            }
+            match expired {
+                Ok(0) => {}
+                Ok(n) => log::warn!(
+                    "{n} token(s) had a budget lease expire unreturned (an instance stopped without shutting down)"
+                ),
+                Err(e) => log::warn!("cannot expire budget leases: {e}"),
+            }
+            if let Err(e) = pruned {
+                log::warn!("cannot prune rate windows: {e}");
             }
         })
         .spawn(ctx);
@@ -187,6 +218,9 @@ impl Actor for UsageLedger {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.run_interval(self.sync_interval, |act, ctx| act.sync(ctx));
+        if self.lease_ttl_ms.is_some() {
+            ctx.run_interval(self.sync_interval, |act, ctx| act.tend_leases(ctx));
+        }
     }
 }
 

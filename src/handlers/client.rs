@@ -325,27 +325,25 @@ async fn lease_in_cluster(
         let Some(reservation) = admission.reservation else {
             return Ok(admission);
         };
-        let draw = |accounts: &crate::accounting::ledger::LedgerState| {
-            accounts
+        let draw = || {
+            state
+                .accounts
                 .draw_lease(&reservation)
                 .ok_or(ApiError::InvalidToken)
         };
-        let mut short = match draw(&state.accounts)? {
-            Draw::Covered(id) => return Ok(drew(rec, admission, id)),
-            Draw::Short(short) => short,
-        };
+        if let Draw::Covered(id) = draw()? {
+            return Ok(drew(rec, admission, id));
+        }
         // One request for more at a time per token; the one before may have covered this.
         let lock = state
             .accounts
             .lease_lock(token_id)
             .ok_or(ApiError::InvalidToken)?;
         let _one_at_a_time = lock.lock().await;
-        if let Draw::Covered(id) = draw(&state.accounts)? {
-            return Ok(drew(rec, admission, id));
-        }
-        if let Draw::Short(again) = draw(&state.accounts)? {
-            short = again;
-        }
+        let short = match draw()? {
+            Draw::Covered(id) => return Ok(drew(rec, admission, id)),
+            Draw::Short(short) => short,
+        };
         let mut asks = vec![(
             short.need_tokens.saturating_add(short.slice_tokens),
             short.need_nano.saturating_add(short.slice_nano),
@@ -405,7 +403,7 @@ async fn lease_in_cluster(
 /// The call reserved from lease `id`: its usage leaves that lease when it is written.
 fn drew(rec: &mut Option<CallRecord>, admission: Admission, id: i64) -> Admission {
     if let Some(r) = rec.as_mut() {
-        r.entry.hold_id = Some(id);
+        r.entry.lease_id = Some(id);
     }
     admission
 }

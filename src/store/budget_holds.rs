@@ -143,10 +143,15 @@ pub async fn global(db: &DatabaseConnection, token_id: i32) -> Result<Global, Db
 
 /// Takes `(lease, tokens, nano)` amounts off leases and their tokens' `held_*` (never below
 /// zero): usage written in the same transaction (`consume`), or unused lease given back.
-async fn take_off(conn: &impl ConnectionTrait, amounts: &[(i64, i64, i64)]) -> Result<(), DbErr> {
+async fn take_off(
+    conn: &impl ConnectionTrait,
+    mut amounts: Vec<(i64, i64, i64)>,
+) -> Result<(), DbErr> {
     if amounts.is_empty() {
         return Ok(());
     }
+    // Rows are locked in id order, so two writers never wait on each other crosswise.
+    amounts.sort_unstable();
     let mut values = Vec::with_capacity(amounts.len() * 3);
     let rows: Vec<String> = amounts
         .iter()
@@ -198,19 +203,16 @@ pub async fn consume(conn: &impl ConnectionTrait, usage: &[(i64, i64, i64)]) -> 
         e.0 = e.0.saturating_add((*t).max(0));
         e.1 = e.1.saturating_add((*n).max(0));
     }
-    let mut amounts: Vec<(i64, i64, i64)> = by_lease
+    let amounts = by_lease
         .into_iter()
         .map(|(id, (t, n))| (id, t, n))
         .collect();
-    amounts.sort_unstable();
-    take_off(conn, &amounts).await
+    take_off(conn, amounts).await
 }
 
 /// Gives unused lease back: (lease, tokens, nano).
 pub async fn give_back(db: &DatabaseConnection, amounts: &[(i64, i64, i64)]) -> Result<(), DbErr> {
-    let mut amounts = amounts.to_vec();
-    amounts.sort_unstable();
-    take_off(db, &amounts).await
+    take_off(db, amounts.to_vec()).await
 }
 
 /// Pushes the expiry of leases still in use to now + `ttl_ms`.

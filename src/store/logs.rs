@@ -35,8 +35,9 @@ pub struct LogEntry {
     pub reasoning_tokens: i64,
     pub amount_nano: i64,
     pub usage_estimated: bool,
-    /// The call's shared budget hold (cluster), ended when this row is written.
-    pub hold_id: Option<i64>,
+    /// The budget lease the call reserved from (cluster); writing this row moves the
+    /// call's usage from that lease to the token's spend.
+    pub lease_id: Option<i64>,
 }
 
 impl LogEntry {
@@ -184,7 +185,7 @@ pub async fn write_batch(
     super::rollups::add(&txn, rows).await?;
     let spent_from_leases: Vec<(i64, i64, i64)> = rows
         .iter()
-        .filter_map(|r| Some((r.hold_id?, r.total_tokens, r.amount_nano)))
+        .filter_map(|r| Some((r.lease_id?, r.total_tokens, r.amount_nano)))
         .collect();
     super::budget_holds::consume(&txn, &spent_from_leases).await?;
     for (id, inc) in increments {
