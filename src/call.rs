@@ -17,18 +17,23 @@ use crate::store::logs::LogEntry;
 use crate::time::now_ms;
 use crate::upstream::{Endpoint, Usage};
 
+/// A call's share of a shared per-minute window (cluster): `reserved` tokens were counted
+/// in the minute starting `start`; at settle they shrink to the call's usage.
+pub struct WindowShare {
+    pub db: sea_orm::DatabaseConnection,
+    pub start: i64,
+    pub reserved: i64,
+}
+
 pub struct CallRecord {
     pub started: Instant,
     /// When the first upstream request left (for the gateway-added latency metric).
     pub first_attempt: Option<Instant>,
-    /// The shared rate window (cluster) this call was counted in, and the tokens counted.
-    pub rate_window: Option<(i64, i64)>,
+    /// The shared rate window (cluster, tokens with a `tpm`) this call counted tokens in.
+    pub rate_window: Option<WindowShare>,
     pub entry: LogEntry,
     pub reservation: Option<Reservation>,
     ledger: Arc<LedgerState>,
-    /// Set (by the handler) only when this call holds budget or a rate-window share in the
-    /// shared database: at settle the hold shrinks to the call's usage.
-    pub shared_db: Option<sea_orm::DatabaseConnection>,
     queue: Arc<LogQueue>,
     logs: Addr<LogSink>,
     settled: bool,
@@ -48,7 +53,6 @@ impl CallRecord {
             },
             reservation: None,
             ledger: state.accounts.clone(),
-            shared_db: None,
             queue: state.log_queue.clone(),
             logs: state.logs.clone(),
             settled: false,
@@ -97,8 +101,14 @@ impl CallRecord {
         entry.status_code = status_code;
         entry.latency_ms = self.started.elapsed().as_millis() as i64;
         self.ledger.settle(self.reservation.take(), &mut entry);
-        if let (Some(db), Some((start, reserved)), Some(token)) =
-            (self.shared_db.take(), self.rate_window, entry.token_id)
+        if let (
+            Some(WindowShare {
+                db,
+                start,
+                reserved,
+            }),
+            Some(token),
+        ) = (self.rate_window.take(), entry.token_id)
         {
             // Off the response path: until it runs the shared rate window counts the whole
             // reservation, which only errs on the safe side.

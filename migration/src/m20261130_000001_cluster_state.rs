@@ -1,6 +1,7 @@
 //! What the instances of a cluster share beyond settings: key cool-downs
 //! (`provider_keys.cooldown_until`, the database's clock, Unix ms; 0: not cooling) and
-//! budget holds (`tokens.held_tokens` / `held_nano`, one `budget_holds` row per hold).
+//! budget holds (`tokens.held_tokens` / `held_nano`, one `budget_holds` row per hold; since
+//! budgets are leased, one row per instance's lease on a token).
 
 use sea_orm_migration::prelude::*;
 

@@ -12,7 +12,7 @@ use crate::accounting::lease::Draw;
 use crate::accounting::ledger::LeaseGrant;
 use crate::accounting::ledger::{Admission, AdmitRequest};
 use crate::accounting::token::TokenInfo;
-use crate::call::CallRecord;
+use crate::call::{CallRecord, WindowShare};
 use crate::dialect::Dialect;
 use crate::error::ApiError;
 use crate::openapi::{self, ErrorBody};
@@ -289,8 +289,11 @@ async fn proxied(
             })?;
         // With a tpm, the window's tokens shrink to the call's usage when it settles.
         if let (Some(r), Some(_)) = (rec.as_mut(), tpm) {
-            r.rate_window = Some((window, reservation.tokens));
-            r.shared_db = Some(state.db.clone());
+            r.rate_window = Some(WindowShare {
+                db: state.db.clone(),
+                start: window,
+                reserved: reservation.tokens,
+            });
         }
     }
     if shared {
