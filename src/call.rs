@@ -31,6 +31,8 @@ pub struct CallRecord {
     pub first_attempt: Option<Instant>,
     /// The shared rate window (cluster, tokens with a `tpm`) this call counted tokens in.
     pub rate_window: Option<WindowShare>,
+    /// The model the call went to is one an admin named (see `Candidate::listed`).
+    pub model_listed: bool,
     pub entry: LogEntry,
     pub reservation: Option<Reservation>,
     ledger: Arc<LedgerState>,
@@ -45,6 +47,7 @@ impl CallRecord {
             started: Instant::now(),
             first_attempt: None,
             rate_window: None,
+            model_listed: false,
             entry: LogEntry {
                 created_at: now_ms(),
                 request_id,
@@ -73,6 +76,19 @@ impl CallRecord {
                 };
                 self.set_usage(usage, true);
             }
+        }
+    }
+
+    /// A cut stream: usage reported so far (an early `message_start`, say) counts, but
+    /// never less than the estimate of the text relayed.
+    pub fn set_usage_at_least(&mut self, reported: Option<Usage>, prompt: i64, relayed: i64) {
+        match reported {
+            Some(mut u) if u.completion_tokens < relayed => {
+                u.completion_tokens = relayed;
+                u.total_tokens = u.total_tokens.max(u.prompt_tokens.saturating_add(relayed));
+                self.set_usage(u, true);
+            }
+            other => self.set_usage_or_estimate(other, prompt, relayed),
         }
     }
 
@@ -122,7 +138,10 @@ impl CallRecord {
             });
         }
         let to_first_attempt = self.first_attempt.map(|t| t.duration_since(self.started));
-        crate::telemetry::record_call(&entry, to_first_attempt);
+        let model_known = self.model_listed
+            || matches!((&entry.provider, &entry.model),
+                (Some(p), Some(m)) if self.ledger.is_priced(p, m));
+        crate::telemetry::record_call(&entry, to_first_attempt, model_known);
         if self.queue.push(entry) {
             self.logs.do_send(BatchFull);
         }

@@ -23,6 +23,9 @@ pub enum ApiError {
     LoginFailed,
     /// 403: model not allowed, or a non-admin on an admin route.
     PermissionDenied(String),
+    /// 403 `model_not_priced`: a token with a money budget asked for a model (or service
+    /// tier) the price book cannot price.
+    NotPriced(String),
     /// 404: no provider serves the model, unknown route or resource.
     NotFound(String),
     /// 405 on a known route with the wrong method.
@@ -39,6 +42,12 @@ pub enum ApiError {
     UpstreamFailed(String),
     /// 503: no usable provider or key.
     NoUpstream(String),
+    /// 503: every key is cooling down and the one probe call is taken; `Retry-After` says
+    /// when the first recovers.
+    Cooling {
+        message: String,
+        retry_after_secs: u64,
+    },
     /// 504: upstream timed out.
     UpstreamTimeout(String),
     /// An upstream 4xx answer (other than 401/403/429), passed through.
@@ -90,6 +99,7 @@ impl ApiError {
             ApiError::TokenExpired => ("authentication_error", "token_expired"),
             ApiError::LoginFailed => ("authentication_error", "login_failed"),
             ApiError::PermissionDenied(_) => ("permission_error", "permission_denied"),
+            ApiError::NotPriced(_) => ("permission_error", "model_not_priced"),
             ApiError::NotFound(_) => ("not_found_error", "not_found"),
             ApiError::MethodNotAllowed => ("invalid_request_error", "method_not_allowed"),
             ApiError::Conflict(_) => ("invalid_request_error", "conflict"),
@@ -97,7 +107,9 @@ impl ApiError {
             ApiError::RateLimited(_) => ("rate_limit_error", "rate_limit_exceeded"),
             ApiError::InsufficientQuota(_) => ("insufficient_quota", "insufficient_quota"),
             ApiError::UpstreamFailed(_) => ("upstream_error", "upstream_failed"),
-            ApiError::NoUpstream(_) => ("upstream_error", "no_upstream_available"),
+            ApiError::NoUpstream(_) | ApiError::Cooling { .. } => {
+                ("upstream_error", "no_upstream_available")
+            }
             ApiError::UpstreamTimeout(_) => ("upstream_error", "upstream_timeout"),
             ApiError::Upstream { .. } => ("upstream_error", "upstream_client_error"),
             ApiError::Internal { .. } => ("internal_error", "internal_error"),
@@ -120,6 +132,7 @@ impl ApiError {
             ApiError::Upstream { status, body } => upstream_message(body)
                 .unwrap_or_else(|| format!("upstream answered {}", status.as_u16())),
             ApiError::PermissionDenied(m)
+            | ApiError::NotPriced(m)
             | ApiError::NotFound(m)
             | ApiError::Conflict(m)
             | ApiError::RateLimited(m)
@@ -127,7 +140,18 @@ impl ApiError {
             | ApiError::UpstreamFailed(m)
             | ApiError::NoUpstream(m)
             | ApiError::UpstreamTimeout(m) => m.clone(),
+            ApiError::Cooling { message, .. } => message.clone(),
             ApiError::Internal { context, .. } => format!("internal error: {context}"),
+        }
+    }
+
+    /// The `Retry-After` this answer carries, if any.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            ApiError::Cooling {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            _ => None,
         }
     }
 
@@ -183,7 +207,7 @@ impl ResponseError for ApiError {
             | ApiError::TokenDisabled
             | ApiError::TokenExpired
             | ApiError::LoginFailed => StatusCode::UNAUTHORIZED,
-            ApiError::PermissionDenied(_) => StatusCode::FORBIDDEN,
+            ApiError::PermissionDenied(_) | ApiError::NotPriced(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
@@ -192,7 +216,7 @@ impl ResponseError for ApiError {
                 StatusCode::TOO_MANY_REQUESTS
             }
             ApiError::UpstreamFailed(_) => StatusCode::BAD_GATEWAY,
-            ApiError::NoUpstream(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::NoUpstream(_) | ApiError::Cooling { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Upstream { status, .. } => *status,
             ApiError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
@@ -201,6 +225,9 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let mut builder = HttpResponse::build(self.status_code());
+        if let Some(secs) = self.retry_after_secs() {
+            builder.insert_header(("retry-after", secs.to_string()));
+        }
         if let ApiError::Upstream { body, .. } = self {
             // An upstream error that is already OpenAI-shaped goes through untouched.
             let openai_shaped = serde_json::from_slice::<serde_json::Value>(body)

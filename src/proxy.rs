@@ -50,6 +50,8 @@ pub async fn forward(
     let deadline = Instant::now() + whole_call;
 
     let mut candidates: Vec<Candidate> = route.candidates;
+    // Candidates left without a usable key (their cool-downs make the `Retry-After`).
+    let mut tried_candidates: Vec<Candidate> = Vec::new();
     let mut tried: HashMap<i32, Vec<i32>> = HashMap::new();
     let mut attempts = 0u32;
     let mut next = 0usize;
@@ -61,7 +63,7 @@ pub async fn forward(
         let provider_id = candidate.provider.record.id;
         let exclude = tried.get(&provider_id).cloned().unwrap_or_default();
         let Some(key) = candidate.keys.pick(&exclude) else {
-            candidates.remove(idx);
+            tried_candidates.push(candidates.remove(idx));
             continue;
         };
         attempts += 1;
@@ -73,6 +75,7 @@ pub async fn forward(
             e.provider = Some(candidate.provider.record.name.clone());
             e.model = Some(candidate.upstream_model.clone());
             e.key_id = Some(key.id);
+            r.model_listed = candidate.listed;
         }
         match attempt(
             state, client, rec, endpoint, &req, &candidate, &key, first_byte, deadline,
@@ -93,15 +96,28 @@ pub async fn forward(
             }
         }
     }
-    Err(match last_error {
-        None => ApiError::NoUpstream(format!(
+    let cooling = candidates
+        .iter()
+        .chain(tried_candidates.iter())
+        .filter_map(|c| c.keys.retry_after_secs())
+        .min();
+    Err(match (last_error, cooling) {
+        (None, Some(retry_after_secs)) => ApiError::Cooling {
+            message: format!(
+                "no usable key for model '{}': every key is cooling down and one probe call \
+                 is testing whether the upstream has recovered",
+                route.model
+            ),
+            retry_after_secs,
+        },
+        (None, None) => ApiError::NoUpstream(format!(
             "no usable key for model '{}': every key is disabled or cooling down",
             route.model
         )),
-        Some(ApiError::UpstreamTimeout(m)) => ApiError::UpstreamTimeout(format!(
+        (Some(ApiError::UpstreamTimeout(m)), _) => ApiError::UpstreamTimeout(format!(
             "upstream timed out on every attempt ({attempts}): {m}"
         )),
-        Some(err) => ApiError::UpstreamFailed(format!(
+        (Some(err), _) => ApiError::UpstreamFailed(format!(
             "upstream failed on every attempt ({attempts}): {}",
             err.message()
         )),
@@ -136,15 +152,25 @@ async fn attempt(
         .request(&target, endpoint, req)
         .map_err(Failure::Final)?;
     let keys = &candidate.keys;
-    let wait = first_byte.min(deadline.saturating_duration_since(Instant::now()));
+    // The first-byte timeout is for streams, whose headers come at once; a whole answer's
+    // headers come when it is generated, so it waits for the whole call's deadline.
+    let left = deadline.saturating_duration_since(Instant::now());
+    let wait = if req.stream {
+        first_byte.min(left)
+    } else {
+        left
+    };
     let sent = Instant::now();
     let answer = timeout(wait, client.post(&up.url, &up.headers, up.body)).await;
     crate::telemetry::record_upstream(&provider.name, sent.elapsed());
     let response = match answer {
         Ok(Ok(r)) => r,
         Err(_) => {
+            // Connected and sent (a connection failure ends sooner, on its own timeout):
+            // the upstream may be generating, and bills for it. Another attempt would make
+            // it generate again, so this is the answer — and one failure for one key.
             keys.report(key.id, KeyOutcome::Failed(None), Some("timeout".into()));
-            return Err(Failure::Retry(ApiError::UpstreamTimeout(format!(
+            return Err(Failure::Final(ApiError::UpstreamTimeout(format!(
                 "no response from provider '{}' within {}s",
                 provider.name,
                 wait.as_secs()
@@ -176,7 +202,11 @@ async fn attempt(
         let body = read_body(response.into_body(), limit, deadline)
             .await
             .unwrap_or_default();
-        let outcome = KeyOutcome::classify(status.as_u16(), &body, retry_after);
+        let mut outcome = KeyOutcome::classify(status.as_u16(), &body, retry_after);
+        if endpoint == Endpoint::CountTokens && matches!(outcome, KeyOutcome::RateLimited(_)) {
+            // Counting has its own rate limit upstream: it says nothing of generation.
+            outcome = KeyOutcome::RequestError;
+        }
         let message = truncate(
             &ApiError::Upstream {
                 status,
@@ -230,6 +260,14 @@ async fn attempt(
 
     let body = match read_body(response.into_body(), limit, deadline).await {
         Ok(body) => body,
+        Err(e) if Instant::now() >= deadline => {
+            // Generated (and billed upstream) already: not asked for again.
+            keys.report(key.id, KeyOutcome::Failed(None), Some(e.clone()));
+            return Err(Failure::Final(ApiError::UpstreamTimeout(format!(
+                "provider '{}' body: {e}",
+                provider.name
+            ))));
+        }
         Err(e) => {
             // Nothing has reached the client yet, so another attempt is still allowed.
             keys.report(key.id, KeyOutcome::Failed(None), Some(e.clone()));
@@ -306,8 +344,14 @@ impl MeteredStream {
             return;
         };
         let t = &self.translator;
-        end.record
-            .set_usage_or_estimate(t.usage(), end.prompt_tokens, t.generated_tokens());
+        if status == 200 {
+            end.record
+                .set_usage_or_estimate(t.usage(), end.prompt_tokens, t.generated_tokens());
+        } else {
+            // Cut: early usage (`message_start`) is no final count.
+            end.record
+                .set_usage_at_least(t.usage(), end.prompt_tokens, t.generated_tokens());
+        }
         if let Some((kind, message)) = error {
             end.record.entry.error_type = Some(kind.to_string());
             end.record.entry.error_message = Some(message);

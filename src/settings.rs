@@ -36,6 +36,9 @@ pub struct ServerSettings {
     pub trusted_proxies: Vec<String>,
     pub workers: usize,
     pub shutdown_timeout_secs: u64,
+    /// When set, `GET /metrics` requires it as a Bearer token.
+    #[serde(default)]
+    pub metrics_token: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

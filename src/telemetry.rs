@@ -136,10 +136,16 @@ fn describe() {
     );
 }
 
-/// One proxied call has ended (its row is about to be queued).
-pub fn record_call(e: &LogEntry, to_first_attempt: Option<Duration>) {
+/// The label value for models outside the configured ones (client-chosen names).
+pub const OTHER_MODEL: &str = "other";
+
+/// One proxied call has ended (its row is about to be queued). `model_known`: the model is
+/// in the price book or a provider's explicit list; any other name is labelled `other`, so
+/// clients choosing names cannot grow the series without bound.
+pub fn record_call(e: &LogEntry, to_first_attempt: Option<Duration>, model_known: bool) {
     let (provider, model) = match &e.provider {
-        Some(p) => (p.clone(), e.model.clone().unwrap_or_default()),
+        Some(p) if model_known => (p.clone(), e.model.clone().unwrap_or_default()),
+        Some(p) => (p.clone(), OTHER_MODEL.to_string()),
         None => (String::new(), String::new()),
     };
     let status = e.status_code.to_string();

@@ -84,6 +84,11 @@ pub struct AdmitRequest<'a> {
     pub choices: i64,
     /// Embeddings generate no completion.
     pub generates: bool,
+    /// The call costs nothing (token counting): no price is needed.
+    pub free: bool,
+    /// A `service_tier` the client asked for that the price book cannot price (priority
+    /// tiers cost more than the book's standard prices).
+    pub unpriced_tier: Option<&'a str>,
 }
 
 pub struct Admission {
@@ -304,19 +309,49 @@ impl LedgerState {
     /// Admission: prices, rate limits and budgets for a call about to go upstream.
     pub fn admit(&self, req: AdmitRequest<'_>) -> Result<Admission, ApiError> {
         let book = self.prices.read().clone();
+        let slot = self.by_id.get(&req.token_id).map(|s| s.clone());
+        // A money budget means nothing for a call it cannot price: such tokens use priced
+        // models only, whatever `pricing.missing_price` says for the others.
+        let money_budget = self.config.enabled
+            && !req.free
+            && slot
+                .as_ref()
+                .is_some_and(|s| s.info.read().limits.max_amount_nano.is_some());
         let prices: Vec<Option<Price>> = req
             .candidates
             .iter()
-            .map(|(p, m)| self.price_of(&book, p, m))
+            .map(|(p, m)| {
+                if money_budget {
+                    book.lookup(p, m)
+                } else {
+                    self.price_of(&book, p, m)
+                }
+            })
             .collect();
         let usable: Vec<bool> = match self.config.missing_price {
+            _ if req.free => vec![true; prices.len()],
+            _ if money_budget => prices.iter().map(Option::is_some).collect(),
             MissingPrice::Zero => vec![true; prices.len()],
             MissingPrice::Refuse => prices.iter().map(Option::is_some).collect(),
         };
         if !usable.iter().any(|u| *u) {
             let model = req.candidates.first().map_or("", |c| c.1);
+            if money_budget {
+                return Err(ApiError::NotPriced(format!(
+                    "model '{model}' has no price, and this token has a money budget \
+                     (max_amount): an admin can add one with PUT /admin/model-prices \
+                     {{\"model\": \"{model}\", \"input_per_million\": …, \"output_per_million\": …}}"
+                )));
+            }
             return Err(ApiError::PermissionDenied(format!(
                 "model '{model}' has no price configured, and unpriced models are refused"
+            )));
+        }
+        if let (true, Some(tier)) = (money_budget, req.unpriced_tier) {
+            return Err(ApiError::NotPriced(format!(
+                "service_tier '{}' has no price, and this token has a money budget \
+                 (max_amount): leave service_tier out or use 'auto', 'default' or 'flex'",
+                tier.chars().take(40).collect::<String>()
             )));
         }
         let max_output: Vec<Option<i64>> = prices
@@ -356,11 +391,7 @@ impl LedgerState {
                     .max(p.output_per_million * 1000.0);
             }
         }
-        let slot = self
-            .by_id
-            .get(&req.token_id)
-            .map(|s| s.clone())
-            .ok_or(ApiError::InvalidToken)?;
+        let slot = slot.ok_or(ApiError::InvalidToken)?;
         let limits = slot.info.read().limits;
         let (reservation, allowance) =
             slot.account
@@ -538,6 +569,11 @@ impl LedgerState {
             ..Usage::default()
         };
         account.record(&usage, entry.amount_nano, Instant::now());
+    }
+
+    /// Whether the price book has a price for `model` on `provider`.
+    pub fn is_priced(&self, provider: &str, model: &str) -> bool {
+        self.prices.read().lookup(provider, model).is_some()
     }
 
     /// The live totals of a token, if it is in memory.

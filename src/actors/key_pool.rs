@@ -2,7 +2,7 @@
 //! publishes them as a `KeySet` that request handlers read without a message: key choice,
 //! cooldowns and counters are atomics, so choosing a key costs no actor round trip.
 
-use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -42,6 +42,8 @@ pub struct KeySlot {
     reopened: AtomicU32,
     /// When the half-open probe in flight started; 0: none.
     probe_since_ms: AtomicI64,
+    /// The cool-down is a bench for an exhausted quota: no probe is sent before it ends.
+    benched: AtomicBool,
     successes: AtomicU64,
     failures: AtomicU64,
     last_error: Mutex<Option<String>>,
@@ -55,6 +57,7 @@ impl KeySlot {
             consecutive_failures: AtomicU32::new(0),
             reopened: AtomicU32::new(0),
             probe_since_ms: AtomicI64::new(0),
+            benched: AtomicBool::new(false),
             successes: AtomicU64::new(0),
             failures: AtomicU64::new(0),
             last_error: Mutex::new(None),
@@ -68,6 +71,7 @@ impl KeySlot {
         self.consecutive_failures
             .store(old.consecutive_failures.load(r), r);
         self.reopened.store(old.reopened.load(r), r);
+        self.benched.store(old.benched.load(r), r);
         self.successes.store(old.successes.load(r), r);
         self.failures.store(old.failures.load(r), r);
         *self.last_error.lock() = old.last_error.lock().clone();
@@ -257,6 +261,9 @@ impl KeySet {
                     && !probe_taken
             })
             .collect();
+        if usable.is_empty() {
+            return self.probe_cooling(exclude, now);
+        }
         loop {
             let key = match usable.len() {
                 0 => return None,
@@ -281,6 +288,39 @@ impl KeySet {
         }
     }
 
+    /// No provider goes dark after a blip: when every enabled key is cooling, the one
+    /// that recovers soonest (not one benched for quota) takes one probe call at a time; a
+    /// success ends its cool-down.
+    fn probe_cooling(&self, exclude: &[i32], now: i64) -> Option<PickedKey> {
+        let key = self
+            .keys
+            .iter()
+            .filter(|k| {
+                k.record.enabled
+                    && k.cooling(now)
+                    && !exclude.contains(&k.record.id)
+                    && !k.benched.load(Ordering::Relaxed)
+            })
+            .min_by_key(|k| k.cooldown_until_ms.load(Ordering::Relaxed))?;
+        key.claim_probe(now).then(|| PickedKey {
+            id: key.record.id,
+            secret: key.record.secret.clone(),
+        })
+    }
+
+    /// Seconds until the first of these keys (enabled, not in `exclude`) recovers, for a
+    /// `Retry-After`; `None` when none is cooling.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        let now = now_ms();
+        self.keys
+            .iter()
+            .filter(|k| k.record.enabled)
+            .map(|k| k.cooldown_until_ms.load(Ordering::Relaxed) - now)
+            .filter(|left| *left > 0)
+            .min()
+            .map(|left| (left as u64).div_ceil(1000).max(1))
+    }
+
     /// Records an attempt's outcome and cools the key down where it must.
     pub fn report(&self, key_id: i32, outcome: KeyOutcome, detail: Option<String>) {
         let Some(key) = self.keys.iter().find(|k| k.record.id == key_id) else {
@@ -289,6 +329,11 @@ impl KeySet {
         let r = Ordering::Relaxed;
         let probe = key.probe_since_ms.swap(0, r) != 0;
         if matches!(outcome, KeyOutcome::Ok | KeyOutcome::RequestError) {
+            if probe && key.cooling(now_ms()) {
+                // A probe of a cooling key got through: the upstream has recovered.
+                key.cooldown_until_ms.store(0, r);
+                key.benched.store(false, r);
+            }
             key.successes.fetch_add(1, r);
             if key.consecutive_failures.swap(0, r) != 0 {
                 key.reopened.store(0, r);
@@ -318,6 +363,8 @@ impl KeySet {
             KeyOutcome::Ok | KeyOutcome::RequestError => None,
         };
         if let Some(length) = cooldown {
+            key.benched
+                .store(outcome == KeyOutcome::OutOfQuota, Ordering::Relaxed);
             key.cool_down(length);
             if let Some(feed) = &self.feed {
                 let until = key.cooldown_until_ms.load(Ordering::Relaxed);

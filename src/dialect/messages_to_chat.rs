@@ -47,6 +47,9 @@ pub struct MessageIn {
 #[derive(Debug, Clone, Deserialize)]
 pub struct ToolIn {
     pub name: String,
+    /// Server tools (`web_search_20250305`, …) have a type; client tools none or `custom`.
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
     #[serde(default)]
     pub description: Option<String>,
     #[serde(default)]
@@ -90,6 +93,92 @@ fn image_url(source: &Value) -> Result<String, ApiError> {
     }
 }
 
+/// A content block's `type`, which every block must have.
+fn block_type(block: &Value) -> Result<&str, ApiError> {
+    block["type"]
+        .as_str()
+        .ok_or_else(|| ApiError::invalid_param("messages", "a content block has no 'type'"))
+}
+
+/// A 400 naming a block type that an OpenAI-type provider cannot be given.
+fn untranslatable(kind: &str) -> ApiError {
+    ApiError::invalid_param(
+        "messages",
+        format!(
+            "content block type '{}' cannot be sent to an OpenAI-compatible provider: it is \
+             Anthropic's own (server tools, containers) or unknown; route this model to an \
+             Anthropic provider, or leave the block out",
+            crate::call::truncate(kind, 60)
+        ),
+    )
+}
+
+/// One block of a user turn: content parts of the user message, or (tool results) `tool`
+/// messages that must come before it.
+fn user_block(
+    block: &Value,
+    parts: &mut Vec<Value>,
+    messages: &mut Vec<Value>,
+) -> Result<(), ApiError> {
+    match block_type(block)? {
+        "text" => parts.push(json!({"type": "text", "text": block["text"]})),
+        "image" => parts.push(json!({"type": "image_url",
+            "image_url": {"url": image_url(&block["source"])?}})),
+        // Tool results answer the assistant's tool calls: they come first, as `tool`
+        // messages.
+        "tool_result" => messages.push(json!({"role": "tool",
+            "tool_call_id": block["tool_use_id"],
+            "content": text_of(&block["content"])})),
+        "document" => parts.push(document_part(block)?),
+        // A search result the client supplies: its title, source and text.
+        "search_result" => {
+            let mut text = String::new();
+            for field in ["title", "source"] {
+                if let Some(v) = block[field].as_str() {
+                    text.push_str(v);
+                    text.push('\n');
+                }
+            }
+            text.push_str(&text_of(&block["content"]));
+            parts.push(json!({"type": "text", "text": text}));
+        }
+        "thinking" | "redacted_thinking" => {}
+        other => return Err(untranslatable(other)),
+    }
+    Ok(())
+}
+
+/// A `document` block as a Chat Completions content part: plain-text and content-block
+/// documents as text, base64 PDFs as a `file` part; URL and file-id sources cannot be
+/// fetched for an OpenAI-type provider.
+fn document_part(block: &Value) -> Result<Value, ApiError> {
+    let source = &block["source"];
+    let title = block["title"]
+        .as_str()
+        .map(|t| format!("{t}\n"))
+        .unwrap_or_default();
+    match source["type"].as_str() {
+        Some("text") => Ok(json!({"type": "text",
+            "text": format!("{title}{}", source["data"].as_str().unwrap_or(""))})),
+        Some("content") => Ok(json!({"type": "text",
+            "text": format!("{title}{}", text_of(&source["content"]))})),
+        Some("base64") => {
+            let media = source["media_type"].as_str().unwrap_or("application/pdf");
+            Ok(json!({"type": "file", "file": {
+                "filename": block["title"].as_str().unwrap_or("document.pdf"),
+                "file_data": format!("data:{media};base64,{}", source["data"].as_str().unwrap_or(""))}}))
+        }
+        other => Err(ApiError::invalid_param(
+            "messages",
+            format!(
+                "a document with a '{}' source cannot be sent to an OpenAI-compatible provider \
+                 (send it as base64 or text)",
+                other.unwrap_or("missing")
+            ),
+        )),
+    }
+}
+
 /// The Chat Completions body for a Messages request. `cap_field` is where the upstream
 /// reads the completion cap; `max_tokens` is what the gateway decided.
 pub fn request(
@@ -108,20 +197,17 @@ pub fn request(
     }
     for m in &req.messages {
         match m.role.as_str() {
+            // Claude Code sends `system` entries inside `messages` too.
+            "system" => {
+                let text = text_of(&m.content);
+                if !text.is_empty() {
+                    messages.push(json!({"role": "system", "content": text}));
+                }
+            }
             "user" => {
                 let mut parts = Vec::new();
                 for block in blocks_of(&m.content) {
-                    match block["type"].as_str() {
-                        Some("text") => parts.push(json!({"type": "text", "text": block["text"]})),
-                        Some("image") => parts.push(json!({"type": "image_url",
-                            "image_url": {"url": image_url(&block["source"])?}})),
-                        // Tool results answer the assistant's tool calls: they come first,
-                        // as `tool` messages.
-                        Some("tool_result") => messages.push(json!({"role": "tool",
-                            "tool_call_id": block["tool_use_id"],
-                            "content": text_of(&block["content"])})),
-                        _ => {}
-                    }
+                    user_block(&block, &mut parts, &mut messages)?;
                 }
                 if !parts.is_empty() {
                     let content = if parts.iter().all(|p| p["type"] == "text") {
@@ -142,14 +228,15 @@ pub fn request(
                 let mut text = String::new();
                 let mut calls = Vec::new();
                 for block in blocks_of(&m.content) {
-                    match block["type"].as_str() {
-                        Some("text") => text.push_str(block["text"].as_str().unwrap_or("")),
-                        Some("tool_use") => {
-                            calls.push(json!({"id": block["id"], "type": "function",
+                    match block_type(&block)? {
+                        "text" => text.push_str(block["text"].as_str().unwrap_or("")),
+                        "tool_use" => calls.push(json!({"id": block["id"], "type": "function",
                             "function": {"name": block["name"],
-                                "arguments": block["input"].to_string()}}))
-                        }
-                        _ => {}
+                                "arguments": block["input"].to_string()}})),
+                        // Reasoning is Anthropic's to read back (signed or encrypted); an
+                        // OpenAI-type model takes none in its input.
+                        "thinking" | "redacted_thinking" => {}
+                        other => return Err(untranslatable(other)),
                     }
                 }
                 let mut message = json!({"role": "assistant",
@@ -162,7 +249,10 @@ pub fn request(
             other => {
                 return Err(ApiError::invalid_param(
                     "messages",
-                    format!("unknown role '{}'", crate::call::truncate(other, 40)),
+                    format!(
+                        "unknown role '{}' (user, assistant or system)",
+                        crate::call::truncate(other, 40)
+                    ),
                 ))
             }
         }
@@ -181,6 +271,19 @@ pub fn request(
         body.insert("top_p".into(), json!(p));
     }
     if let Some(tools) = &req.tools {
+        if let Some(kind) = tools
+            .iter()
+            .find_map(|t| t.kind.as_deref().filter(|k| *k != "custom"))
+        {
+            return Err(ApiError::invalid_param(
+                "tools",
+                format!(
+                    "tool type '{}' is an Anthropic server tool, which an OpenAI-compatible \
+                     provider cannot run; route this model to an Anthropic provider",
+                    crate::call::truncate(kind, 60)
+                ),
+            ));
+        }
         let tools: Vec<Value> = tools
             .iter()
             .map(|t| {

@@ -40,6 +40,8 @@ struct Peek<'a> {
     max_completion_tokens: Option<Value>,
     #[serde(default)]
     n: Option<Value>,
+    #[serde(default)]
+    service_tier: Option<Value>,
     #[serde(default, borrow)]
     messages: Option<&'a RawValue>,
     #[serde(default, borrow)]
@@ -138,7 +140,7 @@ pub fn parse_request(endpoint: Endpoint, raw: bytes::Bytes) -> Result<ClientRequ
             })?,
     };
     match endpoint {
-        Endpoint::ChatCompletions | Endpoint::Messages => {
+        Endpoint::ChatCompletions | Endpoint::Messages | Endpoint::CountTokens => {
             let messages = peek
                 .messages
                 .ok_or_else(|| ApiError::invalid_param("messages", "'messages' is required"))?;
@@ -175,6 +177,7 @@ pub fn parse_request(endpoint: Endpoint, raw: bytes::Bytes) -> Result<ClientRequ
             }
         }
     }
+    let unpriced_tier = unpriced_tier(peek.service_tier)?;
     let sent_max_tokens = peek.max_tokens.is_some_and(|v| !v.is_null());
     let sent_max_completion_tokens = peek.max_completion_tokens.is_some_and(|v| !v.is_null());
     Ok(ClientRequest {
@@ -188,8 +191,25 @@ pub fn parse_request(endpoint: Endpoint, raw: bytes::Bytes) -> Result<ClientRequ
         sent_max_completion_tokens,
         n,
         allowance: None,
+        unpriced_tier,
         forwarded_headers: Vec::new(),
     })
+}
+
+/// Service tiers billed at (or below) the price book's standard prices.
+const PRICED_TIERS: [&str; 4] = ["auto", "default", "flex", "standard_only"];
+
+/// The `service_tier` asked for, when the price book cannot price it.
+pub fn unpriced_tier(value: Option<Value>) -> Result<Option<String>, ApiError> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(t)) if PRICED_TIERS.contains(&t.as_str()) => Ok(None),
+        Some(Value::String(t)) => Ok(Some(t)),
+        Some(_) => Err(ApiError::invalid_param(
+            "service_tier",
+            "'service_tier' must be a string",
+        )),
+    }
 }
 
 /// Keeps only the providers this token may use for the model; 403 when none is left.
@@ -221,7 +241,8 @@ async fn proxied(
     }
     let raw = read_body(req, payload, state.settings.server.max_body_bytes).await?;
     let parsed = match endpoint {
-        Endpoint::Messages => super::messages::parse(req, raw)?,
+        Endpoint::Messages => super::messages::parse(req, raw, true)?,
+        Endpoint::CountTokens => super::messages::parse(req, raw, false)?,
         _ => parse_request(endpoint, raw)?,
     };
     if let Some(r) = rec.as_mut() {
@@ -229,10 +250,13 @@ async fn proxied(
         r.entry.stream = parsed.stream;
     }
     let mut route = state.table().resolve(&parsed.model)?;
-    // Providers whose API cannot serve this endpoint are skipped before admission.
-    route
-        .candidates
-        .retain(|c| c.provider.record.api_type.serves(endpoint));
+    // Providers whose API cannot serve this endpoint are skipped before admission (token
+    // counting keeps them: other types are answered with a local estimate).
+    if endpoint != Endpoint::CountTokens {
+        route
+            .candidates
+            .retain(|c| c.provider.record.api_type.serves(endpoint));
+    }
     if route.candidates.is_empty() {
         return Err(ApiError::NotFound(format!(
             "no provider serves {} for model '{}'",
@@ -249,10 +273,17 @@ async fn proxied(
                 .iter()
                 .map(|c| (c.provider.record.name.as_str(), c.upstream_model.as_str()))
                 .collect(),
-            prompt_tokens: parsed.prompt_tokens,
+            // Counting reserves nothing: it only counts toward the rate limits.
+            prompt_tokens: if endpoint == Endpoint::CountTokens {
+                0
+            } else {
+                parsed.prompt_tokens
+            },
             client_cap: parsed.client_cap,
             choices: parsed.n,
             generates: endpoint.generates(),
+            free: endpoint == Endpoint::CountTokens,
+            unpriced_tier: parsed.unpriced_tier.as_deref(),
         })
     };
     let shared = state.shares_limits() && state.accounts.has_budget(token.id);
@@ -306,6 +337,9 @@ async fn proxied(
     }
     let mut usable = admission.usable.into_iter();
     route.candidates.retain(|_| usable.next().unwrap_or(false));
+    if endpoint == Endpoint::CountTokens {
+        return super::messages::count(state, client, rec, parsed, route).await;
+    }
     proxy::forward(state, client, rec, endpoint, parsed, route).await
 }
 

@@ -4,21 +4,20 @@
 
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use bytes::Bytes;
-use http_body_util::BodyExt;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use super::client::{handle, MAX_COMPLETION_TOKENS, MAX_MODEL_NAME_BYTES};
-use super::support::{authenticate, read_body};
-use crate::actors::key_pool::KeyOutcome;
+use crate::call::CallRecord;
 use crate::error::ApiError;
 use crate::openapi;
+use crate::proxy;
+use crate::routing::table::Route;
 use crate::state::AppState;
-use crate::upstream::api_type::ApiType;
 use crate::upstream::client::UpstreamClient;
 use crate::upstream::usage::TextEstimate;
-use crate::upstream::{ClientRequest, Endpoint};
+use crate::upstream::{ClientRequest, Endpoint, Usage};
 
 /// The fields of a Messages request the gateway checks; the rest passes through.
 #[derive(Deserialize)]
@@ -29,6 +28,8 @@ struct Peek<'a> {
     max_tokens: Option<Value>,
     #[serde(default)]
     stream: Option<Value>,
+    #[serde(default)]
+    service_tier: Option<Value>,
     #[serde(default, borrow)]
     messages: Option<&'a RawValue>,
 }
@@ -50,25 +51,31 @@ fn model_of(value: Option<Value>) -> Result<String, ApiError> {
     }
 }
 
-/// Checks a Messages request and reads what routing and budgets need.
-pub fn parse(req: &HttpRequest, raw: Bytes) -> Result<ClientRequest, ApiError> {
+/// Checks a Messages request (`generates`: `/v1/messages`, which needs `max_tokens`; else
+/// `/v1/messages/count_tokens`) and reads what routing and budgets need.
+pub fn parse(req: &HttpRequest, raw: Bytes, generates: bool) -> Result<ClientRequest, ApiError> {
     if raw.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(ApiError::invalid("request body must be a JSON object"));
     }
     let peek: Peek = serde_json::from_slice(&raw)
         .map_err(|e| ApiError::invalid(format!("invalid JSON body: {e}")))?;
     let model = model_of(peek.model)?;
-    let max_tokens = peek
-        .max_tokens
-        .as_ref()
-        .and_then(Value::as_i64)
-        .filter(|n| (1..=MAX_COMPLETION_TOKENS).contains(n))
-        .ok_or_else(|| {
-            ApiError::invalid_param(
-                "max_tokens",
-                format!("max_tokens: an integer from 1 to {MAX_COMPLETION_TOKENS} is required"),
-            )
-        })?;
+    let max_tokens = match peek.max_tokens.as_ref() {
+        None | Some(Value::Null) if !generates => None,
+        value => Some(
+            value
+                .and_then(Value::as_i64)
+                .filter(|n| (1..=MAX_COMPLETION_TOKENS).contains(n))
+                .ok_or_else(|| {
+                    ApiError::invalid_param(
+                        "max_tokens",
+                        format!(
+                            "max_tokens: an integer from 1 to {MAX_COMPLETION_TOKENS} is required"
+                        ),
+                    )
+                })?,
+        ),
+    };
     let stream = match peek.stream {
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => b,
@@ -90,6 +97,7 @@ pub fn parse(req: &HttpRequest, raw: Bytes) -> Result<ClientRequest, ApiError> {
             "messages: at least one message is required",
         ));
     }
+    let unpriced_tier = super::client::unpriced_tier(peek.service_tier)?;
     let forwarded_headers = FORWARDED
         .iter()
         .filter_map(|name| {
@@ -103,11 +111,12 @@ pub fn parse(req: &HttpRequest, raw: Bytes) -> Result<ClientRequest, ApiError> {
         model,
         stream,
         wants_usage_chunk: false,
-        client_cap: Some(max_tokens),
-        sent_max_tokens: true,
+        client_cap: max_tokens,
+        sent_max_tokens: max_tokens.is_some(),
         sent_max_completion_tokens: false,
         n: 1,
         allowance: None,
+        unpriced_tier,
         forwarded_headers,
     })
 }
@@ -123,7 +132,11 @@ pub fn error_response(err: &ApiError) -> HttpResponse {
                 .body(body.clone());
         }
     }
-    HttpResponse::build(err.status_code()).json(err.anthropic_body())
+    let mut builder = HttpResponse::build(err.status_code());
+    if let Some(secs) = err.retry_after_secs() {
+        builder.insert_header(("retry-after", secs.to_string()));
+    }
+    builder.json(err.anthropic_body())
 }
 
 /// `POST /v1/messages`.
@@ -165,94 +178,33 @@ pub async fn count_tokens(
     state: web::Data<AppState>,
     client: web::Data<UpstreamClient>,
 ) -> HttpResponse {
-    match count(&req, payload, &state, &client).await {
-        Ok(response) => response,
-        Err(err) => error_response(&err),
-    }
+    handle(Endpoint::CountTokens, req, payload, state, client).await
 }
 
-async fn count(
-    req: &HttpRequest,
-    payload: web::Payload,
+/// Counts a prompt once admission passed it: asked of the Anthropic providers that serve the
+/// model through the same attempt loop as any call (key choice, timeouts, body limit,
+/// failover), else — another provider type, or every Anthropic key cooling — estimated
+/// here. Logged as `count_tokens`, at no cost.
+pub async fn count(
     state: &AppState,
     client: &UpstreamClient,
+    rec: &mut Option<CallRecord>,
+    req: ClientRequest,
+    mut route: Route,
 ) -> Result<HttpResponse, ApiError> {
-    let token = authenticate(state, req).await?;
-    let raw = read_body(req, payload, state.settings.server.max_body_bytes).await?;
-    let peek: Peek = serde_json::from_slice(&raw)
-        .map_err(|e| ApiError::invalid(format!("invalid JSON body: {e}")))?;
-    let model = model_of(peek.model)?;
-    if !peek
-        .messages
-        .is_some_and(|m| m.get().trim_start().starts_with('['))
-    {
-        return Err(ApiError::invalid_param(
-            "messages",
-            "'messages' must be an array of messages",
-        ));
-    }
-    let route = state.table().resolve(&model)?;
-    let candidate = route
+    let raw = req.raw.clone();
+    route
         .candidates
-        .iter()
-        .find(|c| token.allows(&c.provider.record.name, &route.bare))
-        .ok_or_else(|| {
-            ApiError::PermissionDenied(format!(
-                "this token may not use model '{}'",
-                route.requested
-            ))
-        })?;
-    let provider = &candidate.provider.record;
-    if provider.api_type == ApiType::Anthropic {
-        if let Some(key) = candidate.keys.pick(&[]) {
-            let mut body: serde_json::Map<String, Value> = serde_json::from_slice(&raw)
-                .map_err(|e| ApiError::invalid(format!("invalid JSON body: {e}")))?;
-            body.insert("model".into(), json!(candidate.upstream_model));
-            let mut headers = vec![("x-api-key", key.secret.to_string())];
-            let version = req
-                .headers()
-                .get("anthropic-version")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or(crate::dialect::anthropic::API_VERSION);
-            headers.push(("anthropic-version", version.to_string()));
-            if let Some(beta) = req
-                .headers()
-                .get("anthropic-beta")
-                .and_then(|v| v.to_str().ok())
-            {
-                headers.push(("anthropic-beta", beta.to_string()));
-            }
-            let url = format!("{}/messages/count_tokens", provider.base_url);
-            let body = Bytes::from(Value::Object(body).to_string());
-            let failed = |e: String| {
-                candidate
-                    .keys
-                    .report(key.id, KeyOutcome::Failed(None), Some(e.clone()));
-                ApiError::UpstreamFailed(format!("provider '{}': {e}", provider.name))
-            };
-            let response = client
-                .post(&url, &headers, body)
-                .await
-                .map_err(|e| failed(e.to_string()))?;
-            let status = actix_web::http::StatusCode::from_u16(response.status().as_u16())
-                .unwrap_or(actix_web::http::StatusCode::BAD_GATEWAY);
-            let body = response
-                .into_body()
-                .collect()
-                .await
-                .map(|c| c.to_bytes())
-                .map_err(|e| failed(e.to_string()))?;
-            // The key's health counts this call like any other (it may have been a probe).
-            let outcome = if status.is_success() {
-                KeyOutcome::Ok
-            } else {
-                KeyOutcome::classify(status.as_u16(), &body, None)
-            };
-            candidate.keys.report(key.id, outcome, None);
-            return Ok(HttpResponse::build(status)
-                .content_type("application/json")
-                .body(body));
+        .retain(|c| c.provider.record.api_type.serves(Endpoint::CountTokens));
+    if !route.candidates.is_empty() {
+        match proxy::forward(state, client, rec, Endpoint::CountTokens, req, route).await {
+            Err(ApiError::NoUpstream(_) | ApiError::Cooling { .. }) => {}
+            answered => return answered,
         }
+    }
+    if let Some(mut record) = rec.take() {
+        record.set_usage_or_estimate(Some(Usage::default()), 0, 0);
+        record.finish(200);
     }
     Ok(HttpResponse::Ok().json(json!({"input_tokens": TextEstimate::of_bytes(&raw).tokens()})))
 }

@@ -1,12 +1,13 @@
 //! Operations routes: liveness, readiness, Prometheus metrics, the OpenAPI document.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
 use crate::openapi::ErrorBody;
+use crate::secrets::hash_token;
 use crate::state::AppState;
 
 #[derive(Serialize, Deserialize, ToSchema)]
@@ -46,8 +47,16 @@ pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
 
 /// Prometheus text exposition format.
 #[utoipa::path(get, path = "/metrics", tag = "ops",
-    responses((status = 200, body = String, content_type = "text/plain; version=0.0.4")))]
-pub async fn prometheus(state: web::Data<AppState>) -> HttpResponse {
+    responses((status = 200, body = String, content_type = "text/plain; version=0.0.4"),
+        (status = 401, body = ErrorBody, description = "`server.metrics_token` is set and was not presented")))]
+pub async fn prometheus(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    if let Some(expected) = state.settings.server.metrics_token.as_deref() {
+        let presented = super::support::presented_token(&req).unwrap_or("");
+        // Digests compared, so the time taken says nothing of the token's prefix.
+        if hash_token(presented) != hash_token(expected) {
+            return ApiError::InvalidToken.error_response();
+        }
+    }
     metrics::gauge!("gateway_log_queue_depth").set(state.log_queue.len() as f64);
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")

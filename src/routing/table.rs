@@ -44,6 +44,9 @@ pub struct Candidate {
     pub keys: Arc<KeySet>,
     /// The model's largest output, once admission has looked it up.
     pub max_output: Option<i64>,
+    /// The model is named exactly in the provider's list (or is a redirect's target): an
+    /// admin chose it, so it may label metrics.
+    pub listed: bool,
 }
 
 /// The result of routing a requested model name.
@@ -188,11 +191,16 @@ impl RoutingTable {
             }
             any_serving = true;
             if entry.info.record.enabled {
+                let listed = upstream_model != model
+                    || entry.info.record.models.as_deref().is_some_and(|list| {
+                        list.iter().any(|m| m == upstream_model && !m.contains('*'))
+                    });
                 candidates.push(Candidate {
                     provider: entry.info.clone(),
                     upstream_model: upstream_model.to_string(),
                     keys: entry.keys.clone(),
                     max_output: None,
+                    listed,
                 });
             }
         }

@@ -32,7 +32,8 @@ impl Adapter for AnthropicAdapter {
     ) -> Result<UpstreamRequest, ApiError> {
         match endpoint {
             Endpoint::ChatCompletions => {}
-            Endpoint::Messages => return pass_through(target, req),
+            Endpoint::Messages => return pass_through(target, req, "/messages"),
+            Endpoint::CountTokens => return pass_through(target, req, "/messages/count_tokens"),
             Endpoint::Embeddings => {
                 return Err(ApiError::invalid(
                     "Anthropic providers do not serve embeddings",
@@ -67,8 +68,17 @@ impl Adapter for AnthropicAdapter {
     }
 
     fn response(&self, endpoint: Endpoint, body: Bytes) -> Answer {
-        if endpoint == Endpoint::Messages {
-            return native_answer(body);
+        match endpoint {
+            Endpoint::Messages => return native_answer(body),
+            // Counting generates nothing and costs nothing.
+            Endpoint::CountTokens => {
+                return Answer {
+                    body,
+                    usage: Some(crate::upstream::Usage::default()),
+                    generated: 0,
+                }
+            }
+            _ => {}
         }
         match chat_to_messages::response(&body, now_secs()) {
             Ok((answer, usage)) => {
@@ -105,7 +115,9 @@ impl Adapter for AnthropicAdapter {
         max_line: usize,
     ) -> Box<dyn StreamTranslator> {
         match endpoint {
-            Endpoint::Messages => Box::new(MessagesPassStream::new(max_line)),
+            Endpoint::Messages | Endpoint::CountTokens => {
+                Box::new(MessagesPassStream::new(max_line))
+            }
             _ => Box::new(MessagesToChatStream::new(
                 req.wants_usage_chunk,
                 now_secs(),
@@ -118,15 +130,27 @@ impl Adapter for AnthropicAdapter {
 /// An Anthropic client's request to an Anthropic upstream: the client's bytes, with the
 /// model name and the budget's cap changed only when they must be, and the client's
 /// `anthropic-version` / `anthropic-beta` headers.
-fn pass_through(target: &Target<'_>, req: &ClientRequest) -> Result<UpstreamRequest, ApiError> {
-    let body = if target.model == req.model && target.completion_cap.is_none() {
+fn pass_through(
+    target: &Target<'_>,
+    req: &ClientRequest,
+    path: &str,
+) -> Result<UpstreamRequest, ApiError> {
+    // A budget's cap replaces the client's `max_tokens` only when it is lower.
+    let cap = target
+        .completion_cap
+        .filter(|cap| req.client_cap != Some(*cap));
+    let thinking = cap.is_some() && mentions(&req.raw, b"\"budget_tokens\"");
+    let body = if target.model == req.model && cap.is_none() {
         req.raw.clone()
     } else {
         let mut map: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&req.raw)
             .map_err(|e| ApiError::invalid(format!("invalid JSON body: {e}")))?;
         map.insert("model".into(), target.model.into());
-        if let Some(cap) = target.completion_cap {
+        if let Some(cap) = cap {
             map.insert("max_tokens".into(), cap.into());
+            if thinking {
+                fit_thinking(&mut map, cap);
+            }
         }
         serde_json::to_vec(&map)
             .map(Bytes::from)
@@ -146,10 +170,36 @@ fn pass_through(target: &Target<'_>, req: &ClientRequest) -> Result<UpstreamRequ
             .cloned(),
     );
     Ok(UpstreamRequest {
-        url: format!("{}/messages", target.base_url),
+        url: format!("{}{path}", target.base_url),
         headers,
         body,
     })
+}
+
+fn mentions(raw: &[u8], field: &[u8]) -> bool {
+    raw.windows(field.len()).any(|w| w == field)
+}
+
+/// Smallest thinking budget Anthropic accepts.
+const MIN_THINKING_BUDGET: i64 = 1024;
+
+/// Keeps `thinking.budget_tokens` below a lowered `max_tokens` (Anthropic refuses a budget
+/// at or above it): lowered to `cap - 1`, or thinking dropped when that leaves less than
+/// the smallest budget Anthropic accepts.
+pub fn fit_thinking(map: &mut serde_json::Map<String, serde_json::Value>, cap: i64) {
+    let budget = map
+        .get("thinking")
+        .and_then(|t| t.get("budget_tokens"))
+        .and_then(serde_json::Value::as_i64);
+    match budget {
+        Some(b) if b >= cap && cap - 1 >= MIN_THINKING_BUDGET => {
+            map["thinking"]["budget_tokens"] = (cap - 1).into();
+        }
+        Some(b) if b >= cap => {
+            map.remove("thinking");
+        }
+        _ => {}
+    }
 }
 
 /// A native Messages answer, passed on as it is; its usage read.

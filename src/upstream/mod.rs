@@ -23,6 +23,9 @@ pub enum Endpoint {
     Embeddings,
     /// Anthropic's Messages API (`/v1/messages`).
     Messages,
+    /// Anthropic's token counting (`/v1/messages/count_tokens`): metered like any call,
+    /// costs nothing, generates nothing.
+    CountTokens,
 }
 
 impl Endpoint {
@@ -31,20 +34,21 @@ impl Endpoint {
             Endpoint::ChatCompletions => "chat.completions",
             Endpoint::Embeddings => "embeddings",
             Endpoint::Messages => "messages",
+            Endpoint::CountTokens => "count_tokens",
         }
     }
 
     /// The dialect the client speaks on this endpoint.
     pub fn dialect(self) -> Dialect {
         match self {
-            Endpoint::Messages => Dialect::Anthropic,
+            Endpoint::Messages | Endpoint::CountTokens => Dialect::Anthropic,
             _ => Dialect::OpenAi,
         }
     }
 
     /// Whether calls generate a completion (and so can be capped).
     pub fn generates(self) -> bool {
-        self != Endpoint::Embeddings
+        !matches!(self, Endpoint::Embeddings | Endpoint::CountTokens)
     }
 }
 
@@ -68,6 +72,8 @@ pub struct ClientRequest {
     pub prompt_tokens: i64,
     /// Completion tokens per choice the token's budget can pay for; `None`: unlimited.
     pub allowance: Option<i64>,
+    /// A `service_tier` the price book cannot price (`priority`, `scale`, …), if asked for.
+    pub unpriced_tier: Option<String>,
     /// Headers an Anthropic client sent that an Anthropic upstream must get too
     /// (`anthropic-version`, `anthropic-beta`).
     pub forwarded_headers: Vec<(&'static str, String)>,
@@ -75,12 +81,19 @@ pub struct ClientRequest {
 
 impl ClientRequest {
     /// The completion cap to send to a candidate whose model outputs at most `max_output`
-    /// tokens (`None`: unknown, `default` assumed): the budget's allowance, when it is below
-    /// what the call would otherwise be allowed to generate; never above the model's limit.
+    /// tokens (`None`: unknown, `default` assumed). A call whose token has a budget always
+    /// carries one: the smallest of the budget's allowance, the client's own cap (else the
+    /// model's maximum output, else `default`) and the model's limit. Without a budget the
+    /// client's request is left as it is (`None`).
     pub fn cap_for(&self, max_output: Option<i64>, default: i64) -> Option<i64> {
         let allowance = self.allowance?;
         let natural = self.client_cap.unwrap_or(max_output.unwrap_or(default));
-        (allowance < natural).then(|| allowance.min(max_output.unwrap_or(i64::MAX)))
+        Some(
+            allowance
+                .min(natural)
+                .min(max_output.unwrap_or(i64::MAX))
+                .max(1),
+        )
     }
 }
 
@@ -161,7 +174,12 @@ pub fn adapter_for(api_type: ApiType) -> &'static dyn Adapter {
 impl ApiType {
     /// Whether this kind of upstream serves `endpoint` (routing skips those that do not).
     pub fn serves(self, endpoint: Endpoint) -> bool {
-        !(self == ApiType::Anthropic && endpoint == Endpoint::Embeddings)
+        match endpoint {
+            Endpoint::Embeddings => self != ApiType::Anthropic,
+            // Other types are answered with a local estimate (see the handler).
+            Endpoint::CountTokens => self == ApiType::Anthropic,
+            _ => true,
+        }
     }
 
     /// The dialect an upstream of this type speaks.

@@ -63,7 +63,11 @@ impl OpenAiAdapter {
         let ask_usage = req.stream && !req.wants_usage_chunk && !self.zhipu;
         let sampling = self.zhipu
             && (mentions(&req.raw, b"\"temperature\"") || mentions(&req.raw, b"\"top_p\""));
-        if target.model == req.model && !ask_usage && !sampling && target.completion_cap.is_none() {
+        // A budget's cap is written unless the client's own field already says it.
+        let cap = target
+            .completion_cap
+            .filter(|cap| !self.client_cap_honoured(req, *cap));
+        if target.model == req.model && !ask_usage && !sampling && cap.is_none() {
             return Ok(req.raw.clone());
         }
         let mut map: Map<String, Value> = serde_json::from_slice(&req.raw)
@@ -84,19 +88,25 @@ impl OpenAiAdapter {
                 .expect("just made an object")
                 .insert("include_usage".into(), Value::Bool(true));
         }
-        if let Some(cap) = target.completion_cap {
-            let mut fields = Vec::with_capacity(2);
-            if req.sent_max_tokens {
-                fields.push("max_tokens");
-            }
-            if req.sent_max_completion_tokens {
-                fields.push("max_completion_tokens");
-            }
-            if fields.is_empty() {
-                fields.push(self.cap_field);
-            }
-            for field in fields {
-                map.insert(field.into(), Value::from(cap));
+        if let Some(cap) = cap {
+            if self.cap_field == "max_tokens" {
+                // DeepSeek and Zhipu read `max_tokens` only.
+                map.remove("max_completion_tokens");
+                map.insert("max_tokens".into(), Value::from(cap));
+            } else {
+                let mut fields = Vec::with_capacity(2);
+                if req.sent_max_tokens {
+                    fields.push("max_tokens");
+                }
+                if req.sent_max_completion_tokens {
+                    fields.push("max_completion_tokens");
+                }
+                if fields.is_empty() {
+                    fields.push(self.cap_field);
+                }
+                for field in fields {
+                    map.insert(field.into(), Value::from(cap));
+                }
             }
         }
         serde_json::to_vec(&map)
@@ -106,6 +116,14 @@ impl OpenAiAdapter {
 }
 
 impl OpenAiAdapter {
+    /// Whether the client's own cap field already carries `cap` where this upstream reads
+    /// it (OpenAI honours either field; DeepSeek and Zhipu `max_tokens` only).
+    fn client_cap_honoured(&self, req: &ClientRequest, cap: i64) -> bool {
+        req.client_cap == Some(cap)
+            && (self.cap_field != "max_tokens"
+                || (req.sent_max_tokens && !req.sent_max_completion_tokens))
+    }
+
     /// A Messages request (an Anthropic client) as a Chat Completions body.
     fn translate_messages(
         &self,
@@ -157,6 +175,11 @@ impl Adapter for OpenAiAdapter {
             Endpoint::ChatCompletions => ("/chat/completions", self.body(req, target)?),
             Endpoint::Embeddings => ("/embeddings", self.body(req, target)?),
             Endpoint::Messages => ("/chat/completions", self.translate_messages(req, target)?),
+            Endpoint::CountTokens => {
+                return Err(ApiError::invalid(
+                    "OpenAI-type providers do not count tokens (estimated locally)",
+                ))
+            }
         };
         Ok(UpstreamRequest {
             url: format!("{}{path}", target.base_url),
