@@ -31,9 +31,25 @@ pub struct KeyPolicy {
     pub quota_cooldown: Duration,
 }
 
-/// One key and its health.
+/// One key: its stored record and its health. The health outlives rebuilds of the set (a
+/// changed key list, a sync): a new set shares it with the old one, so a call still holding
+/// the old set reports to the same counters, probe and cool-down.
 pub struct KeySlot {
     pub record: KeyRecord,
+    health: Arc<KeyHealth>,
+}
+
+impl std::ops::Deref for KeySlot {
+    type Target = KeyHealth;
+
+    fn deref(&self) -> &KeyHealth {
+        &self.health
+    }
+}
+
+/// A key's health: atomics, read and written by calls without a message.
+#[derive(Default)]
+pub struct KeyHealth {
     cooldown_until_ms: AtomicI64,
     /// Failures in a row; at `failure_threshold` the breaker is open (then half-open once
     /// the cool-down has passed).
@@ -50,31 +66,11 @@ pub struct KeySlot {
 }
 
 impl KeySlot {
-    fn new(record: KeyRecord) -> KeySlot {
+    fn new(record: KeyRecord, previous: Option<&KeySlot>) -> KeySlot {
         KeySlot {
             record,
-            cooldown_until_ms: AtomicI64::new(0),
-            consecutive_failures: AtomicU32::new(0),
-            reopened: AtomicU32::new(0),
-            probe_since_ms: AtomicI64::new(0),
-            benched: AtomicBool::new(false),
-            successes: AtomicU64::new(0),
-            failures: AtomicU64::new(0),
-            last_error: Mutex::new(None),
+            health: previous.map_or_else(Arc::default, |p| p.health.clone()),
         }
-    }
-
-    fn copy_health(&self, old: &KeySlot) {
-        let r = Ordering::Relaxed;
-        self.cooldown_until_ms
-            .store(old.cooldown_until_ms.load(r), r);
-        self.consecutive_failures
-            .store(old.consecutive_failures.load(r), r);
-        self.reopened.store(old.reopened.load(r), r);
-        self.benched.store(old.benched.load(r), r);
-        self.successes.store(old.successes.load(r), r);
-        self.failures.store(old.failures.load(r), r);
-        *self.last_error.lock() = old.last_error.lock().clone();
     }
 
     fn cooling(&self, now: i64) -> bool {
@@ -199,11 +195,7 @@ impl KeySet {
             .into_iter()
             .map(|record| {
                 let old = previous.and_then(|p| p.keys.iter().find(|k| k.record.id == record.id));
-                let slot = KeySlot::new(record);
-                if let Some(old) = old {
-                    slot.copy_health(old);
-                }
-                Arc::new(slot)
+                Arc::new(KeySlot::new(record, old.map(|k| &**k)))
             })
             .collect();
         KeySet {

@@ -12,6 +12,7 @@ mod cluster_limits;
 mod dialects;
 mod errors;
 mod hostile;
+mod leaks;
 mod login;
 mod logs;
 mod observability;

@@ -22,6 +22,19 @@ pub(crate) async fn messages_reply(call: Call<'_>, state: &Shared) -> Reply {
     let Some(max_tokens) = body.get("max_tokens").and_then(Value::as_u64) else {
         return anthropic_error(400, "invalid_request_error", "max_tokens: Field required");
     };
+    // Like Anthropic: a thinking budget is at least 1024 and below max_tokens.
+    if let Some(budget) = body
+        .pointer("/thinking/budget_tokens")
+        .and_then(Value::as_u64)
+    {
+        if budget < 1024 || budget >= max_tokens {
+            return anthropic_error(
+                400,
+                "invalid_request_error",
+                "`max_tokens` must be greater than `thinking.budget_tokens`, which must be ≥ 1024",
+            );
+        }
+    }
     let model = body
         .get("model")
         .and_then(Value::as_str)

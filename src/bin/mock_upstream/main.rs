@@ -247,7 +247,14 @@ async fn count_tokens(req: HttpRequest, body: web::Bytes, state: Shared) -> Http
         return anthropic_error(400, "invalid_request_error", "invalid JSON").into_response();
     };
     let call = Call::of(&req, &body);
-    record(&state, &call, &value);
+    let (fault, error) = arrive(&state, &call, &value).await;
+    if let Some((status, message)) = error {
+        let mut reply = anthropic_error(status, "rate_limit_error", &message);
+        if let Some(after) = fault.and_then(|f| f.retry_after) {
+            reply.headers.push(("retry-after", after.to_string()));
+        }
+        return reply.into_response();
+    }
     let chars = value["messages"].to_string().len();
     HttpResponse::Ok().json(json!({"input_tokens": chars / 4 + 1}))
 }
@@ -323,6 +330,7 @@ fn main() -> std::io::Result<()> {
                 .route("/v1/messages/count_tokens", web::post().to(count_tokens))
                 .route("/api/paas/v4/chat/completions", web::post().to(chat))
                 .route("/v1/embeddings", web::post().to(embeddings))
+                .route("/deepseek/chat/completions", web::post().to(chat))
                 .route("/api/paas/v4/embeddings", web::post().to(embeddings))
                 .route("/v1/models", web::get().to(models))
                 .route("/_mock/stats", web::get().to(stats))

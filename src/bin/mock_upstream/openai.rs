@@ -146,10 +146,14 @@ pub(crate) async fn chat_reply(call: Call<'_>, state: &Shared) -> Reply {
         .or_else(|| body.get("max_tokens"))
         .and_then(Value::as_u64)
         .unwrap_or(8);
-    let cap = body
-        .get("max_completion_tokens")
-        .or_else(|| body.get("max_tokens"))
-        .and_then(Value::as_u64);
+    // DeepSeek (served under `/deepseek`) reads `max_tokens` only.
+    let cap = if call.path.starts_with("/deepseek") {
+        body.get("max_tokens")
+    } else {
+        body.get("max_completion_tokens")
+            .or_else(|| body.get("max_tokens"))
+    }
+    .and_then(Value::as_u64);
     let n = cap.unwrap_or(natural).min(natural).clamp(1, 100_000) as usize;
     let finish = if cap.is_some_and(|c| c < natural) {
         "length"
