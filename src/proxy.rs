@@ -57,15 +57,31 @@ pub async fn forward(
     let mut next = 0usize;
     let mut last_error: Option<ApiError> = None;
 
-    while attempts < max_attempts && !candidates.is_empty() {
-        let idx = next % candidates.len();
-        let candidate = candidates[idx].clone();
-        let provider_id = candidate.provider.record.id;
-        let exclude = tried.get(&provider_id).cloned().unwrap_or_default();
-        let Some(key) = candidate.keys.pick(&exclude) else {
-            tried_candidates.push(candidates.remove(idx));
-            continue;
+    let mut probed = false;
+    while attempts < max_attempts {
+        let (idx, candidate, key) = if !candidates.is_empty() {
+            let idx = next % candidates.len();
+            let candidate = candidates[idx].clone();
+            let exclude = tried
+                .get(&candidate.provider.record.id)
+                .cloned()
+                .unwrap_or_default();
+            let Some(key) = candidate.keys.pick(&exclude) else {
+                tried_candidates.push(candidates.remove(idx));
+                continue;
+            };
+            (idx, candidate, key)
+        } else if attempts == 0 && !probed {
+            // No key of any candidate is usable: the soonest to recover gets one probe.
+            probed = true;
+            match recovery_probe(&tried_candidates, &tried) {
+                Some((candidate, key)) => (0, candidate, key),
+                None => break,
+            }
+        } else {
+            break;
         };
+        let provider_id = candidate.provider.record.id;
         attempts += 1;
         tried.entry(provider_id).or_default().push(key.id);
         if let Some(r) = rec.as_mut() {
@@ -285,6 +301,27 @@ async fn attempt(
     Ok(HttpResponse::build(StatusCode::OK)
         .content_type("application/json")
         .body(answer.body))
+}
+
+/// The key, among every candidate's cooling keys, that recovers soonest, claimed for a
+/// recovery probe (`None`: none is cooling, or the probe is taken).
+fn recovery_probe(
+    candidates: &[Candidate],
+    tried: &HashMap<i32, Vec<i32>>,
+) -> Option<(Candidate, PickedKey)> {
+    let exclude = |c: &Candidate| {
+        tried
+            .get(&c.provider.record.id)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let soonest = candidates
+        .iter()
+        .filter_map(|c| c.keys.soonest_recovery(&exclude(c)).map(|until| (until, c)))
+        .min_by_key(|(until, _)| *until)?
+        .1;
+    let key = soonest.keys.claim_recovery_probe(&exclude(soonest))?;
+    Some((soonest.clone(), key))
 }
 
 /// Reads a whole upstream body, at most `limit` bytes, before `deadline`.

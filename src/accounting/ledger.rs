@@ -271,7 +271,7 @@ impl LedgerState {
         let slot = self.by_id.get(&id)?.clone();
         let (totals, reserved_nano) = {
             let account = slot.account.lock();
-            (account.totals, account.reserved_nano)
+            (account.shown_totals(), account.reserved_nano)
         };
         let info = slot.info.read().clone();
         Some(TokenState {
@@ -569,6 +569,26 @@ impl LedgerState {
             ..Usage::default()
         };
         account.record(&usage, entry.amount_nano, Instant::now());
+    }
+
+    /// Whether the cluster's view of a token's counters is older than `max_age` (or was
+    /// never read).
+    pub fn cluster_totals_stale(&self, id: i32, max_age: Duration) -> bool {
+        self.by_id.get(&id).is_some_and(|slot| {
+            slot.account
+                .lock()
+                .cluster_read
+                .is_none_or(|at| at.elapsed() >= max_age)
+        })
+    }
+
+    /// Records a token's counters as the database shows them (every instance's usage).
+    pub fn learn_totals(&self, row: &token::Model) {
+        if let Some(slot) = self.by_id.get(&row.id) {
+            let mut account = slot.account.lock();
+            account.cluster_totals = totals_of(row);
+            account.cluster_read = Some(Instant::now());
+        }
     }
 
     /// Whether the price book has a price for `model` on `provider`.

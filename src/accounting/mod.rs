@@ -82,6 +82,10 @@ pub struct Account {
     pub external_nano: i64,
     /// In a cluster: this instance's lease on the budget (empty on a single instance).
     pub lease: lease::Lease,
+    /// In a cluster: the token's counters as the database last showed them (every
+    /// instance's written usage), and when they were read.
+    pub cluster_totals: Totals,
+    pub cluster_read: Option<Instant>,
     requests: VecDeque<Instant>,
     tokens: VecDeque<(Instant, i64)>,
     tokens_in_window: i64,
@@ -100,6 +104,8 @@ impl Account {
             external_tokens: 0,
             external_nano: 0,
             lease: lease::Lease::default(),
+            cluster_totals: Totals::default(),
+            cluster_read: None,
             requests: VecDeque::new(),
             tokens: VecDeque::new(),
             tokens_in_window: 0,
@@ -219,6 +225,27 @@ impl Account {
             .saturating_sub(self.totals.amount_nano)
             .saturating_sub(self.lease.nano.max(self.reserved_nano))
             .max(0);
+    }
+
+    /// The counters to show: this instance's own, or the cluster's as the database last
+    /// showed them, whichever is further along (each is a lower bound of the truth: the
+    /// database lacks what is not written yet, this instance lacks the others' calls).
+    pub fn shown_totals(&self) -> Totals {
+        let (a, b) = (&self.totals, &self.cluster_totals);
+        if b.requests > a.requests
+            || b.total_tokens > a.total_tokens
+            || b.amount_nano > a.amount_nano
+        {
+            Totals {
+                prompt_tokens: a.prompt_tokens.max(b.prompt_tokens),
+                completion_tokens: a.completion_tokens.max(b.completion_tokens),
+                total_tokens: a.total_tokens.max(b.total_tokens),
+                amount_nano: a.amount_nano.max(b.amount_nano),
+                requests: a.requests.max(b.requests),
+            }
+        } else {
+            *a
+        }
     }
 
     /// What the budgets leave beyond everything known (spent, reserved, the others').

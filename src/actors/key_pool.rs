@@ -19,6 +19,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(600);
 /// A half-open probe that never reported back (its call was dropped) frees the key after
 /// this long.
 const PROBE_TIMEOUT_MS: i64 = 120_000;
+/// Recovery probes of a cooling key start at most this often.
+const PROBE_SPACING_MS: i64 = 1000;
 
 /// How keys are cooled down.
 #[derive(Debug, Clone, Copy)]
@@ -60,6 +62,8 @@ pub struct KeyHealth {
     probe_since_ms: AtomicI64,
     /// The cool-down is a bench for an exhausted quota: no probe is sent before it ends.
     benched: AtomicBool,
+    /// When the last recovery probe of a cooling key started.
+    last_probe_ms: AtomicI64,
     successes: AtomicU64,
     failures: AtomicU64,
     last_error: Mutex<Option<String>>,
@@ -253,9 +257,6 @@ impl KeySet {
                     && !probe_taken
             })
             .collect();
-        if usable.is_empty() {
-            return self.probe_cooling(exclude, now);
-        }
         loop {
             let key = match usable.len() {
                 0 => return None,
@@ -280,12 +281,10 @@ impl KeySet {
         }
     }
 
-    /// No provider goes dark after a blip: when every enabled key is cooling, the one
-    /// that recovers soonest (not one benched for quota) takes one probe call at a time; a
-    /// success ends its cool-down.
-    fn probe_cooling(&self, exclude: &[i32], now: i64) -> Option<PickedKey> {
-        let key = self
-            .keys
+    /// The cooling key (enabled, not in `exclude`, not benched for quota) that recovers
+    /// soonest, with when it does: the candidate for a recovery probe.
+    fn soonest_cooling(&self, exclude: &[i32], now: i64) -> Option<(&Arc<KeySlot>, i64)> {
+        self.keys
             .iter()
             .filter(|k| {
                 k.record.enabled
@@ -293,8 +292,33 @@ impl KeySet {
                     && !exclude.contains(&k.record.id)
                     && !k.benched.load(Ordering::Relaxed)
             })
-            .min_by_key(|k| k.cooldown_until_ms.load(Ordering::Relaxed))?;
-        key.claim_probe(now).then(|| PickedKey {
+            .map(|k| (k, k.cooldown_until_ms.load(Ordering::Relaxed)))
+            .min_by_key(|(_, until)| *until)
+    }
+
+    /// When this set's soonest-recovering cooling key recovers (see `claim_recovery_probe`).
+    pub fn soonest_recovery(&self, exclude: &[i32]) -> Option<i64> {
+        self.soonest_cooling(exclude, now_ms())
+            .map(|(_, until)| until)
+    }
+
+    /// No provider goes dark after a blip: when no key of any candidate is usable, the
+    /// cooling key that recovers soonest takes one probe call — one at a time, at most one
+    /// a second — and a success ends its cool-down. `None`: the probe is taken.
+    pub fn claim_recovery_probe(&self, exclude: &[i32]) -> Option<PickedKey> {
+        let now = now_ms();
+        let (key, _) = self.soonest_cooling(exclude, now)?;
+        let last = key.last_probe_ms.load(Ordering::Relaxed);
+        if now - last < PROBE_SPACING_MS
+            || key
+                .last_probe_ms
+                .compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed)
+                .is_err()
+            || !key.claim_probe(now)
+        {
+            return None;
+        }
+        Some(PickedKey {
             id: key.record.id,
             secret: key.record.secret.clone(),
         })

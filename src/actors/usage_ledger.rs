@@ -165,15 +165,51 @@ impl UsageLedger {
         .spawn(ctx);
     }
 
+    /// A token as the admin API shows it: the row just read (every instance's written
+    /// usage) merged with this instance's live counters.
     fn record_of(&self, row: token::Model) -> TokenRecord {
-        let totals = self.state.totals(row.id).unwrap_or(Totals {
-            prompt_tokens: row.prompt_tokens,
-            completion_tokens: row.completion_tokens,
-            total_tokens: row.total_tokens,
-            amount_nano: row.amount_spent_nano,
-            requests: row.request_count,
-        });
+        self.state.learn_totals(&row);
+        let totals = self.state.state(row.id).map_or(
+            Totals {
+                prompt_tokens: row.prompt_tokens,
+                completion_tokens: row.completion_tokens,
+                total_tokens: row.total_tokens,
+                amount_nano: row.amount_spent_nano,
+                requests: row.request_count,
+            },
+            |s| s.totals,
+        );
         TokenRecord { row, totals }
+    }
+}
+
+/// Refreshes a token's cluster-wide counters from the database when they are older than
+/// one sync interval (several instances: `/v1/token/*` show the cluster's usage).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RefreshTotals(pub i32);
+
+impl Handler<RefreshTotals> for UsageLedger {
+    type Result = ResponseActFuture<Self, ()>;
+
+    fn handle(&mut self, msg: RefreshTotals, _: &mut Context<Self>) -> Self::Result {
+        let db = self.db.clone();
+        let stale = self.state.cluster_totals_stale(msg.0, self.sync_interval);
+        Box::pin(
+            async move {
+                if stale {
+                    store::find(&db, msg.0).await
+                } else {
+                    Ok(None)
+                }
+            }
+            .into_actor(self)
+            .map(|res, act, _| match res {
+                Ok(Some(row)) => act.state.learn_totals(&row),
+                Ok(None) => {}
+                Err(e) => log::warn!("cannot read a token's cluster-wide usage: {e}"),
+            }),
+        )
     }
 }
 

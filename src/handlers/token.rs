@@ -9,13 +9,23 @@ use super::admin::mailbox;
 use super::extract::ClientAuth;
 use crate::accounting::ledger::TokenState;
 use crate::actors::log_sink::RecentForToken;
+use crate::actors::usage_ledger::RefreshTotals;
 use crate::cli::nano_to_usd;
 use crate::error::ApiError;
 use crate::openapi::ErrorBody;
 use crate::state::AppState;
 use crate::time::to_rfc3339;
 
-fn state_of(state: &AppState, token: &ClientAuth) -> Result<TokenState, ApiError> {
+/// A token's live state; with several instances (Postgres) its counters include the
+/// others' usage, read from the database at most one sync interval ago.
+async fn state_of(state: &AppState, token: &ClientAuth) -> Result<TokenState, ApiError> {
+    if !state.settings.is_sqlite() {
+        state
+            .ledger
+            .send(RefreshTotals(token.0.id))
+            .await
+            .map_err(mailbox)?;
+    }
     state
         .accounts
         .state(token.0.id)
@@ -58,7 +68,7 @@ pub async fn balance(
     token: ClientAuth,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let s = state_of(&state, &token)?;
+    let s = state_of(&state, &token).await?;
     let limits = s.info.limits;
     Ok(HttpResponse::Ok().json(Balance {
         balance: limits
@@ -100,7 +110,7 @@ pub async fn usage(
     query: web::Query<UsageQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let s = state_of(&state, &token)?;
+    let s = state_of(&state, &token).await?;
     let items = match query.limit {
         None => None,
         Some(limit) => {

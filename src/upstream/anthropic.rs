@@ -192,7 +192,7 @@ pub fn fit_thinking(map: &mut serde_json::Map<String, serde_json::Value>, cap: i
         .and_then(|t| t.get("budget_tokens"))
         .and_then(serde_json::Value::as_i64);
     match budget {
-        Some(b) if b >= cap && cap - 1 >= MIN_THINKING_BUDGET => {
+        Some(b) if b >= cap && cap > MIN_THINKING_BUDGET => {
             map["thinking"]["budget_tokens"] = (cap - 1).into();
         }
         Some(b) if b >= cap => {

@@ -81,19 +81,25 @@ pub struct ClientRequest {
 
 impl ClientRequest {
     /// The completion cap to send to a candidate whose model outputs at most `max_output`
-    /// tokens (`None`: unknown, `default` assumed). A call whose token has a budget always
-    /// carries one: the smallest of the budget's allowance, the client's own cap (else the
-    /// model's maximum output, else `default`) and the model's limit. Without a budget the
-    /// client's request is left as it is (`None`).
+    /// tokens (`None`: unknown). A call whose token has a budget is never sent uncapped:
+    /// - with the client's own cap: the budget's allowance where it is lower (never above
+    ///   the model's limit), else the client's cap itself (so that an upstream reading
+    ///   another field than the one the client used gets it too);
+    /// - without one, for a model whose maximum output is known: the allowance where it is
+    ///   lower, else nothing (the model stops at its maximum, which was reserved);
+    /// - for a model whose maximum is unknown: the allowance, at most `default`.
+    ///
+    /// Without a budget the client's request is left as it is (`None`).
     pub fn cap_for(&self, max_output: Option<i64>, default: i64) -> Option<i64> {
-        let allowance = self.allowance?;
-        let natural = self.client_cap.unwrap_or(max_output.unwrap_or(default));
-        Some(
-            allowance
-                .min(natural)
-                .min(max_output.unwrap_or(i64::MAX))
-                .max(1),
-        )
+        let allowance = self.allowance?.max(1);
+        match (self.client_cap, max_output) {
+            (Some(own), _) if allowance < own => {
+                Some(allowance.min(max_output.unwrap_or(i64::MAX)))
+            }
+            (Some(own), _) => Some(own),
+            (None, Some(max)) => (allowance < max).then_some(allowance),
+            (None, None) => Some(allowance.min(default)),
+        }
     }
 }
 

@@ -223,13 +223,14 @@ async fn caps_are_sent_only_when_the_budget_bites() {
     );
     assert_eq!(mock.stats().await["total"].as_u64().unwrap(), before);
 
-    // An unknown model's limit is unknown: accounting.default_completion_tokens stands in.
+    // An unknown model's limit is unknown: accounting.default_completion_tokens stands in,
+    // and goes upstream as the cap (a budgeted call is never sent uncapped).
     let (_, rich2) = token_with(&gw, json!({"max_tokens": 10_000_000})).await;
     let mut unknown = chat("unknown-model");
     unknown["mock"] = json!({"default_tokens": 10});
     gw.post("/v1/chat/completions", &rich2, &unknown).await;
     let sent = mock.last_request().await["body"].clone();
-    assert!(sent.get("max_completion_tokens").is_none(), "{sent}");
+    assert_eq!(sent["max_completion_tokens"], 1024, "{sent}");
 
     // Embeddings generate nothing, so nothing is capped, however small the budget.
     let (_, small) = token_with(&gw, json!({"max_tokens": 300})).await;

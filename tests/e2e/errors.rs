@@ -175,12 +175,13 @@ async fn error_table() {
             "key leaked: {body}"
         );
 
-        // 504: no first byte within first_byte_timeout_secs.
+        // 504: a stream's first byte not within first_byte_timeout_secs (a whole answer
+        // waits for request_timeout_secs: its headers come when it is generated).
         mock.fault(json!({"model": "slow-model", "delay_ms": 1600}))
             .await;
-        let (status, body) = gw
-            .post("/v1/chat/completions", &token, &chat("slow-model"))
-            .await;
+        let mut slow = chat("slow-model");
+        slow["stream"] = json!(true);
+        let (status, body) = gw.post("/v1/chat/completions", &token, &slow).await;
         assert_error(status, &body, 504, "upstream_error", None);
 
         // Upstream 4xx (other than 401/403/429) is passed through with its message.

@@ -138,7 +138,18 @@ async fn providers_are_balanced_and_fail_over() {
     }
     assert_eq!(mock_b.stats().await["total"], 9);
     // A's key failed three times in a row, so its breaker is open: an explicit prefix goes
-    // only to A, which has no usable key now.
+    // only to A, which has no usable key now. One call probes whether A has recovered
+    // (it has not: 502); the next, within the second, is told when to come back.
+    let (status, body) = gw
+        .post("/v1/chat/completions", &gw.admin, &chat("pa/m1"))
+        .await;
+    assert_error(
+        status,
+        &body,
+        502,
+        "upstream_error",
+        Some("upstream_failed"),
+    );
     let (status, body) = gw
         .post("/v1/chat/completions", &gw.admin, &chat("pa/m1"))
         .await;
