@@ -8,6 +8,7 @@ mod m20261128_000001_hardening;
 mod m20261128_000002_cache_writes;
 mod m20261129_000001_admin_plane;
 mod m20261130_000001_cluster_state;
+mod m20261201_000001_login_attempts;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000002_cache_writes::Migration),
             Box::new(m20261129_000001_admin_plane::Migration),
             Box::new(m20261130_000001_cluster_state::Migration),
+            Box::new(m20261201_000001_login_attempts::Migration),
         ]
     }
 }

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod budget_holds;
 pub mod changes;
 pub mod log_search;
+pub mod login_attempts;
 pub mod logs;
 pub mod prices;
 pub mod providers;

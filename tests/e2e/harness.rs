@@ -546,3 +546,11 @@ pub fn assert_error(status: StatusCode, body: &Value, want: u16, kind: &str, cod
         assert_eq!(err["code"], code, "{body}");
     }
 }
+
+/// This machine's clock, Unix ms.
+pub fn unix_ms() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+}

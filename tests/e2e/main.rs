@@ -8,6 +8,7 @@ mod admin_api;
 mod budgets;
 mod cli;
 mod cluster;
+mod cluster_accounts;
 mod cluster_limits;
 mod dialects;
 mod errors;
