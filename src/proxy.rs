@@ -261,7 +261,7 @@ async fn attempt(
             deadline: Box::pin(actix_web::rt::time::sleep(remaining)),
             done: Some(StreamEnd {
                 record,
-                prompt_tokens: req.prompt_tokens,
+                prompt_tokens: req.prompt_estimate,
             }),
             pending: BytesMut::new(),
             yielded: false,
@@ -295,7 +295,7 @@ async fn attempt(
     };
     let answer = adapter.response(endpoint, body);
     if let Some(mut record) = rec.take() {
-        record.set_usage_or_estimate(answer.usage, req.prompt_tokens, answer.generated);
+        record.set_usage_or_estimate(answer.usage, req.prompt_estimate, answer.generated);
         record.finish(status.as_u16());
     }
     Ok(HttpResponse::build(StatusCode::OK)

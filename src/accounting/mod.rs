@@ -7,6 +7,7 @@
 
 pub mod lease;
 pub mod ledger;
+pub mod prompt_bound;
 pub mod token;
 
 use std::collections::VecDeque;

@@ -11,6 +11,7 @@ use super::support::{authenticate, read_body, request_id};
 use crate::accounting::lease::Draw;
 use crate::accounting::ledger::LeaseGrant;
 use crate::accounting::ledger::{Admission, AdmitRequest};
+use crate::accounting::prompt_bound::prompt_bound;
 use crate::accounting::token::TokenInfo;
 use crate::call::{CallRecord, WindowShare};
 use crate::dialect::Dialect;
@@ -178,10 +179,13 @@ pub fn parse_request(endpoint: Endpoint, raw: bytes::Bytes) -> Result<ClientRequ
         }
     }
     let unpriced_tier = unpriced_tier(peek.service_tier)?;
+    let bound = prompt_bound(&raw, &model);
     let sent_max_tokens = peek.max_tokens.is_some_and(|v| !v.is_null());
     let sent_max_completion_tokens = peek.max_completion_tokens.is_some_and(|v| !v.is_null());
     Ok(ClientRequest {
-        prompt_tokens: TextEstimate::of_bytes(&raw).tokens(),
+        prompt_tokens: bound.tokens,
+        prompt_estimate: TextEstimate::of_bytes(&raw).tokens(),
+        unbounded: bound.unbounded,
         raw,
         model,
         stream,
@@ -265,6 +269,16 @@ async fn proxied(
         )));
     }
     let mut route = restrict(&token, route)?;
+    if let (Some(why), true, true) = (
+        &parsed.unbounded,
+        token.limits.max_tokens.is_some() || token.limits.max_amount_nano.is_some(),
+        endpoint.generates(),
+    ) {
+        return Err(ApiError::invalid(format!(
+            "this token has a budget, and the request holds content whose cost cannot be \
+             bounded before the call: {why}"
+        )));
+    }
     let admit = |route: &Route| {
         state.accounts.admit(AdmitRequest {
             token_id: token.id,

@@ -98,6 +98,7 @@ pub fn parse(req: &HttpRequest, raw: Bytes, generates: bool) -> Result<ClientReq
         ));
     }
     let unpriced_tier = super::client::unpriced_tier(peek.service_tier)?;
+    let bound = crate::accounting::prompt_bound::prompt_bound(&raw, &model);
     let forwarded_headers = FORWARDED
         .iter()
         .filter_map(|name| {
@@ -106,7 +107,9 @@ pub fn parse(req: &HttpRequest, raw: Bytes, generates: bool) -> Result<ClientReq
         })
         .collect();
     Ok(ClientRequest {
-        prompt_tokens: TextEstimate::of_bytes(&raw).tokens(),
+        prompt_tokens: bound.tokens,
+        prompt_estimate: TextEstimate::of_bytes(&raw).tokens(),
+        unbounded: bound.unbounded,
         raw,
         model,
         stream,

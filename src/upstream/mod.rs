@@ -68,8 +68,13 @@ pub struct ClientRequest {
     pub sent_max_completion_tokens: bool,
     /// Choices asked for (`n`), 1 when absent.
     pub n: i64,
-    /// Estimated prompt tokens.
+    /// An upper bound of the prompt tokens the upstream will count (what admission
+    /// reserves).
     pub prompt_tokens: i64,
+    /// A typical estimate of them (what a call is billed when the upstream reports none).
+    pub prompt_estimate: i64,
+    /// Content whose prompt cost has no bound (budgeted tokens are refused it), and why.
+    pub unbounded: Option<String>,
     /// Completion tokens per choice the token's budget can pay for; `None`: unlimited.
     pub allowance: Option<i64>,
     /// A `service_tier` the price book cannot price (`priority`, `scale`, …), if asked for.

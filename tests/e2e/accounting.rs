@@ -119,8 +119,13 @@ async fn money_budget_holds_under_concurrency_for_plain_and_streaming_calls() {
                 "{}: {ok} successes for a 10-call budget",
                 backend.label
             );
+            // Each call reserves its prompt's bound and its 8 completion tokens: at least
+            // as many as that allows are admitted at once.
+            let body = serde_json::to_vec(&chat_body(8, stream)).unwrap();
+            let bound = gateway_zero::accounting::prompt_bound::prompt_bound(&body, "gpt-4o-mini");
+            let reserved = bound.tokens * 1000 + 8 * 2000;
             assert!(
-                ok >= 5,
+                ok as i64 >= (10 * one_call) / reserved,
                 "{}: only {ok} successes: reservations too coarse",
                 backend.label
             );
@@ -148,9 +153,8 @@ async fn money_budget_holds_under_concurrency_for_plain_and_streaming_calls() {
                 backend.label,
                 row.amount_spent_nano
             );
-            // What is left cannot pay for the prompt estimate plus one output token.
-            let body = serde_json::to_vec(&chat_body(8, stream)).unwrap();
-            let slack = (body.len() as i64 / 4 + 1) * 1000 + 2000;
+            // What is left cannot pay for the prompt's bound plus one output token.
+            let slack = (bound.tokens + 1) * 1000 + 2000;
             assert!(
                 row.amount_spent_nano >= max - slack,
                 "budget was used: {} of {max}",

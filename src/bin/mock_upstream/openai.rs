@@ -3,7 +3,13 @@
 
 use super::*;
 
+/// The mock's prompt count: about 4 characters a token; with `mock.count: "chars"` one
+/// token a character (the worst case of digits and punctuation); with `mock.image_tokens`
+/// each image part costs that many, as real upstreams count images.
 pub(crate) fn prompt_tokens(body: &Value) -> i64 {
+    let per_char = body.pointer("/mock/count").and_then(Value::as_str) == Some("chars");
+    let image_tokens = mock_opt(body, "image_tokens") as usize;
+    let mut images = 0;
     let chars: usize = body
         .get("messages")
         .and_then(Value::as_array)
@@ -11,13 +17,24 @@ pub(crate) fn prompt_tokens(body: &Value) -> i64 {
             msgs.iter()
                 .map(|m| match m.get("content") {
                     Some(Value::String(s)) => s.chars().count(),
+                    Some(Value::Array(parts)) if image_tokens > 0 => parts
+                        .iter()
+                        .map(|p| match p["type"].as_str() {
+                            Some("image_url") => {
+                                images += image_tokens;
+                                0
+                            }
+                            _ => p["text"].as_str().map_or(0, |t| t.chars().count()),
+                        })
+                        .sum(),
                     Some(other) => other.to_string().len(),
                     None => 0,
                 })
                 .sum()
         })
         .unwrap_or(0);
-    (chars / 4 + 1) as i64
+    let text = if per_char { chars } else { chars / 4 + 1 };
+    (text + images) as i64
 }
 
 pub(crate) fn mock_opt(body: &Value, name: &str) -> u64 {
