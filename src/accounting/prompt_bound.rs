@@ -56,10 +56,9 @@ const fn class_table() -> [u8; 256] {
             LETTER
         } else if c == b' ' || c == b'\t' || c == b'\n' || c == b'\r' {
             SPACE
-        } else if c < 0x80 {
-            SINGLE // digits, punctuation, symbols, control characters
-        } else if c & 0xC0 == 0x80 {
-            SINGLE // a UTF-8 continuation byte: one token at most
+        } else if c < 0x80 || c & 0xC0 == 0x80 {
+            // Digits, punctuation, symbols, control characters; a UTF-8 continuation byte.
+            SINGLE
         } else {
             0 // the first byte of a non-ASCII character shares its continuation's token
         };
