@@ -6,6 +6,7 @@ mod harness;
 mod accounting;
 mod admin_api;
 mod budgets;
+mod claude_code;
 mod cli;
 mod cluster;
 mod cluster_accounts;
