@@ -120,8 +120,8 @@ pub async fn forward(
     Err(match (last_error, cooling) {
         (None, Some(retry_after_secs)) => ApiError::Cooling {
             message: format!(
-                "no usable key for model '{}': every key is cooling down and one probe call \
-                 is testing whether the upstream has recovered",
+                "no usable key for model '{}': every key is cooling down (one probe call at a \
+                 time, at most one a second, checks whether the upstream has recovered)",
                 route.model
             ),
             retry_after_secs,
@@ -261,7 +261,7 @@ async fn attempt(
             deadline: Box::pin(actix_web::rt::time::sleep(remaining)),
             done: Some(StreamEnd {
                 record,
-                prompt_tokens: req.prompt_estimate,
+                prompt_tokens: req.prompt_estimate(),
             }),
             pending: BytesMut::new(),
             yielded: false,
@@ -295,7 +295,12 @@ async fn attempt(
     };
     let answer = adapter.response(endpoint, body);
     if let Some(mut record) = rec.take() {
-        record.set_usage_or_estimate(answer.usage, req.prompt_estimate, answer.generated);
+        let prompt = if answer.usage.is_none() {
+            req.prompt_estimate()
+        } else {
+            0
+        };
+        record.set_usage_or_estimate(answer.usage, prompt, answer.generated);
         record.finish(status.as_u16());
     }
     Ok(HttpResponse::build(StatusCode::OK)

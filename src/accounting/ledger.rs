@@ -128,7 +128,8 @@ pub struct LedgerState {
     warned_unpriced: Mutex<HashSet<(String, String)>>,
 }
 
-fn totals_of(row: &token::Model) -> Totals {
+/// A token row's counters.
+pub fn totals_of(row: &token::Model) -> Totals {
     Totals {
         prompt_tokens: row.prompt_tokens,
         completion_tokens: row.completion_tokens,

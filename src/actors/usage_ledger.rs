@@ -14,7 +14,7 @@ use actix::prelude::*;
 use entity::token;
 use sea_orm::DatabaseConnection;
 
-use crate::accounting::ledger::LedgerState;
+use crate::accounting::ledger::{totals_of, LedgerState};
 use crate::accounting::token::TokenInfo;
 use crate::accounting::Totals;
 use crate::error::ApiError;
@@ -169,16 +169,10 @@ impl UsageLedger {
     /// usage) merged with this instance's live counters.
     fn record_of(&self, row: token::Model) -> TokenRecord {
         self.state.learn_totals(&row);
-        let totals = self.state.state(row.id).map_or(
-            Totals {
-                prompt_tokens: row.prompt_tokens,
-                completion_tokens: row.completion_tokens,
-                total_tokens: row.total_tokens,
-                amount_nano: row.amount_spent_nano,
-                requests: row.request_count,
-            },
-            |s| s.totals,
-        );
+        let totals = self
+            .state
+            .state(row.id)
+            .map_or_else(|| totals_of(&row), |s| s.totals);
         TokenRecord { row, totals }
     }
 }

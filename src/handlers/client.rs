@@ -23,7 +23,6 @@ use crate::state::AppState;
 use crate::store::budget_holds::{self, Grant};
 use crate::store::rate_windows;
 use crate::upstream::client::UpstreamClient;
-use crate::upstream::usage::TextEstimate;
 use crate::upstream::{ClientRequest, Endpoint};
 
 /// The few fields of a client body the gateway reads; everything else passes through.
@@ -184,7 +183,6 @@ pub fn parse_request(endpoint: Endpoint, raw: bytes::Bytes) -> Result<ClientRequ
     let sent_max_completion_tokens = peek.max_completion_tokens.is_some_and(|v| !v.is_null());
     Ok(ClientRequest {
         prompt_tokens: bound.tokens,
-        prompt_estimate: TextEstimate::of_bytes(&raw).tokens(),
         unbounded: bound.unbounded,
         raw,
         model,

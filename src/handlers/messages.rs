@@ -108,7 +108,6 @@ pub fn parse(req: &HttpRequest, raw: Bytes, generates: bool) -> Result<ClientReq
         .collect();
     Ok(ClientRequest {
         prompt_tokens: bound.tokens,
-        prompt_estimate: TextEstimate::of_bytes(&raw).tokens(),
         unbounded: bound.unbounded,
         raw,
         model,

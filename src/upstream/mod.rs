@@ -71,8 +71,6 @@ pub struct ClientRequest {
     /// An upper bound of the prompt tokens the upstream will count (what admission
     /// reserves).
     pub prompt_tokens: i64,
-    /// A typical estimate of them (what a call is billed when the upstream reports none).
-    pub prompt_estimate: i64,
     /// Content whose prompt cost has no bound (budgeted tokens are refused it), and why.
     pub unbounded: Option<String>,
     /// Completion tokens per choice the token's budget can pay for; `None`: unlimited.
@@ -85,6 +83,12 @@ pub struct ClientRequest {
 }
 
 impl ClientRequest {
+    /// A typical estimate of the prompt tokens (what a call is billed when the upstream
+    /// reports none); computed only then, off the common path.
+    pub fn prompt_estimate(&self) -> i64 {
+        usage::TextEstimate::of_bytes(&self.raw).tokens()
+    }
+
     /// The completion cap to send to a candidate whose model outputs at most `max_output`
     /// tokens (`None`: unknown). A call whose token has a budget is never sent uncapped:
     /// - with the client's own cap: the budget's allowance where it is lower (never above
