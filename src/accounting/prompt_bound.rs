@@ -84,11 +84,20 @@ const PER_OBJECT_TOKENS: u64 = 3;
 /// is no text an upstream tokenizes, so it counts nothing. Invalid JSON cannot get here
 /// (the body was parsed), but any bytes are bounded all the same.
 pub fn json_bound(raw: &[u8]) -> i64 {
+    scan(raw).0
+}
+
+/// `json_bound`, and whether a string of the body starts like a marker of content that
+/// may expand upstream — in the same single pass.
+fn scan(raw: &[u8]) -> (i64, bool) {
     let mut halves: u64 = 0;
+    let mut marked = false;
     let mut i = 0;
     while i < raw.len() {
         match raw[i] {
             b'"' => {
+                let rest = &raw[i + 1..];
+                marked = marked || MARKERS.iter().any(|m| rest.starts_with(m));
                 let (string, end) = string_halves(raw, i + 1);
                 halves += if is_key(raw, end) {
                     key_halves(end - i - 1)
@@ -104,7 +113,7 @@ pub fn json_bound(raw: &[u8]) -> i64 {
             _ => i += 1,
         }
     }
-    halves.div_ceil(2) as i64
+    (halves.div_ceil(2) as i64, marked)
 }
 
 /// The halves of a string's content from `start`, and where its closing quote is.
@@ -140,31 +149,32 @@ fn key_halves(len: usize) -> u64 {
     2 * (len as u64).div_ceil(4)
 }
 
-/// Markers of content that may expand upstream beyond its bytes; a body without any is
-/// bounded by its text alone.
-const MARKERS: [&[u8]; 6] = [
-    b"\"image",
-    b"\"document\"",
-    b"\"file",
-    b"\"tools\"",
-    b"\"mcp_servers\"",
-    b"\"input_audio\"",
+/// How strings that mark content which may expand upstream begin (`image_url`, `image`,
+/// `document`, `file`, `file_data`, `input_image`, …, `tools`, `mcp_servers`); a body
+/// without any is bounded by its text alone.
+const MARKERS: [&[u8]; 8] = [
+    b"image",
+    b"document\"",
+    b"file",
+    b"tools\"",
+    b"mcp_servers\"",
+    b"input_audio\"",
+    b"input_image\"",
+    b"input_file\"",
 ];
 
 /// The bound of a request body for `model`.
 pub fn prompt_bound(raw: &[u8], model: &str) -> PromptBound {
-    let marked = MARKERS
-        .iter()
-        .any(|m| memchr::memmem::find(raw, m).is_some());
+    let (tokens, marked) = scan(raw);
     if !marked {
         return PromptBound {
-            tokens: json_bound(raw),
+            tokens,
             unbounded: None,
         };
     }
     let Ok(body) = serde_json::from_slice::<Value>(raw) else {
         return PromptBound {
-            tokens: json_bound(raw),
+            tokens,
             unbounded: None,
         };
     };
@@ -375,6 +385,10 @@ mod tests {
             "{b:?}"
         );
         assert!(prompt_bound(body, "gpt-4o-mini").tokens >= IMAGE_TOKENS_4O_MINI);
+        // The Responses API's shape.
+        let body = br#"{"model":"gpt-4o","input":[{"role":"user","content":[
+            {"type":"input_image","image_url":"https://example.com/a.png"}]}]}"#;
+        assert!(prompt_bound(body, "gpt-4o").tokens >= IMAGE_TOKENS);
         // A huge base64 image costs its bound, not its bytes.
         let data = "A".repeat(1_000_000);
         let body = format!(

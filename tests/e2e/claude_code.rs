@@ -4,7 +4,8 @@
 //! it and sets GATEWAY_TEST_CLAUDE_CODE=1, which makes its absence a failure.
 
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
@@ -36,6 +37,29 @@ fn claude_code() -> Option<PathBuf> {
     found
 }
 
+/// The child's output once it exits; killed (and the test failed) past `limit`, so a client
+/// that waits for a network this machine does not have cannot hang the suite.
+fn wait_at_most(mut child: Child, limit: Duration) -> Output {
+    let started = Instant::now();
+    while child.try_wait().expect("wait for Claude Code").is_none() {
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let out = child
+                .wait_with_output()
+                .expect("collect Claude Code's output");
+            panic!(
+                "Claude Code still running after {limit:?}: {}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child
+        .wait_with_output()
+        .expect("collect Claude Code's output")
+}
+
 #[actix_web::test]
 async fn claude_code_works_through_an_openai_type_provider() {
     let Some(claude) = claude_code() else {
@@ -61,7 +85,7 @@ async fn claude_code_works_through_an_openai_type_provider() {
     let project = tempfile::tempdir().unwrap();
     let gateway = gw.base.clone();
     let out = actix_web::rt::task::spawn_blocking(move || {
-        Command::new(claude)
+        let child = Command::new(claude)
             .current_dir(project.path())
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -73,8 +97,12 @@ async fn claude_code_works_through_an_openai_type_provider() {
             .env("DISABLE_TELEMETRY", "1")
             .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
             .args(["-p", "Say hello", "--model", "gpt-4o-mini"])
-            .output()
-            .expect("run Claude Code")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run Claude Code");
+        wait_at_most(child, Duration::from_secs(120))
     })
     .await
     .unwrap();
