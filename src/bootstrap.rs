@@ -11,6 +11,7 @@ use sea_orm::{
     Set,
 };
 
+use crate::core::api_type::ApiType;
 use crate::secrets::{sha256_hex, write_secret_file, MasterKey};
 use crate::settings::Settings;
 use crate::store::providers::{
@@ -18,7 +19,6 @@ use crate::store::providers::{
 };
 use crate::store::tokens;
 use crate::time::now_ms;
-use crate::upstream::api_type::ApiType;
 
 pub async fn run(
     settings: &Settings,

@@ -11,11 +11,13 @@ use actix_web::ResponseError;
 use crate::accounting::ledger::LedgerState;
 use crate::accounting::Reservation;
 use crate::actors::log_sink::{BatchFull, LogQueue, LogSink};
+use crate::core::endpoint::Endpoint;
+use crate::core::text::truncate;
+use crate::core::usage::Usage;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::logs::LogEntry;
 use crate::time::now_ms;
-use crate::upstream::{Endpoint, Usage};
 
 /// A call's share of a shared per-minute window (cluster): `reserved` tokens were counted
 /// in the minute starting `start`; at settle they shrink to the call's usage.
@@ -175,15 +177,4 @@ impl Drop for CallRecord {
             self.settle(500);
         }
     }
-}
-
-pub fn truncate(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_string();
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &text[..end])
 }

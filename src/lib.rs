@@ -10,6 +10,7 @@ pub mod bootstrap;
 pub mod call;
 pub mod cli;
 pub mod client_ip;
+pub mod core;
 pub mod db;
 pub mod dialect;
 pub mod error;

@@ -16,14 +16,17 @@ use http_body_util::{BodyExt, Limited};
 use hyper::body::{Body, Incoming};
 use tokio::time::timeout;
 
-use crate::actors::key_pool::{KeyOutcome, PickedKey};
-use crate::call::{truncate, CallRecord};
-use crate::dialect::Dialect;
+use crate::call::CallRecord;
+use crate::core::endpoint::Dialect;
+use crate::core::endpoint::Endpoint;
+use crate::core::stream::StreamTranslator;
+use crate::core::text::truncate;
 use crate::error::ApiError;
+use crate::routing::keys::{KeyOutcome, PickedKey};
 use crate::routing::table::{Candidate, Route};
 use crate::state::AppState;
 use crate::upstream::client::{error_chain, SendError, UpstreamClient};
-use crate::upstream::{adapter_for, ClientRequest, Endpoint, StreamTranslator, Target};
+use crate::upstream::{adapter_for, ClientRequest, Target};
 
 /// Why an attempt failed, and whether another may follow.
 enum Failure {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use config::{Config, Environment, File, FileFormat};
 use serde::Deserialize;
 
-use crate::routing::strategy::Strategy;
+use crate::core::strategy::Strategy;
 
 const DEFAULT_TOML: &str = include_str!("../settings/default.toml");
 

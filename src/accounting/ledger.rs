@@ -16,12 +16,12 @@ use entity::token;
 use super::lease::Draw;
 use super::token::TokenInfo;
 use super::{Account, CallEstimate, Reservation, Totals};
+use crate::core::usage::Usage;
 use crate::error::ApiError;
 use crate::pricing::{Price, PriceBook};
 use crate::settings::MissingPrice;
 use crate::store::logs::LogEntry;
 use crate::time::now_ms;
-use crate::upstream::Usage;
 
 #[derive(Debug, Clone)]
 pub struct LedgerConfig {

@@ -13,8 +13,8 @@ pub mod token;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use crate::core::usage::Usage;
 use crate::error::ApiError;
-use crate::upstream::Usage;
 
 const WINDOW: Duration = Duration::from_secs(60);
 

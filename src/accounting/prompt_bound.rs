@@ -350,7 +350,7 @@ mod tests {
         assert_eq!(text_bound("😀".as_bytes()), 3);
         // Never below the old estimate (bytes / 4) for any text.
         for text in ["Hello there, gateway", "3.14159265358979", "Привет, мир"] {
-            let old = crate::upstream::usage::TextEstimate::of_bytes(text.as_bytes()).tokens();
+            let old = crate::core::usage::TextEstimate::of_bytes(text.as_bytes()).tokens();
             assert!(text_bound(text.as_bytes()) >= old, "{text}");
         }
     }

@@ -1,8 +1,8 @@
 //! `TokenInfo`: a token's settings as the request path checks them.
 
 use crate::accounting::Limits;
+use crate::core::model_name::glob_match;
 use crate::error::ApiError;
-use crate::routing::model_name::glob_match;
 use crate::store::models_from_db;
 use crate::store::tokens::Role;
 use entity::token;

@@ -1,7 +1,6 @@
 //! The actors that own the gateway's state. Handlers only send them messages.
 
 pub mod admin_gate;
-pub mod key_pool;
 pub mod log_sink;
 pub mod provider_registry;
 pub mod usage_ledger;

@@ -1,4 +1,4 @@
-//! `ProviderRegistry`: owns providers, their `KeyPool`s and model redirects. Every change
+//! `ProviderRegistry`: owns providers, their key sets and model redirects. Every change
 //! (through the admin API, settings, or another instance) is written to the database and
 //! then published as a new `RoutingTable`, which request handlers read without a message.
 
@@ -11,8 +11,8 @@ use actix::prelude::*;
 use sea_orm::DatabaseConnection;
 use serde::Serialize;
 
-use super::key_pool::{CooldownFeed, KeyPolicy, KeyPool, KeySet, SetKeys};
 use crate::error::ApiError;
+use crate::routing::keys::{CooldownFeed, KeyPolicy, KeySet};
 use crate::routing::table::{ProviderEntry, ProviderInfo, RoutingTable, SharedRouting};
 use crate::secrets::MasterKey;
 use crate::settings::RoutingSettings;
@@ -28,7 +28,6 @@ pub struct ProviderRegistry {
     routing: RoutingSettings,
     sync_interval: Duration,
     shared: SharedRouting,
-    pools: HashMap<i32, Addr<KeyPool>>,
     next_seq: u64,
     applied_seq: u64,
     fingerprint: Option<String>,
@@ -53,7 +52,6 @@ impl ProviderRegistry {
             routing,
             sync_interval,
             shared,
-            pools: HashMap::new(),
             next_seq: 1,
             applied_seq: 0,
             fingerprint: None,
@@ -77,7 +75,6 @@ impl ProviderRegistry {
                 .or_default()
                 .push(key);
         }
-        let mut pools = std::mem::take(&mut self.pools);
         let mut entries = Vec::with_capacity(snapshot.providers.len());
         for record in snapshot.providers {
             let records = keys_by_provider.remove(&record.id).unwrap_or_default();
@@ -100,13 +97,6 @@ impl ProviderRegistry {
                 )
                 .shared_through(self.cooldowns.clone()),
             );
-            let pool = match pools.remove(&record.id) {
-                Some(pool) => {
-                    pool.do_send(SetKeys(keys.clone()));
-                    pool
-                }
-                None => KeyPool::new(keys.clone()).start(),
-            };
             let info = ProviderInfo {
                 key_count: keys.len(),
                 enabled_key_count: keys.enabled_len(),
@@ -115,14 +105,8 @@ impl ProviderRegistry {
             entries.push(ProviderEntry {
                 info: Arc::new(info),
                 keys,
-                pool,
             });
         }
-        // Pools left in `pools` belong to deleted providers: dropping the address stops them.
-        self.pools = entries
-            .iter()
-            .map(|p| (p.info.record.id, p.pool.clone()))
-            .collect();
         let table = RoutingTable::new(self.routing.provider_strategy, entries, snapshot.redirects);
         *self.shared.write() = Arc::new(table);
     }

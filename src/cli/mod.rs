@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::core::money::{nano_to_usd, usd_to_nano};
 use crate::settings::Settings;
 use crate::store::tokens::{self, NewToken, Role};
 use crate::time::{parse_rfc3339, to_rfc3339};
@@ -93,20 +94,6 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         Command::Token(TokenCommand::List) => list_tokens(&settings).await,
         Command::Admin(args) => admin::run(&settings, args).await,
     }
-}
-
-/// USD → integer nano-dollars, refusing negative, non-finite or absurd amounts.
-pub fn usd_to_nano(amount: f64) -> Result<i64, String> {
-    if !amount.is_finite() || !(0.0..=1e9).contains(&amount) {
-        return Err(format!(
-            "invalid amount {amount}: must be between 0 and 1e9 USD"
-        ));
-    }
-    Ok((amount * 1e9).round() as i64)
-}
-
-pub fn nano_to_usd(nano: i64) -> f64 {
-    nano as f64 / 1e9
 }
 
 fn new_token(args: CreateArgs) -> Result<NewToken, String> {

@@ -89,7 +89,7 @@ pub struct AnthropicUsage {
 impl AnthropicUsage {
     /// The gateway's usage: prompt tokens include cache reads and writes (Anthropic counts
     /// them apart from `input_tokens`).
-    pub fn to_usage(self) -> crate::upstream::Usage {
+    pub fn to_usage(self) -> crate::core::usage::Usage {
         let read = self.cache_read_input_tokens.unwrap_or(0).max(0);
         let write = self.cache_creation_input_tokens.unwrap_or(0).max(0);
         let prompt = self
@@ -98,7 +98,7 @@ impl AnthropicUsage {
             .saturating_add(read)
             .saturating_add(write);
         let completion = self.output_tokens.max(0);
-        crate::upstream::Usage {
+        crate::core::usage::Usage {
             prompt_tokens: prompt,
             completion_tokens: completion,
             total_tokens: prompt.saturating_add(completion),

@@ -13,9 +13,10 @@ use super::openai::{
     Choice, ContentPart, FunctionCall, PromptDetails, Stop,
 };
 use super::sse::{DataEvents, SseLines};
+use crate::core::stream::StreamTranslator;
+use crate::core::usage::TextEstimate;
+use crate::core::usage::Usage;
 use crate::error::ApiError;
-use crate::upstream::usage::TextEstimate;
-use crate::upstream::{StreamTranslator, Usage};
 
 /// Thinking budgets for OpenAI's `reasoning_effort`.
 fn thinking_budget(effort: &str) -> Option<i64> {
@@ -60,7 +61,7 @@ pub fn request(
                     "messages",
                     format!(
                         "unknown message role '{}'",
-                        crate::call::truncate(other, 40)
+                        crate::core::text::truncate(other, 40)
                     ),
                 ))
             }
@@ -109,7 +110,10 @@ pub fn request(
             other => {
                 return Err(ApiError::invalid_param(
                     "tool_choice",
-                    format!("unknown tool_choice '{}'", crate::call::truncate(other, 40)),
+                    format!(
+                        "unknown tool_choice '{}'",
+                        crate::core::text::truncate(other, 40)
+                    ),
                 ))
             }
         },
@@ -210,7 +214,7 @@ fn user_blocks(m: &ChatMessage) -> Result<Vec<Value>, ApiError> {
                 "messages",
                 format!(
                     "content part '{}' cannot be sent to an Anthropic model",
-                    crate::call::truncate(other, 40)
+                    crate::core::text::truncate(other, 40)
                 ),
             )),
         })

@@ -8,9 +8,10 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::sse::{DataEvents, SseLines};
+use crate::core::stream::StreamTranslator;
+use crate::core::usage::Usage;
+use crate::core::usage::{OpenAiUsage, TextEstimate};
 use crate::error::ApiError;
-use crate::upstream::usage::{OpenAiUsage, TextEstimate};
-use crate::upstream::{StreamTranslator, Usage};
 
 /// The parts of a Messages request that translation reads.
 #[derive(Debug, Clone, Deserialize)]
@@ -108,7 +109,7 @@ fn untranslatable(kind: &str) -> ApiError {
             "content block type '{}' cannot be sent to an OpenAI-compatible provider: it is \
              Anthropic's own (server tools, containers) or unknown; route this model to an \
              Anthropic provider, or leave the block out",
-            crate::call::truncate(kind, 60)
+            crate::core::text::truncate(kind, 60)
         ),
     )
 }
@@ -251,7 +252,7 @@ pub fn request(
                     "messages",
                     format!(
                         "unknown role '{}' (user, assistant or system)",
-                        crate::call::truncate(other, 40)
+                        crate::core::text::truncate(other, 40)
                     ),
                 ))
             }
@@ -280,7 +281,7 @@ pub fn request(
                 format!(
                     "tool type '{}' is an Anthropic server tool, which an OpenAI-compatible \
                      provider cannot run; route this model to an Anthropic provider",
-                    crate::call::truncate(kind, 60)
+                    crate::core::text::truncate(kind, 60)
                 ),
             ));
         }

@@ -10,10 +10,3 @@ pub mod chat_to_messages;
 pub mod messages_to_chat;
 pub mod openai;
 pub mod sse;
-
-/// The API a client speaks, or an upstream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
-    OpenAi,
-    Anthropic,
-}

@@ -14,7 +14,8 @@ use crate::accounting::ledger::{Admission, AdmitRequest};
 use crate::accounting::prompt_bound::prompt_bound;
 use crate::accounting::token::TokenInfo;
 use crate::call::{CallRecord, WindowShare};
-use crate::dialect::Dialect;
+use crate::core::endpoint::Dialect;
+use crate::core::endpoint::Endpoint;
 use crate::error::ApiError;
 use crate::openapi::{self, ErrorBody};
 use crate::proxy;
@@ -23,7 +24,7 @@ use crate::state::AppState;
 use crate::store::budget_holds::{self, Grant};
 use crate::store::rate_windows;
 use crate::upstream::client::UpstreamClient;
-use crate::upstream::{ClientRequest, Endpoint};
+use crate::upstream::ClientRequest;
 
 /// The few fields of a client body the gateway reads; everything else passes through.
 #[derive(Deserialize)]

@@ -10,14 +10,16 @@ use serde_json::{json, Value};
 
 use super::client::{handle, MAX_COMPLETION_TOKENS, MAX_MODEL_NAME_BYTES};
 use crate::call::CallRecord;
+use crate::core::endpoint::Endpoint;
+use crate::core::usage::TextEstimate;
+use crate::core::usage::Usage;
 use crate::error::ApiError;
 use crate::openapi;
 use crate::proxy;
 use crate::routing::table::Route;
 use crate::state::AppState;
 use crate::upstream::client::UpstreamClient;
-use crate::upstream::usage::TextEstimate;
-use crate::upstream::{ClientRequest, Endpoint, Usage};
+use crate::upstream::ClientRequest;
 
 /// The fields of a Messages request the gateway checks; the rest passes through.
 #[derive(Deserialize)]

@@ -10,7 +10,7 @@ use super::extract::ClientAuth;
 use crate::accounting::ledger::TokenState;
 use crate::actors::log_sink::RecentForToken;
 use crate::actors::usage_ledger::RefreshTotals;
-use crate::cli::nano_to_usd;
+use crate::core::money::nano_to_usd;
 use crate::error::ApiError;
 use crate::openapi::ErrorBody;
 use crate::state::AppState;

@@ -4,7 +4,7 @@ pub mod defaults;
 
 use std::collections::HashMap;
 
-use crate::upstream::Usage;
+use crate::core::usage::Usage;
 
 /// USD per million tokens.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -1,5 +1,4 @@
-//! Pure routing logic: model names, globs and the choice strategies.
+//! The routing table: providers, their keys and redirects, as one immutable snapshot.
 
-pub mod model_name;
-pub mod strategy;
+pub mod keys;
 pub mod table;

@@ -7,12 +7,11 @@ use std::sync::Arc;
 
 use parking_lot::RwLock;
 
-use actix::Addr;
 use dashmap::DashMap;
 
-use super::model_name::{any_match, split_provider};
-use super::strategy::{order, Strategy};
-use crate::actors::key_pool::{KeyPool, KeySet};
+use super::keys::KeySet;
+use crate::core::model_name::{any_match, split_provider};
+use crate::core::strategy::{order, Strategy};
 use crate::error::ApiError;
 use crate::store::providers::{ProviderRecord, RedirectRecord};
 
@@ -33,7 +32,6 @@ impl ProviderInfo {
 pub struct ProviderEntry {
     pub info: Arc<ProviderInfo>,
     pub keys: Arc<KeySet>,
-    pub pool: Addr<KeyPool>,
 }
 
 /// One provider that can serve a call, with the model name it must be sent.

@@ -10,10 +10,10 @@ use sea_orm::{
     Set, TransactionTrait,
 };
 
+use crate::core::api_type::ApiType;
 use crate::error::ApiError;
 use crate::secrets::{mask_key, sha256_hex, MasterKey};
 use crate::time::now_ms;
-use crate::upstream::api_type::ApiType;
 
 /// A provider as the registry holds it.
 #[derive(Debug, Clone)]

@@ -3,7 +3,10 @@
 
 use bytes::{Bytes, BytesMut};
 
-use super::{Adapter, Answer, ClientRequest, Endpoint, StreamTranslator, Target, UpstreamRequest};
+use super::{Adapter, Answer, ClientRequest, Target, UpstreamRequest};
+use crate::core::endpoint::Endpoint;
+use crate::core::stream::StreamTranslator;
+use crate::core::usage::TextEstimate;
 use crate::dialect::anthropic::{
     AnthropicUsage, Block, Delta, MessagesResponse, StreamEvent, API_VERSION,
 };
@@ -11,7 +14,6 @@ use crate::dialect::chat_to_messages::{self, MessagesToChatStream};
 use crate::dialect::openai::ChatRequest;
 use crate::dialect::sse::{DataEvents, SseLines};
 use crate::error::ApiError;
-use crate::upstream::usage::TextEstimate;
 
 /// `max_tokens` sent when neither the client, the budget nor the price book names one
 /// (Anthropic requires it).
@@ -74,7 +76,7 @@ impl Adapter for AnthropicAdapter {
             Endpoint::CountTokens => {
                 return Answer {
                     body,
-                    usage: Some(crate::upstream::Usage::default()),
+                    usage: Some(crate::core::usage::Usage::default()),
                     generated: 0,
                 }
             }
@@ -294,7 +296,7 @@ impl StreamTranslator for MessagesPassStream {
         self.read_rest(out);
     }
 
-    fn usage(&self) -> Option<crate::upstream::Usage> {
+    fn usage(&self) -> Option<crate::core::usage::Usage> {
         self.usage.map(|u| u.to_usage())
     }
 

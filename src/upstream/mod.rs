@@ -4,53 +4,16 @@
 //! upstream's answer (whole or streamed) back into OpenAI's shape, reporting usage.
 
 pub mod anthropic;
-pub mod api_type;
 pub mod client;
 pub mod openai;
-pub mod usage;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
-use crate::dialect::Dialect;
+use crate::core::api_type::ApiType;
+use crate::core::endpoint::Endpoint;
+use crate::core::stream::StreamTranslator;
+use crate::core::usage::{TextEstimate, Usage};
 use crate::error::ApiError;
-use api_type::ApiType;
-pub use usage::Usage;
-
-/// The client-facing operation being proxied.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Endpoint {
-    ChatCompletions,
-    Embeddings,
-    /// Anthropic's Messages API (`/v1/messages`).
-    Messages,
-    /// Anthropic's token counting (`/v1/messages/count_tokens`): metered like any call,
-    /// costs nothing, generates nothing.
-    CountTokens,
-}
-
-impl Endpoint {
-    pub fn name(self) -> &'static str {
-        match self {
-            Endpoint::ChatCompletions => "chat.completions",
-            Endpoint::Embeddings => "embeddings",
-            Endpoint::Messages => "messages",
-            Endpoint::CountTokens => "count_tokens",
-        }
-    }
-
-    /// The dialect the client speaks on this endpoint.
-    pub fn dialect(self) -> Dialect {
-        match self {
-            Endpoint::Messages | Endpoint::CountTokens => Dialect::Anthropic,
-            _ => Dialect::OpenAi,
-        }
-    }
-
-    /// Whether calls generate a completion (and so can be capped).
-    pub fn generates(self) -> bool {
-        !matches!(self, Endpoint::Embeddings | Endpoint::CountTokens)
-    }
-}
 
 /// A parsed client request body: the raw bytes plus the few fields routing and budgets need.
 #[derive(Debug, Clone, Default)]
@@ -86,7 +49,7 @@ impl ClientRequest {
     /// A typical estimate of the prompt tokens (what a call is billed when the upstream
     /// reports none); computed only then, off the common path.
     pub fn prompt_estimate(&self) -> i64 {
-        usage::TextEstimate::of_bytes(&self.raw).tokens()
+        TextEstimate::of_bytes(&self.raw).tokens()
     }
 
     /// The completion cap to send to a candidate whose model outputs at most `max_output`
@@ -128,22 +91,6 @@ pub struct Answer {
     pub generated: i64,
 }
 
-/// Translates one streamed answer, chunk by chunk, without buffering it.
-pub trait StreamTranslator {
-    /// Feeds upstream bytes; appends what the client must receive to `out`. An error ends
-    /// the stream (e.g. a line longer than `upstream.max_sse_line_bytes`).
-    fn feed(&mut self, chunk: &[u8], out: &mut BytesMut) -> Result<(), String>;
-    /// Called once at the end of the upstream stream; may append a tail.
-    fn finish(&mut self, out: &mut BytesMut);
-    /// Usage reported by the upstream, if it arrived.
-    fn usage(&self) -> Option<Usage>;
-    /// Estimated tokens of the generated text relayed so far (text, reasoning, refusals,
-    /// tool-call arguments), for when usage is missing.
-    fn generated_tokens(&self) -> i64;
-    /// Whether the upstream signalled a normal end (`[DONE]`, `message_stop`, ...).
-    fn completed(&self) -> bool;
-}
-
 /// What an attempt targets: the model name to send and the completion cap, if any.
 pub struct Target<'a> {
     pub base_url: &'a str,
@@ -183,25 +130,5 @@ pub fn adapter_for(api_type: ApiType) -> &'static dyn Adapter {
         ApiType::DeepSeek => &openai::DEEPSEEK,
         ApiType::Zhipu => &openai::ZHIPU,
         ApiType::Anthropic => &anthropic::AnthropicAdapter,
-    }
-}
-
-impl ApiType {
-    /// Whether this kind of upstream serves `endpoint` (routing skips those that do not).
-    pub fn serves(self, endpoint: Endpoint) -> bool {
-        match endpoint {
-            Endpoint::Embeddings => self != ApiType::Anthropic,
-            // Other types are answered with a local estimate (see the handler).
-            Endpoint::CountTokens => self == ApiType::Anthropic,
-            _ => true,
-        }
-    }
-
-    /// The dialect an upstream of this type speaks.
-    pub fn dialect(self) -> Dialect {
-        match self {
-            ApiType::Anthropic => Dialect::Anthropic,
-            _ => Dialect::OpenAi,
-        }
     }
 }

@@ -4,10 +4,11 @@ use bytes::{Bytes, BytesMut};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::usage::{OpenAiUsage, TextEstimate};
-use super::{
-    Adapter, Answer, ClientRequest, Endpoint, StreamTranslator, Target, UpstreamRequest, Usage,
-};
+use super::{Adapter, Answer, ClientRequest, Target, UpstreamRequest};
+use crate::core::endpoint::Endpoint;
+use crate::core::stream::StreamTranslator;
+use crate::core::usage::Usage;
+use crate::core::usage::{OpenAiUsage, TextEstimate};
 use crate::dialect::messages_to_chat::{self, ChatToMessagesStream, MessagesIn};
 use crate::dialect::sse::{trim_eol, SseLines};
 use crate::error::ApiError;

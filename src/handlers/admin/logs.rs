@@ -7,7 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::mailbox;
 use crate::actors::log_sink::{GetLog, SearchLogs};
-use crate::cli::nano_to_usd;
+use crate::core::money::nano_to_usd;
 use crate::error::ApiError;
 use crate::handlers::extract::AdminAuth;
 use crate::openapi::ErrorBody;

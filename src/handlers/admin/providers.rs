@@ -7,14 +7,15 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{double_option, mailbox};
-use crate::actors::key_pool::{KeyView, ListKeys};
 use crate::actors::provider_registry::{
     AddKey, AddedKeyView, CreateProvider, DeleteKey, DeleteProvider, UpdateKey, UpdateProvider,
 };
+use crate::core::api_type::ApiType;
 use crate::error::ApiError;
 use crate::handlers::extract::AdminAuth;
 use crate::handlers::support::json_body;
 use crate::openapi::ErrorBody;
+use crate::routing::keys::KeyView;
 use crate::routing::table::ProviderInfo;
 use crate::state::AppState;
 use crate::store::providers::{
@@ -22,7 +23,6 @@ use crate::store::providers::{
     NewProvider, ProviderPatch,
 };
 use crate::time::to_rfc3339;
-use crate::upstream::api_type::ApiType;
 
 #[derive(Serialize, Deserialize, ToSchema, Debug)]
 pub struct ProviderView {
@@ -82,10 +82,9 @@ pub struct DeletedKey {
     pub id: i32,
 }
 
-/// A provider's keys with their health, from its `KeyPool`.
+/// A provider's keys with their health, as its published key set shows them.
 async fn key_views(state: &AppState, provider: &str) -> Result<Vec<KeyView>, ApiError> {
-    let pool = state.table().provider(provider)?.pool.clone();
-    pool.send(ListKeys).await.map_err(mailbox)
+    Ok(state.table().provider(provider)?.keys.views())
 }
 
 fn parse_api_type(text: &str) -> Result<ApiType, ApiError> {

@@ -8,7 +8,8 @@ use super::{double_option, mailbox};
 use crate::actors::usage_ledger::{
     CreateToken, DeleteToken, GetToken, ListTokens, TokenRecord, UpdateToken,
 };
-use crate::cli::{nano_to_usd, usd_to_nano};
+use crate::core::money::nano_to_usd;
+use crate::core::money::usd_to_nano;
 use crate::error::ApiError;
 use crate::handlers::extract::AdminAuth;
 use crate::handlers::support::json_body;

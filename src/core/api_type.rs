@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use super::endpoint::{Dialect, Endpoint};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ApiType {
     OpenAi,
@@ -44,6 +46,26 @@ impl ApiType {
 impl fmt::Display for ApiType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl ApiType {
+    /// Whether this kind of upstream serves `endpoint` (routing skips those that do not).
+    pub fn serves(self, endpoint: Endpoint) -> bool {
+        match endpoint {
+            Endpoint::Embeddings => self != ApiType::Anthropic,
+            // Other types are answered with a local estimate (see the handler).
+            Endpoint::CountTokens => self == ApiType::Anthropic,
+            _ => true,
+        }
+    }
+
+    /// The dialect an upstream of this type speaks.
+    pub fn dialect(self) -> Dialect {
+        match self {
+            ApiType::Anthropic => Dialect::Anthropic,
+            _ => Dialect::OpenAi,
+        }
     }
 }
 
