@@ -16,7 +16,7 @@ use crate::core::text::truncate;
 use crate::core::usage::Usage;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::logs::LogEntry;
+use crate::store::log_entry::LogEntry;
 use crate::time::now_ms;
 
 /// A call's share of a shared per-minute window (cluster): `reserved` tokens were counted

@@ -6,6 +6,7 @@
 
 pub mod accounting;
 pub mod actors;
+pub mod admission;
 pub mod bootstrap;
 pub mod call;
 pub mod cli;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use metrics::{counter, histogram};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
-use crate::store::logs::LogEntry;
+use crate::store::log_entry::LogEntry;
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 

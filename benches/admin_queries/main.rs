@@ -8,8 +8,9 @@
 
 use std::time::{Duration, Instant};
 
+use gateway_zero::store::log_entry::LogEntry;
 use gateway_zero::store::log_search::{self, Cursor, LogFilter, Outcome};
-use gateway_zero::store::logs::{write_batch, LogEntry};
+use gateway_zero::store::logs::write_batch;
 use gateway_zero::store::summary;
 use migration::MigratorTrait;
 use rand::rngs::StdRng;

@@ -20,7 +20,7 @@ use crate::core::usage::Usage;
 use crate::error::ApiError;
 use crate::pricing::{Price, PriceBook};
 use crate::settings::MissingPrice;
-use crate::store::logs::LogEntry;
+use crate::store::log_entry::LogEntry;
 use crate::time::now_ms;
 
 #[derive(Debug, Clone)]

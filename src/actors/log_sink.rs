@@ -16,8 +16,9 @@ use sea_orm::DatabaseConnection;
 
 use crate::settings::LoggingSettings;
 use crate::store::audit::{self, AuditEntry};
+use crate::store::log_entry::LogEntry;
 use crate::store::log_search::{self, Cursor, LogFilter};
-use crate::store::logs::{delete_older_than, recent_for_token, write_batch, LogEntry};
+use crate::store::logs::{delete_older_than, recent_for_token, write_batch};
 use crate::store::summary;
 use crate::time::now_ms;
 

@@ -10,7 +10,7 @@ use super::support::{json_body, request_id};
 use crate::actors::admin_gate::{IssueChallenge, Logout, Verify};
 use crate::actors::log_sink::RecordAudit;
 use crate::error::ApiError;
-use crate::openapi::ErrorBody;
+use crate::handlers::schemas::ErrorBody;
 use crate::state::AppState;
 use crate::store::audit::AuditEntry;
 use crate::time::to_rfc3339;

@@ -1,10 +1,14 @@
 //! HTTP handlers, grouped by API. They parse and check input, then hand off to actors.
 
 pub mod admin;
+pub mod anthropic_body;
 pub mod auth;
+pub mod call;
 pub mod client;
 pub mod extract;
 pub mod messages;
+pub mod openai_body;
 pub mod ops;
+pub mod schemas;
 pub mod support;
 pub mod token;

@@ -12,7 +12,7 @@ use crate::actors::log_sink::RecentForToken;
 use crate::actors::usage_ledger::RefreshTotals;
 use crate::core::money::nano_to_usd;
 use crate::error::ApiError;
-use crate::openapi::ErrorBody;
+use crate::handlers::schemas::ErrorBody;
 use crate::state::AppState;
 use crate::time::to_rfc3339;
 

@@ -3,83 +3,13 @@
 use std::collections::BTreeMap;
 
 use entity::{request_log, token};
+
+use super::log_entry::LogEntry;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, Statement, TransactionTrait, Value,
 };
-
-/// One finished call, success or failure. Holds no secrets: the key is named by id only.
-#[derive(Debug, Clone, Default)]
-pub struct LogEntry {
-    pub created_at: i64,
-    pub request_id: String,
-    pub token_id: Option<i32>,
-    pub endpoint: &'static str,
-    pub requested_model: Option<String>,
-    pub model: Option<String>,
-    pub provider: Option<String>,
-    pub key_id: Option<i32>,
-    pub stream: bool,
-    pub status_code: u16,
-    pub error_type: Option<String>,
-    pub error_message: Option<String>,
-    pub latency_ms: i64,
-    pub first_byte_ms: Option<i64>,
-    pub attempts: u32,
-    pub prompt_tokens: i64,
-    pub completion_tokens: i64,
-    pub total_tokens: i64,
-    pub cached_tokens: i64,
-    pub cache_write_tokens: i64,
-    pub reasoning_tokens: i64,
-    pub amount_nano: i64,
-    pub usage_estimated: bool,
-    /// The budget lease the call reserved from (cluster); writing this row moves the
-    /// call's usage from that lease to the token's spend.
-    pub lease_id: Option<i64>,
-}
-
-impl LogEntry {
-    pub fn is_success(&self) -> bool {
-        (200..300).contains(&self.status_code)
-    }
-
-    /// The row's values in `COLUMNS` order.
-    fn values(&self, out: &mut Vec<Value>) {
-        let status = if self.is_success() {
-            "success"
-        } else {
-            "error"
-        };
-        out.extend([
-            Value::from(self.created_at),
-            Value::from(self.request_id.as_str()),
-            Value::from(self.token_id),
-            Value::from(self.endpoint),
-            Value::from(self.requested_model.clone()),
-            Value::from(self.model.clone()),
-            Value::from(self.provider.clone()),
-            Value::from(self.key_id),
-            Value::from(self.stream),
-            Value::from(self.status_code as i32),
-            Value::from(status),
-            Value::from(self.error_type.clone()),
-            Value::from(self.error_message.clone()),
-            Value::from(self.latency_ms),
-            Value::from(self.first_byte_ms),
-            Value::from(self.attempts as i32),
-            Value::from(self.prompt_tokens),
-            Value::from(self.completion_tokens),
-            Value::from(self.total_tokens),
-            Value::from(self.cached_tokens),
-            Value::from(self.cache_write_tokens),
-            Value::from(self.reasoning_tokens),
-            Value::from(self.amount_nano),
-            Value::from(self.usage_estimated),
-        ]);
-    }
-}
 
 const COLUMNS: [&str; 24] = [
     "created_at",

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod budget_holds;
 pub mod changes;
+pub mod log_entry;
 pub mod log_search;
 pub mod login_attempts;
 pub mod logs;

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, Value};
 
-use super::logs::LogEntry;
+use super::log_entry::LogEntry;
 
 pub const BUCKET_MS: i64 = 60_000;
 pub const TOKEN_BUCKET_MS: i64 = 3_600_000;

@@ -9,7 +9,7 @@ use super::mailbox;
 use crate::actors::log_sink::AuditPage;
 use crate::error::ApiError;
 use crate::handlers::extract::AdminAuth;
-use crate::openapi::ErrorBody;
+use crate::handlers::schemas::ErrorBody;
 use crate::state::AppState;
 use crate::time::to_rfc3339;
 

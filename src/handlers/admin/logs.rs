@@ -10,7 +10,7 @@ use crate::actors::log_sink::{GetLog, SearchLogs};
 use crate::core::money::nano_to_usd;
 use crate::error::ApiError;
 use crate::handlers::extract::AdminAuth;
-use crate::openapi::ErrorBody;
+use crate::handlers::schemas::ErrorBody;
 use crate::state::AppState;
 use crate::store::log_search::{Cursor, LogFilter, Outcome};
 use crate::time::{parse_rfc3339, to_rfc3339};

@@ -9,7 +9,7 @@ use crate::actors::log_sink::{Distribution, Summarize};
 use crate::core::money::nano_to_usd;
 use crate::error::ApiError;
 use crate::handlers::extract::AdminAuth;
-use crate::openapi::ErrorBody;
+use crate::handlers::schemas::ErrorBody;
 use crate::state::AppState;
 use crate::store::summary::Group;
 use crate::time::to_rfc3339;

@@ -13,8 +13,8 @@ use crate::actors::provider_registry::{
 use crate::core::api_type::ApiType;
 use crate::error::ApiError;
 use crate::handlers::extract::AdminAuth;
+use crate::handlers::schemas::ErrorBody;
 use crate::handlers::support::json_body;
-use crate::openapi::ErrorBody;
 use crate::routing::keys::KeyView;
 use crate::routing::table::ProviderInfo;
 use crate::state::AppState;

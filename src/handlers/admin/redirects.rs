@@ -8,8 +8,8 @@ use super::mailbox;
 use crate::actors::provider_registry::{DeleteRedirect, PutRedirect};
 use crate::error::ApiError;
 use crate::handlers::extract::AdminAuth;
+use crate::handlers::schemas::ErrorBody;
 use crate::handlers::support::json_body;
-use crate::openapi::ErrorBody;
 use crate::state::AppState;
 use crate::store::providers::RedirectRecord;
 

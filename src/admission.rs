@@ -1,0 +1,236 @@
+//! Admission: everything between "authenticated and parsed" and "a route with its
+//! reservation" — which providers may serve the endpoint, the token's allow-list, content
+//! without a bound, prices, rate windows, the budget's allowance and cap, and in a cluster
+//! the lease on the budget and the re-admission after a refused lease. One call, `admit`;
+//! the handlers only parse before it and forward after it.
+
+use crate::accounting::lease::Draw;
+use crate::accounting::ledger::{Admission, AdmitRequest, LeaseGrant};
+use crate::accounting::token::TokenInfo;
+use crate::call::{CallRecord, WindowShare};
+use crate::core::endpoint::Endpoint;
+use crate::error::ApiError;
+use crate::routing::table::Route;
+use crate::state::AppState;
+use crate::store::budget_holds::{self, Grant};
+use crate::store::rate_windows;
+use crate::upstream::ClientRequest;
+
+/// Admits a call of `token` to `endpoint`: the candidates of `route` it may use (with
+/// their maximum outputs), its reservation and rate-window share recorded in `rec`, and the
+/// budget's allowance set on `parsed` (the cap each attempt sends).
+pub async fn admit(
+    state: &AppState,
+    token: &TokenInfo,
+    endpoint: Endpoint,
+    parsed: &mut ClientRequest,
+    mut route: Route,
+    rec: &mut CallRecord,
+) -> Result<Route, ApiError> {
+    // Providers whose API cannot serve this endpoint are skipped before admission (token
+    // counting keeps them: other types are answered with a local estimate).
+    if endpoint != Endpoint::CountTokens {
+        route
+            .candidates
+            .retain(|c| c.provider.record.api_type.serves(endpoint));
+    }
+    if route.candidates.is_empty() {
+        return Err(ApiError::NotFound(format!(
+            "no provider serves {} for model '{}'",
+            endpoint.name(),
+            route.model
+        )));
+    }
+    let mut route = restrict(token, route)?;
+    if let (Some(why), true, true) = (
+        &parsed.unbounded,
+        token.limits.max_tokens.is_some() || token.limits.max_amount_nano.is_some(),
+        endpoint.generates(),
+    ) {
+        return Err(ApiError::invalid(format!(
+            "this token has a budget, and the request holds content whose cost cannot be \
+             bounded before the call: {why}"
+        )));
+    }
+    let admit = |route: &Route| {
+        state.accounts.admit(AdmitRequest {
+            token_id: token.id,
+            candidates: route
+                .candidates
+                .iter()
+                .map(|c| (c.provider.record.name.as_str(), c.upstream_model.as_str()))
+                .collect(),
+            // Counting reserves nothing: it only counts toward the rate limits.
+            prompt_tokens: if endpoint == Endpoint::CountTokens {
+                0
+            } else {
+                parsed.prompt_tokens
+            },
+            client_cap: parsed.client_cap,
+            choices: parsed.n,
+            generates: endpoint.generates(),
+            free: endpoint == Endpoint::CountTokens,
+            unpriced_tier: parsed.unpriced_tier.as_deref(),
+        })
+    };
+    let shared = state.shares_limits() && state.accounts.has_budget(token.id);
+    let mut admission = match admit(&route) {
+        // What this instance knows of the others' spend may be stale (their calls ended):
+        // ask the database before refusing.
+        Err(ApiError::InsufficientQuota(_)) if shared => {
+            let global = budget_holds::global(&state.db, token.id)
+                .await
+                .map_err(|e| ApiError::internal("cannot read the shared budget", e))?;
+            state
+                .accounts
+                .learn_cluster(token.id, global.tokens, global.nano);
+            admit(&route)?
+        }
+        other => other?,
+    };
+    rec.reservation = admission.reservation;
+    if let (true, Some((rpm, tpm)), Some(reservation)) = (
+        state.shares_limits(),
+        state.accounts.rate_limits(token.id),
+        admission.reservation,
+    ) {
+        // The minute's requests and tokens across the cluster.
+        let window = rate_windows::admit(&state.db, token.id, rpm, tpm, reservation.tokens)
+            .await
+            .map_err(|e| ApiError::internal("cannot read the shared rate window", e))?
+            .ok_or_else(|| {
+                ApiError::RateLimited(
+                    "rate limit reached across the cluster for this minute".into(),
+                )
+            })?;
+        // With a tpm, the window's tokens shrink to the call's usage when it settles.
+        if tpm.is_some() {
+            rec.rate_window = Some(WindowShare {
+                db: state.db.clone(),
+                start: window,
+                reserved: reservation.tokens,
+            });
+        }
+    }
+    if shared {
+        admission = lease_in_cluster(state, rec, token.id, admission, || admit(&route)).await?;
+    }
+    parsed.allowance = admission.allowance;
+    for (candidate, max_output) in route.candidates.iter_mut().zip(admission.max_output) {
+        candidate.max_output = max_output;
+    }
+    let mut usable = admission.usable.into_iter();
+    route.candidates.retain(|_| usable.next().unwrap_or(false));
+    Ok(route)
+}
+
+/// Keeps only the providers this token may use for the model; 403 when none is left.
+fn restrict(token: &TokenInfo, mut route: Route) -> Result<Route, ApiError> {
+    let bare = route.bare.clone();
+    route
+        .candidates
+        .retain(|c| token.allows(&c.provider.record.name, &bare));
+    if route.candidates.is_empty() {
+        return Err(ApiError::PermissionDenied(format!(
+            "this token may not use model '{}'",
+            route.requested
+        )));
+    }
+    Ok(route)
+}
+
+/// In a cluster, a budgeted call must be covered by this instance's lease on the token's
+/// budget, a slice held in the database where every instance's leases meet. Usually it is,
+/// and nothing waits on the database. If not, the instance asks for the call's need plus
+/// a slice for the calls after it, then for the need alone; refused, the call learns the
+/// cluster's figures and is admitted again with the allowance they leave (a smaller
+/// completion cap); refused again, it is a 429 like any exhausted budget.
+async fn lease_in_cluster(
+    state: &AppState,
+    rec: &mut CallRecord,
+    token_id: i32,
+    first: Admission,
+    readmit: impl Fn() -> Result<Admission, ApiError>,
+) -> Result<Admission, ApiError> {
+    let ttl_ms = state.lease_ttl_ms();
+    let mut admission = first;
+    for attempt in 0..2 {
+        let Some(reservation) = admission.reservation else {
+            return Ok(admission);
+        };
+        let draw = || {
+            state
+                .accounts
+                .draw_lease(&reservation)
+                .ok_or(ApiError::InvalidToken)
+        };
+        if let Draw::Covered(id) = draw()? {
+            return Ok(drew(rec, admission, id));
+        }
+        // One request for more at a time per token; the one before may have covered this.
+        let lock = state
+            .accounts
+            .lease_lock(token_id)
+            .ok_or(ApiError::InvalidToken)?;
+        let _one_at_a_time = lock.lock().await;
+        let short = match draw()? {
+            Draw::Covered(id) => return Ok(drew(rec, admission, id)),
+            Draw::Short(short) => short,
+        };
+        let mut asks = vec![(
+            short.need_tokens.saturating_add(short.slice_tokens),
+            short.need_nano.saturating_add(short.slice_nano),
+        )];
+        if short.slice_tokens > 0 || short.slice_nano > 0 {
+            asks.push((short.need_tokens, short.need_nano));
+        }
+        let mut global = None;
+        for (tokens, nano) in asks {
+            let grant = budget_holds::grant(&state.db, token_id, short.lease, tokens, nano, ttl_ms)
+                .await
+                .map_err(|e| ApiError::internal("cannot lease the budget", e))?;
+            match grant {
+                Grant::Granted {
+                    id,
+                    renewed,
+                    global,
+                } => {
+                    state.accounts.lease_granted(
+                        token_id,
+                        LeaseGrant {
+                            id,
+                            renewed,
+                            tokens,
+                            nano,
+                            valid_ms: ttl_ms / 2,
+                            global_tokens: global.tokens,
+                            global_nano: global.nano,
+                        },
+                    );
+                    return Ok(drew(rec, admission, id));
+                }
+                Grant::Refused(g) => global = Some(g),
+            }
+        }
+        // Refused: give the local reservation back, learn what the cluster holds.
+        state.accounts.release(&reservation);
+        rec.reservation = None;
+        if let Some(g) = global {
+            state.accounts.learn_cluster(token_id, g.tokens, g.nano);
+        }
+        if attempt == 1 {
+            break;
+        }
+        admission = readmit()?;
+        rec.reservation = admission.reservation;
+    }
+    Err(ApiError::InsufficientQuota(
+        "token budget is spent or held by calls in flight across the cluster".into(),
+    ))
+}
+
+/// The call reserved from lease `id`: its usage leaves that lease when it is written.
+fn drew(rec: &mut CallRecord, admission: Admission, id: i64) -> Admission {
+    rec.entry.lease_id = Some(id);
+    admission
+}

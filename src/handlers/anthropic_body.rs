@@ -1,0 +1,134 @@
+//! Anthropic Messages request bodies (`/v1/messages`, `/v1/messages/count_tokens`): checked,
+//! and what routing and budgets need read; and errors in Anthropic's shape.
+
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+use super::openai_body::{unpriced_tier, MAX_COMPLETION_TOKENS, MAX_MODEL_NAME_BYTES};
+use crate::error::ApiError;
+use crate::upstream::ClientRequest;
+
+/// The fields of a Messages request the gateway checks; the rest passes through.
+#[derive(Deserialize)]
+struct Peek<'a> {
+    #[serde(default)]
+    model: Option<Value>,
+    #[serde(default)]
+    max_tokens: Option<Value>,
+    #[serde(default)]
+    stream: Option<Value>,
+    #[serde(default)]
+    service_tier: Option<Value>,
+    #[serde(default, borrow)]
+    messages: Option<&'a RawValue>,
+}
+
+/// Headers of Anthropic clients that an Anthropic upstream must see too.
+const FORWARDED: [&str; 2] = ["anthropic-version", "anthropic-beta"];
+
+fn model_of(value: Option<Value>) -> Result<String, ApiError> {
+    match value {
+        Some(Value::String(s)) if s.len() > MAX_MODEL_NAME_BYTES => Err(ApiError::invalid_param(
+            "model",
+            format!("model: longer than {MAX_MODEL_NAME_BYTES} bytes"),
+        )),
+        Some(Value::String(s)) if !s.trim().is_empty() => Ok(s),
+        _ => Err(ApiError::invalid_param(
+            "model",
+            "model: a non-empty string is required",
+        )),
+    }
+}
+
+/// Checks a Messages request (`generates`: `/v1/messages`, which needs `max_tokens`; else
+/// `/v1/messages/count_tokens`) and reads what routing and budgets need.
+pub fn parse(req: &HttpRequest, raw: Bytes, generates: bool) -> Result<ClientRequest, ApiError> {
+    if raw.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::invalid("request body must be a JSON object"));
+    }
+    let peek: Peek = serde_json::from_slice(&raw)
+        .map_err(|e| ApiError::invalid(format!("invalid JSON body: {e}")))?;
+    let model = model_of(peek.model)?;
+    let max_tokens = match peek.max_tokens.as_ref() {
+        None | Some(Value::Null) if !generates => None,
+        value => Some(
+            value
+                .and_then(Value::as_i64)
+                .filter(|n| (1..=MAX_COMPLETION_TOKENS).contains(n))
+                .ok_or_else(|| {
+                    ApiError::invalid_param(
+                        "max_tokens",
+                        format!(
+                            "max_tokens: an integer from 1 to {MAX_COMPLETION_TOKENS} is required"
+                        ),
+                    )
+                })?,
+        ),
+    };
+    let stream = match peek.stream {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => b,
+        Some(_) => {
+            return Err(ApiError::invalid_param(
+                "stream",
+                "stream: must be a boolean",
+            ))
+        }
+    };
+    let messages = peek
+        .messages
+        .map(|m| m.get().trim_start())
+        .filter(|m| m.starts_with('['))
+        .ok_or_else(|| ApiError::invalid_param("messages", "messages: an array is required"))?;
+    if messages[1..].trim_start().starts_with(']') {
+        return Err(ApiError::invalid_param(
+            "messages",
+            "messages: at least one message is required",
+        ));
+    }
+    let unpriced_tier = unpriced_tier(peek.service_tier)?;
+    let bound = crate::accounting::prompt_bound::prompt_bound(&raw, &model);
+    let forwarded_headers = FORWARDED
+        .iter()
+        .filter_map(|name| {
+            let value = req.headers().get(*name)?.to_str().ok()?;
+            Some((*name, value.to_string()))
+        })
+        .collect();
+    Ok(ClientRequest {
+        prompt_tokens: bound.tokens,
+        unbounded: bound.unbounded,
+        raw,
+        model,
+        stream,
+        wants_usage_chunk: false,
+        client_cap: max_tokens,
+        sent_max_tokens: max_tokens.is_some(),
+        sent_max_completion_tokens: false,
+        n: 1,
+        allowance: None,
+        unpriced_tier,
+        forwarded_headers,
+    })
+}
+
+/// An error in Anthropic's shape. An Anthropic upstream's own error body goes through as
+/// it is; anything else is rendered from the gateway's error.
+pub fn error_response(err: &ApiError) -> HttpResponse {
+    if let ApiError::Upstream { status, body } = err {
+        let native = serde_json::from_slice::<Value>(body).is_ok_and(|v| v["type"] == "error");
+        if native {
+            return HttpResponse::build(*status)
+                .content_type("application/json")
+                .body(body.clone());
+        }
+    }
+    let mut builder = HttpResponse::build(err.status_code());
+    if let Some(secs) = err.retry_after_secs() {
+        builder.insert_header(("retry-after", secs.to_string()));
+    }
+    builder.json(err.anthropic_body())
+}
