@@ -19,6 +19,7 @@ mod login;
 mod logs;
 mod observability;
 mod openapi;
+mod prompt_bounds;
 mod proxy;
 mod sdk;
 mod upstream_wire;

@@ -1,6 +1,8 @@
 //! Fixtures shaped like the two APIs' documented examples.
 
 use super::*;
+use crate::core::stream::StreamTranslator;
+use bytes::BytesMut;
 
 fn parse(body: Value) -> MessagesIn {
     serde_json::from_value(body).unwrap()
