@@ -106,8 +106,14 @@ impl CallRecord {
     }
 
     pub fn mark_first_byte(&mut self) {
+        self.mark_first_byte_at(Instant::now());
+    }
+
+    /// The first byte of the answer arrived at `at` (kept if one was marked before).
+    pub fn mark_first_byte_at(&mut self, at: Instant) {
         if self.entry.first_byte_ms.is_none() {
-            self.entry.first_byte_ms = Some(self.started.elapsed().as_millis() as i64);
+            let ms = at.saturating_duration_since(self.started).as_millis() as i64;
+            self.entry.first_byte_ms = Some(ms);
         }
     }
 

@@ -1,0 +1,134 @@
+//! One upstream exchange: one request to one key, within its deadlines and with a bounded
+//! body, and what happened as an `Outcome`. It reports nothing and retries nothing: the
+//! attempt loop (`proxy`) turns the outcome into key health and its next step.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use tokio::time::timeout;
+
+use crate::core::text::truncate;
+use crate::upstream::client::{error_chain, SendError, UpstreamClient};
+use crate::upstream::UpstreamRequest;
+
+/// When an exchange must have answered.
+pub struct Deadlines {
+    /// The response head: a stream's comes at once, so it has the first-byte timeout; a
+    /// whole answer's comes only once it is generated, so it has the call's deadline.
+    pub head: Duration,
+    /// The whole call, body included.
+    pub whole: Instant,
+}
+
+/// What one exchange came to.
+pub enum Outcome {
+    /// 2xx, streamed: the body is relayed as it arrives.
+    Stream(Incoming),
+    /// 2xx, whole: the body, read within the deadline and the size limit.
+    Whole(Bytes),
+    /// Any other status: its body (bounded; empty if unreadable) and `Retry-After`.
+    Refused {
+        status: u16,
+        body: Bytes,
+        retry_after: Option<Duration>,
+    },
+    /// No connection could be made: nothing reached the upstream.
+    Unreachable(String),
+    /// Sent, then broke (connection reset, bad framing, body too large).
+    Broken(String),
+    /// Sent, and no answer in time: the upstream may be generating (and billing) it.
+    TimedOut(String),
+}
+
+/// An exchange's outcome and when its response head arrived (for time to first byte).
+pub struct Exchange {
+    pub outcome: Outcome,
+    pub head_at: Option<Instant>,
+}
+
+/// Sends `up` and waits for its answer: the head within `deadlines.head`, a whole body
+/// (`stream: false`) of at most `limit` bytes within `deadlines.whole`.
+pub async fn send(
+    client: &UpstreamClient,
+    up: UpstreamRequest,
+    stream: bool,
+    deadlines: &Deadlines,
+    limit: usize,
+) -> Exchange {
+    let answer = timeout(deadlines.head, client.post(&up.url, &up.headers, up.body)).await;
+    let response = match answer {
+        Ok(Ok(r)) => r,
+        Err(_) => {
+            return Exchange {
+                outcome: Outcome::TimedOut(format!(
+                    "no response within {}s",
+                    deadlines.head.as_secs()
+                )),
+                head_at: None,
+            }
+        }
+        Ok(Err(e)) => {
+            let detail = truncate(&e.to_string(), 300);
+            let outcome = match e {
+                SendError::Connect(_) => Outcome::Unreachable(detail),
+                _ => Outcome::Broken(detail),
+            };
+            return Exchange {
+                outcome,
+                head_at: None,
+            };
+        }
+    };
+    let head_at = Some(Instant::now());
+    let status = response.status().as_u16();
+    let outcome = if !(200..300).contains(&status) {
+        let retry_after = retry_after(response.headers());
+        let body = read_body(response.into_body(), limit, deadlines.whole)
+            .await
+            .unwrap_or_default();
+        Outcome::Refused {
+            status,
+            body,
+            retry_after,
+        }
+    } else if stream {
+        Outcome::Stream(response.into_body())
+    } else {
+        match read_body(response.into_body(), limit, deadlines.whole).await {
+            Ok(body) => Outcome::Whole(body),
+            // Generated already: past the deadline it is a timeout, not a broken answer.
+            Err(e) if Instant::now() >= deadlines.whole => Outcome::TimedOut(format!("body: {e}")),
+            Err(e) => Outcome::Broken(format!("body: {e}")),
+        }
+    };
+    Exchange { outcome, head_at }
+}
+
+/// Reads a whole upstream body, at most `limit` bytes, before `deadline`.
+async fn read_body(body: Incoming, limit: usize, deadline: Instant) -> Result<Bytes, String> {
+    let wait = deadline.saturating_duration_since(Instant::now());
+    match timeout(wait, Limited::new(body, limit).collect()).await {
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e)) => Err(error_chain(&*e)),
+        Err(_) => Err("timed out reading the upstream body".into()),
+    }
+}
+
+/// `Retry-After` in seconds or as an HTTP date, at most a day.
+fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
+    let text = headers
+        .get(http::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    let secs = match text.parse::<u64>() {
+        Ok(s) => s,
+        Err(_) => {
+            let when = chrono::DateTime::parse_from_rfc2822(text).ok()?;
+            (when.timestamp() - chrono::Utc::now().timestamp()).max(0) as u64
+        }
+    };
+    Some(Duration::from_secs(secs.min(86_400)))
+}

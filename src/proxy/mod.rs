@@ -1,0 +1,300 @@
+//! The attempt loop: choose a provider and key, exchange with the upstream (`exchange`),
+//! record what the exchange says of the key, and fail over on connection errors, 429 and
+//! 5xx — never after a byte has reached the client, nor after a timeout (the upstream may
+//! be generating). A streamed answer is relayed by `relay`.
+
+mod exchange;
+mod relay;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use actix_web::http::StatusCode;
+use actix_web::HttpResponse;
+
+use crate::call::CallRecord;
+use crate::core::endpoint::Endpoint;
+use crate::core::text::truncate;
+use crate::error::ApiError;
+use crate::routing::keys::{KeyOutcome, PickedKey};
+use crate::routing::table::{Candidate, Route};
+use crate::state::AppState;
+use crate::upstream::client::UpstreamClient;
+use crate::upstream::{adapter_for, ClientRequest, Target};
+use exchange::{Deadlines, Outcome};
+use relay::{MeteredStream, StreamEnd};
+
+/// Why an attempt failed, and whether another may follow.
+enum Failure {
+    /// Try the next key or provider.
+    Retry(ApiError),
+    /// Final: answer the client with this.
+    Final(ApiError),
+}
+
+/// Proxies one call. Logs it when it succeeds (for streams, when the stream ends); the caller
+/// logs failures.
+pub async fn forward(
+    state: &AppState,
+    client: &UpstreamClient,
+    rec: &mut Option<CallRecord>,
+    endpoint: Endpoint,
+    req: ClientRequest,
+    route: Route,
+) -> Result<HttpResponse, ApiError> {
+    let settings = &state.settings;
+    let max_attempts = settings.routing.max_attempts;
+    let first_byte = Duration::from_secs(settings.upstream.first_byte_timeout_secs);
+    let whole_call = Duration::from_secs(settings.upstream.request_timeout_secs);
+    let deadline = Instant::now() + whole_call;
+
+    let mut candidates: Vec<Candidate> = route.candidates;
+    // Candidates left without a usable key (their cool-downs make the `Retry-After`).
+    let mut tried_candidates: Vec<Candidate> = Vec::new();
+    let mut tried: HashMap<i32, Vec<i32>> = HashMap::new();
+    let mut attempts = 0u32;
+    let mut next = 0usize;
+    let mut last_error: Option<ApiError> = None;
+
+    let mut probed = false;
+    while attempts < max_attempts {
+        let (idx, candidate, key) = if !candidates.is_empty() {
+            let idx = next % candidates.len();
+            let candidate = candidates[idx].clone();
+            let exclude = tried
+                .get(&candidate.provider.record.id)
+                .cloned()
+                .unwrap_or_default();
+            let Some(key) = candidate.keys.pick(&exclude) else {
+                tried_candidates.push(candidates.remove(idx));
+                continue;
+            };
+            (idx, candidate, key)
+        } else if attempts == 0 && !probed {
+            // No key of any candidate is usable: the soonest to recover gets one probe.
+            probed = true;
+            match recovery_probe(&tried_candidates, &tried) {
+                Some((candidate, key)) => (0, candidate, key),
+                None => break,
+            }
+        } else {
+            break;
+        };
+        let provider_id = candidate.provider.record.id;
+        attempts += 1;
+        tried.entry(provider_id).or_default().push(key.id);
+        if let Some(r) = rec.as_mut() {
+            r.first_attempt.get_or_insert_with(Instant::now);
+            let e = &mut r.entry;
+            e.attempts = attempts;
+            e.provider = Some(candidate.provider.record.name.clone());
+            e.model = Some(candidate.upstream_model.clone());
+            e.key_id = Some(key.id);
+            r.model_listed = candidate.listed;
+        }
+        match attempt(
+            state, client, rec, endpoint, &req, &candidate, &key, first_byte, deadline,
+        )
+        .await
+        {
+            Ok(response) => return Ok(response),
+            Err(Failure::Final(err)) => return Err(err),
+            Err(Failure::Retry(err)) => {
+                let id = rec.as_ref().map_or("", |r| r.entry.request_id.as_str());
+                log::warn!(
+                    "{id} attempt {attempts} on provider {} key {} failed: {err}",
+                    candidate.provider.record.name,
+                    key.id
+                );
+                last_error = Some(err);
+                next = idx + 1;
+            }
+        }
+    }
+    let cooling = candidates
+        .iter()
+        .chain(tried_candidates.iter())
+        .filter_map(|c| c.keys.retry_after_secs())
+        .min();
+    Err(match (last_error, cooling) {
+        (None, Some(retry_after_secs)) => ApiError::Cooling {
+            message: format!(
+                "no usable key for model '{}': every key is cooling down (one probe call at a \
+                 time, at most one a second, checks whether the upstream has recovered)",
+                route.model
+            ),
+            retry_after_secs,
+        },
+        (None, None) => ApiError::NoUpstream(format!(
+            "no usable key for model '{}': every key is disabled or cooling down",
+            route.model
+        )),
+        (Some(ApiError::UpstreamTimeout(m)), _) => ApiError::UpstreamTimeout(format!(
+            "upstream timed out on every attempt ({attempts}): {m}"
+        )),
+        (Some(err), _) => ApiError::UpstreamFailed(format!(
+            "upstream failed on every attempt ({attempts}): {}",
+            err.message()
+        )),
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn attempt(
+    state: &AppState,
+    client: &UpstreamClient,
+    rec: &mut Option<CallRecord>,
+    endpoint: Endpoint,
+    req: &ClientRequest,
+    candidate: &Candidate,
+    key: &PickedKey,
+    first_byte: Duration,
+    deadline: Instant,
+) -> Result<HttpResponse, Failure> {
+    let provider = &candidate.provider.record;
+    let adapter = adapter_for(provider.api_type);
+    let target = Target {
+        base_url: &provider.base_url,
+        key: &key.secret,
+        model: &candidate.upstream_model,
+        completion_cap: req.cap_for(
+            candidate.max_output,
+            state.settings.accounting.default_completion_tokens,
+        ),
+        max_output: candidate.max_output,
+    };
+    let up = adapter
+        .request(&target, endpoint, req)
+        .map_err(Failure::Final)?;
+    let keys = &candidate.keys;
+    // The first-byte timeout is for streams, whose headers come at once; a whole answer's
+    // headers come when it is generated, so it waits for the whole call's deadline.
+    let left = deadline.saturating_duration_since(Instant::now());
+    let deadlines = Deadlines {
+        head: if req.stream {
+            first_byte.min(left)
+        } else {
+            left
+        },
+        whole: deadline,
+    };
+    let limit = state.settings.upstream.max_response_bytes;
+    let sent = Instant::now();
+    let exchange = exchange::send(client, up, req.stream, &deadlines, limit).await;
+    crate::telemetry::record_upstream(&provider.name, sent.elapsed());
+    if let (Some(at), Some(r)) = (exchange.head_at, rec.as_mut()) {
+        r.mark_first_byte_at(at);
+    }
+    let (health, detail) = key_health(&exchange.outcome, endpoint);
+    keys.report(key.id, health, detail.clone());
+    let named = |what: String| format!("provider '{}': {what}", provider.name);
+    let body = match exchange.outcome {
+        // Connected and sent: the upstream may be generating, and bills for it. Another
+        // attempt would make it generate again, so this is the answer.
+        Outcome::TimedOut(m) => return Err(Failure::Final(ApiError::UpstreamTimeout(named(m)))),
+        Outcome::Unreachable(m) | Outcome::Broken(m) => {
+            // Nothing has reached the client yet, so another attempt is still allowed.
+            return Err(Failure::Retry(ApiError::UpstreamFailed(named(m))));
+        }
+        Outcome::Refused { status, body, .. } => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+            return Err(match health {
+                KeyOutcome::RequestError if status.as_u16() != 429 => {
+                    Failure::Final(ApiError::Upstream { status, body })
+                }
+                _ => Failure::Retry(ApiError::UpstreamFailed(format!(
+                    "provider '{}' answered {}: {}",
+                    provider.name,
+                    status.as_u16(),
+                    detail.unwrap_or_default()
+                ))),
+            });
+        }
+        Outcome::Stream(body) => {
+            let translator =
+                adapter.stream(endpoint, req, state.settings.upstream.max_sse_line_bytes);
+            let Some(record) = rec.take() else {
+                return Err(Failure::Final(ApiError::internal(
+                    "call record missing",
+                    "stream started twice",
+                )));
+            };
+            let stream = MeteredStream::new(
+                body,
+                translator,
+                deadline,
+                StreamEnd {
+                    record,
+                    prompt_tokens: req.prompt_estimate(),
+                },
+                endpoint.dialect(),
+            );
+            return Ok(HttpResponse::Ok()
+                .content_type("text/event-stream")
+                .insert_header(("cache-control", "no-cache"))
+                .streaming(stream));
+        }
+        Outcome::Whole(body) => body,
+    };
+    let answer = adapter.response(endpoint, body);
+    if let Some(mut record) = rec.take() {
+        let prompt = if answer.usage.is_none() {
+            req.prompt_estimate()
+        } else {
+            0
+        };
+        record.set_usage_or_estimate(answer.usage, prompt, answer.generated);
+        record.finish(200);
+    }
+    Ok(HttpResponse::build(StatusCode::OK)
+        .content_type("application/json")
+        .body(answer.body))
+}
+
+/// What an exchange says of its key's health, and the detail to remember with it.
+fn key_health(outcome: &Outcome, endpoint: Endpoint) -> (KeyOutcome, Option<String>) {
+    match outcome {
+        Outcome::Stream(_) | Outcome::Whole(_) => (KeyOutcome::Ok, None),
+        Outcome::Unreachable(m) => (KeyOutcome::Unreachable, Some(m.clone())),
+        Outcome::Broken(m) | Outcome::TimedOut(m) => (KeyOutcome::Failed(None), Some(m.clone())),
+        Outcome::Refused {
+            status,
+            body,
+            retry_after,
+        } => {
+            let mut health = KeyOutcome::classify(*status, body, *retry_after);
+            if endpoint == Endpoint::CountTokens && matches!(health, KeyOutcome::RateLimited(_)) {
+                // Counting has its own rate limit upstream: it says nothing of generation.
+                health = KeyOutcome::RequestError;
+            }
+            let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY);
+            let message = ApiError::Upstream {
+                status,
+                body: body.clone(),
+            }
+            .message();
+            (health, Some(truncate(&message, 300)))
+        }
+    }
+}
+
+/// The key, among every candidate's cooling keys, that recovers soonest, claimed for a
+/// recovery probe (`None`: none is cooling, or the probe is taken).
+fn recovery_probe(
+    candidates: &[Candidate],
+    tried: &HashMap<i32, Vec<i32>>,
+) -> Option<(Candidate, PickedKey)> {
+    let exclude = |c: &Candidate| {
+        tried
+            .get(&c.provider.record.id)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let soonest = candidates
+        .iter()
+        .filter_map(|c| c.keys.soonest_recovery(&exclude(c)).map(|until| (until, c)))
+        .min_by_key(|(until, _)| *until)?
+        .1;
+    let key = soonest.keys.claim_recovery_probe(&exclude(soonest))?;
+    Some((soonest.clone(), key))
+}
