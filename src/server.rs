@@ -11,8 +11,8 @@ use actix_web::{middleware, web, App, HttpRequest, HttpResponse, HttpServer, Res
 use crate::accounting::ledger::{LedgerConfig, LedgerState};
 use crate::actors::admin_gate::AdminGate;
 use crate::actors::log_sink::{Flush, LogQueue, LogSink};
-use crate::actors::provider_registry::{ProviderRegistry, Reload, SyncNow as SyncRegistry};
-use crate::actors::usage_ledger::{price_book, ReturnLeases, SyncNow as SyncLedger, UsageLedger};
+use crate::actors::provider_registry::{ProviderRegistry, Reload, SyncRouting};
+use crate::actors::usage_ledger::{price_book, ReturnLeases, SyncTokens, UsageLedger};
 use crate::error::ApiError;
 use crate::handlers::{admin, auth, client, messages, ops, support, token};
 use crate::routing::table::{RoutingTable, SharedRouting};
@@ -96,10 +96,10 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
             settings.database.url.clone(),
             move |change| {
                 if change != Some(Change::Accounts) {
-                    registry.do_send(SyncRegistry);
+                    registry.do_send(SyncRouting);
                 }
                 if change != Some(Change::Routing) {
-                    ledger.do_send(SyncLedger);
+                    ledger.do_send(SyncTokens);
                 }
             },
         ))

@@ -238,12 +238,12 @@ fn db_err(context: &'static str) -> impl Fn(sea_orm::DbErr) -> ApiError {
 /// Syncs now rather than at the next tick: another instance announced a change.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct SyncNow;
+pub struct SyncRouting;
 
-impl Handler<SyncNow> for ProviderRegistry {
+impl Handler<SyncRouting> for ProviderRegistry {
     type Result = ();
 
-    fn handle(&mut self, _: SyncNow, ctx: &mut Context<Self>) {
+    fn handle(&mut self, _: SyncRouting, ctx: &mut Context<Self>) {
         self.sync(ctx);
     }
 }

@@ -233,12 +233,12 @@ impl Handler<ReturnLeases> for UsageLedger {
 /// Syncs now rather than at the next tick: another instance announced a change.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct SyncNow;
+pub struct SyncTokens;
 
-impl Handler<SyncNow> for UsageLedger {
+impl Handler<SyncTokens> for UsageLedger {
     type Result = ();
 
-    fn handle(&mut self, _: SyncNow, ctx: &mut Context<Self>) {
+    fn handle(&mut self, _: SyncTokens, ctx: &mut Context<Self>) {
         self.sync(ctx);
     }
 }

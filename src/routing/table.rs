@@ -61,7 +61,7 @@ pub struct Route {
 
 /// One entry of `/v1/models`.
 #[derive(Debug, Clone)]
-pub struct ModelEntry {
+pub struct ServedModel {
     pub id: String,
     /// The provider that serves it, and the model name without prefix (for allow-lists).
     pub provider: String,
@@ -253,13 +253,13 @@ impl RoutingTable {
 
     /// Every model name an enabled provider lists explicitly (globs cannot be enumerated):
     /// `provider/model` and the bare name, plus redirect sources that route somewhere.
-    pub fn models(&self) -> Vec<ModelEntry> {
+    pub fn models(&self) -> Vec<ServedModel> {
         let mut out = Vec::new();
         let mut bare_seen = HashSet::new();
         for entry in self.providers.iter().filter(|p| p.info.record.enabled) {
             let record = &entry.info.record;
             for model in record.models.iter().flatten().filter(|m| !m.contains('*')) {
-                let entry = |id: String| ModelEntry {
+                let entry = |id: String| ServedModel {
                     id,
                     provider: record.name.clone(),
                     model: model.clone(),
@@ -275,7 +275,7 @@ impl RoutingTable {
                 continue;
             }
             if let Ok(route) = self.route(source) {
-                out.push(ModelEntry {
+                out.push(ServedModel {
                     id: source.clone(),
                     provider: route.candidates[0].provider.record.name.clone(),
                     model: source.clone(),

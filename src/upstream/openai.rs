@@ -162,7 +162,7 @@ struct AnswerText {
 #[derive(Deserialize)]
 struct AnswerChoice {
     #[serde(default)]
-    message: Option<Delta>,
+    message: Option<GeneratedText>,
 }
 
 impl Adapter for OpenAiAdapter {
@@ -265,12 +265,12 @@ struct Chunk {
 #[derive(Deserialize)]
 struct ChunkChoice {
     #[serde(default)]
-    delta: Option<Delta>,
+    delta: Option<GeneratedText>,
 }
 
 /// A streamed delta or a whole message: every field that carries generated text.
 #[derive(Deserialize)]
-struct Delta {
+struct GeneratedText {
     #[serde(default)]
     content: Option<Value>,
     #[serde(default)]
@@ -299,7 +299,7 @@ struct FunctionCall {
     arguments: Option<String>,
 }
 
-impl Delta {
+impl GeneratedText {
     fn estimate(&self, into: &mut TextEstimate) {
         match &self.content {
             Some(Value::String(text)) => into.add(text),
