@@ -12,7 +12,7 @@ use crate::call::CallRecord;
 use crate::core::endpoint::{Dialect, Endpoint};
 use crate::core::usage::{TextEstimate, Usage};
 use crate::error::ApiError;
-use crate::proxy;
+use crate::proxy::{self, Unanswered};
 use crate::routing::table::Route;
 use crate::state::AppState;
 use crate::upstream::client::UpstreamClient;
@@ -27,27 +27,24 @@ pub async fn handle(
     client: web::Data<UpstreamClient>,
 ) -> HttpResponse {
     let id = request_id(&req);
-    let mut rec = Some(CallRecord::new(endpoint, id.to_string(), &state));
-    let result = proxied(endpoint, &req, payload, &state, &client, &mut rec).await;
-    match result {
-        Ok(response) => response,
-        Err(err) => {
-            if let Some(rec) = rec.take() {
-                if err.is_authentication() {
-                    // Junk must not cost a log row each: 401s are counted instead.
-                    rec.discard();
-                } else {
-                    rec.fail(&err);
-                }
-            }
-            if let ApiError::Internal { context, detail } = &err {
-                log::error!("{id} {}: {context}: {detail}", req.path());
-            }
-            match endpoint.dialect() {
-                Dialect::OpenAi => err.error_response(),
-                Dialect::Anthropic => anthropic_body::error_response(&err),
-            }
-        }
+    let rec = CallRecord::new(endpoint, id.to_string(), &state);
+    let Unanswered { error, record } =
+        match proxied(endpoint, &req, payload, &state, &client, rec).await {
+            Ok(response) => return response,
+            Err(unanswered) => unanswered,
+        };
+    if error.is_authentication() {
+        // Junk must not cost a log row each: 401s are counted instead.
+        record.discard();
+    } else {
+        record.fail(&error);
+    }
+    if let ApiError::Internal { context, detail } = &error {
+        log::error!("{id} {}: {context}: {detail}", req.path());
+    }
+    match endpoint.dialect() {
+        Dialect::OpenAi => error.error_response(),
+        Dialect::Anthropic => anthropic_body::error_response(&error),
     }
 }
 
@@ -57,31 +54,39 @@ async fn proxied(
     payload: web::Payload,
     state: &AppState,
     client: &UpstreamClient,
-    rec: &mut Option<CallRecord>,
-) -> Result<HttpResponse, ApiError> {
-    let token = authenticate(state, req).await?;
-    if let Some(r) = rec.as_mut() {
-        r.entry.token_id = Some(token.id);
+    mut rec: CallRecord,
+) -> Result<HttpResponse, Unanswered> {
+    let (parsed, route) = match admitted(endpoint, req, payload, state, &mut rec).await {
+        Ok(admitted) => admitted,
+        Err(error) => return Err(Unanswered { error, record: rec }),
+    };
+    if endpoint == Endpoint::CountTokens {
+        return count(state, client, rec, parsed, route).await;
     }
+    proxy::forward(state, client, rec, endpoint, parsed, route).await
+}
+
+/// Authenticates, reads and parses the call, and admits it: the request and its route.
+async fn admitted(
+    endpoint: Endpoint,
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+    rec: &mut CallRecord,
+) -> Result<(ClientRequest, Route), ApiError> {
+    let token = authenticate(state, req).await?;
+    rec.entry.token_id = Some(token.id);
     let raw = read_body(req, payload, state.settings.server.max_body_bytes).await?;
     let mut parsed = match endpoint {
         Endpoint::Messages => anthropic_body::parse(req, raw, true)?,
         Endpoint::CountTokens => anthropic_body::parse(req, raw, false)?,
         _ => openai_body::parse_request(endpoint, raw)?,
     };
-    if let Some(r) = rec.as_mut() {
-        r.entry.requested_model = Some(parsed.model.clone());
-        r.entry.stream = parsed.stream;
-    }
+    rec.entry.requested_model = Some(parsed.model.clone());
+    rec.entry.stream = parsed.stream;
     let route = state.table().resolve(&parsed.model)?;
-    let Some(record) = rec.as_mut() else {
-        return Err(ApiError::internal("call record missing", "admitted twice"));
-    };
-    let route = admission::admit(state, &token, endpoint, &mut parsed, route, record).await?;
-    if endpoint == Endpoint::CountTokens {
-        return count(state, client, rec, parsed, route).await;
-    }
-    proxy::forward(state, client, rec, endpoint, parsed, route).await
+    let route = admission::admit(state, &token, endpoint, &mut parsed, route, rec).await?;
+    Ok((parsed, route))
 }
 
 /// Counts a prompt once admission passed it: asked of the Anthropic providers that serve the
@@ -91,23 +96,24 @@ async fn proxied(
 pub async fn count(
     state: &AppState,
     client: &UpstreamClient,
-    rec: &mut Option<CallRecord>,
+    mut rec: CallRecord,
     req: ClientRequest,
     mut route: Route,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, Unanswered> {
     let raw = req.raw.clone();
     route
         .candidates
         .retain(|c| c.provider.record.api_type.serves(Endpoint::CountTokens));
     if !route.candidates.is_empty() {
         match proxy::forward(state, client, rec, Endpoint::CountTokens, req, route).await {
-            Err(ApiError::NoUpstream(_) | ApiError::Cooling { .. }) => {}
+            Err(Unanswered {
+                error: ApiError::NoUpstream(_) | ApiError::Cooling { .. },
+                record,
+            }) => rec = record,
             answered => return answered,
         }
     }
-    if let Some(mut record) = rec.take() {
-        record.set_usage_or_estimate(Some(Usage::default()), 0, 0);
-        record.finish(200);
-    }
+    rec.set_usage_or_estimate(Some(Usage::default()), 0, 0);
+    rec.finish(200);
     Ok(HttpResponse::Ok().json(json!({"input_tokens": TextEstimate::of_bytes(&raw).tokens()})))
 }

@@ -14,13 +14,14 @@ use actix_web::HttpResponse;
 
 use crate::call::CallRecord;
 use crate::core::endpoint::Endpoint;
+use crate::core::stream::StreamTranslator;
 use crate::core::text::truncate;
 use crate::error::ApiError;
 use crate::routing::keys::{KeyOutcome, PickedKey};
 use crate::routing::table::{Candidate, Route};
 use crate::state::AppState;
 use crate::upstream::client::UpstreamClient;
-use crate::upstream::{adapter_for, ClientRequest, Target};
+use crate::upstream::{adapter_for, Answer, ClientRequest, Target};
 use exchange::{Deadlines, Outcome};
 use relay::{MeteredStream, StreamEnd};
 
@@ -32,16 +33,33 @@ enum Failure {
     Final(ApiError),
 }
 
-/// Proxies one call. Logs it when it succeeds (for streams, when the stream ends); the caller
-/// logs failures.
+/// A call that got no answer, with its record (for the caller to log as failed).
+pub struct Unanswered {
+    pub error: ApiError,
+    pub record: CallRecord,
+}
+
+/// What a successful attempt delivers.
+enum Delivery {
+    /// A stream to relay through its translator.
+    Stream {
+        body: hyper::body::Incoming,
+        translator: Box<dyn StreamTranslator>,
+    },
+    /// A whole answer in the client's dialect.
+    Whole(Answer),
+}
+
+/// Proxies one admitted call. Its record is settled when it succeeds (for streams, when
+/// the stream ends); a failure hands it back with the error.
 pub async fn forward(
     state: &AppState,
     client: &UpstreamClient,
-    rec: &mut Option<CallRecord>,
+    mut rec: CallRecord,
     endpoint: Endpoint,
     req: ClientRequest,
     route: Route,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, Unanswered> {
     let settings = &state.settings;
     let max_attempts = settings.routing.max_attempts;
     let first_byte = Duration::from_secs(settings.upstream.first_byte_timeout_secs);
@@ -83,26 +101,24 @@ pub async fn forward(
         let provider_id = candidate.provider.record.id;
         attempts += 1;
         tried.entry(provider_id).or_default().push(key.id);
-        if let Some(r) = rec.as_mut() {
-            r.first_attempt.get_or_insert_with(Instant::now);
-            let e = &mut r.entry;
-            e.attempts = attempts;
-            e.provider = Some(candidate.provider.record.name.clone());
-            e.model = Some(candidate.upstream_model.clone());
-            e.key_id = Some(key.id);
-            r.model_listed = candidate.listed;
-        }
-        match attempt(
-            state, client, rec, endpoint, &req, &candidate, &key, first_byte, deadline,
+        rec.first_attempt.get_or_insert_with(Instant::now);
+        let e = &mut rec.entry;
+        e.attempts = attempts;
+        e.provider = Some(candidate.provider.record.name.clone());
+        e.model = Some(candidate.upstream_model.clone());
+        e.key_id = Some(key.id);
+        rec.model_listed = candidate.listed;
+        let tried_once = attempt(
+            state, client, &mut rec, endpoint, &req, &candidate, &key, first_byte, deadline,
         )
-        .await
-        {
-            Ok(response) => return Ok(response),
-            Err(Failure::Final(err)) => return Err(err),
+        .await;
+        match tried_once {
+            Ok(delivery) => return Ok(deliver(delivery, rec, endpoint, &req, deadline)),
+            Err(Failure::Final(error)) => return Err(Unanswered { error, record: rec }),
             Err(Failure::Retry(err)) => {
-                let id = rec.as_ref().map_or("", |r| r.entry.request_id.as_str());
                 log::warn!(
-                    "{id} attempt {attempts} on provider {} key {} failed: {err}",
+                    "{} attempt {attempts} on provider {} key {} failed: {err}",
+                    rec.entry.request_id,
                     candidate.provider.record.name,
                     key.id
                 );
@@ -116,7 +132,7 @@ pub async fn forward(
         .chain(tried_candidates.iter())
         .filter_map(|c| c.keys.retry_after_secs())
         .min();
-    Err(match (last_error, cooling) {
+    let error = match (last_error, cooling) {
         (None, Some(retry_after_secs)) => ApiError::Cooling {
             message: format!(
                 "no usable key for model '{}': every key is cooling down (one probe call at a \
@@ -136,21 +152,22 @@ pub async fn forward(
             "upstream failed on every attempt ({attempts}): {}",
             err.message()
         )),
-    })
+    };
+    Err(Unanswered { error, record: rec })
 }
 
 #[allow(clippy::too_many_arguments)]
 async fn attempt(
     state: &AppState,
     client: &UpstreamClient,
-    rec: &mut Option<CallRecord>,
+    rec: &mut CallRecord,
     endpoint: Endpoint,
     req: &ClientRequest,
     candidate: &Candidate,
     key: &PickedKey,
     first_byte: Duration,
     deadline: Instant,
-) -> Result<HttpResponse, Failure> {
+) -> Result<Delivery, Failure> {
     let provider = &candidate.provider.record;
     let adapter = adapter_for(provider.api_type);
     let target = Target {
@@ -182,8 +199,8 @@ async fn attempt(
     let sent = Instant::now();
     let exchange = exchange::send(client, up, req.stream, &deadlines, limit).await;
     crate::telemetry::record_upstream(&provider.name, sent.elapsed());
-    if let (Some(at), Some(r)) = (exchange.head_at, rec.as_mut()) {
-        r.mark_first_byte_at(at);
+    if let Some(at) = exchange.head_at {
+        rec.mark_first_byte_at(at);
     }
     let (health, detail) = key_health(&exchange.outcome, endpoint);
     keys.report(key.id, health, detail.clone());
@@ -211,44 +228,51 @@ async fn attempt(
             });
         }
         Outcome::Stream(body) => {
-            let translator =
-                adapter.stream(endpoint, req, state.settings.upstream.max_sse_line_bytes);
-            let Some(record) = rec.take() else {
-                return Err(Failure::Final(ApiError::internal(
-                    "call record missing",
-                    "stream started twice",
-                )));
-            };
-            let stream = MeteredStream::new(
+            let max_line = state.settings.upstream.max_sse_line_bytes;
+            return Ok(Delivery::Stream {
                 body,
-                translator,
-                deadline,
-                StreamEnd {
-                    record,
-                    prompt_tokens: req.prompt_estimate(),
-                },
-                endpoint.dialect(),
-            );
-            return Ok(HttpResponse::Ok()
-                .content_type("text/event-stream")
-                .insert_header(("cache-control", "no-cache"))
-                .streaming(stream));
+                translator: adapter.stream(endpoint, req, max_line),
+            });
         }
         Outcome::Whole(body) => body,
     };
-    let answer = adapter.response(endpoint, body);
-    if let Some(mut record) = rec.take() {
-        let prompt = if answer.usage.is_none() {
-            req.prompt_estimate()
-        } else {
-            0
-        };
-        record.set_usage_or_estimate(answer.usage, prompt, answer.generated);
-        record.finish(200);
+    Ok(Delivery::Whole(adapter.response(endpoint, body)))
+}
+
+/// Renders a delivered answer and hands the call's record on: a stream carries it to its
+/// end, a whole answer settles it now.
+fn deliver(
+    delivery: Delivery,
+    mut rec: CallRecord,
+    endpoint: Endpoint,
+    req: &ClientRequest,
+    deadline: Instant,
+) -> HttpResponse {
+    match delivery {
+        Delivery::Stream { body, translator } => {
+            let end = StreamEnd {
+                record: rec,
+                prompt_tokens: req.prompt_estimate(),
+            };
+            let stream = MeteredStream::new(body, translator, deadline, end, endpoint.dialect());
+            HttpResponse::Ok()
+                .content_type("text/event-stream")
+                .insert_header(("cache-control", "no-cache"))
+                .streaming(stream)
+        }
+        Delivery::Whole(answer) => {
+            let prompt = if answer.usage.is_none() {
+                req.prompt_estimate()
+            } else {
+                0
+            };
+            rec.set_usage_or_estimate(answer.usage, prompt, answer.generated);
+            rec.finish(200);
+            HttpResponse::build(StatusCode::OK)
+                .content_type("application/json")
+                .body(answer.body)
+        }
     }
-    Ok(HttpResponse::build(StatusCode::OK)
-        .content_type("application/json")
-        .body(answer.body))
 }
 
 /// What an exchange says of its key's health, and the detail to remember with it.

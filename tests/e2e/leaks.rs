@@ -34,6 +34,18 @@ pub(crate) async fn price(gw: &Gateway, model: &str, max_output: Option<u64>) {
     assert_eq!(status, 200, "{body}");
 }
 
+/// A provider `claude` of type anthropic on `mock`, serving `claude-*` with `key`.
+pub(crate) async fn add_claude(gw: &Gateway, mock: &Mock, key: &str) {
+    gw.add_typed_provider(
+        "claude",
+        "anthropic",
+        &mock.v1(),
+        json!(["claude-*"]),
+        &[key],
+    )
+    .await;
+}
+
 /// An Anthropic-style call (`x-api-key`, `anthropic-version`) to `path`.
 pub(crate) async fn anthropic_call(
     gw: &Gateway,
@@ -91,14 +103,7 @@ async fn every_budgeted_call_is_capped_in_the_field_its_upstream_reads() {
         &["sk-ds-cap-0001"],
     )
     .await;
-    gw.add_typed_provider(
-        "claude",
-        "anthropic",
-        &mock.v1(),
-        json!(["claude-*"]),
-        &["sk-ant-cap-0001"],
-    )
-    .await;
+    add_claude(&gw, &mock, "sk-ant-cap-0001").await;
     let db = backend.connect().await;
     let (id, budgeted) = token_with(&gw, json!({"max_tokens": 3000})).await;
 
@@ -239,14 +244,7 @@ async fn count_tokens_is_a_metered_call() {
     let backend = Backend::sqlite();
     let mock = Mock::start();
     let gw = Gateway::start(&backend, &[]);
-    gw.add_typed_provider(
-        "claude",
-        "anthropic",
-        &mock.v1(),
-        json!(["claude-*"]),
-        &["sk-ant-count-0001"],
-    )
-    .await;
+    add_claude(&gw, &mock, "sk-ant-count-0001").await;
     gw.add_provider("oai", &mock, json!(["gpt-4o-mini"]), &["sk-oai-count-0001"])
         .await;
     let db = backend.connect().await;
@@ -350,14 +348,7 @@ async fn a_cut_stream_is_billed_for_what_was_relayed() {
     let backend = Backend::sqlite();
     let mock = Mock::start();
     let gw = Gateway::start(&backend, &[]);
-    gw.add_typed_provider(
-        "claude",
-        "anthropic",
-        &mock.v1(),
-        json!(["claude-*"]),
-        &["sk-ant-cut-0001"],
-    )
-    .await;
+    add_claude(&gw, &mock, "sk-ant-cut-0001").await;
     let db = backend.connect().await;
     let (id, token) = token_with(&gw, json!({})).await;
     // 1,500 deltas, cut before message_delta: only message_start's output_tokens (1) was

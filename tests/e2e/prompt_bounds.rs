@@ -6,7 +6,7 @@ use sea_orm::DatabaseConnection;
 use serde_json::{json, Value};
 
 use crate::harness::*;
-use crate::leaks::{anthropic_call, price, rows_of, token_with};
+use crate::leaks::{add_claude, anthropic_call, price, rows_of, token_with};
 
 /// Settles `calls` concurrent calls of `body` on a fresh token with `limits`; the tokens the
 /// token recorded.
@@ -66,14 +66,7 @@ async fn content_without_a_bound_is_refused_to_budgeted_tokens() {
     let backend = Backend::sqlite();
     let mock = Mock::start();
     let gw = Gateway::start(&backend, &[]);
-    gw.add_typed_provider(
-        "claude",
-        "anthropic",
-        &mock.v1(),
-        json!(["claude-*"]),
-        &["sk-ant-bound-0001"],
-    )
-    .await;
+    add_claude(&gw, &mock, "sk-ant-bound-0001").await;
     let body = json!({"model": "claude-x", "max_tokens": 100,
         "messages": [{"role": "user", "content": [
             {"type": "document", "source": {"type": "url", "url": "https://example.com/a.pdf"}},
