@@ -166,16 +166,25 @@ impl ProviderRegistry {
         self.syncing = true;
         let db = self.db.clone();
         let now = now_ms();
-        let ours: Vec<(i32, i64)> = self
+        let (recovered, cooled): (Vec<(i32, i64)>, Vec<(i32, i64)>) = self
             .cooldowns
             .take()
+            .into_iter()
+            .partition(|(_, until)| *until == 0);
+        let ours: Vec<(i32, i64)> = cooled
             .into_iter()
             .map(|(id, until)| (id, until - now))
             .filter(|(_, left)| *left > 0)
             .collect();
+        let recovered: Vec<i32> = recovered.into_iter().map(|(id, _)| id).collect();
         async move {
+            if !recovered.is_empty() {
+                store::end_cooldowns(&db, &recovered).await?;
+            }
             if !ours.is_empty() {
                 store::share_cooldowns(&db, &ours).await?;
+            }
+            if !ours.is_empty() || !recovered.is_empty() {
                 changes::announce(&db, Change::Routing).await;
             }
             let theirs = store::active_cooldowns(&db).await?;

@@ -109,7 +109,8 @@ impl KeySlot {
 }
 
 /// Cool-downs decided on this instance, waiting to be shared with the others (the
-/// `ProviderRegistry` writes them to the database on its sync tick and reads theirs back).
+/// `ProviderRegistry` writes them to the database on its sync tick and reads theirs back);
+/// "cooled until 0" says a recovery probe found the key serving again.
 #[derive(Default)]
 pub struct CooldownFeed {
     /// (key id, cooled until — this instance's wall clock, Unix ms).
@@ -346,9 +347,13 @@ impl KeySet {
         let probe = key.probe_since_ms.swap(0, r) != 0;
         if matches!(outcome, KeyOutcome::Ok | KeyOutcome::RequestError) {
             if probe && key.cooling(now_ms()) {
-                // A probe of a cooling key got through: the upstream has recovered.
+                // A probe of a cooling key got through: the upstream has recovered, here
+                // and (through the feed: until 0) for the other instances too.
                 key.cooldown_until_ms.store(0, r);
                 key.benched.store(false, r);
+                if let Some(feed) = &self.feed {
+                    feed.pending.lock().push((key_id, 0));
+                }
             }
             key.successes.fetch_add(1, r);
             if key.consecutive_failures.swap(0, r) != 0 {

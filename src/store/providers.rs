@@ -502,6 +502,26 @@ pub async fn share_cooldowns(db: &DatabaseConnection, cooled: &[(i32, i64)]) -> 
     Ok(())
 }
 
+/// Keys a recovery probe found serving again: their shared cool-downs end.
+pub async fn end_cooldowns(db: &DatabaseConnection, keys: &[i32]) -> Result<(), DbErr> {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
+    let backend = db.get_database_backend();
+    let p = match backend {
+        DbBackend::Postgres => "$1",
+        _ => "?",
+    };
+    let sql = format!("UPDATE provider_keys SET cooldown_until = 0 WHERE id = {p}");
+    for id in keys {
+        db.execute(Statement::from_sql_and_values(
+            backend,
+            &sql,
+            [Value::from(*id)],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
 /// Keys cooling down anywhere in the cluster: (key id, milliseconds left).
 pub async fn active_cooldowns(db: &DatabaseConnection) -> Result<Vec<(i32, i64)>, DbErr> {
     use sea_orm::{ConnectionTrait, Statement};

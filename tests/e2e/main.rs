@@ -10,6 +10,7 @@ mod claude_code;
 mod cli;
 mod cluster;
 mod cluster_accounts;
+mod cluster_keys;
 mod cluster_limits;
 mod dialects;
 mod errors;
