@@ -166,17 +166,15 @@ impl ProviderRegistry {
         self.syncing = true;
         let db = self.db.clone();
         let now = now_ms();
-        let (recovered, cooled): (Vec<(i32, i64)>, Vec<(i32, i64)>) = self
-            .cooldowns
-            .take()
-            .into_iter()
-            .partition(|(_, until)| *until == 0);
-        let ours: Vec<(i32, i64)> = cooled
-            .into_iter()
-            .map(|(id, until)| (id, until - now))
-            .filter(|(_, left)| *left > 0)
-            .collect();
-        let recovered: Vec<i32> = recovered.into_iter().map(|(id, _)| id).collect();
+        // (key, cooled until): until 0 says a recovery probe found the key serving again.
+        let (mut recovered, mut ours) = (Vec::new(), Vec::new());
+        for (id, until) in self.cooldowns.take() {
+            if until == 0 {
+                recovered.push(id);
+            } else if until > now {
+                ours.push((id, until - now));
+            }
+        }
         async move {
             if !recovered.is_empty() {
                 store::end_cooldowns(&db, &recovered).await?;
