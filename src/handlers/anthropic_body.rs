@@ -7,7 +7,9 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use super::openai_body::{unpriced_tier, MAX_COMPLETION_TOKENS, MAX_MODEL_NAME_BYTES};
+use super::openai_body::{
+    optional_bool, unpriced_tier, MAX_COMPLETION_TOKENS, MAX_MODEL_NAME_BYTES,
+};
 use crate::error::ApiError;
 use crate::upstream::ClientRequest;
 
@@ -68,16 +70,7 @@ pub fn parse(req: &HttpRequest, raw: Bytes, generates: bool) -> Result<ClientReq
                 })?,
         ),
     };
-    let stream = match peek.stream {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => b,
-        Some(_) => {
-            return Err(ApiError::invalid_param(
-                "stream",
-                "stream: must be a boolean",
-            ))
-        }
-    };
+    let stream = optional_bool(peek.stream, "stream", "stream: must be a boolean")?;
     let messages = peek
         .messages
         .map(|m| m.get().trim_start())

@@ -65,16 +65,7 @@ pub fn parse_request(endpoint: Endpoint, raw: bytes::Bytes) -> Result<ClientRequ
             ))
         }
     };
-    let stream = match peek.stream {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => b,
-        Some(_) => {
-            return Err(ApiError::invalid_param(
-                "stream",
-                "'stream' must be a boolean",
-            ))
-        }
-    };
+    let stream = optional_bool(peek.stream, "stream", "'stream' must be a boolean")?;
     let wants_usage_chunk = match &peek.stream_options {
         None | Some(Value::Null) => false,
         Some(Value::Object(o)) => match o.get("include_usage") {
@@ -181,6 +172,19 @@ pub fn parse_request(endpoint: Endpoint, raw: bytes::Bytes) -> Result<ClientRequ
         unpriced_tier,
         forwarded_headers: Vec::new(),
     })
+}
+
+/// A boolean field that may be absent or null (false then).
+pub fn optional_bool(
+    value: Option<Value>,
+    param: &'static str,
+    message: &str,
+) -> Result<bool, ApiError> {
+    match value {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(b),
+        Some(_) => Err(ApiError::invalid_param(param, message)),
+    }
 }
 
 /// Service tiers billed at (or below) the price book's standard prices.

@@ -13,7 +13,7 @@ use crate::harness::*;
 /// The mock's "model" writes this much unless capped: as much as it is allowed.
 const MODEL_MAX: u64 = 4096;
 
-async fn price(gw: &Gateway, model: &str, max_output: Option<u64>) {
+pub(crate) async fn price(gw: &Gateway, model: &str, max_output: Option<u64>) {
     let (status, body) = gw
         .admin_send(
             "PUT",
@@ -25,7 +25,7 @@ async fn price(gw: &Gateway, model: &str, max_output: Option<u64>) {
     assert_eq!(status, 200, "{body}");
 }
 
-async fn token_with(gw: &Gateway, limits: Value) -> (i32, String) {
+pub(crate) async fn token_with(gw: &Gateway, limits: Value) -> (i32, String) {
     let mut body = limits;
     body["name"] = json!(format!("budget-{:08x}", rand::random::<u32>()));
     let (status, created) = gw.admin_send("POST", "/admin/tokens", &body).await;

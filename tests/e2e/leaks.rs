@@ -9,30 +9,8 @@ use entity::request_log;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{json, Value};
 
+pub(crate) use crate::budgets::{price, token_with};
 use crate::harness::*;
-
-pub(crate) async fn token_with(gw: &Gateway, limits: Value) -> (i32, String) {
-    let mut body = limits;
-    body["name"] = json!(format!("leak-{:08x}", rand::random::<u32>()));
-    let (status, created) = gw.admin_send("POST", "/admin/tokens", &body).await;
-    assert_eq!(status, 201, "{created}");
-    (
-        created["id"].as_i64().unwrap() as i32,
-        created["token"].as_str().unwrap().to_string(),
-    )
-}
-
-pub(crate) async fn price(gw: &Gateway, model: &str, max_output: Option<u64>) {
-    let (status, body) = gw
-        .admin_send(
-            "PUT",
-            "/admin/model-prices",
-            &json!({"model": model, "input_per_million": 1.0, "output_per_million": 2.0,
-                    "max_output_tokens": max_output}),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-}
 
 /// A provider `claude` of type anthropic on `mock`, serving `claude-*` with `key`.
 pub(crate) async fn add_claude(gw: &Gateway, mock: &Mock, key: &str) {
