@@ -4,6 +4,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::core::usage::{OpenAiUsage, TextEstimate};
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct ChatRequest {
     pub model: String,
@@ -155,4 +157,106 @@ pub struct ChatUsage {
 #[derive(Debug, Clone, Serialize)]
 pub struct PromptDetails {
     pub cached_tokens: i64,
+}
+
+/// A Chat Completions answer or stream chunk as upstreams send it, read tolerantly (every
+/// field optional): the one definition that metering, estimates and the translation to
+/// Anthropic's events read.
+#[derive(Deserialize, Default)]
+pub struct ChunkIn {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub choices: Option<Vec<ChoiceIn>>,
+    #[serde(default)]
+    pub usage: Option<OpenAiUsage>,
+    /// An error reported inside a stream.
+    #[serde(default)]
+    pub error: Option<Value>,
+}
+
+/// One choice: a stream's `delta` or a whole answer's `message`.
+#[derive(Deserialize)]
+pub struct ChoiceIn {
+    #[serde(default)]
+    pub delta: Option<GeneratedText>,
+    #[serde(default)]
+    pub message: Option<GeneratedText>,
+    #[serde(default)]
+    pub finish_reason: Option<String>,
+}
+
+/// A streamed delta or a whole message: every field that carries generated text.
+#[derive(Deserialize)]
+pub struct GeneratedText {
+    #[serde(default)]
+    pub content: Option<Value>,
+    #[serde(default)]
+    pub reasoning_content: Option<String>,
+    #[serde(default)]
+    pub reasoning: Option<String>,
+    #[serde(default)]
+    pub refusal: Option<String>,
+    #[serde(default)]
+    pub tool_calls: Option<Vec<ToolCallIn>>,
+    #[serde(default)]
+    pub function_call: Option<FunctionIn>,
+}
+
+/// A tool call, whole or (streamed) in pieces by `index`.
+#[derive(Deserialize)]
+pub struct ToolCallIn {
+    #[serde(default)]
+    pub index: u64,
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub function: Option<FunctionIn>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct FunctionIn {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub arguments: Option<String>,
+}
+
+impl GeneratedText {
+    /// Adds the generated text (content, reasoning, refusal, tool calls) to `into`.
+    pub fn estimate(&self, into: &mut TextEstimate) {
+        match &self.content {
+            Some(Value::String(text)) => into.add(text),
+            // Content parts (`[{"type":"text","text":…}]`).
+            Some(Value::Array(parts)) => {
+                for text in parts.iter().filter_map(|p| p.get("text")?.as_str()) {
+                    into.add(text);
+                }
+            }
+            _ => {}
+        }
+        for text in [&self.reasoning_content, &self.reasoning, &self.refusal]
+            .into_iter()
+            .flatten()
+        {
+            into.add(text);
+        }
+        let calls = self
+            .tool_calls
+            .iter()
+            .flatten()
+            .filter_map(|c| c.function.as_ref());
+        for function in calls.chain(self.function_call.as_ref()) {
+            for text in [&function.name, &function.arguments].into_iter().flatten() {
+                into.add(text);
+            }
+        }
+    }
+
+    /// The text content, when it is a string.
+    pub fn text(&self) -> Option<&str> {
+        self.content.as_ref().and_then(Value::as_str)
+    }
 }

@@ -10,6 +10,7 @@ use crate::core::stream::StreamTranslator;
 use crate::core::usage::Usage;
 use crate::core::usage::{OpenAiUsage, TextEstimate};
 use crate::dialect::messages_to_chat::{self, ChatToMessagesStream, MessagesIn};
+use crate::dialect::openai::ChunkIn;
 use crate::dialect::sse::{trim_eol, SseLines};
 use crate::error::ApiError;
 
@@ -152,19 +153,6 @@ impl OpenAiAdapter {
     }
 }
 
-/// The parts of a chat answer that hold generated text (for an estimate without usage).
-#[derive(Deserialize)]
-struct AnswerText {
-    #[serde(default)]
-    choices: Vec<AnswerChoice>,
-}
-
-#[derive(Deserialize)]
-struct AnswerChoice {
-    #[serde(default)]
-    message: Option<GeneratedText>,
-}
-
 impl Adapter for OpenAiAdapter {
     fn request(
         &self,
@@ -217,8 +205,13 @@ impl Adapter for OpenAiAdapter {
             .map(Usage::from);
         let mut generated = TextEstimate::default();
         if usage.is_none() && endpoint == Endpoint::ChatCompletions {
-            if let Ok(answer) = serde_json::from_slice::<AnswerText>(&body) {
-                for message in answer.choices.iter().filter_map(|c| c.message.as_ref()) {
+            if let Ok(answer) = serde_json::from_slice::<ChunkIn>(&body) {
+                for message in answer
+                    .choices
+                    .iter()
+                    .flatten()
+                    .filter_map(|c| c.message.as_ref())
+                {
                     message.estimate(&mut generated);
                 }
             }
@@ -254,82 +247,6 @@ pub struct OpenAiStream {
     skip_blank: bool,
 }
 
-#[derive(Deserialize)]
-struct Chunk {
-    #[serde(default)]
-    choices: Option<Vec<ChunkChoice>>,
-    #[serde(default)]
-    usage: Option<OpenAiUsage>,
-}
-
-#[derive(Deserialize)]
-struct ChunkChoice {
-    #[serde(default)]
-    delta: Option<GeneratedText>,
-}
-
-/// A streamed delta or a whole message: every field that carries generated text.
-#[derive(Deserialize)]
-struct GeneratedText {
-    #[serde(default)]
-    content: Option<Value>,
-    #[serde(default)]
-    reasoning_content: Option<String>,
-    #[serde(default)]
-    reasoning: Option<String>,
-    #[serde(default)]
-    refusal: Option<String>,
-    #[serde(default)]
-    tool_calls: Option<Vec<ToolCall>>,
-    #[serde(default)]
-    function_call: Option<FunctionCall>,
-}
-
-#[derive(Deserialize)]
-struct ToolCall {
-    #[serde(default)]
-    function: Option<FunctionCall>,
-}
-
-#[derive(Deserialize)]
-struct FunctionCall {
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    arguments: Option<String>,
-}
-
-impl GeneratedText {
-    fn estimate(&self, into: &mut TextEstimate) {
-        match &self.content {
-            Some(Value::String(text)) => into.add(text),
-            // Content parts (`[{"type":"text","text":…}]`).
-            Some(Value::Array(parts)) => {
-                for text in parts.iter().filter_map(|p| p.get("text")?.as_str()) {
-                    into.add(text);
-                }
-            }
-            _ => {}
-        }
-        for text in [&self.reasoning_content, &self.reasoning, &self.refusal]
-            .into_iter()
-            .flatten()
-        {
-            into.add(text);
-        }
-        let calls = self
-            .tool_calls
-            .iter()
-            .flatten()
-            .filter_map(|c| c.function.as_ref());
-        for function in calls.chain(self.function_call.as_ref()) {
-            for text in [&function.name, &function.arguments].into_iter().flatten() {
-                into.add(text);
-            }
-        }
-    }
-}
-
 impl OpenAiStream {
     pub fn new(strip_usage_chunk: bool, max_line: usize) -> OpenAiStream {
         OpenAiStream {
@@ -357,7 +274,7 @@ impl OpenAiStream {
             self.done = true;
             return true;
         }
-        let Ok(chunk) = serde_json::from_slice::<Chunk>(payload) else {
+        let Ok(chunk) = serde_json::from_slice::<ChunkIn>(payload) else {
             return true;
         };
         for choice in chunk.choices.iter().flatten() {

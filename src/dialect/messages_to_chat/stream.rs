@@ -1,12 +1,12 @@
 //! A Chat Completions stream as Anthropic's event sequence, chunk by chunk.
 
 use bytes::BytesMut;
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{anthropic_usage, stop_reason};
 use crate::core::stream::StreamTranslator;
-use crate::core::usage::{OpenAiUsage, TextEstimate, Usage};
+use crate::core::usage::{TextEstimate, Usage};
+use crate::dialect::openai::ChunkIn;
 use crate::dialect::sse::{DataEvents, SseLines};
 
 /// What kind of content block is open in the translated stream.
@@ -17,57 +17,6 @@ enum Open {
     Text,
     /// A tool call, by its OpenAI index.
     Tool(u64),
-}
-
-#[derive(Deserialize)]
-struct Chunk {
-    #[serde(default)]
-    id: String,
-    #[serde(default)]
-    model: String,
-    #[serde(default)]
-    choices: Vec<ChunkChoice>,
-    #[serde(default)]
-    usage: Option<OpenAiUsage>,
-    /// An error reported inside the stream.
-    #[serde(default)]
-    error: Option<Value>,
-}
-
-#[derive(Deserialize)]
-struct ChunkChoice {
-    #[serde(default)]
-    delta: Option<ChunkDelta>,
-    #[serde(default)]
-    finish_reason: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct ChunkDelta {
-    #[serde(default)]
-    content: Option<String>,
-    #[serde(default)]
-    reasoning_content: Option<String>,
-    #[serde(default)]
-    tool_calls: Option<Vec<ToolDelta>>,
-}
-
-#[derive(Deserialize)]
-struct ToolDelta {
-    #[serde(default)]
-    index: u64,
-    #[serde(default)]
-    id: Option<String>,
-    #[serde(default)]
-    function: Option<FunctionDelta>,
-}
-
-#[derive(Deserialize)]
-struct FunctionDelta {
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    arguments: Option<String>,
 }
 
 /// Translates Chat Completions chunks into Anthropic's event sequence as they arrive:
@@ -147,7 +96,7 @@ impl ChatToMessagesStream {
             self.end(out);
             return;
         }
-        let Ok(chunk) = serde_json::from_slice::<Chunk>(payload) else {
+        let Ok(chunk) = serde_json::from_slice::<ChunkIn>(payload) else {
             return;
         };
         if let Some(error) = chunk.error {
@@ -166,8 +115,9 @@ impl ChatToMessagesStream {
                 out,
                 "message_start",
                 &json!({"type": "message_start", "message": {
-                    "id": format!("msg_{}", chunk.id), "type": "message", "role": "assistant",
-                    "model": chunk.model, "content": [], "stop_reason": null,
+                    "id": format!("msg_{}", chunk.id.unwrap_or_default()), "type": "message",
+                    "role": "assistant", "model": chunk.model.unwrap_or_default(), "content": [],
+                    "stop_reason": null,
                     "stop_sequence": null,
                     "usage": {"input_tokens": 0, "output_tokens": 0}}}),
             );
@@ -175,27 +125,24 @@ impl ChatToMessagesStream {
         if let Some(usage) = chunk.usage {
             self.usage = Some(usage.into());
         }
-        let Some(choice) = chunk.choices.into_iter().next() else {
+        let Some(choice) = chunk.choices.into_iter().flatten().next() else {
             return;
         };
         if let Some(delta) = choice.delta {
-            if let Some(thinking) = delta.reasoning_content.filter(|t| !t.is_empty()) {
-                self.generated.add(&thinking);
+            if let Some(thinking) = delta.reasoning_content.as_ref().filter(|t| !t.is_empty()) {
+                self.generated.add(thinking);
                 self.delta(
                     out,
                     Open::Thinking,
                     json!({"type": "thinking_delta", "thinking": thinking}),
                 );
             }
-            if let Some(text) = delta.content.filter(|t| !t.is_empty()) {
-                self.generated.add(&text);
+            if let Some(text) = delta.text().filter(|t| !t.is_empty()) {
+                self.generated.add(text);
                 self.delta(out, Open::Text, json!({"type": "text_delta", "text": text}));
             }
             for call in delta.tool_calls.into_iter().flatten() {
-                let function = call.function.unwrap_or(FunctionDelta {
-                    name: None,
-                    arguments: None,
-                });
+                let function = call.function.unwrap_or_default();
                 if self.open != Open::Tool(call.index) {
                     let name = function.name.clone().unwrap_or_default();
                     self.generated.add(&name);

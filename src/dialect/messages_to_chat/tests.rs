@@ -180,3 +180,23 @@ fn a_stream_cut_before_done_is_not_completed() {
     assert!(!t.completed());
     assert!(!String::from_utf8_lossy(&out).contains("message_stop"));
 }
+
+#[test]
+fn odd_but_valid_chunks_are_read_not_dropped() {
+    // `choices: null` with the usage, non-string content parts, no id or model: the shared
+    // tolerant chunk shape reads what it can (a strict one dropped the whole chunk).
+    let mut t = ChatToMessagesStream::new(1 << 20);
+    let mut out = BytesMut::new();
+    let stream = concat!(
+        "data: {\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}\n\n",
+        "data: {\"choices\":[{\"delta\":{\"content\":[{\"type\":\"text\",\"text\":\"x\"}]},\"finish_reason\":\"stop\"}]}\n\n",
+        "data: {\"choices\":null,\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":2,\"total_tokens\":5}}\n\n",
+        "data: [DONE]\n\n"
+    );
+    t.feed(stream.as_bytes(), &mut out).unwrap();
+    t.finish(&mut out);
+    let text = String::from_utf8(out.to_vec()).unwrap();
+    assert!(t.completed(), "{text}");
+    assert_eq!(t.usage().unwrap().total_tokens, 5, "{text}");
+    assert!(text.contains("\"text\":\"Hi\"") && text.contains("\"stop_reason\":\"end_turn\""));
+}
