@@ -1,10 +1,14 @@
-//! The interface of a streamed answer's translation, chunk by chunk.
+//! Streamed answers: the interface the relay drives (`StreamTranslator`), and the two
+//! halves a translated stream is made of — an upstream-side `EventReader` (its dialect's
+//! events to the core's) and a client-side `EventWriter` (the core's events to its
+//! dialect's bytes).
 
 use bytes::BytesMut;
 
-use super::usage::Usage;
+use super::event::Event;
+use super::usage::{TextEstimate, Usage};
 
-/// Translates one streamed answer, chunk by chunk, without buffering it.
+/// Translates (or passes) one streamed answer, chunk by chunk, without buffering it.
 pub trait StreamTranslator {
     /// Feeds upstream bytes; appends what the client must receive to `out`. An error ends
     /// the stream (e.g. a line longer than `upstream.max_sse_line_bytes`).
@@ -18,4 +22,57 @@ pub trait StreamTranslator {
     fn generated_tokens(&self) -> i64;
     /// Whether the upstream signalled a normal end (`[DONE]`, `message_stop`, ...).
     fn completed(&self) -> bool;
+}
+
+/// What a translated stream knows so far, kept by the translation and shown to writers.
+#[derive(Debug, Default)]
+pub struct StreamState {
+    /// The latest usage the upstream reported.
+    pub usage: Option<Usage>,
+    /// Estimate of the generated text relayed so far.
+    pub generated: TextEstimate,
+    /// The upstream ended normally.
+    pub done: bool,
+    /// The upstream reported an error.
+    pub failed: bool,
+}
+
+impl StreamState {
+    /// Takes an event into account (before the writer sees it).
+    pub fn observe(&mut self, event: &Event) {
+        use super::event::{BlockDelta, BlockKind};
+        match event {
+            Event::Usage(usage) => self.usage = Some(*usage),
+            Event::BlockStart {
+                block: BlockKind::ToolUse { name, .. },
+                ..
+            } => self.generated.add(name),
+            Event::BlockDelta { delta, .. } => match delta {
+                BlockDelta::Text(t) | BlockDelta::Thinking(t) | BlockDelta::ToolInput(t) => {
+                    self.generated.add(t)
+                }
+                BlockDelta::Signature(_) => {}
+            },
+            Event::Done => self.done = true,
+            Event::Error { .. } => self.failed = true,
+            _ => {}
+        }
+    }
+}
+
+/// The upstream side of a translated stream: reads one `data:` payload of its dialect and
+/// pushes the core events it means.
+pub trait EventReader {
+    fn read(&mut self, data: &[u8], events: &mut Vec<Event>);
+}
+
+/// The client side of a translated stream: writes one core event in its dialect.
+pub trait EventWriter {
+    fn write(&mut self, event: &Event, state: &StreamState, out: &mut BytesMut);
+}
+
+impl<W: EventWriter + ?Sized> EventWriter for Box<W> {
+    fn write(&mut self, event: &Event, state: &StreamState, out: &mut BytesMut) {
+        (**self).write(event, state, out)
+    }
 }

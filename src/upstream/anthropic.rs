@@ -1,18 +1,17 @@
-//! The Anthropic adapter (`api_type = "anthropic"`): OpenAI-speaking clients reach Claude
-//! through the Chat Completions ⇄ Messages translation in `dialect::chat_to_messages`.
+//! The Anthropic adapter (`api_type = "anthropic"`): Anthropic-speaking clients pass
+//! through; other clients reach Claude through their dialect's client side, the core, and
+//! `dialect::anthropic::upstream`.
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 use super::{Adapter, Answer, ClientRequest, Target, UpstreamRequest};
 use crate::core::endpoint::Endpoint;
 use crate::core::stream::StreamTranslator;
-use crate::core::usage::TextEstimate;
-use crate::dialect::anthropic::{
-    AnthropicUsage, Block, Delta, MessagesResponse, StreamEvent, API_VERSION,
+use crate::dialect::anthropic::upstream::{
+    decode_reply, encode_request, MessageEventReader, MIN_THINKING_BUDGET,
 };
-use crate::dialect::chat_to_messages::{self, MessagesToChatStream};
-use crate::dialect::openai::ChatRequest;
-use crate::dialect::sse::{DataEvents, SseLines};
+use crate::dialect::anthropic::API_VERSION;
+use crate::dialect::translate::{PassThrough, Translation};
 use crate::error::ApiError;
 
 /// `max_tokens` sent when neither the client, the budget nor the price book names one
@@ -48,14 +47,13 @@ impl Adapter for AnthropicAdapter {
                 "Anthropic models answer one choice at a time (n must be 1)",
             ));
         }
-        let chat: ChatRequest = serde_json::from_slice(&req.raw)
-            .map_err(|e| ApiError::invalid(format!("invalid chat request: {e}")))?;
+        let call = crate::dialect::decode_request(endpoint.dialect(), &req.raw)?;
         let max_tokens = target
             .completion_cap
             .or(req.client_cap)
             .or(target.max_output)
             .unwrap_or(DEFAULT_MAX_TOKENS);
-        let body = chat_to_messages::request(&chat, target.model, max_tokens, req.stream)?;
+        let body = encode_request(&call, target.model, max_tokens, req.stream)?;
         let body = serde_json::to_vec(&body)
             .map(Bytes::from)
             .map_err(|e| ApiError::internal("cannot encode request", e))?;
@@ -82,23 +80,12 @@ impl Adapter for AnthropicAdapter {
             }
             _ => {}
         }
-        match chat_to_messages::response(&body, now_secs()) {
-            Ok((answer, usage)) => {
-                let mut generated = TextEstimate::default();
-                for choice in &answer.choices {
-                    if let Some(text) = &choice.message.content {
-                        generated.add(text);
-                    }
-                    for call in &choice.message.tool_calls {
-                        generated.add(&call.function.arguments);
-                    }
-                }
-                Answer {
-                    body: serde_json::to_vec(&answer).map(Bytes::from).unwrap_or(body),
-                    usage,
-                    generated: generated.tokens(),
-                }
-            }
+        match decode_reply(&body) {
+            Ok(reply) => Answer {
+                body: crate::dialect::encode_reply(endpoint.dialect(), &reply, now_secs()),
+                usage: reply.usage,
+                generated: reply.generated(),
+            },
             Err(e) => {
                 log::warn!("{e}");
                 Answer {
@@ -118,11 +105,11 @@ impl Adapter for AnthropicAdapter {
     ) -> Box<dyn StreamTranslator> {
         match endpoint {
             Endpoint::Messages | Endpoint::CountTokens => {
-                Box::new(MessagesPassStream::new(max_line))
+                Box::new(PassThrough::new(MessageEventReader::default(), max_line))
             }
-            _ => Box::new(MessagesToChatStream::new(
-                req.wants_usage_chunk,
-                now_secs(),
+            _ => Box::new(Translation::new(
+                MessageEventReader::default(),
+                crate::dialect::event_writer(endpoint.dialect(), req.wants_usage_chunk, now_secs()),
                 max_line,
             )),
         }
@@ -182,9 +169,6 @@ fn mentions(raw: &[u8], field: &[u8]) -> bool {
     raw.windows(field.len()).any(|w| w == field)
 }
 
-/// Smallest thinking budget Anthropic accepts.
-const MIN_THINKING_BUDGET: i64 = 1024;
-
 /// Keeps `thinking.budget_tokens` below a lowered `max_tokens` (Anthropic refuses a budget
 /// at or above it): lowered to `cap - 1`, or thinking dropped when that leaves less than
 /// the smallest budget Anthropic accepts.
@@ -206,105 +190,12 @@ pub fn fit_thinking(map: &mut serde_json::Map<String, serde_json::Value>, cap: i
 
 /// A native Messages answer, passed on as it is; its usage read.
 fn native_answer(body: Bytes) -> Answer {
-    match serde_json::from_slice::<MessagesResponse>(&body) {
-        Ok(answer) => {
-            let mut generated = TextEstimate::default();
-            for block in &answer.content {
-                match block {
-                    Block::Text { text } => generated.add(text),
-                    Block::Thinking { thinking } => generated.add(thinking),
-                    Block::ToolUse { input, .. } => generated.add(&input.to_string()),
-                    Block::Other => {}
-                }
-            }
-            Answer {
-                usage: answer.usage.map(|u| u.to_usage()),
-                generated: generated.tokens(),
-                body,
-            }
-        }
-        Err(_) => Answer {
-            body,
-            usage: None,
-            generated: 0,
-        },
-    }
-}
-
-/// Relays an Anthropic event stream untouched, reading its usage and end as it passes.
-pub struct MessagesPassStream {
-    lines: SseLines,
-    usage: Option<AnthropicUsage>,
-    generated: TextEstimate,
-    done: bool,
-    failed: bool,
-}
-
-impl MessagesPassStream {
-    pub fn new(max_line: usize) -> MessagesPassStream {
-        MessagesPassStream {
-            lines: SseLines::new(max_line),
-            usage: None,
-            generated: TextEstimate::default(),
-            done: false,
-            failed: false,
-        }
-    }
-
-    fn event(&mut self, payload: &[u8]) {
-        match serde_json::from_slice::<StreamEvent>(payload) {
-            Ok(StreamEvent::MessageStart { message }) => self.usage = message.usage,
-            Ok(StreamEvent::ContentBlockDelta { delta, .. }) => match delta {
-                Delta::TextDelta { text } => self.generated.add(&text),
-                Delta::ThinkingDelta { thinking } => self.generated.add(&thinking),
-                Delta::InputJsonDelta { partial_json } => self.generated.add(&partial_json),
-                Delta::Other => {}
-            },
-            Ok(StreamEvent::MessageDelta { usage: Some(u), .. }) => {
-                let mut merged = self.usage.unwrap_or_default();
-                merged.output_tokens = u.output_tokens;
-                if u.input_tokens > 0 {
-                    merged.input_tokens = u.input_tokens;
-                }
-                self.usage = Some(merged);
-            }
-            Ok(StreamEvent::MessageStop) => self.done = true,
-            Ok(StreamEvent::Error { .. }) => self.failed = true,
-            _ => {}
-        }
-    }
-}
-
-impl DataEvents for MessagesPassStream {
-    fn lines(&mut self) -> &mut SseLines {
-        &mut self.lines
-    }
-
-    /// Reads usage and the end; the bytes themselves were relayed as they came.
-    fn on_data(&mut self, data: &[u8], _: &mut BytesMut) {
-        self.event(data);
-    }
-}
-
-impl StreamTranslator for MessagesPassStream {
-    fn feed(&mut self, chunk: &[u8], out: &mut BytesMut) -> Result<(), String> {
-        out.extend_from_slice(chunk);
-        self.read(chunk, &mut BytesMut::new())
-    }
-
-    fn finish(&mut self, out: &mut BytesMut) {
-        self.read_rest(out);
-    }
-
-    fn usage(&self) -> Option<crate::core::usage::Usage> {
-        self.usage.map(|u| u.to_usage())
-    }
-
-    fn generated_tokens(&self) -> i64 {
-        self.generated.tokens()
-    }
-
-    fn completed(&self) -> bool {
-        self.done && !self.failed
+    let (usage, generated) = decode_reply(&body)
+        .map(|reply| (reply.usage, reply.generated()))
+        .unwrap_or((None, 0));
+    Answer {
+        body,
+        usage,
+        generated,
     }
 }

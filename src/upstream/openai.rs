@@ -9,32 +9,33 @@ use crate::core::endpoint::Endpoint;
 use crate::core::stream::StreamTranslator;
 use crate::core::usage::Usage;
 use crate::core::usage::{OpenAiUsage, TextEstimate};
-use crate::dialect::messages_to_chat::{self, ChatToMessagesStream, MessagesIn};
-use crate::dialect::openai::ChunkIn;
+use crate::dialect::openai::upstream::{self as chat, ChunkReader};
+use crate::dialect::openai::{CapField, ChunkIn};
 use crate::dialect::sse::{trim_eol, SseLines};
+use crate::dialect::translate::Translation;
 use crate::error::ApiError;
 
 pub struct OpenAiAdapter {
     /// The field a completion cap goes into when the client sent none.
-    cap_field: &'static str,
+    cap_field: CapField,
     /// Zhipu's differences: sampling bounds, usage always in the last chunk.
     zhipu: bool,
 }
 
 /// OpenAI itself: `max_tokens` is deprecated there and refused by reasoning models.
 pub const OPENAI: OpenAiAdapter = OpenAiAdapter {
-    cap_field: "max_completion_tokens",
+    cap_field: CapField::MaxCompletionTokens,
     zhipu: false,
 };
 /// DeepSeek reads `max_tokens` only.
 pub const DEEPSEEK: OpenAiAdapter = OpenAiAdapter {
-    cap_field: "max_tokens",
+    cap_field: CapField::MaxTokens,
     zhipu: false,
 };
 /// Zhipu (GLM) reads `max_tokens`, refuses `temperature` 0 and `top_p` 1 on many models, and
 /// reports usage in its last chunk without `stream_options`.
 pub const ZHIPU: OpenAiAdapter = OpenAiAdapter {
-    cap_field: "max_tokens",
+    cap_field: CapField::MaxTokens,
     zhipu: true,
 };
 
@@ -91,7 +92,7 @@ impl OpenAiAdapter {
                 .insert("include_usage".into(), Value::Bool(true));
         }
         if let Some(cap) = cap {
-            if self.cap_field == "max_tokens" {
+            if self.cap_field == CapField::MaxTokens {
                 // DeepSeek and Zhipu read `max_tokens` only.
                 map.remove("max_completion_tokens");
                 map.insert("max_tokens".into(), Value::from(cap));
@@ -104,7 +105,7 @@ impl OpenAiAdapter {
                     fields.push("max_completion_tokens");
                 }
                 if fields.is_empty() {
-                    fields.push(self.cap_field);
+                    fields.push("max_completion_tokens");
                 }
                 for field in fields {
                     map.insert(field.into(), Value::from(cap));
@@ -122,29 +123,29 @@ impl OpenAiAdapter {
     /// it (OpenAI honours either field; DeepSeek and Zhipu `max_tokens` only).
     fn client_cap_honoured(&self, req: &ClientRequest, cap: i64) -> bool {
         req.client_cap == Some(cap)
-            && (self.cap_field != "max_tokens"
+            && (self.cap_field != CapField::MaxTokens
                 || (req.sent_max_tokens && !req.sent_max_completion_tokens))
     }
 
-    /// A Messages request (an Anthropic client) as a Chat Completions body.
-    fn translate_messages(
+    /// Another dialect's request (an Anthropic client) as a Chat Completions body.
+    fn translate(
         &self,
+        endpoint: Endpoint,
         req: &ClientRequest,
         target: &Target<'_>,
     ) -> Result<Bytes, ApiError> {
-        let messages: MessagesIn = serde_json::from_slice(&req.raw)
-            .map_err(|e| ApiError::invalid(format!("invalid messages request: {e}")))?;
-        let max_tokens = target
-            .completion_cap
-            .or(req.client_cap)
-            .unwrap_or(messages.max_tokens);
-        let mut body = messages_to_chat::request(
-            &messages,
-            target.model,
-            max_tokens,
-            self.cap_field,
-            req.stream,
-        )?;
+        let call = crate::dialect::decode_request(endpoint.dialect(), &req.raw)?;
+        let shape = chat::Target {
+            model: target.model,
+            max_tokens: target
+                .completion_cap
+                .or(req.client_cap)
+                .or(call.max_output_tokens),
+            cap_field: self.cap_field,
+            stream: req.stream,
+        };
+        let mut body = serde_json::to_value(chat::encode_request(&call, &shape)?)
+            .map_err(|e| ApiError::internal("cannot encode request", e))?;
         if let Some(map) = body.as_object_mut().filter(|_| self.zhipu) {
             zhipu_sampling(map);
             map.remove("stream_options");
@@ -163,7 +164,7 @@ impl Adapter for OpenAiAdapter {
         let (path, body) = match endpoint {
             Endpoint::ChatCompletions => ("/chat/completions", self.body(req, target)?),
             Endpoint::Embeddings => ("/embeddings", self.body(req, target)?),
-            Endpoint::Messages => ("/chat/completions", self.translate_messages(req, target)?),
+            Endpoint::Messages => ("/chat/completions", self.translate(endpoint, req, target)?),
             Endpoint::CountTokens => {
                 return Err(ApiError::invalid(
                     "OpenAI-type providers do not count tokens (estimated locally)",
@@ -179,11 +180,15 @@ impl Adapter for OpenAiAdapter {
 
     fn response(&self, endpoint: Endpoint, body: Bytes) -> Answer {
         if endpoint == Endpoint::Messages {
-            return match messages_to_chat::response(&body) {
-                Ok((message, usage, generated)) => Answer {
-                    body: Bytes::from(message.to_string()),
-                    usage,
-                    generated,
+            return match chat::decode_reply(&body) {
+                Ok(reply) => Answer {
+                    body: crate::dialect::encode_reply(
+                        endpoint.dialect(),
+                        &reply,
+                        crate::time::now_ms() / 1000,
+                    ),
+                    usage: reply.usage,
+                    generated: reply.generated(),
                 },
                 Err(e) => {
                     log::warn!("{e}");
@@ -230,7 +235,15 @@ impl Adapter for OpenAiAdapter {
         max_line: usize,
     ) -> Box<dyn StreamTranslator> {
         match endpoint {
-            Endpoint::Messages => Box::new(ChatToMessagesStream::new(max_line)),
+            Endpoint::Messages => Box::new(Translation::new(
+                ChunkReader::default(),
+                crate::dialect::event_writer(
+                    endpoint.dialect(),
+                    req.wants_usage_chunk,
+                    crate::time::now_ms() / 1000,
+                ),
+                max_line,
+            )),
             _ => Box::new(OpenAiStream::new(!req.wants_usage_chunk, max_line)),
         }
     }

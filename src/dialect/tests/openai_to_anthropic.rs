@@ -1,13 +1,30 @@
-//! Fixtures shaped like the two APIs' documented examples.
+//! An OpenAI-speaking client in front of an Anthropic upstream.
+
+use bytes::BytesMut;
+use serde_json::{json, Value};
 
 use super::*;
+use crate::core::stream::StreamTranslator;
 
-fn chat(body: Value) -> ChatRequest {
-    serde_json::from_value(body).unwrap()
+fn chat(body: Value) -> Value {
+    body
+}
+
+fn request(
+    chat: &Value,
+    model: &str,
+    max_tokens: i64,
+    stream: bool,
+) -> Result<Value, crate::error::ApiError> {
+    chat_to_messages_request(chat, model, max_tokens, stream)
+}
+
+fn response(body: &[u8], created: i64) -> Result<(Value, Option<Usage>), String> {
+    messages_to_chat_answer(body, created)
 }
 
 fn translated(body: Value) -> Value {
-    serde_json::to_value(request(&chat(body), "claude-sonnet-4-5", 1024, false).unwrap()).unwrap()
+    request(&chat(body), "claude-sonnet-4-5", 1024, false).unwrap()
 }
 
 #[test]
@@ -120,7 +137,7 @@ fn tool_choice_variants_and_reasoning() {
         json!({"model": "m", "messages": [{"role": "user", "content": "hi"}],
         "reasoning_effort": "medium", "temperature": 0.5}),
     );
-    let thinking = serde_json::to_value(request(&effort, "m", 8192, false).unwrap()).unwrap();
+    let thinking = request(&effort, "m", 8192, false).unwrap();
     assert_eq!(
         thinking["thinking"],
         json!({"type": "enabled", "budget_tokens": 4096})
@@ -129,7 +146,7 @@ fn tool_choice_variants_and_reasoning() {
         thinking.get("temperature").is_none(),
         "no sampling changes with thinking"
     );
-    let small = serde_json::to_value(request(&effort, "m", 1024, false).unwrap()).unwrap();
+    let small = request(&effort, "m", 1024, false).unwrap();
     assert!(
         small.get("thinking").is_none(),
         "a budget under 1024 cannot think: {small}"
@@ -161,7 +178,7 @@ fn whole_answers_with_text_tools_thinking_and_cache_usage() {
                   "cache_creation_input_tokens": 5, "cache_read_input_tokens": 100}
     });
     let (answer, usage) = response(body.to_string().as_bytes(), 7).unwrap();
-    let v = serde_json::to_value(&answer).unwrap();
+    let v = answer;
     let choice = &v["choices"][0];
     assert_eq!(choice["finish_reason"], "tool_calls");
     assert_eq!(choice["message"]["content"], "Checking the weather.");
@@ -194,7 +211,7 @@ fn whole_answers_with_text_tools_thinking_and_cache_usage() {
     ] {
         let body = json!({"content": [], "stop_reason": stop});
         let (answer, _) = response(body.to_string().as_bytes(), 0).unwrap();
-        assert_eq!(answer.choices[0].finish_reason, Some(finish));
+        assert_eq!(answer["choices"][0]["finish_reason"], finish);
     }
 }
 
@@ -230,7 +247,7 @@ const STREAM: &str = concat!(
 );
 
 fn run(split: usize, usage_chunk: bool) -> (Vec<Value>, MessagesToChatStream) {
-    let mut t = MessagesToChatStream::new(usage_chunk, 1, 1 << 20);
+    let mut t = messages_to_chat_stream(usage_chunk, 1, 1 << 20);
     let mut out = BytesMut::new();
     for piece in STREAM.as_bytes().chunks(split) {
         t.feed(piece, &mut out).unwrap();
@@ -298,7 +315,7 @@ fn streams_translate_event_by_event() {
 
 #[test]
 fn stream_errors_are_relayed_and_mark_the_stream_failed() {
-    let mut t = MessagesToChatStream::new(false, 1, 1 << 20);
+    let mut t = messages_to_chat_stream(false, 1, 1 << 20);
     let mut out = BytesMut::new();
     let event = "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n";
     t.feed(event.as_bytes(), &mut out).unwrap();

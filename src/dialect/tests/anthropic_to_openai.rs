@@ -1,11 +1,28 @@
-//! Fixtures shaped like the two APIs' documented examples.
+//! An Anthropic-speaking client (the SDK, Claude Code) in front of an OpenAI-compatible
+//! upstream.
+
+use bytes::BytesMut;
+use serde_json::{json, Value};
 
 use super::*;
 use crate::core::stream::StreamTranslator;
-use bytes::BytesMut;
 
-fn parse(body: Value) -> MessagesIn {
-    serde_json::from_value(body).unwrap()
+fn parse(body: Value) -> Value {
+    body
+}
+
+fn request(
+    req: &Value,
+    model: &str,
+    max_tokens: i64,
+    cap_field: CapField,
+    stream: bool,
+) -> Result<Value, crate::error::ApiError> {
+    messages_to_chat_request(req, model, max_tokens, cap_field, stream)
+}
+
+fn response(body: &[u8]) -> Result<(Value, Option<Usage>, i64), String> {
+    chat_to_messages_answer(body)
 }
 
 #[test]
@@ -30,7 +47,7 @@ fn requests_with_system_images_tools_and_results() {
         "metadata": {"user_id": "u-1"},
         "stream": true
     }));
-    let body = request(&req, "gpt-4o", 1024, "max_completion_tokens", true).unwrap();
+    let body = request(&req, "gpt-4o", 1024, CapField::MaxCompletionTokens, true).unwrap();
     let m = body["messages"].as_array().unwrap();
     assert_eq!(m[0], json!({"role": "system", "content": "Be terse."}));
     assert_eq!(
@@ -97,7 +114,7 @@ const CHUNKS: &str = concat!(
 #[test]
 fn streams_become_anthropic_events_in_order() {
     for split in [1, 9, 100_000] {
-        let mut t = ChatToMessagesStream::new(1 << 20);
+        let mut t = chat_to_messages_stream(1 << 20);
         let mut out = BytesMut::new();
         for piece in CHUNKS.as_bytes().chunks(split) {
             t.feed(piece, &mut out).unwrap();
@@ -158,7 +175,7 @@ fn streams_become_anthropic_events_in_order() {
 
 #[test]
 fn error_chunks_become_error_events() {
-    let mut t = ChatToMessagesStream::new(1 << 20);
+    let mut t = chat_to_messages_stream(1 << 20);
     let mut out = BytesMut::new();
     t.feed(
         b"data: {\"error\":{\"message\":\"Overloaded\",\"type\":\"server_error\"}}\n\n",
@@ -173,7 +190,7 @@ fn error_chunks_become_error_events() {
 
 #[test]
 fn a_stream_cut_before_done_is_not_completed() {
-    let mut t = ChatToMessagesStream::new(1 << 20);
+    let mut t = chat_to_messages_stream(1 << 20);
     let mut out = BytesMut::new();
     t.feed(&CHUNKS.as_bytes()[..200], &mut out).unwrap();
     t.finish(&mut out);
@@ -185,7 +202,7 @@ fn a_stream_cut_before_done_is_not_completed() {
 fn odd_but_valid_chunks_are_read_not_dropped() {
     // `choices: null` with the usage, non-string content parts, no id or model: the shared
     // tolerant chunk shape reads what it can (a strict one dropped the whole chunk).
-    let mut t = ChatToMessagesStream::new(1 << 20);
+    let mut t = chat_to_messages_stream(1 << 20);
     let mut out = BytesMut::new();
     let stream = concat!(
         "data: {\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}\n\n",

@@ -1,84 +1,105 @@
-//! OpenAI Chat Completions shapes, as far as translation reads or writes them. Fields the
+//! OpenAI Chat Completions shapes, as far as the mappers read or write them. Fields the
 //! gateway does not know are kept in `extra`.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::core::usage::{OpenAiUsage, TextEstimate};
+use crate::core::reply::StopReason;
+use crate::core::usage::{OpenAiUsage, TextEstimate, Usage};
 
-#[derive(Debug, Clone, Deserialize)]
+/// A Chat Completions request: read from OpenAI-speaking clients, written to
+/// OpenAI-compatible upstreams.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ChatRequest {
     pub model: String,
     pub messages: Vec<ChatMessage>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_tokens: Option<i64>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_completion_tokens: Option<i64>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub top_p: Option<f64>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop: Option<Stop>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream: Option<bool>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_options: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tools: Option<Vec<ChatTool>>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_choice: Option<Value>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parallel_tool_calls: Option<bool>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reasoning_effort: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_format: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Stop {
     One(String),
     Many(Vec<String>),
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ChatMessage {
     pub role: String,
+    /// `null` is written for an assistant turn that only calls tools.
     #[serde(default)]
     pub content: Option<ChatContent>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_calls: Option<Vec<ChatToolCall>>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_call_id: Option<String>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ChatContent {
     Text(String),
     Parts(Vec<ContentPart>),
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ContentPart {
     #[serde(rename = "type")]
     pub kind: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_url: Option<ImageUrl>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<FilePart>,
     /// `cache_control` and whatever else the part carries.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ImageUrl {
     pub url: String,
+}
+
+/// A `file` part: a document inline (`file_data`, a data: URL) or uploaded (`file_id`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct FilePart {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filename: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_data: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -101,17 +122,19 @@ pub struct FunctionCall {
     pub arguments: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ChatTool {
+    #[serde(rename = "type", default = "function_type")]
+    pub kind: String,
     pub function: FunctionDef,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FunctionDef {
     pub name: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<Value>,
 }
 
@@ -157,6 +180,41 @@ pub struct ChatUsage {
 #[derive(Debug, Clone, Serialize)]
 pub struct PromptDetails {
     pub cached_tokens: i64,
+}
+
+impl ChatUsage {
+    /// The gateway's usage in OpenAI's shape.
+    pub fn of(u: &Usage) -> ChatUsage {
+        ChatUsage {
+            prompt_tokens: u.prompt_tokens,
+            completion_tokens: u.completion_tokens,
+            total_tokens: u.total_tokens,
+            prompt_tokens_details: PromptDetails {
+                cached_tokens: u.cached_tokens,
+            },
+            cache_creation_input_tokens: (u.cache_write_tokens > 0).then_some(u.cache_write_tokens),
+        }
+    }
+}
+
+/// OpenAI's `finish_reason` for why generation stopped.
+pub fn finish_reason(stop: StopReason) -> &'static str {
+    match stop {
+        StopReason::MaxTokens => "length",
+        StopReason::ToolUse => "tool_calls",
+        StopReason::Refusal => "content_filter",
+        StopReason::EndTurn | StopReason::StopSequence => "stop",
+    }
+}
+
+/// Why generation stopped, from OpenAI's `finish_reason`.
+pub fn stop_reason(finish: &str) -> StopReason {
+    match finish {
+        "length" => StopReason::MaxTokens,
+        "tool_calls" | "function_call" => StopReason::ToolUse,
+        "content_filter" => StopReason::Refusal,
+        _ => StopReason::EndTurn,
+    }
 }
 
 /// A Chat Completions answer or stream chunk as upstreams send it, read tolerantly (every
@@ -259,4 +317,33 @@ impl GeneratedText {
     pub fn text(&self) -> Option<&str> {
         self.content.as_ref().and_then(Value::as_str)
     }
+
+    /// The text content, a string or the `text` of content parts, joined.
+    pub fn text_parts(&self) -> String {
+        match &self.content {
+            Some(Value::String(text)) => text.clone(),
+            Some(Value::Array(parts)) => parts
+                .iter()
+                .filter_map(|p| p.get("text")?.as_str())
+                .collect(),
+            _ => String::new(),
+        }
+    }
+
+    /// The reasoning text, under either name upstreams use (`reasoning_content`:
+    /// DeepSeek, Zhipu; `reasoning`: vLLM, OpenRouter).
+    pub fn reasoning(&self) -> Option<&str> {
+        self.reasoning_content
+            .as_deref()
+            .or(self.reasoning.as_deref())
+    }
+}
+
+/// The field an OpenAI-compatible upstream reads the completion cap from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CapField {
+    /// DeepSeek, Zhipu and most compatible servers.
+    MaxTokens,
+    /// OpenAI itself (`max_tokens` is deprecated there and refused by reasoning models).
+    MaxCompletionTokens,
 }

@@ -1,41 +1,65 @@
-//! Anthropic Messages shapes, as far as translation reads or writes them. Content blocks
+//! Anthropic Messages shapes, as far as the mappers read or write them. Content blocks
 //! the gateway does not interpret stay `Value`s, so nothing is lost passing them on.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{json, Map, Value};
+
+use crate::core::reply::StopReason;
+use crate::core::usage::Usage;
 
 /// The `anthropic-version` header sent to Anthropic upstreams.
 pub const API_VERSION: &str = "2023-06-01";
 
-#[derive(Debug, Clone, Serialize)]
+/// A Messages request: read from Anthropic-speaking clients, written to Anthropic
+/// upstreams.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct MessagesRequest {
     pub model: String,
     pub max_tokens: i64,
     pub messages: Vec<Message>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub system: Option<Vec<Value>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// A string or a list of text blocks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_sequences: Option<Vec<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub top_p: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tools: Option<Vec<Value>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tools: Option<Vec<ToolDef>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_choice: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thinking: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Value>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
+/// A turn: `content` is a string or a list of content blocks.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Message {
     pub role: String,
-    pub content: Vec<Value>,
+    pub content: Value,
+}
+
+/// A tool: the client's own (no type, or `custom`) or a server tool
+/// (`web_search_20250305`, …, with its own settings in `extra`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ToolDef {
+    pub name: String,
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_schema: Option<Value>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
 /// A whole answer.
@@ -69,6 +93,8 @@ pub enum Block {
     Thinking {
         #[serde(default)]
         thinking: String,
+        #[serde(default)]
+        signature: String,
     },
     #[serde(other)]
     Other,
@@ -125,7 +151,6 @@ pub enum StreamEvent {
         delta: Delta,
     },
     ContentBlockStop {
-        #[allow(dead_code)]
         index: usize,
     },
     MessageDelta {
@@ -165,6 +190,9 @@ pub enum Delta {
     ThinkingDelta {
         thinking: String,
     },
+    SignatureDelta {
+        signature: String,
+    },
     #[serde(other)]
     Other,
 }
@@ -175,12 +203,35 @@ pub struct MessageDeltaBody {
     pub stop_reason: Option<String>,
 }
 
-/// Anthropic's `stop_reason` as OpenAI's `finish_reason`.
-pub fn finish_reason(stop_reason: Option<&str>) -> Option<&'static str> {
-    Some(match stop_reason? {
-        "max_tokens" | "model_context_window_exceeded" => "length",
-        "tool_use" => "tool_calls",
-        "refusal" => "content_filter",
-        _ => "stop",
+/// Why generation stopped, from Anthropic's `stop_reason`.
+pub fn stop_reason(stop: &str) -> StopReason {
+    match stop {
+        "max_tokens" | "model_context_window_exceeded" => StopReason::MaxTokens,
+        "tool_use" => StopReason::ToolUse,
+        "refusal" => StopReason::Refusal,
+        "stop_sequence" => StopReason::StopSequence,
+        _ => StopReason::EndTurn,
+    }
+}
+
+/// Anthropic's `stop_reason` for why generation stopped.
+pub fn stop_reason_name(stop: StopReason) -> &'static str {
+    match stop {
+        StopReason::EndTurn => "end_turn",
+        StopReason::StopSequence => "stop_sequence",
+        StopReason::MaxTokens => "max_tokens",
+        StopReason::ToolUse => "tool_use",
+        StopReason::Refusal => "refusal",
+    }
+}
+
+/// Anthropic's usage object for the gateway's usage (input excludes cache reads and
+/// writes, which Anthropic counts apart).
+pub fn usage_object(u: &Usage) -> Value {
+    json!({
+        "input_tokens": (u.prompt_tokens - u.cached_tokens - u.cache_write_tokens).max(0),
+        "output_tokens": u.completion_tokens,
+        "cache_read_input_tokens": u.cached_tokens,
+        "cache_creation_input_tokens": u.cache_write_tokens,
     })
 }

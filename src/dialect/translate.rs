@@ -1,0 +1,124 @@
+//! A translated stream: an upstream dialect's reader and a client dialect's writer joined
+//! through the core's events, one `data:` payload at a time, nothing buffered beyond one
+//! partial line.
+
+use bytes::BytesMut;
+
+use super::sse::{DataEvents, SseLines};
+use crate::core::event::Event;
+use crate::core::stream::{EventReader, EventWriter, StreamState, StreamTranslator};
+use crate::core::usage::Usage;
+
+pub struct Translation<R, W> {
+    lines: SseLines,
+    reader: R,
+    writer: W,
+    state: StreamState,
+    /// Events of the payload being translated (kept to reuse its allocation).
+    events: Vec<Event>,
+}
+
+impl<R: EventReader, W: EventWriter> Translation<R, W> {
+    pub fn new(reader: R, writer: W, max_line: usize) -> Translation<R, W> {
+        Translation {
+            lines: SseLines::new(max_line),
+            reader,
+            writer,
+            state: StreamState::default(),
+            events: Vec::new(),
+        }
+    }
+}
+
+impl<R: EventReader, W: EventWriter> DataEvents for Translation<R, W> {
+    fn lines(&mut self) -> &mut SseLines {
+        &mut self.lines
+    }
+
+    fn on_data(&mut self, data: &[u8], out: &mut BytesMut) {
+        self.reader.read(data, &mut self.events);
+        for event in self.events.drain(..) {
+            self.state.observe(&event);
+            self.writer.write(&event, &self.state, out);
+        }
+    }
+}
+
+impl<R: EventReader, W: EventWriter> StreamTranslator for Translation<R, W> {
+    fn feed(&mut self, chunk: &[u8], out: &mut BytesMut) -> Result<(), String> {
+        self.read(chunk, out)
+    }
+
+    fn finish(&mut self, out: &mut BytesMut) {
+        self.read_rest(out);
+    }
+
+    fn usage(&self) -> Option<Usage> {
+        self.state.usage
+    }
+
+    fn generated_tokens(&self) -> i64 {
+        self.state.generated.tokens()
+    }
+
+    fn completed(&self) -> bool {
+        self.state.done && !self.state.failed
+    }
+}
+
+/// A stream relayed untouched (client and upstream speak the same dialect), read by the
+/// upstream side as it passes for its usage, generated text and end.
+pub struct PassThrough<R> {
+    lines: SseLines,
+    reader: R,
+    state: StreamState,
+    events: Vec<Event>,
+}
+
+impl<R: EventReader> PassThrough<R> {
+    pub fn new(reader: R, max_line: usize) -> PassThrough<R> {
+        PassThrough {
+            lines: SseLines::new(max_line),
+            reader,
+            state: StreamState::default(),
+            events: Vec::new(),
+        }
+    }
+}
+
+impl<R: EventReader> DataEvents for PassThrough<R> {
+    fn lines(&mut self) -> &mut SseLines {
+        &mut self.lines
+    }
+
+    /// Reads the payload; its bytes were relayed as they came.
+    fn on_data(&mut self, data: &[u8], _: &mut BytesMut) {
+        self.reader.read(data, &mut self.events);
+        for event in self.events.drain(..) {
+            self.state.observe(&event);
+        }
+    }
+}
+
+impl<R: EventReader> StreamTranslator for PassThrough<R> {
+    fn feed(&mut self, chunk: &[u8], out: &mut BytesMut) -> Result<(), String> {
+        out.extend_from_slice(chunk);
+        self.read(chunk, &mut BytesMut::new())
+    }
+
+    fn finish(&mut self, out: &mut BytesMut) {
+        self.read_rest(out);
+    }
+
+    fn usage(&self) -> Option<Usage> {
+        self.state.usage
+    }
+
+    fn generated_tokens(&self) -> i64 {
+        self.state.generated.tokens()
+    }
+
+    fn completed(&self) -> bool {
+        self.state.done && !self.state.failed
+    }
+}
