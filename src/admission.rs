@@ -44,7 +44,7 @@ pub async fn admit(
     let mut route = restrict(token, route)?;
     if let (Some(why), true, true) = (
         &parsed.unbounded,
-        token.limits.max_tokens.is_some() || token.limits.max_amount_nano.is_some(),
+        token.limits.max_tokens.is_some() || token.limits.max_amount.is_some(),
         endpoint.generates(),
     ) {
         return Err(ApiError::invalid(format!(

@@ -167,9 +167,9 @@ pub fn record_call(e: &LogEntry, to_first_attempt: Option<Duration>, model_known
         counter!("gateway_tokens_total", "provider" => provider.clone(), "model" => model.clone(), "kind" => "completion")
             .increment(e.completion_tokens.max(0) as u64);
     }
-    if e.amount_nano > 0 {
+    if e.amount > crate::core::money::Money::ZERO {
         counter!("gateway_cost_nano_usd_total", "provider" => provider.clone(), "model" => model)
-            .increment(e.amount_nano as u64);
+            .increment(e.amount.nanos() as u64);
     }
     if e.attempts > 0 {
         counter!("gateway_upstream_attempts_total", "provider" => provider)

@@ -75,7 +75,7 @@ fn row(rng: &mut StdRng, at: i64, n: usize) -> LogEntry {
         prompt_tokens: prompt,
         completion_tokens: completion,
         total_tokens: prompt + completion,
-        amount_nano: prompt * 150 + completion * 600,
+        amount: gateway_zero::core::money::Money::from_nanos(prompt * 150 + completion * 600),
         ..Default::default()
     }
 }

@@ -76,7 +76,7 @@ impl Lease {
             }
         };
         let need_tokens = need(limits.max_tokens.is_some(), reserved.0, self.tokens);
-        let need_nano = need(limits.max_amount_nano.is_some(), reserved.1, self.nano);
+        let need_nano = need(limits.max_amount.is_some(), reserved.1, self.nano);
         if let (0, 0, Some(id)) = (need_tokens, need_nano, self.id) {
             self.used = true;
             return Draw::Covered(id);
@@ -96,7 +96,7 @@ impl Lease {
             need_tokens,
             need_nano,
             slice_tokens: slice(limits.max_tokens.is_some(), r.tokens, left.tokens),
-            slice_nano: slice(limits.max_amount_nano.is_some(), r.cost_nano, left.nano),
+            slice_nano: slice(limits.max_amount.is_some(), r.cost.nanos(), left.nano),
         })
     }
 
@@ -143,11 +143,12 @@ impl Lease {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::money::Money;
 
     fn r(tokens: i64) -> Reservation {
         Reservation {
             token_id: 1,
-            cost_nano: tokens * 10,
+            cost: Money::from_nanos(tokens * 10),
             tokens,
         }
     }

@@ -15,6 +15,7 @@ use entity::token;
 
 use super::token::TokenInfo;
 use super::{Account, CallEstimate, Reservation, Totals};
+use crate::core::money::Money;
 use crate::core::usage::Usage;
 use crate::error::ApiError;
 use crate::pricing::{Price, PriceBook};
@@ -121,7 +122,7 @@ pub fn totals_of(row: &token::Model) -> Totals {
         prompt_tokens: row.prompt_tokens,
         completion_tokens: row.completion_tokens,
         total_tokens: row.total_tokens,
-        amount_nano: row.amount_spent_nano,
+        amount: Money::from_nanos(row.amount_spent_nano),
         requests: row.request_count,
     }
 }
@@ -304,7 +305,7 @@ impl LedgerState {
             && !req.free
             && slot
                 .as_ref()
-                .is_some_and(|s| s.info.read().limits.max_amount_nano.is_some());
+                .is_some_and(|s| s.info.read().limits.max_amount.is_some());
         let prices: Vec<Option<Price>> = req
             .candidates
             .iter()
@@ -412,7 +413,7 @@ impl LedgerState {
     pub fn has_budget(&self, token_id: i32) -> bool {
         self.by_id.get(&token_id).is_some_and(|slot| {
             let limits = slot.info.read().limits;
-            limits.max_tokens.is_some() || limits.max_amount_nano.is_some()
+            limits.max_tokens.is_some() || limits.max_amount.is_some()
         })
     }
 
@@ -429,9 +430,9 @@ impl LedgerState {
                     reasoning_tokens: entry.reasoning_tokens,
                 };
                 let book = self.prices.read().clone();
-                entry.amount_nano = self
+                entry.amount = self
                     .price_of(&book, provider, model)
-                    .map_or(0, |p| p.cost_nano(&usage));
+                    .map_or(Money::ZERO, |p| p.cost(&usage));
             }
         }
         if !self.config.enabled {
@@ -453,7 +454,7 @@ impl LedgerState {
             total_tokens: entry.total_tokens,
             ..Usage::default()
         };
-        account.record(&usage, entry.amount_nano, Instant::now());
+        account.record(&usage, entry.amount, Instant::now());
     }
 
     /// Whether the price book has a price for `model` on `provider`.

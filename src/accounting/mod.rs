@@ -13,6 +13,7 @@ pub mod token;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use crate::core::money::Money;
 use crate::core::usage::Usage;
 use crate::error::ApiError;
 
@@ -24,7 +25,7 @@ pub struct Totals {
     pub prompt_tokens: i64,
     pub completion_tokens: i64,
     pub total_tokens: i64,
-    pub amount_nano: i64,
+    pub amount: Money,
     pub requests: i64,
 }
 
@@ -32,7 +33,7 @@ pub struct Totals {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Limits {
     pub max_tokens: Option<i64>,
-    pub max_amount_nano: Option<i64>,
+    pub max_amount: Option<Money>,
     pub rpm: Option<i32>,
     pub tpm: Option<i32>,
 }
@@ -41,7 +42,7 @@ pub struct Limits {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Reservation {
     pub token_id: i32,
-    pub cost_nano: i64,
+    pub cost: Money,
     pub tokens: i64,
 }
 
@@ -90,10 +91,6 @@ pub struct Account {
     requests: VecDeque<Instant>,
     tokens: VecDeque<(Instant, i64)>,
     tokens_in_window: i64,
-}
-
-fn usd(nano: i64) -> String {
-    format!("${:.6}", nano as f64 / 1e9)
 }
 
 impl Account {
@@ -167,7 +164,7 @@ impl Account {
             }
             allowance = Some(left / n);
         }
-        if let Some(max) = limits.max_amount_nano {
+        if let Some(max) = limits.max_amount {
             let left =
                 budget_left.nano as f64 - call.prompt_tokens as f64 * call.input_nano_per_token;
             let per_token = call.output_nano_per_token * n as f64;
@@ -181,9 +178,9 @@ impl Account {
             if left < 0.0 || affordable < call.minimum() as f64 / n as f64 {
                 return Err(ApiError::InsufficientQuota(format!(
                     "token budget of {} cannot pay for this call ({} spent, {} reserved by calls in flight)",
-                    usd(max),
-                    usd(self.totals.amount_nano),
-                    usd(self.reserved_nano)
+                    max,
+                    self.totals.amount,
+                    Money::from_nanos(self.reserved_nano)
                 )));
             }
             if per_token > 0.0 {
@@ -199,14 +196,14 @@ impl Account {
         let tokens = call.prompt_tokens.saturating_add(completion);
         let cost = call.prompt_tokens as f64 * call.input_nano_per_token
             + completion as f64 * call.output_nano_per_token;
-        let cost_nano = cost.ceil().min(i64::MAX as f64) as i64;
+        let cost = Money::from_fraction(cost, true);
         self.requests.push_back(now);
-        self.reserved_nano = self.reserved_nano.saturating_add(cost_nano);
+        self.reserved_nano = self.reserved_nano.saturating_add(cost.nanos());
         self.reserved_tokens = self.reserved_tokens.saturating_add(tokens);
         Ok((
             Reservation {
                 token_id,
-                cost_nano,
+                cost,
                 tokens,
             },
             allowance,
@@ -223,7 +220,7 @@ impl Account {
             .saturating_sub(self.lease.tokens.max(self.reserved_tokens))
             .max(0);
         self.external_nano = global_nano
-            .saturating_sub(self.totals.amount_nano)
+            .saturating_sub(self.totals.amount.nanos())
             .saturating_sub(self.lease.nano.max(self.reserved_nano))
             .max(0);
     }
@@ -233,15 +230,12 @@ impl Account {
     /// database lacks what is not written yet, this instance lacks the others' calls).
     pub fn shown_totals(&self) -> Totals {
         let (a, b) = (&self.totals, &self.cluster_totals);
-        if b.requests > a.requests
-            || b.total_tokens > a.total_tokens
-            || b.amount_nano > a.amount_nano
-        {
+        if b.requests > a.requests || b.total_tokens > a.total_tokens || b.amount > a.amount {
             Totals {
                 prompt_tokens: a.prompt_tokens.max(b.prompt_tokens),
                 completion_tokens: a.completion_tokens.max(b.completion_tokens),
                 total_tokens: a.total_tokens.max(b.total_tokens),
-                amount_nano: a.amount_nano.max(b.amount_nano),
+                amount: a.amount.max(b.amount),
                 requests: a.requests.max(b.requests),
             }
         } else {
@@ -266,8 +260,8 @@ impl Account {
                 self.external_tokens,
             ),
             nano: left(
-                limits.max_amount_nano,
-                self.totals.amount_nano,
+                limits.max_amount.map(Money::nanos),
+                self.totals.amount.nanos(),
                 self.reserved_nano,
                 self.external_nano,
             ),
@@ -276,19 +270,19 @@ impl Account {
 
     /// Gives back what a reservation held.
     pub fn release(&mut self, r: &Reservation) {
-        self.reserved_nano = self.reserved_nano.saturating_sub(r.cost_nano).max(0);
+        self.reserved_nano = self.reserved_nano.saturating_sub(r.cost.nanos()).max(0);
         self.reserved_tokens = self.reserved_tokens.saturating_sub(r.tokens).max(0);
     }
 
     /// Records a finished call's real usage.
-    pub fn record(&mut self, usage: &Usage, amount_nano: i64, now: Instant) {
+    pub fn record(&mut self, usage: &Usage, amount: Money, now: Instant) {
         let t = &mut self.totals;
         t.prompt_tokens = t.prompt_tokens.saturating_add(usage.prompt_tokens);
         t.completion_tokens = t.completion_tokens.saturating_add(usage.completion_tokens);
         t.total_tokens = t.total_tokens.saturating_add(usage.total_tokens);
-        t.amount_nano = t.amount_nano.saturating_add(amount_nano);
+        t.amount = t.amount.saturating_add(amount);
         t.requests = t.requests.saturating_add(1);
-        self.lease.spend(usage.total_tokens, amount_nano);
+        self.lease.spend(usage.total_tokens, amount.nanos());
         if usage.total_tokens > 0 {
             self.tokens.push_back((now, usage.total_tokens));
             self.tokens_in_window = self.tokens_in_window.saturating_add(usage.total_tokens);
@@ -350,7 +344,7 @@ mod tests {
     #[test]
     fn the_allowance_is_what_the_money_budget_can_pay_for() {
         let limits = Limits {
-            max_amount_nano: Some(1_000_000), // $0.001
+            max_amount: Some(Money::from_nanos(1_000_000)), // $0.001
             ..Limits::default()
         };
         let mut a = Account::new(Totals::default());
@@ -358,10 +352,10 @@ mod tests {
         // 100 prompt tokens cost 100k nano; 900k nano buy 450 output tokens.
         let (r, allowance) = a.admit(1, &limits, &call(100, 16_384, 1), now).unwrap();
         assert_eq!(allowance, Some(450));
-        assert_eq!(r.cost_nano, 1_000_000);
+        assert_eq!(r.cost.nanos(), 1_000_000);
         assert!(a.admit(1, &limits, &call(1, 1, 1), now).is_err());
         a.release(&r);
-        a.record(&usage(10), 999_999, now);
+        a.record(&usage(10), Money::from_nanos(999_999), now);
         assert!(
             a.admit(1, &limits, &call(0, 1, 1), now).is_err(),
             "1 nano left cannot pay for a token"
@@ -387,7 +381,7 @@ mod tests {
     fn absurd_numbers_saturate() {
         let mut a = Account::new(Totals {
             total_tokens: i64::MAX - 5,
-            amount_nano: i64::MAX - 5,
+            amount: Money::from_nanos(i64::MAX - 5),
             ..Totals::default()
         });
         let now = Instant::now();
@@ -395,7 +389,7 @@ mod tests {
             .admit(1, &Limits::default(), &call(i64::MAX, i64::MAX, 128), now)
             .unwrap();
         assert_eq!(r.tokens, i64::MAX);
-        a.record(&usage(i64::MAX), i64::MAX, now);
+        a.record(&usage(i64::MAX), Money::from_nanos(i64::MAX), now);
         assert_eq!(a.totals.total_tokens, i64::MAX);
         assert!(a
             .admit(1, &tokens_limit(i64::MAX), &call(1, 1, 1), now)
@@ -448,12 +442,12 @@ mod tests {
         a.admit(1, &limits, &call(60, 0, 1), start).unwrap();
         assert!(a.admit(1, &limits, &call(1, 0, 1), start).is_err());
         a.release(&r);
-        a.record(&usage(20), 0, start);
+        a.record(&usage(20), Money::ZERO, start);
         assert!(
             a.admit(1, &limits, &call(1, 0, 1), start).is_ok(),
             "80 of 100 in use"
         );
-        a.record(&usage(100), 0, start);
+        a.record(&usage(100), Money::ZERO, start);
         assert!(a.admit(1, &limits, &call(1, 0, 1), start).is_err());
         // A minute later the settled tokens have left the window.
         assert!(a

@@ -28,7 +28,9 @@ impl TokenInfo {
             allowed_models: models_from_db(row.allowed_models.as_ref()),
             limits: Limits {
                 max_tokens: row.max_tokens,
-                max_amount_nano: row.max_amount_nano,
+                max_amount: row
+                    .max_amount_nano
+                    .map(crate::core::money::Money::from_nanos),
                 rpm: row.rpm,
                 tpm: row.tpm,
             },

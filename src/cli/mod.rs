@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::core::money::{nano_to_usd, usd_to_nano};
+use crate::core::money::Money;
 use crate::settings::Settings;
 use crate::store::tokens::{self, NewToken, Role};
 use crate::time::{parse_rfc3339, to_rfc3339};
@@ -122,7 +122,10 @@ fn new_token(args: CreateArgs) -> Result<NewToken, String> {
         },
         allowed_models: models,
         max_tokens: args.max_tokens,
-        max_amount_nano: args.max_amount.map(usd_to_nano).transpose()?,
+        max_amount_nano: args
+            .max_amount
+            .map(|usd| Money::from_usd(usd).map(Money::nanos))
+            .transpose()?,
         expires_at: args.expires_at.as_deref().map(parse_rfc3339).transpose()?,
         rpm: args.rpm,
         tpm: args.tpm,
@@ -169,25 +172,13 @@ async fn list_tokens(settings: &Settings) -> Result<(), String> {
             format!("{}…", t.token_prefix),
             t.enabled,
             opt(t.expires_at.map(to_rfc3339)),
-            opt(t.max_amount_nano.map(|n| format!("{:.4}", nano_to_usd(n)))),
+            opt(t
+                .max_amount_nano
+                .map(|n| format!("{:.4}", Money::from_nanos(n).usd()))),
             opt(t.max_tokens.map(|n| n.to_string())),
             t.request_count,
-            nano_to_usd(t.amount_spent_nano),
+            Money::from_nanos(t.amount_spent_nano).usd(),
         );
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn amounts() {
-        assert_eq!(usd_to_nano(1.5).unwrap(), 1_500_000_000);
-        assert_eq!(usd_to_nano(0.000001).unwrap(), 1_000);
-        assert!(usd_to_nano(-1.0).is_err());
-        assert!(usd_to_nano(f64::NAN).is_err());
-        assert_eq!(nano_to_usd(2_500_000_000), 2.5);
-    }
 }

@@ -10,7 +10,8 @@ use super::extract::ClientAuth;
 use crate::accounting::ledger::TokenState;
 use crate::actors::log_sink::RecentForToken;
 use crate::actors::usage_ledger::RefreshTotals;
-use crate::core::money::nano_to_usd;
+
+use crate::core::money::Money;
 use crate::error::ApiError;
 use crate::handlers::schemas::ErrorBody;
 use crate::state::AppState;
@@ -46,7 +47,7 @@ fn totals(s: &TokenState) -> UsageTotals {
         total_tokens: s.totals.total_tokens,
         prompt_tokens: s.totals.prompt_tokens,
         completion_tokens: s.totals.completion_tokens,
-        amount_spent: nano_to_usd(s.totals.amount_nano),
+        amount_spent: s.totals.amount.usd(),
     }
 }
 
@@ -72,9 +73,9 @@ pub async fn balance(
     let limits = s.info.limits;
     Ok(HttpResponse::Ok().json(Balance {
         balance: limits
-            .max_amount_nano
-            .map(|max| nano_to_usd((max - s.totals.amount_nano).max(0))),
-        max_amount: limits.max_amount_nano.map(nano_to_usd),
+            .max_amount
+            .map(|max| max.left_after(s.totals.amount).usd()),
+        max_amount: limits.max_amount.map(Money::usd),
         max_tokens: limits.max_tokens,
         tokens_remaining: limits
             .max_tokens

@@ -4,6 +4,7 @@ pub mod defaults;
 
 use std::collections::HashMap;
 
+use crate::core::money::Money;
 use crate::core::usage::Usage;
 
 /// USD per million tokens.
@@ -20,9 +21,9 @@ pub struct Price {
 }
 
 impl Price {
-    /// Cost in nano-dollars (1e-9 USD). Prompt tokens read from the upstream's cache are
-    /// billed at the cached price, tokens written to it at the cache-write price.
-    pub fn cost_nano(&self, usage: &Usage) -> i64 {
+    /// The cost of a call's usage. Prompt tokens read from the upstream's cache are billed
+    /// at the cached price, tokens written to it at the cache-write price.
+    pub fn cost(&self, usage: &Usage) -> Money {
         let prompt = usage.prompt_tokens.max(0);
         let cached = usage.cached_tokens.clamp(0, prompt);
         let written = usage.cache_write_tokens.clamp(0, prompt - cached);
@@ -33,12 +34,11 @@ impl Price {
         let write_price = self
             .cache_write_per_million
             .unwrap_or(self.input_per_million);
-        // price per million tokens in USD = price * 1000 nano-dollars per token
-        let nano = fresh as f64 * self.input_per_million * 1000.0
-            + cached as f64 * cached_price * 1000.0
-            + written as f64 * write_price * 1000.0
-            + usage.completion_tokens.max(0) as f64 * self.output_per_million * 1000.0;
-        nano.round().min(i64::MAX as f64) as i64
+        let nanos = Money::per_million(fresh, self.input_per_million)
+            + Money::per_million(cached, cached_price)
+            + Money::per_million(written, write_price)
+            + Money::per_million(usage.completion_tokens, self.output_per_million);
+        Money::from_fraction(nanos, false)
     }
 
     pub fn is_valid(&self) -> bool {
@@ -185,7 +185,7 @@ mod tests {
             reasoning_tokens: 0,
         };
         // 800 * 2.5e-6 + 200 * 1.25e-6 + 500 * 10e-6 USD = 0.002 + 0.00025 + 0.005
-        assert_eq!(p.cost_nano(&usage), 7_250_000);
+        assert_eq!(p.cost(&usage).nanos(), 7_250_000);
         // 100 of the 800 fresh tokens were written to the cache at 3.125 USD per million.
         let writes = Price {
             cache_write_per_million: Some(3.125),
@@ -195,10 +195,10 @@ mod tests {
             cache_write_tokens: 100,
             ..usage
         };
-        assert_eq!(writes.cost_nano(&written), 7_250_000 + 100 * 625);
+        assert_eq!(writes.cost(&written).nanos(), 7_250_000 + 100 * 625);
         let no_cache_price = price(2.5, 10.0, None);
-        assert_eq!(no_cache_price.cost_nano(&usage), 7_500_000);
-        assert_eq!(p.cost_nano(&Usage::default()), 0);
+        assert_eq!(no_cache_price.cost(&usage).nanos(), 7_500_000);
+        assert_eq!(p.cost(&Usage::default()), Money::ZERO);
     }
 
     #[test]

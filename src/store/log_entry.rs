@@ -2,6 +2,8 @@
 
 use sea_orm::Value;
 
+use crate::core::money::Money;
+
 /// One finished call, success or failure. Holds no secrets: the key is named by id only.
 #[derive(Debug, Clone, Default)]
 pub struct LogEntry {
@@ -26,7 +28,7 @@ pub struct LogEntry {
     pub cached_tokens: i64,
     pub cache_write_tokens: i64,
     pub reasoning_tokens: i64,
-    pub amount_nano: i64,
+    pub amount: Money,
     pub usage_estimated: bool,
     /// The budget lease the call reserved from (cluster); writing this row moves the
     /// call's usage from that lease to the token's spend.
@@ -68,7 +70,7 @@ impl LogEntry {
             Value::from(self.cached_tokens),
             Value::from(self.cache_write_tokens),
             Value::from(self.reasoning_tokens),
-            Value::from(self.amount_nano),
+            Value::from(self.amount.nanos()),
             Value::from(self.usage_estimated),
         ]);
     }

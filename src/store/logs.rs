@@ -91,7 +91,7 @@ pub async fn write_batch(
             inc.prompt += row.prompt_tokens;
             inc.completion += row.completion_tokens;
             inc.total += row.total_tokens;
-            inc.amount += row.amount_nano;
+            inc.amount += row.amount.nanos();
             inc.requests += 1;
             inc.last_used = inc.last_used.max(row.created_at);
         }
@@ -115,7 +115,7 @@ pub async fn write_batch(
     super::rollups::add(&txn, rows).await?;
     let spent_from_leases: Vec<(i64, i64, i64)> = rows
         .iter()
-        .filter_map(|r| Some((r.lease_id?, r.total_tokens, r.amount_nano)))
+        .filter_map(|r| Some((r.lease_id?, r.total_tokens, r.amount.nanos())))
         .collect();
     super::budget_holds::consume(&txn, &spent_from_leases).await?;
     for (id, inc) in increments {

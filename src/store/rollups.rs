@@ -164,7 +164,7 @@ async fn add_requests(
         s.completion += row.completion_tokens;
         s.total += row.total_tokens;
         s.cached += row.cached_tokens;
-        s.amount += row.amount_nano;
+        s.amount += row.amount.nanos();
         *slots.entry((at, slot(row.latency_ms))).or_default() += 1;
     }
     let backend = conn.get_database_backend();
@@ -221,7 +221,7 @@ async fn add_tokens(conn: &impl ConnectionTrait, rows: &[LogEntry]) -> Result<()
         t[0] += 1;
         t[1] += i64::from(!row.is_success());
         t[2] += row.total_tokens;
-        t[3] += row.amount_nano;
+        t[3] += row.amount.nanos();
     }
     let backend = conn.get_database_backend();
     let p: Vec<String> = (1..=6).map(|n| placeholder(backend, n)).collect();

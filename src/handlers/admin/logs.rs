@@ -7,7 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::mailbox;
 use crate::actors::log_sink::{GetLog, SearchLogs};
-use crate::core::money::nano_to_usd;
+use crate::core::money::Money;
 use crate::error::ApiError;
 use crate::handlers::extract::AdminAuth;
 use crate::handlers::schemas::ErrorBody;
@@ -73,7 +73,7 @@ impl From<&request_log::Model> for LogView {
             cached_tokens: r.cached_tokens,
             cache_write_tokens: r.cache_write_tokens,
             reasoning_tokens: r.reasoning_tokens,
-            amount: nano_to_usd(r.amount_nano),
+            amount: Money::from_nanos(r.amount_nano).usd(),
             usage_estimated: r.usage_estimated,
         }
     }

@@ -6,7 +6,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::mailbox;
 use crate::actors::log_sink::{Distribution, Summarize};
-use crate::core::money::nano_to_usd;
+use crate::core::money::Money;
 use crate::error::ApiError;
 use crate::handlers::extract::AdminAuth;
 use crate::handlers::schemas::ErrorBody;
@@ -55,7 +55,7 @@ impl From<&Group> for TopItem {
             prompt_tokens: g.prompt_tokens,
             completion_tokens: g.completion_tokens,
             total_tokens: g.total_tokens,
-            amount: nano_to_usd(g.amount_nano),
+            amount: Money::from_nanos(g.amount_nano).usd(),
         }
     }
 }
@@ -132,7 +132,7 @@ pub async fn summary(
         completion_tokens: t.completion_tokens,
         total_tokens: t.total_tokens,
         cached_tokens: t.cached_tokens,
-        amount: nano_to_usd(t.amount_nano),
+        amount: Money::from_nanos(t.amount_nano).usd(),
         top_models: named(&r.top_models),
         top_providers: named(&r.top_providers),
         top_tokens: named(&r.top_tokens),
@@ -183,7 +183,7 @@ pub async fn models_distribution(
             prompt_tokens: g.prompt_tokens,
             completion_tokens: g.completion_tokens,
             total_tokens: g.total_tokens,
-            amount: nano_to_usd(g.amount_nano),
+            amount: Money::from_nanos(g.amount_nano).usd(),
         })
         .collect();
     Ok(HttpResponse::Ok().json(ModelsDistribution {

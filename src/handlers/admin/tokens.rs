@@ -8,8 +8,7 @@ use super::{double_option, mailbox};
 use crate::actors::usage_ledger::{
     CreateToken, DeleteToken, GetToken, ListTokens, TokenRecord, UpdateToken,
 };
-use crate::core::money::nano_to_usd;
-use crate::core::money::usd_to_nano;
+use crate::core::money::Money;
 use crate::error::ApiError;
 use crate::handlers::extract::AdminAuth;
 use crate::handlers::schemas::ErrorBody;
@@ -57,7 +56,7 @@ impl From<&TokenRecord> for TokenView {
             token_prefix: r.token_prefix.clone(),
             allowed_models: models_from_db(r.allowed_models.as_ref()),
             max_tokens: r.max_tokens,
-            max_amount: r.max_amount_nano.map(nano_to_usd),
+            max_amount: r.max_amount_nano.map(|n| Money::from_nanos(n).usd()),
             expires_at: r.expires_at.map(to_rfc3339),
             enabled: r.enabled,
             rpm: r.rpm,
@@ -65,7 +64,7 @@ impl From<&TokenRecord> for TokenView {
             prompt_tokens: t.totals.prompt_tokens,
             completion_tokens: t.totals.completion_tokens,
             total_tokens: t.totals.total_tokens,
-            amount_spent: nano_to_usd(t.totals.amount_nano),
+            amount_spent: t.totals.amount.usd(),
             requests: t.totals.requests,
             created_at: to_rfc3339(r.created_at),
             updated_at: to_rfc3339(r.updated_at),
@@ -131,7 +130,9 @@ fn max_tokens(n: i64) -> Result<i64, ApiError> {
 }
 
 fn amount(usd: f64) -> Result<i64, ApiError> {
-    usd_to_nano(usd).map_err(|e| ApiError::invalid_param("max_amount", e))
+    Money::from_usd(usd)
+        .map(Money::nanos)
+        .map_err(|e| ApiError::invalid_param("max_amount", e))
 }
 
 fn expiry(text: &str) -> Result<i64, ApiError> {
