@@ -66,36 +66,23 @@ impl<R: EventReader, W: EventWriter> StreamTranslator for Translation<R, W> {
     }
 }
 
+/// A writer that writes nothing: a pass-through stream's bytes are relayed as they came.
+struct Silent;
+
+impl EventWriter for Silent {
+    fn write(&mut self, _: &Event, _: &StreamState, _: &mut BytesMut) {}
+}
+
 /// A stream relayed untouched (client and upstream speak the same dialect), read by the
 /// upstream side as it passes for its usage, generated text and end.
 pub struct PassThrough<R> {
-    lines: SseLines,
-    reader: R,
-    state: StreamState,
-    events: Vec<Event>,
+    inner: Translation<R, Silent>,
 }
 
 impl<R: EventReader> PassThrough<R> {
     pub fn new(reader: R, max_line: usize) -> PassThrough<R> {
         PassThrough {
-            lines: SseLines::new(max_line),
-            reader,
-            state: StreamState::default(),
-            events: Vec::new(),
-        }
-    }
-}
-
-impl<R: EventReader> DataEvents for PassThrough<R> {
-    fn lines(&mut self) -> &mut SseLines {
-        &mut self.lines
-    }
-
-    /// Reads the payload; its bytes were relayed as they came.
-    fn on_data(&mut self, data: &[u8], _: &mut BytesMut) {
-        self.reader.read(data, &mut self.events);
-        for event in self.events.drain(..) {
-            self.state.observe(&event);
+            inner: Translation::new(reader, Silent, max_line),
         }
     }
 }
@@ -103,22 +90,22 @@ impl<R: EventReader> DataEvents for PassThrough<R> {
 impl<R: EventReader> StreamTranslator for PassThrough<R> {
     fn feed(&mut self, chunk: &[u8], out: &mut BytesMut) -> Result<(), String> {
         out.extend_from_slice(chunk);
-        self.read(chunk, &mut BytesMut::new())
+        self.inner.feed(chunk, out)
     }
 
     fn finish(&mut self, out: &mut BytesMut) {
-        self.read_rest(out);
+        self.inner.finish(out);
     }
 
     fn usage(&self) -> Option<Usage> {
-        self.state.usage
+        self.inner.usage()
     }
 
     fn generated_tokens(&self) -> i64 {
-        self.state.generated.tokens()
+        self.inner.generated_tokens()
     }
 
     fn completed(&self) -> bool {
-        self.state.done && !self.state.failed
+        self.inner.completed()
     }
 }
