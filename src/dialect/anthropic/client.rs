@@ -23,7 +23,7 @@ pub fn decode_request(raw: &[u8]) -> Result<Request, ApiError> {
 }
 
 /// A parsed Messages request as the core's request.
-pub fn decode(req: &MessagesRequest) -> Result<Request, ApiError> {
+fn decode(req: &MessagesRequest) -> Result<Request, ApiError> {
     let mut call = Request {
         model: req.model.clone(),
         system: req.system.as_ref().map(text_parts).unwrap_or_default(),

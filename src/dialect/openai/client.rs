@@ -26,7 +26,7 @@ pub fn decode_request(raw: &[u8]) -> Result<Request, ApiError> {
 }
 
 /// A parsed Chat Completions request as the core's request.
-pub fn decode(req: &ChatRequest) -> Result<Request, ApiError> {
+fn decode(req: &ChatRequest) -> Result<Request, ApiError> {
     let mut call = Request {
         model: req.model.clone(),
         max_output_tokens: match (req.max_tokens, req.max_completion_tokens) {

@@ -313,11 +313,6 @@ impl GeneratedText {
         }
     }
 
-    /// The text content, when it is a string.
-    pub fn text(&self) -> Option<&str> {
-        self.content.as_ref().and_then(Value::as_str)
-    }
-
     /// The text content, a string or the `text` of content parts, joined.
     pub fn text_parts(&self) -> String {
         match &self.content {
