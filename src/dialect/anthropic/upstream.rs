@@ -8,16 +8,46 @@ use super::wire::{
     MessagesResponse, StreamEvent, ToolDef,
 };
 use crate::core::call::{
-    Block, DocumentSource, Media, Reasoning, Request, Role, TextPart, Tool, ToolChoice,
+    Block, DocumentSource, Media, Reasoning, Request, ResponseFormat, Role, TextPart, Tool,
+    ToolChoice,
 };
 use crate::core::event::{BlockDelta, BlockKind, Event};
-use crate::core::reply::Reply;
+use crate::core::reply::{Reply, StopReason};
 use crate::core::stream::EventReader;
 use crate::core::text::truncate;
 use crate::error::ApiError;
 
 /// Smallest thinking budget Anthropic accepts.
 pub const MIN_THINKING_BUDGET: i64 = 1024;
+
+/// The tool a structured-output request (`response_format` / `text.format` with a JSON
+/// schema or JSON object) is forced through: Claude has no response format, so it is
+/// asked to call this tool, and the call's input comes back as the answer's text.
+pub const FORMAT_TOOL: &str = "gateway_structured_output";
+
+/// The forced tool for a response format that asks for JSON, if it does.
+fn format_tool(format: Option<&ResponseFormat>) -> Option<ToolDef> {
+    let (description, schema) = match format? {
+        ResponseFormat::Text => return None,
+        ResponseFormat::JsonObject => (
+            "Answer by calling this tool with the whole answer as a JSON object.".to_string(),
+            json!({"type": "object"}),
+        ),
+        ResponseFormat::JsonSchema { name, schema, .. } => (
+            format!(
+                "Answer by calling this tool: its input is the answer, a '{name}' JSON object."
+            ),
+            schema.clone(),
+        ),
+    };
+    Some(ToolDef {
+        name: FORMAT_TOOL.into(),
+        kind: None,
+        description: Some(description),
+        input_schema: Some(schema),
+        extra: Map::new(),
+    })
+}
 
 /// The Messages request for a call. `max_tokens` is what the gateway decided (Anthropic
 /// requires one).
@@ -97,12 +127,29 @@ pub fn encode_request(
                 .collect::<Result<Vec<_>, _>>()?,
         )
     };
+    let format = format_tool(call.response_format.as_ref());
+    let forced = format.is_some();
+    let tools = match (tools, format) {
+        (tools, None) => tools,
+        (Some(mut tools), Some(format)) => {
+            tools.push(format);
+            Some(tools)
+        }
+        (None, Some(format)) => Some(vec![format]),
+    };
+    // Anthropic refuses a forced tool with thinking on: the format wins.
+    if forced {
+        thinking = None;
+    }
     let mut tool_choice = call.tool_choice.as_ref().map(|choice| match choice {
         ToolChoice::Auto => json!({"type": "auto"}),
         ToolChoice::None => json!({"type": "none"}),
         ToolChoice::Required => json!({"type": "any"}),
         ToolChoice::Tool(name) => json!({"type": "tool", "name": name}),
     });
+    if forced {
+        tool_choice = Some(json!({"type": "tool", "name": FORMAT_TOOL}));
+    }
     if call.parallel_tool_calls == Some(false) && tools.is_some() {
         let choice = tool_choice.get_or_insert_with(|| json!({"type": "auto"}));
         if choice["type"] != "none" {
@@ -219,6 +266,10 @@ fn block(b: &Block) -> Option<Value> {
 pub fn decode_reply(body: &[u8]) -> Result<Reply, String> {
     let answer: MessagesResponse =
         serde_json::from_slice(body).map_err(|e| format!("unreadable Anthropic answer: {e}"))?;
+    let formatted = answer
+        .content
+        .iter()
+        .any(|b| matches!(b, WireBlock::ToolUse { name, .. } if name == FORMAT_TOOL));
     let blocks = answer
         .content
         .into_iter()
@@ -231,6 +282,9 @@ pub fn decode_reply(body: &[u8]) -> Result<Reply, String> {
                 text: thinking,
                 signature,
             }),
+            WireBlock::ToolUse { input, name, .. } if name == FORMAT_TOOL => {
+                Some(Block::Text(TextPart::new(input.to_string())))
+            }
             WireBlock::ToolUse { id, name, input } => Some(Block::ToolUse { id, name, input }),
             WireBlock::Other => None,
         })
@@ -239,7 +293,14 @@ pub fn decode_reply(body: &[u8]) -> Result<Reply, String> {
         id: answer.id,
         model: answer.model,
         blocks,
-        stop: answer.stop_reason.as_deref().map(stop_reason),
+        stop: answer
+            .stop_reason
+            .as_deref()
+            .map(stop_reason)
+            .map(|stop| match stop {
+                StopReason::ToolUse if formatted => StopReason::EndTurn,
+                other => other,
+            }),
         usage: answer.usage.map(AnthropicUsage::to_usage),
     })
 }
@@ -249,6 +310,8 @@ pub fn decode_reply(body: &[u8]) -> Result<Reply, String> {
 #[derive(Default)]
 pub struct MessageEventReader {
     usage: Option<AnthropicUsage>,
+    /// The block that is the forced structured-output tool's call (read as text).
+    format_block: Option<usize>,
 }
 
 impl EventReader for MessageEventReader {
@@ -275,6 +338,10 @@ impl EventReader for MessageEventReader {
                 let block = match content_block["type"].as_str() {
                     Some("text") => BlockKind::Text,
                     Some("thinking") => BlockKind::Thinking,
+                    Some("tool_use") if field("name") == FORMAT_TOOL => {
+                        self.format_block = Some(index);
+                        BlockKind::Text
+                    }
                     Some("tool_use") => BlockKind::ToolUse {
                         id: field("id"),
                         name: field("name"),
@@ -288,6 +355,9 @@ impl EventReader for MessageEventReader {
                     Delta::TextDelta { text } => BlockDelta::Text(text),
                     Delta::ThinkingDelta { thinking } => BlockDelta::Thinking(thinking),
                     Delta::SignatureDelta { signature } => BlockDelta::Signature(signature),
+                    Delta::InputJsonDelta { partial_json } if self.format_block == Some(index) => {
+                        BlockDelta::Text(partial_json)
+                    }
                     Delta::InputJsonDelta { partial_json } => BlockDelta::ToolInput(partial_json),
                     Delta::Other => return,
                 };
@@ -305,7 +375,12 @@ impl EventReader for MessageEventReader {
                     events.push(Event::Usage(merged.to_usage()));
                 }
                 if let Some(stop) = delta.stop_reason.as_deref() {
-                    events.push(Event::Finish(stop_reason(stop)));
+                    let stop = match stop_reason(stop) {
+                        // The forced format tool's call is the answer.
+                        StopReason::ToolUse if self.format_block.is_some() => StopReason::EndTurn,
+                        other => other,
+                    };
+                    events.push(Event::Finish(stop));
                 }
             }
             StreamEvent::MessageStop => events.push(Event::Done),
