@@ -15,7 +15,8 @@ use crate::core::api_type::ApiType;
 use crate::secrets::{sha256_hex, write_secret_file, MasterKey};
 use crate::settings::Settings;
 use crate::store::providers::{
-    upsert_seed, validate_base_url, validate_models, validate_name, NewProvider,
+    upsert_seed, validate_base_url, validate_models, validate_name, validate_responses_mode,
+    NewProvider,
 };
 use crate::store::tokens;
 use crate::time::now_ms;
@@ -82,6 +83,13 @@ fn seed_to_provider(seed: &crate::settings::ProviderSeed) -> Result<NewProvider,
         models: seed.models.clone(),
         weight: seed.weight.unwrap_or(1).max(0) as u32,
         enabled: seed.enabled.unwrap_or(true),
+        responses: seed
+            .responses
+            .as_deref()
+            .map(validate_responses_mode)
+            .transpose()
+            .map_err(bad)?
+            .flatten(),
     })
 }
 

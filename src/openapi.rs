@@ -8,7 +8,7 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::handlers::{admin, auth, client, messages, ops, token};
+use crate::handlers::{admin, auth, client, messages, ops, responses, token};
 
 struct Security;
 
@@ -42,6 +42,7 @@ impl Modify for Security {
         ops::health, ops::ready, ops::prometheus, ops::openapi_json,
         client::chat_completions, client::embeddings, client::models,
         messages::messages, messages::count_tokens,
+        responses::create, responses::get, responses::delete, responses::input_items,
         token::balance, token::usage,
         auth::challenge, auth::verify, auth::logout,
         admin::providers::list, admin::providers::create, admin::providers::get,

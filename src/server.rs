@@ -12,9 +12,10 @@ use crate::accounting::ledger::{LedgerConfig, LedgerState};
 use crate::actors::admin_gate::AdminGate;
 use crate::actors::log_sink::{Flush, LogQueue, LogSink};
 use crate::actors::provider_registry::{ProviderRegistry, Reload, SyncRouting};
+use crate::actors::response_store::ResponseStore;
 use crate::actors::usage_ledger::{price_book, ReturnLeases, SyncTokens, UsageLedger};
 use crate::error::ApiError;
-use crate::handlers::{admin, auth, client, messages, ops, support, token};
+use crate::handlers::{admin, auth, client, messages, ops, responses, support, token};
 use crate::routing::table::{RoutingTable, SharedRouting};
 use crate::secrets::MasterKey;
 use crate::settings::Settings;
@@ -60,6 +61,8 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         .then(|| settings.cluster.lease_ttl_ms());
     let ledger = UsageLedger::new(db.clone(), accounts.clone(), prices, sync, leases).start();
     let routing: SharedRouting = Arc::new(RwLock::new(Arc::new(RoutingTable::default())));
+    let responses =
+        ResponseStore::new(db.clone(), master.clone(), settings.responses.clone()).start();
     let registry = ProviderRegistry::new(
         db.clone(),
         master,
@@ -85,6 +88,7 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         logs: logs.clone(),
         log_queue,
         gate,
+        responses,
         trusted_proxies: Arc::new(crate::client_ip::TrustedProxies::parse(
             &settings.server.trusted_proxies,
         )?),
@@ -261,6 +265,9 @@ route_table! {
     "/v1/embeddings" => { post: client::embeddings },
     "/v1/messages" => { post: messages::messages },
     "/v1/messages/count_tokens" => { post: messages::count_tokens },
+    "/v1/responses" => { post: responses::create },
+    "/v1/responses/{id}" => { get: responses::get, delete: responses::delete },
+    "/v1/responses/{id}/input_items" => { get: responses::input_items },
     "/v1/models" => { get: client::models },
     "/v1/token/balance" => { get: token::balance },
     "/v1/token/usage" => { get: token::usage },

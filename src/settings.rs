@@ -22,8 +22,20 @@ pub struct Settings {
     pub accounting: AccountingSettings,
     pub pricing: PricingSettings,
     pub logging: LoggingSettings,
+    pub responses: ResponsesSettings,
     #[serde(default)]
     pub providers: Vec<ProviderSeed>,
+}
+
+/// Stored Responses-API responses.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ResponsesSettings {
+    /// Stored responses older than this many days are deleted.
+    pub retention_days: u32,
+    /// Most stored responses one `previous_response_id` chain loads.
+    pub max_chain_responses: usize,
+    /// Most bytes of stored items one chain loads.
+    pub max_chain_bytes: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -164,6 +176,9 @@ pub struct ProviderSeed {
     pub models: Option<Vec<String>>,
     pub weight: Option<i32>,
     pub enabled: Option<bool>,
+    /// How `/v1/responses` reaches an OpenAI-type provider: `native` (passed through) or
+    /// `chat` (translated to Chat Completions); default native for api.openai.com.
+    pub responses: Option<String>,
 }
 
 impl Settings {

@@ -10,6 +10,7 @@ use crate::accounting::ledger::LedgerState;
 use crate::actors::admin_gate::AdminGate;
 use crate::actors::log_sink::{LogQueue, LogSink};
 use crate::actors::provider_registry::ProviderRegistry;
+use crate::actors::response_store::ResponseStore;
 use crate::actors::usage_ledger::UsageLedger;
 use crate::client_ip::TrustedProxies;
 use crate::routing::table::{RoutingTable, SharedRouting};
@@ -28,6 +29,8 @@ pub struct AppState {
     pub logs: Addr<LogSink>,
     /// Admin login and admin keys.
     pub gate: Addr<AdminGate>,
+    /// Stored Responses-API responses.
+    pub responses: Addr<ResponseStore>,
     /// Where finished calls wait for the `LogSink`.
     pub log_queue: Arc<LogQueue>,
     /// Whose `X-Forwarded-For` names the client.

@@ -14,6 +14,7 @@ pub mod model_redirect;
 pub mod provider;
 pub mod provider_key;
 pub mod request_log;
+pub mod stored_response;
 pub mod token;
 
 pub mod prelude {
@@ -26,5 +27,6 @@ pub mod prelude {
     pub use super::provider::Entity as Provider;
     pub use super::provider_key::Entity as ProviderKey;
     pub use super::request_log::Entity as RequestLog;
+    pub use super::stored_response::Entity as StoredResponse;
     pub use super::token::Entity as Token;
 }

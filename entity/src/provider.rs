@@ -17,6 +17,8 @@ pub struct Model {
     pub models: Option<ModelList>,
     pub weight: i32,
     pub enabled: bool,
+    /// How `/v1/responses` reaches it: `native` or `chat`; null: by base URL.
+    pub responses: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }

@@ -9,6 +9,7 @@ mod m20261128_000002_cache_writes;
 mod m20261129_000001_admin_plane;
 mod m20261130_000001_cluster_state;
 mod m20261201_000001_login_attempts;
+mod m20261202_000001_stored_responses;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000001_admin_plane::Migration),
             Box::new(m20261130_000001_cluster_state::Migration),
             Box::new(m20261201_000001_login_attempts::Migration),
+            Box::new(m20261202_000001_stored_responses::Migration),
         ]
     }
 }

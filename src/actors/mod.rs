@@ -3,4 +3,5 @@
 pub mod admin_gate;
 pub mod log_sink;
 pub mod provider_registry;
+pub mod response_store;
 pub mod usage_ledger;

@@ -5,6 +5,8 @@
 pub enum Dialect {
     OpenAi,
     Anthropic,
+    /// OpenAI's Responses API.
+    Responses,
 }
 
 /// The client-facing operation being proxied.
@@ -17,6 +19,8 @@ pub enum Endpoint {
     /// Anthropic's token counting (`/v1/messages/count_tokens`): metered like any call,
     /// costs nothing, generates nothing.
     CountTokens,
+    /// OpenAI's Responses API (`/v1/responses`).
+    Responses,
 }
 
 impl Endpoint {
@@ -26,6 +30,7 @@ impl Endpoint {
             Endpoint::Embeddings => "embeddings",
             Endpoint::Messages => "messages",
             Endpoint::CountTokens => "count_tokens",
+            Endpoint::Responses => "responses",
         }
     }
 
@@ -33,6 +38,7 @@ impl Endpoint {
     pub fn dialect(self) -> Dialect {
         match self {
             Endpoint::Messages | Endpoint::CountTokens => Dialect::Anthropic,
+            Endpoint::Responses => Dialect::Responses,
             _ => Dialect::OpenAi,
         }
     }

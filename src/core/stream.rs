@@ -22,6 +22,11 @@ pub trait StreamTranslator {
     fn generated_tokens(&self) -> i64;
     /// Whether the upstream signalled a normal end (`[DONE]`, `message_stop`, ...).
     fn completed(&self) -> bool;
+    /// What the stream amounted to, where the client's dialect keeps it (the Responses
+    /// API's final response object, for storing); taken once, after a normal end.
+    fn outcome(&mut self) -> Option<serde_json::Value> {
+        None
+    }
 }
 
 /// What a translated stream knows so far, kept by the translation and shown to writers.
@@ -64,15 +69,29 @@ impl StreamState {
 /// pushes the core events it means.
 pub trait EventReader {
     fn read(&mut self, data: &[u8], events: &mut Vec<Event>);
+    /// The whole answer as the upstream summed it up, where its dialect does (a native
+    /// Responses stream's final response object).
+    fn outcome(&mut self) -> Option<serde_json::Value> {
+        None
+    }
 }
 
 /// The client side of a translated stream: writes one core event in its dialect.
 pub trait EventWriter {
     fn write(&mut self, event: &Event, state: &StreamState, out: &mut BytesMut);
+    /// The whole answer as written, where the dialect keeps one (the Responses API's final
+    /// response object).
+    fn outcome(&mut self) -> Option<serde_json::Value> {
+        None
+    }
 }
 
 impl<W: EventWriter + ?Sized> EventWriter for Box<W> {
     fn write(&mut self, event: &Event, state: &StreamState, out: &mut BytesMut) {
         (**self).write(event, state, out)
+    }
+
+    fn outcome(&mut self) -> Option<serde_json::Value> {
+        (**self).outcome()
     }
 }

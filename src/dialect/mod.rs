@@ -14,8 +14,11 @@
 
 pub mod anthropic;
 pub mod openai;
+pub mod responses;
 pub mod sse;
 pub mod translate;
+
+use std::sync::Arc;
 
 use bytes::Bytes;
 
@@ -25,29 +28,49 @@ use crate::core::reply::Reply;
 use crate::core::stream::EventWriter;
 use crate::error::ApiError;
 
+/// The client side of one call: its dialect and what that dialect's answers need beyond
+/// the core's (OpenAI's usage chunk; the Responses API's id, echoed parameters and tool
+/// names).
+#[derive(Clone, Copy)]
+pub enum Client<'a> {
+    /// Chat Completions; `usage_chunk`: the client asked for usage in the stream
+    /// (`stream_options.include_usage`).
+    OpenAi {
+        usage_chunk: bool,
+    },
+    Anthropic,
+    Responses(&'a Arc<responses::Context>),
+}
+
 /// The client's request body as the core's request (client side).
 pub fn decode_request(client: Dialect, raw: &[u8]) -> Result<Request, ApiError> {
     match client {
         Dialect::OpenAi => openai::client::decode_request(raw),
         Dialect::Anthropic => anthropic::client::decode_request(raw),
+        Dialect::Responses => responses::client::decode_request(raw),
     }
 }
 
 /// A whole answer in the client's dialect (client side). `created` is the answer's time
 /// in seconds, where the dialect shows one.
-pub fn encode_reply(client: Dialect, reply: &Reply, created: i64) -> Bytes {
+pub fn encode_reply(client: Client<'_>, reply: &Reply, created: i64) -> Bytes {
     match client {
-        Dialect::OpenAi => openai::client::encode_reply(reply, created),
-        Dialect::Anthropic => anthropic::client::encode_reply(reply),
+        Client::OpenAi { .. } => openai::client::encode_reply(reply, created),
+        Client::Anthropic => anthropic::client::encode_reply(reply),
+        Client::Responses(ctx) => responses::output::encode_reply(reply, ctx),
     }
 }
 
-/// The writer of a stream in the client's dialect (client side). `usage_chunk`: the
-/// client asked for usage in the stream (OpenAI's `stream_options.include_usage`).
-pub fn event_writer(client: Dialect, usage_chunk: bool, created: i64) -> Box<dyn EventWriter> {
+/// The writer of a stream in the client's dialect (client side).
+pub fn event_writer(client: Client<'_>, created: i64) -> Box<dyn EventWriter> {
     match client {
-        Dialect::OpenAi => Box::new(openai::client::ChunkWriter::new(usage_chunk, created)),
-        Dialect::Anthropic => Box::new(anthropic::client::EventSequenceWriter::default()),
+        Client::OpenAi { usage_chunk } => {
+            Box::new(openai::client::ChunkWriter::new(usage_chunk, created))
+        }
+        Client::Anthropic => Box::new(anthropic::client::EventSequenceWriter::default()),
+        Client::Responses(ctx) => {
+            Box::new(responses::events::ResponseEventWriter::new(ctx.clone()))
+        }
     }
 }
 

@@ -64,6 +64,10 @@ impl<R: EventReader, W: EventWriter> StreamTranslator for Translation<R, W> {
     fn completed(&self) -> bool {
         self.state.done && !self.state.failed
     }
+
+    fn outcome(&mut self) -> Option<serde_json::Value> {
+        self.writer.outcome().or_else(|| self.reader.outcome())
+    }
 }
 
 /// A writer that writes nothing: a pass-through stream's bytes are relayed as they came.
@@ -107,5 +111,9 @@ impl<R: EventReader> StreamTranslator for PassThrough<R> {
 
     fn completed(&self) -> bool {
         self.inner.completed()
+    }
+
+    fn outcome(&mut self) -> Option<serde_json::Value> {
+        self.inner.outcome()
     }
 }

@@ -105,6 +105,7 @@ pub fn parse(req: &HttpRequest, raw: Bytes, generates: bool) -> Result<ClientReq
         allowance: None,
         unpriced_tier,
         forwarded_headers,
+        responses: None,
     })
 }
 

@@ -6,6 +6,7 @@ use serde_json::json;
 
 use super::anthropic_body;
 use super::openai_body;
+use super::responses_body;
 use super::support::{authenticate, read_body, request_id};
 use crate::admission;
 use crate::call::CallRecord;
@@ -43,7 +44,7 @@ pub async fn handle(
         log::error!("{id} {}: {context}: {detail}", req.path());
     }
     match endpoint.dialect() {
-        Dialect::OpenAi => error.error_response(),
+        Dialect::OpenAi | Dialect::Responses => error.error_response(),
         Dialect::Anthropic => anthropic_body::error_response(&error),
     }
 }
@@ -80,6 +81,7 @@ async fn admitted(
     let mut parsed = match endpoint {
         Endpoint::Messages => anthropic_body::parse(req, raw, true)?,
         Endpoint::CountTokens => anthropic_body::parse(req, raw, false)?,
+        Endpoint::Responses => responses_body::parse(state, token.id, raw).await?,
         _ => openai_body::parse_request(endpoint, raw)?,
     };
     rec.entry.requested_model = Some(parsed.model.clone());

@@ -9,6 +9,8 @@ pub mod extract;
 pub mod messages;
 pub mod openai_body;
 pub mod ops;
+pub mod responses;
+pub mod responses_body;
 pub mod schemas;
 pub mod support;
 pub mod token;

@@ -134,6 +134,8 @@ pub fn parse_request(endpoint: Endpoint, raw: bytes::Bytes) -> Result<ClientRequ
                 ));
             }
         }
+        // Read by `responses_body`.
+        Endpoint::Responses => {}
         Endpoint::Embeddings => {
             let input = peek
                 .input
@@ -171,6 +173,7 @@ pub fn parse_request(endpoint: Endpoint, raw: bytes::Bytes) -> Result<ClientRequ
         allowance: None,
         unpriced_tier,
         forwarded_headers: Vec::new(),
+        responses: None,
     })
 }
 

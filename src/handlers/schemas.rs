@@ -113,3 +113,60 @@ pub struct CountTokensRequest {
 pub struct TokenCount {
     pub input_tokens: i64,
 }
+
+/// OpenAI's Responses request; every field of the API is accepted (see the README for
+/// what each provider type gets).
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct ResponsesRequest {
+    /// `provider/model` or a bare model name (at most 256 bytes).
+    pub model: String,
+    /// A string, or a list of input items (messages, function calls and their outputs,
+    /// custom tool calls, reasoning items).
+    pub input: serde_json::Value,
+    pub instructions: Option<String>,
+    pub stream: Option<bool>,
+    /// The completion cap (a budgeted token's allowance goes here).
+    pub max_output_tokens: Option<i64>,
+    /// Default true: the response can be continued (`previous_response_id`), read and
+    /// deleted.
+    pub store: Option<bool>,
+    /// A stored response of the same token to continue.
+    pub previous_response_id: Option<String>,
+    pub tools: Option<Vec<serde_json::Value>>,
+}
+
+/// OpenAI's response object.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct Response {
+    pub id: String,
+    /// Always `response`.
+    pub object: String,
+    pub created_at: i64,
+    /// `completed`, `incomplete` (see `incomplete_details.reason`), `failed`.
+    pub status: String,
+    pub model: String,
+    /// Output items: `message` (`output_text`), `function_call`, `custom_tool_call`,
+    /// `reasoning`.
+    pub output: Vec<serde_json::Value>,
+    pub usage: Option<serde_json::Value>,
+}
+
+/// `DELETE /v1/responses/{id}`.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct ResponseDeleted {
+    pub id: String,
+    /// Always `response`.
+    pub object: String,
+    pub deleted: bool,
+}
+
+/// `GET /v1/responses/{id}/input_items`.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct InputItems {
+    /// Always `list`.
+    pub object: String,
+    pub data: Vec<serde_json::Value>,
+    pub first_id: Option<String>,
+    pub last_id: Option<String>,
+    pub has_more: bool,
+}

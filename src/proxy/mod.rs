@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 
+use crate::actors::response_store::Keep;
 use crate::call::CallRecord;
 use crate::core::endpoint::Endpoint;
 use crate::core::stream::StreamTranslator;
@@ -113,7 +114,10 @@ pub async fn forward(
         )
         .await;
         match tried_once {
-            Ok(delivery) => return Ok(deliver(delivery, rec, endpoint, &req, deadline)),
+            Ok(delivery) => {
+                let keep = keeper(state, &rec, &req);
+                return Ok(deliver(delivery, rec, endpoint, &req, deadline, keep));
+            }
             Err(Failure::Final(error)) => return Err(Unanswered { error, record: rec }),
             Err(Failure::Retry(err)) => {
                 log::warn!(
@@ -179,6 +183,7 @@ async fn attempt(
             state.settings.accounting.default_completion_tokens,
         ),
         max_output: candidate.max_output,
+        native_responses: provider.native_responses,
     };
     let up = adapter
         .request(&target, endpoint, req)
@@ -231,12 +236,12 @@ async fn attempt(
             let max_line = state.settings.upstream.max_sse_line_bytes;
             return Ok(Delivery::Stream {
                 body,
-                translator: adapter.stream(endpoint, req, max_line),
+                translator: adapter.stream(&target, endpoint, req, max_line),
             });
         }
         Outcome::Whole(body) => body,
     };
-    Ok(Delivery::Whole(adapter.response(endpoint, body)))
+    Ok(Delivery::Whole(adapter.response(endpoint, req, body)))
 }
 
 /// Renders a delivered answer and hands the call's record on: a stream carries it to its
@@ -247,12 +252,14 @@ fn deliver(
     endpoint: Endpoint,
     req: &ClientRequest,
     deadline: Instant,
+    keep: Option<Keep>,
 ) -> HttpResponse {
     match delivery {
         Delivery::Stream { body, translator } => {
             let end = StreamEnd {
                 record: rec,
                 prompt_tokens: req.prompt_estimate(),
+                keep,
             };
             let stream = MeteredStream::new(body, translator, deadline, end, endpoint.dialect());
             HttpResponse::Ok()
@@ -268,11 +275,27 @@ fn deliver(
             };
             rec.set_usage_or_estimate(answer.usage, prompt, answer.generated);
             rec.finish(200);
+            if let Some(keep) = keep {
+                match serde_json::from_slice::<serde_json::Value>(&answer.body) {
+                    Ok(object) if object["object"] == "response" => keep.response(object),
+                    _ => log::warn!("a Responses answer that is no response object: not stored"),
+                }
+            }
             HttpResponse::build(StatusCode::OK)
                 .content_type("application/json")
                 .body(answer.body)
         }
     }
+}
+
+/// Who keeps a Responses-API call's answer: the response store, when the call stores it.
+fn keeper(state: &AppState, rec: &CallRecord, req: &ClientRequest) -> Option<Keep> {
+    let ctx = req.responses.as_ref().filter(|ctx| ctx.store)?;
+    Some(Keep {
+        store: state.responses.clone(),
+        token_id: rec.entry.token_id?,
+        ctx: ctx.clone(),
+    })
 }
 
 /// What an exchange says of its key's health, and the detail to remember with it.

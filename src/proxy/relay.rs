@@ -10,6 +10,7 @@ use bytes::{Bytes, BytesMut};
 use futures::Stream;
 use hyper::body::{Body, Incoming};
 
+use crate::actors::response_store::Keep;
 use crate::call::CallRecord;
 use crate::core::endpoint::Dialect;
 use crate::core::stream::StreamTranslator;
@@ -20,6 +21,8 @@ use crate::upstream::client::error_chain;
 pub struct StreamEnd {
     pub record: CallRecord,
     pub prompt_tokens: i64,
+    /// Where a finished Responses-API answer is stored, when the call stores it.
+    pub keep: Option<Keep>,
 }
 
 /// Forwards an upstream SSE stream chunk by chunk, reading usage as it passes. When the
@@ -66,6 +69,13 @@ impl MeteredStream {
         let Some(mut end) = self.done.take() else {
             return;
         };
+        if status == 200 {
+            if let Some(keep) = end.keep.take() {
+                if let Some(response) = self.translator.outcome() {
+                    keep.response(response);
+                }
+            }
+        }
         let t = &self.translator;
         if status == 200 {
             end.record
@@ -93,6 +103,12 @@ impl MeteredStream {
         let err = ApiError::UpstreamFailed(message.to_string());
         match self.dialect {
             Dialect::OpenAi => Bytes::from(format!("data: {}\n\n", err.body())),
+            Dialect::Responses => {
+                let (kind, code) = err.kind();
+                let event = serde_json::json!({"type": "error", "code": code, "message": message,
+                    "param": null, "error_type": kind});
+                Bytes::from(format!("event: error\ndata: {event}\n\n"))
+            }
             Dialect::Anthropic => {
                 Bytes::from(format!("event: error\ndata: {}\n\n", err.anthropic_body()))
             }

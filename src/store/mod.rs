@@ -11,6 +11,7 @@ pub mod logs;
 pub mod prices;
 pub mod providers;
 pub mod rate_windows;
+pub mod responses;
 pub mod rollups;
 pub mod sessions;
 pub mod summary;

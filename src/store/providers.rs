@@ -25,8 +25,37 @@ pub struct ProviderRecord {
     pub models: Option<Vec<String>>,
     pub weight: u32,
     pub enabled: bool,
+    /// `native` or `chat` as set; `None`: decided by the base URL.
+    pub responses: Option<String>,
+    /// `/v1/responses` passes through to this provider (an OpenAI-type provider set to
+    /// `native`, or by default one at api.openai.com); else it is translated.
+    pub native_responses: bool,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+/// Whether a provider serves the Responses API natively: as set, else OpenAI itself.
+pub fn native_responses(api_type: ApiType, base_url: &str, setting: Option<&str>) -> bool {
+    api_type == ApiType::OpenAi
+        && match setting {
+            Some(mode) => mode == "native",
+            None => base_url
+                .split("://")
+                .nth(1)
+                .is_some_and(|rest| rest.starts_with("api.openai.com")),
+        }
+}
+
+/// A `responses` setting: `native`, `chat`, or `auto` (by base URL; stored as none).
+pub fn validate_responses_mode(mode: &str) -> Result<Option<String>, ApiError> {
+    match mode {
+        "native" | "chat" => Ok(Some(mode.to_string())),
+        "auto" => Ok(None),
+        _ => Err(ApiError::invalid_param(
+            "responses",
+            "responses must be 'native', 'chat' or 'auto'",
+        )),
+    }
 }
 
 /// An upstream key, decrypted, as its pool holds it.
@@ -66,6 +95,8 @@ pub struct NewProvider {
     pub models: Option<Vec<String>>,
     pub weight: u32,
     pub enabled: bool,
+    /// `native` / `chat`; `None`: by base URL.
+    pub responses: Option<String>,
 }
 
 /// A validated partial update; `models: Some(None)` clears the list.
@@ -76,6 +107,8 @@ pub struct ProviderPatch {
     pub models: Option<Option<Vec<String>>>,
     pub weight: Option<u32>,
     pub enabled: Option<bool>,
+    /// `Some(None)`: back to the base URL's default.
+    pub responses: Option<Option<String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -149,8 +182,15 @@ fn record(m: provider::Model) -> ProviderRecord {
             m.api_type
         );
     }
+    let native = native_responses(
+        api_type.unwrap_or(ApiType::OpenAi),
+        &m.base_url,
+        m.responses.as_deref(),
+    );
     ProviderRecord {
         id: m.id,
+        native_responses: native,
+        responses: m.responses,
         api_type: api_type.unwrap_or(ApiType::OpenAi),
         models: models_from_db(m.models.as_ref()),
         weight: m.weight.max(0) as u32,
@@ -246,6 +286,7 @@ pub async fn insert_provider(db: &DatabaseConnection, p: &NewProvider) -> Result
         models: Set(models_to_db(&p.models)),
         weight: Set(p.weight as i32),
         enabled: Set(p.enabled),
+        responses: Set(p.responses.clone()),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
@@ -288,6 +329,9 @@ pub async fn update_provider(
     }
     if let Some(e) = patch.enabled {
         row.enabled = Set(e);
+    }
+    if let Some(mode) = &patch.responses {
+        row.responses = Set(mode.clone());
     }
     row.updated_at = Set(now_ms());
     row.update(db).await?;
@@ -462,6 +506,7 @@ pub async fn upsert_seed(
             models: Some(p.models.clone()),
             weight: Some(p.weight),
             enabled: Some(p.enabled),
+            responses: Some(p.responses.clone()),
         };
         update_provider(db, &p.name, &patch).await?;
     } else {

@@ -32,7 +32,7 @@ impl Adapter for AnthropicAdapter {
         req: &ClientRequest,
     ) -> Result<UpstreamRequest, ApiError> {
         match endpoint {
-            Endpoint::ChatCompletions => {}
+            Endpoint::ChatCompletions | Endpoint::Responses => {}
             Endpoint::Messages => return pass_through(target, req, "/messages"),
             Endpoint::CountTokens => return pass_through(target, req, "/messages/count_tokens"),
             Endpoint::Embeddings => {
@@ -67,7 +67,7 @@ impl Adapter for AnthropicAdapter {
         })
     }
 
-    fn response(&self, endpoint: Endpoint, body: Bytes) -> Answer {
+    fn response(&self, endpoint: Endpoint, req: &ClientRequest, body: Bytes) -> Answer {
         match endpoint {
             Endpoint::Messages => return native_answer(body),
             // Counting generates nothing and costs nothing.
@@ -82,7 +82,7 @@ impl Adapter for AnthropicAdapter {
         }
         match decode_reply(&body) {
             Ok(reply) => Answer {
-                body: crate::dialect::encode_reply(endpoint.dialect(), &reply, now_secs()),
+                body: crate::dialect::encode_reply(req.client(endpoint), &reply, now_secs()),
                 usage: reply.usage,
                 generated: reply.generated(),
             },
@@ -99,6 +99,7 @@ impl Adapter for AnthropicAdapter {
 
     fn stream(
         &self,
+        _: &Target<'_>,
         endpoint: Endpoint,
         req: &ClientRequest,
         max_line: usize,
@@ -109,7 +110,7 @@ impl Adapter for AnthropicAdapter {
             }
             _ => Box::new(Translation::new(
                 MessageEventReader::default(),
-                crate::dialect::event_writer(endpoint.dialect(), req.wants_usage_chunk, now_secs()),
+                crate::dialect::event_writer(req.client(endpoint), now_secs()),
                 max_line,
             )),
         }

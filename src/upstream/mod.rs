@@ -7,12 +7,16 @@ pub mod anthropic;
 pub mod client;
 pub mod openai;
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 
 use crate::core::api_type::ApiType;
-use crate::core::endpoint::Endpoint;
+use crate::core::endpoint::{Dialect, Endpoint};
 use crate::core::stream::StreamTranslator;
 use crate::core::usage::{TextEstimate, Usage};
+use crate::dialect::responses::Context as ResponsesContext;
+use crate::dialect::Client;
 use crate::error::ApiError;
 
 /// A parsed client request body: the raw bytes plus the few fields routing and budgets need.
@@ -43,9 +47,22 @@ pub struct ClientRequest {
     /// Headers an Anthropic client sent that an Anthropic upstream must get too
     /// (`anthropic-version`, `anthropic-beta`).
     pub forwarded_headers: Vec<(&'static str, String)>,
+    /// A Responses-API call's client-side context (its id, echoed parameters, tool names).
+    pub responses: Option<Arc<ResponsesContext>>,
 }
 
 impl ClientRequest {
+    /// The client side of this call, for answers written in its dialect.
+    pub fn client(&self, endpoint: Endpoint) -> Client<'_> {
+        match (endpoint.dialect(), &self.responses) {
+            (Dialect::Anthropic, _) => Client::Anthropic,
+            (Dialect::Responses, Some(ctx)) => Client::Responses(ctx),
+            _ => Client::OpenAi {
+                usage_chunk: self.wants_usage_chunk,
+            },
+        }
+    }
+
     /// A typical estimate of the prompt tokens (what a call is billed when the upstream
     /// reports none); computed only then, off the common path.
     pub fn prompt_estimate(&self) -> i64 {
@@ -99,6 +116,8 @@ pub struct Target<'a> {
     pub completion_cap: Option<i64>,
     /// The model's largest output, where the price book knows it.
     pub max_output: Option<i64>,
+    /// The provider speaks the Responses API itself (`/v1/responses` passes through).
+    pub native_responses: bool,
 }
 
 /// The shared interface of every upstream family.
@@ -112,11 +131,12 @@ pub trait Adapter: Sync {
     ) -> Result<UpstreamRequest, ApiError>;
 
     /// Turns a successful non-streaming answer into the client's dialect and reads its usage.
-    fn response(&self, endpoint: Endpoint, body: Bytes) -> Answer;
+    fn response(&self, endpoint: Endpoint, req: &ClientRequest, body: Bytes) -> Answer;
 
     /// A translator for one streamed answer; lines longer than `max_line` end it.
     fn stream(
         &self,
+        target: &Target<'_>,
         endpoint: Endpoint,
         req: &ClientRequest,
         max_line: usize,

@@ -11,8 +11,9 @@ use crate::core::usage::Usage;
 use crate::core::usage::{OpenAiUsage, TextEstimate};
 use crate::dialect::openai::upstream::{self as chat, ChunkReader};
 use crate::dialect::openai::{CapField, ChunkIn};
+use crate::dialect::responses::upstream::{generated_of, usage_of, ResponseEventReader};
 use crate::dialect::sse::{trim_eol, SseLines};
-use crate::dialect::translate::Translation;
+use crate::dialect::translate::{PassThrough, Translation};
 use crate::error::ApiError;
 
 pub struct OpenAiAdapter {
@@ -165,6 +166,10 @@ impl Adapter for OpenAiAdapter {
             Endpoint::ChatCompletions => ("/chat/completions", self.body(req, target)?),
             Endpoint::Embeddings => ("/embeddings", self.body(req, target)?),
             Endpoint::Messages => ("/chat/completions", self.translate(endpoint, req, target)?),
+            Endpoint::Responses if target.native_responses => {
+                ("/responses", native_responses_body(req, target)?)
+            }
+            Endpoint::Responses => ("/chat/completions", self.translate(endpoint, req, target)?),
             Endpoint::CountTokens => {
                 return Err(ApiError::invalid(
                     "OpenAI-type providers do not count tokens (estimated locally)",
@@ -178,12 +183,17 @@ impl Adapter for OpenAiAdapter {
         })
     }
 
-    fn response(&self, endpoint: Endpoint, body: Bytes) -> Answer {
-        if endpoint == Endpoint::Messages {
+    fn response(&self, endpoint: Endpoint, req: &ClientRequest, body: Bytes) -> Answer {
+        if endpoint == Endpoint::Responses {
+            if let Some(answer) = native_responses_answer(&body, req) {
+                return answer;
+            }
+        }
+        if matches!(endpoint, Endpoint::Messages | Endpoint::Responses) {
             return match chat::decode_reply(&body) {
                 Ok(reply) => Answer {
                     body: crate::dialect::encode_reply(
-                        endpoint.dialect(),
+                        req.client(endpoint),
                         &reply,
                         crate::time::now_ms() / 1000,
                     ),
@@ -230,23 +240,69 @@ impl Adapter for OpenAiAdapter {
 
     fn stream(
         &self,
+        target: &Target<'_>,
         endpoint: Endpoint,
         req: &ClientRequest,
         max_line: usize,
     ) -> Box<dyn StreamTranslator> {
         match endpoint {
-            Endpoint::Messages => Box::new(Translation::new(
+            Endpoint::Responses if target.native_responses => {
+                Box::new(PassThrough::new(ResponseEventReader::default(), max_line))
+            }
+            Endpoint::Messages | Endpoint::Responses => Box::new(Translation::new(
                 ChunkReader::default(),
-                crate::dialect::event_writer(
-                    endpoint.dialect(),
-                    req.wants_usage_chunk,
-                    crate::time::now_ms() / 1000,
-                ),
+                crate::dialect::event_writer(req.client(endpoint), crate::time::now_ms() / 1000),
                 max_line,
             )),
             _ => Box::new(OpenAiStream::new(!req.wants_usage_chunk, max_line)),
         }
     }
+}
+
+/// A Responses request to a provider that speaks it: the client's bytes, with the model
+/// name and the budget's cap (`max_output_tokens`) changed only when they must be.
+fn native_responses_body(req: &ClientRequest, target: &Target<'_>) -> Result<Bytes, ApiError> {
+    let cap = target
+        .completion_cap
+        .filter(|cap| req.client_cap != Some(*cap));
+    if target.model == req.model && cap.is_none() {
+        return Ok(req.raw.clone());
+    }
+    let mut map: Map<String, Value> = serde_json::from_slice(&req.raw)
+        .map_err(|e| ApiError::invalid(format!("invalid JSON body: {e}")))?;
+    map.insert("model".into(), Value::String(target.model.to_string()));
+    if let Some(cap) = cap {
+        map.insert("max_output_tokens".into(), Value::from(cap));
+    }
+    serde_json::to_vec(&map)
+        .map(Bytes::from)
+        .map_err(|e| ApiError::internal("cannot encode request", e))
+}
+
+/// A native response object, passed on as it is — but for the `previous_response_id` the
+/// gateway resolved into items before sending, which it names again; its usage read
+/// (`None`: not a response object).
+fn native_responses_answer(body: &Bytes, req: &ClientRequest) -> Option<Answer> {
+    let mut object: Value = serde_json::from_slice(body).ok()?;
+    if object["object"] != "response" {
+        return None;
+    }
+    let previous = req
+        .responses
+        .as_ref()
+        .and_then(|ctx| ctx.previous_response_id.clone());
+    let body = match previous {
+        Some(id) => {
+            object["previous_response_id"] = Value::String(id);
+            Bytes::from(object.to_string())
+        }
+        None => body.clone(),
+    };
+    Some(Answer {
+        usage: usage_of(&object),
+        generated: generated_of(&object),
+        body,
+    })
 }
 
 /// Scans OpenAI SSE as it passes: reads usage and counts generated text; when the gateway
@@ -431,6 +487,7 @@ mod tests {
             model,
             completion_cap: cap,
             max_output: None,
+            native_responses: false,
         }
     }
 
@@ -519,7 +576,7 @@ mod tests {
         let body = Bytes::from_static(
             br#"{"choices":[{"message":{"content":"abcdefgh","tool_calls":[{"function":{"name":"f","arguments":"{\"a\":1}"}}]}}]}"#,
         );
-        let answer = OPENAI.response(Endpoint::ChatCompletions, body);
+        let answer = OPENAI.response(Endpoint::ChatCompletions, &ClientRequest::default(), body);
         assert!(answer.usage.is_none());
         assert_eq!(answer.generated, 4, "16 ASCII characters");
     }

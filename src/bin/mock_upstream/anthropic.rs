@@ -42,6 +42,7 @@ pub(crate) async fn messages_reply(call: Call<'_>, state: &Shared) -> Reply {
     let natural = body
         .pointer("/mock/default_tokens")
         .and_then(Value::as_u64)
+        .or_else(|| crate::openai::long_model(&body))
         .unwrap_or(8);
     let n = natural.min(max_tokens).clamp(1, 100_000) as usize;
     let messages = body.get("messages").and_then(Value::as_array);

@@ -28,6 +28,7 @@ use serde_json::{json, Value};
 mod anthropic;
 mod close_delimited;
 mod openai;
+mod responses;
 
 use anthropic::{anthropic_error, messages_reply};
 use openai::{chat_reply, embeddings_reply};
@@ -264,6 +265,13 @@ async fn chat(req: HttpRequest, body: web::Bytes, state: Shared) -> HttpResponse
     chat_reply(call, &state).await.into_response()
 }
 
+async fn responses_route(req: HttpRequest, body: web::Bytes, state: Shared) -> HttpResponse {
+    let call = Call::of(&req, &body);
+    responses::responses_reply(call, &state)
+        .await
+        .into_response()
+}
+
 async fn embeddings(req: HttpRequest, body: web::Bytes, state: Shared) -> HttpResponse {
     let call = Call::of(&req, &body);
     embeddings_reply(call, &state).into_response()
@@ -327,6 +335,7 @@ fn main() -> std::io::Result<()> {
                 .app_data(web::PayloadConfig::new(64 * 1024 * 1024))
                 .route("/v1/chat/completions", web::post().to(chat))
                 .route("/v1/messages", web::post().to(messages))
+                .route("/v1/responses", web::post().to(responses_route))
                 .route("/v1/messages/count_tokens", web::post().to(count_tokens))
                 .route("/api/paas/v4/chat/completions", web::post().to(chat))
                 .route("/v1/embeddings", web::post().to(embeddings))

@@ -37,6 +37,16 @@ pub(crate) fn prompt_tokens(body: &Value) -> i64 {
     (text + images) as i64
 }
 
+/// How much a "model" writes when nothing caps it: a model whose name ends in `-long`
+/// writes 4096 tokens (so that budgets can be tested through translation, which drops the
+/// body's `mock` options).
+pub(crate) fn long_model(body: &Value) -> Option<u64> {
+    body.get("model")
+        .and_then(Value::as_str)
+        .filter(|m| m.ends_with("-long"))
+        .map(|_| 4096)
+}
+
 pub(crate) fn mock_opt(body: &Value, name: &str) -> u64 {
     body.pointer(&format!("/mock/{name}"))
         .and_then(Value::as_u64)
@@ -162,6 +172,7 @@ pub(crate) async fn chat_reply(call: Call<'_>, state: &Shared) -> Reply {
         .pointer("/mock/default_tokens")
         .or_else(|| body.get("max_tokens"))
         .and_then(Value::as_u64)
+        .or_else(|| long_model(&body))
         .unwrap_or(8);
     // DeepSeek (served under `/deepseek`) reads `max_tokens` only.
     let cap = if call.path.starts_with("/deepseek") {
@@ -266,14 +277,19 @@ pub(crate) async fn chat_reply(call: Call<'_>, state: &Shared) -> Reply {
         events.push(Bytes::from(format!("data: {u}\n\n")));
     }
     events.push(Bytes::from_static(b"data: [DONE]\n\n"));
-    if let Some(cut) = fault.and_then(|f| f.cut_after_chunks) {
+    if let Some(cut) = fault.as_ref().and_then(|f| f.cut_after_chunks) {
         events.truncate(cut);
     }
     Reply {
         status: 200,
         content_type: "text/event-stream",
         parts: events,
-        chunk_delay: Duration::from_millis(mock_opt(&body, "chunk_delay_ms")),
+        chunk_delay: Duration::from_millis(
+            fault
+                .as_ref()
+                .and_then(|f| f.chunk_delay_ms)
+                .unwrap_or_else(|| mock_opt(&body, "chunk_delay_ms")),
+        ),
         headers: Vec::new(),
     }
 }

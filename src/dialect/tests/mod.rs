@@ -55,7 +55,11 @@ fn chat_to_messages_request(
 /// A Messages answer as the Chat Completions answer the client gets.
 fn messages_to_chat_answer(body: &[u8], created: i64) -> Result<(Value, Option<Usage>), String> {
     let reply = super::anthropic::upstream::decode_reply(body)?;
-    let answer = super::encode_reply(Dialect::OpenAi, &reply, created);
+    let answer = super::encode_reply(
+        super::Client::OpenAi { usage_chunk: false },
+        &reply,
+        created,
+    );
     Ok((serde_json::from_slice(&answer).unwrap(), reply.usage))
 }
 
@@ -81,7 +85,7 @@ fn messages_to_chat_request(
 /// A Chat Completions answer as the Messages answer the client gets.
 fn chat_to_messages_answer(body: &[u8]) -> Result<(Value, Option<Usage>, i64), String> {
     let reply = super::openai::upstream::decode_reply(body)?;
-    let answer = super::encode_reply(Dialect::Anthropic, &reply, 0);
+    let answer = super::encode_reply(super::Client::Anthropic, &reply, 0);
     Ok((
         serde_json::from_slice(&answer).unwrap(),
         reply.usage,

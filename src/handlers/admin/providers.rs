@@ -19,8 +19,8 @@ use crate::routing::keys::KeyView;
 use crate::routing::table::ProviderInfo;
 use crate::state::AppState;
 use crate::store::providers::{
-    validate_base_url, validate_models, validate_name, validate_weight, KeyPatch, NewKey,
-    NewProvider, ProviderPatch,
+    validate_base_url, validate_models, validate_name, validate_responses_mode, validate_weight,
+    KeyPatch, NewKey, NewProvider, ProviderPatch,
 };
 use crate::time::to_rfc3339;
 
@@ -35,6 +35,8 @@ pub struct ProviderView {
     pub models: Option<Vec<String>>,
     pub weight: u32,
     pub enabled: bool,
+    /// How `/v1/responses` reaches it: `native` (passed through) or `chat` (translated).
+    pub responses: String,
     pub key_count: usize,
     pub enabled_key_count: usize,
     pub created_at: String,
@@ -52,6 +54,7 @@ impl From<&ProviderInfo> for ProviderView {
             models: r.models.clone(),
             weight: r.weight,
             enabled: r.enabled,
+            responses: if r.native_responses { "native" } else { "chat" }.to_string(),
             key_count: p.key_count,
             enabled_key_count: p.enabled_key_count,
             created_at: to_rfc3339(r.created_at),
@@ -123,6 +126,10 @@ pub struct NewProviderBody {
     pub weight: Option<i64>,
     #[serde(default)]
     pub enabled: Option<bool>,
+    /// `/v1/responses` on an OpenAI-type provider: `native` (passed through), `chat`
+    /// (translated) or `auto` (default: native for api.openai.com).
+    #[serde(default)]
+    pub responses: Option<String>,
 }
 
 #[utoipa::path(get, path = "/providers", tag = "providers", security(("bearer" = [])),
@@ -165,6 +172,12 @@ pub async fn create(
         models: body.models,
         weight: validate_weight(body.weight.unwrap_or(1))?,
         enabled: body.enabled.unwrap_or(true),
+        responses: body
+            .responses
+            .as_deref()
+            .map(validate_responses_mode)
+            .transpose()?
+            .flatten(),
     };
     let info: Arc<ProviderInfo> = state
         .registry
@@ -212,6 +225,9 @@ pub struct ProviderPatchBody {
     pub weight: Option<i64>,
     #[serde(default)]
     pub enabled: Option<bool>,
+    /// `native`, `chat` or `auto`.
+    #[serde(default)]
+    pub responses: Option<String>,
 }
 
 #[utoipa::path(patch, path = "/providers/{name}", tag = "providers", security(("bearer" = [])),
@@ -240,6 +256,11 @@ pub async fn update(
         models: body.models,
         weight: body.weight.map(validate_weight).transpose()?,
         enabled: body.enabled,
+        responses: body
+            .responses
+            .as_deref()
+            .map(validate_responses_mode)
+            .transpose()?,
     };
     let name = path.into_inner();
     let before = snapshot_of(&state, &name);

@@ -1,0 +1,290 @@
+//! `ResponseStore`: owns the stored Responses-API responses — saves finished responses,
+//! loads a response or a `previous_response_id` chain for its token, deletes, and expires
+//! them after `responses.retention_days`.
+//!
+//! A response is written as soon as it is finished (not batched): a client continues a
+//! conversation the moment it has the answer. Until the write lands it is served from the
+//! actor's own pending map, so the same instance never misses it; another instance of a
+//! cluster sees it once the insert commits (a few ms).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use sea_orm::DatabaseConnection;
+use serde_json::Value;
+
+use crate::dialect::responses::{
+    as_input_item, new_id, resent_input_item, Context as ResponsesContext,
+};
+use crate::error::ApiError;
+use crate::secrets::MasterKey;
+use crate::settings::ResponsesSettings;
+use crate::store::responses::{self as store, StoredResponse};
+use crate::time::now_ms;
+
+/// Pending writes kept while the database is failing; older ones are dropped past this.
+const MAX_PENDING: usize = 10_000;
+
+pub struct ResponseStore {
+    db: DatabaseConnection,
+    master: MasterKey,
+    settings: ResponsesSettings,
+    /// Finished responses whose insert has not landed yet.
+    pending: HashMap<String, Arc<StoredResponse>>,
+}
+
+impl ResponseStore {
+    pub fn new(
+        db: DatabaseConnection,
+        master: MasterKey,
+        settings: ResponsesSettings,
+    ) -> ResponseStore {
+        ResponseStore {
+            db,
+            master,
+            settings,
+            pending: HashMap::new(),
+        }
+    }
+
+    fn expire(&mut self, ctx: &mut Context<Self>) {
+        let days = i64::from(self.settings.retention_days);
+        let cutoff = now_ms() - days * 86_400_000;
+        let db = self.db.clone();
+        ctx.spawn(
+            async move {
+                match store::delete_older_than(&db, cutoff).await {
+                    Ok(0) => {}
+                    Ok(n) => log::info!("deleted {n} stored responses older than {days} days"),
+                    Err(e) => log::warn!("cannot expire stored responses: {e}"),
+                }
+            }
+            .into_actor(self),
+        );
+    }
+}
+
+impl Actor for ResponseStore {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.run_later(Duration::from_secs(5), |act, ctx| act.expire(ctx));
+        ctx.run_interval(Duration::from_secs(3600), |act, ctx| act.expire(ctx));
+    }
+}
+
+/// Keeps a finished response (the call's `Keep` sends it).
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Save(Arc<StoredResponse>);
+
+impl Handler<Save> for ResponseStore {
+    type Result = ();
+
+    fn handle(&mut self, Save(record): Save, ctx: &mut Context<Self>) {
+        if self.pending.len() >= MAX_PENDING {
+            log::warn!("stored responses: {MAX_PENDING} writes pending; dropping the oldest");
+            if let Some(oldest) = self
+                .pending
+                .values()
+                .min_by_key(|r| r.created_at)
+                .map(|r| r.id.clone())
+            {
+                self.pending.remove(&oldest);
+            }
+        }
+        self.pending.insert(record.id.clone(), record.clone());
+        let (db, master) = (self.db.clone(), self.master.clone());
+        ctx.spawn(
+            async move {
+                (
+                    record.id.clone(),
+                    store::insert(&db, &master, &record).await,
+                )
+            }
+            .into_actor(self)
+            .map(|(id, result), act, _| match result {
+                Ok(()) => {
+                    act.pending.remove(&id);
+                }
+                // Kept pending: this instance still serves it; logged once.
+                Err(e) => log::warn!("cannot store response {id}: {e}"),
+            }),
+        );
+    }
+}
+
+/// What a call that stores its response hands over when it finishes.
+pub struct Keep {
+    pub store: Addr<ResponseStore>,
+    pub token_id: i32,
+    pub ctx: Arc<ResponsesContext>,
+}
+
+impl Keep {
+    /// Stores the finished response object (its own id, or the call's when it has none).
+    pub fn response(self, mut response: Value) {
+        let id = match response["id"].as_str().filter(|id| !id.is_empty()) {
+            Some(id) => id.to_string(),
+            None => {
+                let id = if self.ctx.id.is_empty() {
+                    new_id("resp")
+                } else {
+                    self.ctx.id.clone()
+                };
+                response["id"] = Value::String(id.clone());
+                id
+            }
+        };
+        let input = self.ctx.input.clone();
+        let bytes =
+            (Value::Array(input.clone()).to_string().len() + response.to_string().len()) as i64;
+        self.store.do_send(Save(Arc::new(StoredResponse {
+            id,
+            token_id: self.token_id,
+            previous_id: self.ctx.previous_response_id.clone(),
+            input,
+            response,
+            bytes,
+            created_at: now_ms(),
+        })));
+    }
+}
+
+/// The response `id` if `token_id` owns it (another token's is "not found").
+#[derive(Message)]
+#[rtype(result = "Result<Option<Arc<StoredResponse>>, ApiError>")]
+pub struct Load {
+    pub id: String,
+    pub token_id: i32,
+}
+
+/// 404 for a response that does not exist or is another token's.
+pub fn response_not_found(id: &str) -> ApiError {
+    ApiError::NotFound(format!(
+        "Response with id '{}' not found.",
+        crate::core::text::truncate(id, 100)
+    ))
+}
+
+async fn load(
+    db: &DatabaseConnection,
+    master: &MasterKey,
+    pending: Option<Arc<StoredResponse>>,
+    id: &str,
+    token_id: i32,
+) -> Result<Option<Arc<StoredResponse>>, ApiError> {
+    let found = match pending {
+        Some(r) => Some(r),
+        None => store::get(db, master, id)
+            .await
+            .map_err(|e| ApiError::internal("cannot read a stored response", e))?
+            .map(Arc::new),
+    };
+    Ok(found.filter(|r| r.token_id == token_id))
+}
+
+impl Handler<Load> for ResponseStore {
+    type Result = ResponseFuture<Result<Option<Arc<StoredResponse>>, ApiError>>;
+
+    fn handle(&mut self, msg: Load, _: &mut Context<Self>) -> Self::Result {
+        let (db, master) = (self.db.clone(), self.master.clone());
+        let pending = self.pending.get(&msg.id).cloned();
+        Box::pin(async move { load(&db, &master, pending, &msg.id, msg.token_id).await })
+    }
+}
+
+/// The items a call continuing `id` starts from: every stored response of the chain,
+/// oldest first, its input items then its output items. Refused (400) past
+/// `max_chain_responses` responses or `max_chain_bytes` bytes; 404 when a link is missing
+/// or another token's.
+#[derive(Message)]
+#[rtype(result = "Result<Vec<Value>, ApiError>")]
+pub struct Chain {
+    pub id: String,
+    pub token_id: i32,
+}
+
+impl Handler<Chain> for ResponseStore {
+    type Result = ResponseFuture<Result<Vec<Value>, ApiError>>;
+
+    fn handle(&mut self, msg: Chain, _: &mut Context<Self>) -> Self::Result {
+        let (db, master) = (self.db.clone(), self.master.clone());
+        let pending = self.pending.clone();
+        let (max_links, max_bytes) = (
+            self.settings.max_chain_responses.max(1),
+            self.settings.max_chain_bytes as i64,
+        );
+        Box::pin(async move {
+            let mut links: Vec<Arc<StoredResponse>> = Vec::new();
+            let mut bytes = 0i64;
+            let mut next = Some(msg.id.clone());
+            while let Some(id) = next {
+                if links.len() >= max_links {
+                    return Err(ApiError::invalid_param(
+                        "previous_response_id",
+                        format!(
+                            "the conversation is longer than {max_links} stored responses \
+                             (responses.max_chain_responses); send its items as input instead"
+                        ),
+                    ));
+                }
+                let link = load(&db, &master, pending.get(&id).cloned(), &id, msg.token_id)
+                    .await?
+                    .ok_or_else(|| response_not_found(&id))?;
+                bytes += link.bytes;
+                if bytes > max_bytes {
+                    return Err(ApiError::invalid_param(
+                        "previous_response_id",
+                        format!(
+                            "the conversation's stored items exceed {max_bytes} bytes \
+                             (responses.max_chain_bytes); send its items as input instead"
+                        ),
+                    ));
+                }
+                next = link.previous_id.clone();
+                links.push(link);
+            }
+            let mut items = Vec::new();
+            for link in links.iter().rev() {
+                items.extend(link.input.iter().map(resent_input_item));
+                items.extend(
+                    link.response["output"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(as_input_item),
+                );
+            }
+            Ok(items)
+        })
+    }
+}
+
+/// Deletes the response `id` of `token_id`; whether it existed.
+#[derive(Message)]
+#[rtype(result = "Result<bool, ApiError>")]
+pub struct Delete {
+    pub id: String,
+    pub token_id: i32,
+}
+
+impl Handler<Delete> for ResponseStore {
+    type Result = ResponseFuture<Result<bool, ApiError>>;
+
+    fn handle(&mut self, msg: Delete, _: &mut Context<Self>) -> Self::Result {
+        let was_pending = match self.pending.get(&msg.id) {
+            Some(r) if r.token_id == msg.token_id => self.pending.remove(&msg.id).is_some(),
+            _ => false,
+        };
+        let db = self.db.clone();
+        Box::pin(async move {
+            let deleted = store::delete(&db, &msg.id, msg.token_id)
+                .await
+                .map_err(|e| ApiError::internal("cannot delete a stored response", e))?;
+            Ok(deleted || was_pending)
+        })
+    }
+}

@@ -1,0 +1,96 @@
+//! Stored Responses-API responses: the conversation encrypted with the master key, the
+//! owner token, the chain link and the time in the clear.
+
+use entity::stored_response;
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set};
+use serde_json::Value;
+
+use crate::secrets::MasterKey;
+
+/// One stored response, decrypted.
+#[derive(Debug, Clone)]
+pub struct StoredResponse {
+    pub id: String,
+    pub token_id: i32,
+    pub previous_id: Option<String>,
+    /// The call's own input items.
+    pub input: Vec<Value>,
+    /// The response object.
+    pub response: Value,
+    /// Plaintext size of `input` and `response`, bytes.
+    pub bytes: i64,
+    pub created_at: i64,
+}
+
+pub async fn insert(
+    db: &DatabaseConnection,
+    master: &MasterKey,
+    r: &StoredResponse,
+) -> Result<(), DbErr> {
+    let input = Value::Array(r.input.clone()).to_string();
+    let response = r.response.to_string();
+    let row = stored_response::ActiveModel {
+        id: Set(r.id.clone()),
+        token_id: Set(r.token_id),
+        previous_id: Set(r.previous_id.clone()),
+        input: Set(master.encrypt(&input)),
+        response: Set(master.encrypt(&response)),
+        bytes: Set(r.bytes),
+        created_at: Set(r.created_at),
+    };
+    stored_response::Entity::insert(row).exec(db).await?;
+    Ok(())
+}
+
+/// The response named `id`, if it exists and decrypts.
+pub async fn get(
+    db: &DatabaseConnection,
+    master: &MasterKey,
+    id: &str,
+) -> Result<Option<StoredResponse>, DbErr> {
+    let Some(row) = stored_response::Entity::find_by_id(id.to_string())
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let open = |sealed: &str| -> Result<Value, DbErr> {
+        let plain = master
+            .decrypt(sealed)
+            .map_err(|e| DbErr::Custom(format!("stored response {id}: {e}")))?;
+        serde_json::from_str(&plain)
+            .map_err(|e| DbErr::Custom(format!("stored response {id}: {e}")))
+    };
+    let input = match open(&row.input)? {
+        Value::Array(items) => items,
+        _ => Vec::new(),
+    };
+    Ok(Some(StoredResponse {
+        response: open(&row.response)?,
+        input,
+        id: row.id,
+        token_id: row.token_id,
+        previous_id: row.previous_id,
+        bytes: row.bytes,
+        created_at: row.created_at,
+    }))
+}
+
+/// Deletes the response `id` of `token_id`; whether it existed.
+pub async fn delete(db: &DatabaseConnection, id: &str, token_id: i32) -> Result<bool, DbErr> {
+    let done = stored_response::Entity::delete_many()
+        .filter(stored_response::Column::Id.eq(id))
+        .filter(stored_response::Column::TokenId.eq(token_id))
+        .exec(db)
+        .await?;
+    Ok(done.rows_affected > 0)
+}
+
+/// Deletes responses created before `cutoff_ms`; how many.
+pub async fn delete_older_than(db: &DatabaseConnection, cutoff_ms: i64) -> Result<u64, DbErr> {
+    let done = stored_response::Entity::delete_many()
+        .filter(stored_response::Column::CreatedAt.lt(cutoff_ms))
+        .exec(db)
+        .await?;
+    Ok(done.rows_affected)
+}
