@@ -39,7 +39,7 @@ fn claude_code() -> Option<PathBuf> {
 
 /// The child's output once it exits; killed (and the test failed) past `limit`, so a client
 /// that waits for a network this machine does not have cannot hang the suite.
-fn wait_at_most(mut child: Child, limit: Duration) -> Output {
+pub fn wait_at_most(mut child: Child, limit: Duration) -> Output {
     let started = Instant::now();
     while child.try_wait().expect("wait for Claude Code").is_none() {
         if started.elapsed() > limit {

@@ -22,5 +22,6 @@ mod observability;
 mod openapi;
 mod prompt_bounds;
 mod proxy;
+mod responses;
 mod sdk;
 mod upstream_wire;
