@@ -213,6 +213,43 @@ async fn run(secs: f64) {
         format!("{rss_idle:.1} / {rss_streams:.1}"),
         "goal ≤ 50 / ≤ 200".into(),
     ));
+
+    eprintln!("Responses API ...");
+    // The same call as a Responses request, translated to Chat Completions: what the third
+    // dialect costs over a pass-through chat call (store false, and stored).
+    let responses = |store: bool| {
+        Rc::new(request(
+            "POST",
+            "/v1/responses",
+            &token,
+            &format!(
+                r#"{{"model":"gpt-4o-mini","input":"Hello, how are you today?","max_output_tokens":16,"store":{store}}}"#
+            ),
+        ))
+    };
+    if call_once(&gw.addr, &responses(false)).await.status == 200 {
+        for store in [false, true] {
+            throughput(&gw.addr, responses(store), 16, 1.0).await;
+            let (chat, resp) = throughput_ab(
+                (&gw.addr, plain.clone()),
+                (&gw.addr, responses(store)),
+                secs / 2.0,
+                3,
+            )
+            .await;
+            rows.push(Row(
+                format!(
+                    "gateway calls/s, chat / responses translated to chat, store {store} (median of 3)"
+                ),
+                "".into(),
+                format!("{chat:.0} / {resp:.0}"),
+                format!("responses at {:.0} % of chat", resp / chat * 100.0),
+            ));
+        }
+    } else {
+        eprintln!("(this build has no /v1/responses)");
+    }
+
     drop(gw);
 
     eprintln!("accounting off ...");

@@ -2,12 +2,15 @@
 //! loads a response or a `previous_response_id` chain for its token, deletes, and expires
 //! them after `responses.retention_days`.
 //!
-//! A response is written as soon as it is finished (not batched): a client continues a
-//! conversation the moment it has the answer. Until the write lands it is served from the
-//! actor's own pending map, so the same instance never misses it; another instance of a
-//! cluster sees it once the insert commits (a few ms).
+//! A response is written as soon as it is finished — a client continues a conversation the
+//! moment it has the answer — by group commit: while one write is in flight, the responses
+//! finished meanwhile wait and go together in the next (one statement, at most
+//! `WRITE_BATCH`), so the database keeps up with any call rate at one write's latency.
+//! Until its write lands a response is served from the actor's own pending map, so the same
+//! instance never misses it; another instance of a cluster sees it once the write commits
+//! (a few ms).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,6 +29,8 @@ use crate::time::now_ms;
 
 /// Pending writes kept while the database is failing; older ones are dropped past this.
 const MAX_PENDING: usize = 10_000;
+/// Most responses one write carries.
+const WRITE_BATCH: usize = 256;
 
 pub struct ResponseStore {
     db: DatabaseConnection,
@@ -33,6 +38,12 @@ pub struct ResponseStore {
     settings: ResponsesSettings,
     /// Finished responses whose insert has not landed yet.
     pending: HashMap<String, Arc<StoredResponse>>,
+    /// Finished responses waiting for the next write.
+    queue: Vec<Arc<StoredResponse>>,
+    /// A write is in flight.
+    writing: bool,
+    /// Responses deleted while their insert was in flight: deleted again once it lands.
+    deleted_pending: HashSet<String>,
 }
 
 impl ResponseStore {
@@ -46,6 +57,9 @@ impl ResponseStore {
             master,
             settings,
             pending: HashMap::new(),
+            queue: Vec::new(),
+            writing: false,
+            deleted_pending: HashSet::new(),
         }
     }
 
@@ -93,25 +107,60 @@ impl Handler<Save> for ResponseStore {
                 .map(|r| r.id.clone())
             {
                 self.pending.remove(&oldest);
+                self.queue.retain(|r| r.id != oldest);
             }
         }
         self.pending.insert(record.id.clone(), record.clone());
+        self.queue.push(record);
+        self.write(ctx);
+    }
+}
+
+impl ResponseStore {
+    /// Starts a write of what waits, unless one is in flight (it starts the next).
+    fn write(&mut self, ctx: &mut Context<Self>) {
+        if self.writing || self.queue.is_empty() {
+            return;
+        }
+        self.writing = true;
+        let take = self.queue.len().min(WRITE_BATCH);
+        let batch: Vec<Arc<StoredResponse>> = self.queue.drain(..take).collect();
         let (db, master) = (self.db.clone(), self.master.clone());
         ctx.spawn(
             async move {
-                (
-                    record.id.clone(),
-                    store::insert(&db, &master, &record).await,
-                )
+                let result = store::insert_many(&db, &master, &batch).await;
+                (batch, result)
             }
             .into_actor(self)
-            .map(|(id, result), act, _| match result {
-                Ok(()) => {
-                    act.pending.remove(&id);
+            .map(|(batch, result), act, ctx| {
+                act.writing = false;
+                match result {
+                    Ok(()) => {
+                        for record in batch {
+                            act.pending.remove(&record.id);
+                            if act.deleted_pending.remove(&record.id) {
+                                act.delete_landed(record, ctx);
+                            }
+                        }
+                    }
+                    // Kept pending: this instance still serves them; not retried.
+                    Err(e) => log::warn!("cannot store {} responses: {e}", batch.len()),
                 }
-                // Kept pending: this instance still serves it; logged once.
-                Err(e) => log::warn!("cannot store response {id}: {e}"),
+                act.write(ctx);
             }),
+        );
+    }
+
+    /// A response deleted while its write was in flight: deletes what just landed.
+    fn delete_landed(&mut self, record: Arc<StoredResponse>, ctx: &mut Context<Self>) {
+        let db = self.db.clone();
+        ctx.spawn(
+            async move {
+                if let Err(e) = store::delete(&db, &record.id, record.token_id).await {
+                    log::warn!("cannot delete stored response {}: {e}", record.id);
+                }
+            }
+            .into_actor(self),
         );
     }
 }
@@ -276,7 +325,10 @@ impl Handler<Delete> for ResponseStore {
 
     fn handle(&mut self, msg: Delete, _: &mut Context<Self>) -> Self::Result {
         let was_pending = match self.pending.get(&msg.id) {
-            Some(r) if r.token_id == msg.token_id => self.pending.remove(&msg.id).is_some(),
+            Some(r) if r.token_id == msg.token_id => {
+                self.deleted_pending.insert(msg.id.clone());
+                self.pending.remove(&msg.id).is_some()
+            }
             _ => false,
         };
         let db = self.db.clone();

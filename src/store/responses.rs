@@ -2,6 +2,7 @@
 //! owner token, the chain link and the time in the clear.
 
 use entity::stored_response;
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set};
 use serde_json::Value;
 
@@ -22,23 +23,36 @@ pub struct StoredResponse {
     pub created_at: i64,
 }
 
-pub async fn insert(
+/// Writes finished responses in one statement; one whose id is stored already is left as
+/// it is.
+pub async fn insert_many(
     db: &DatabaseConnection,
     master: &MasterKey,
-    r: &StoredResponse,
+    responses: &[std::sync::Arc<StoredResponse>],
 ) -> Result<(), DbErr> {
-    let input = Value::Array(r.input.clone()).to_string();
-    let response = r.response.to_string();
-    let row = stored_response::ActiveModel {
-        id: Set(r.id.clone()),
-        token_id: Set(r.token_id),
-        previous_id: Set(r.previous_id.clone()),
-        input: Set(master.encrypt(&input)),
-        response: Set(master.encrypt(&response)),
-        bytes: Set(r.bytes),
-        created_at: Set(r.created_at),
-    };
-    stored_response::Entity::insert(row).exec(db).await?;
+    if responses.is_empty() {
+        return Ok(());
+    }
+    let rows = responses.iter().map(|r| {
+        let input = Value::Array(r.input.clone()).to_string();
+        stored_response::ActiveModel {
+            id: Set(r.id.clone()),
+            token_id: Set(r.token_id),
+            previous_id: Set(r.previous_id.clone()),
+            input: Set(master.encrypt(&input)),
+            response: Set(master.encrypt(&r.response.to_string())),
+            bytes: Set(r.bytes),
+            created_at: Set(r.created_at),
+        }
+    });
+    stored_response::Entity::insert_many(rows)
+        .on_conflict(
+            OnConflict::column(stored_response::Column::Id)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
     Ok(())
 }
 
