@@ -144,7 +144,92 @@ fn main() {
 
 struct Row(String, String, String, String);
 
+/// `BENCH_COMPARE_BIN=<another gateway-zero>`: this build and that one side by side in one
+/// run — both started at once against one mock, every phase alternating between them
+/// (throughput 5 rounds, latency at 100 and 1,000 calls/s 5 rounds each, streams 3 rounds),
+/// medians reported. Before/after comparisons no longer depend on the machine's drift
+/// between two runs.
+async fn compare(secs: f64, other: &str) {
+    let mock = start_mock();
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let this = std::env::var("BENCH_GATEWAY_BIN").unwrap_or_else(|_| procs::GATEWAY_BIN.into());
+    let (a, _) = procs::start_gateway_bin(&this, dir_a.path(), &[]);
+    let (b, _) = procs::start_gateway_bin(other, dir_b.path(), &[]);
+    let (ta, tb) = (
+        provision(&a.addr, &mock.addr).await,
+        provision(&b.addr, &mock.addr).await,
+    );
+    let (ra, rb) = (
+        Rc::new(chat_request(&ta, "gpt-4o-mini", 16, false, "")),
+        Rc::new(chat_request(&tb, "gpt-4o-mini", 16, false, "")),
+    );
+    throughput(&a.addr, ra.clone(), 16, 1.0).await;
+    throughput(&b.addr, rb.clone(), 16, 1.0).await;
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let mut rows: Vec<(String, String, String)> = Vec::new();
+    eprintln!("throughput ...");
+    let (qa, qb) = throughput_ab((&a.addr, ra.clone()), (&b.addr, rb.clone()), secs / 2.0, 5).await;
+    rows.push((
+        "calls/s, 64 connections (median of 5)".into(),
+        format!("{qa:.0}"),
+        format!("{qb:.0}"),
+    ));
+    for rate in [100u64, 1000] {
+        eprintln!("latency at {rate} calls/s ...");
+        let (mut a50, mut a99, mut b50, mut b99) = (vec![], vec![], vec![], vec![]);
+        for _ in 0..5 {
+            let (p50, p99) = latency_at_rate(&a.addr, ra.clone(), rate, secs / 2.0).await;
+            a50.push(p50);
+            a99.push(p99);
+            let (p50, p99) = latency_at_rate(&b.addr, rb.clone(), rate, secs / 2.0).await;
+            b50.push(p50);
+            b99.push(p99);
+        }
+        rows.push((
+            format!("latency p50 / p99 at {rate} calls/s (ms, medians of 5)"),
+            format!("{:.3} / {:.3}", median(a50), median(a99)),
+            format!("{:.3} / {:.3}", median(b50), median(b99)),
+        ));
+    }
+    eprintln!("streams ...");
+    let (sa, sb) = (
+        chat_request(&ta, "gpt-4o-mini", 200, true, ""),
+        chat_request(&tb, "gpt-4o-mini", 200, true, ""),
+    );
+    let (mut af, mut at, mut bf, mut bt) = (vec![], vec![], vec![], vec![]);
+    for _ in 0..3 {
+        let (f, t, _) = stream_times(&a.addr, &sa, 50).await;
+        af.push(f);
+        at.push(t);
+        let (f, t, _) = stream_times(&b.addr, &sb, 50).await;
+        bf.push(f);
+        bt.push(t);
+    }
+    rows.push((
+        "stream: first chunk / 200-token total (ms, medians of 3)".into(),
+        format!("{:.3} / {:.3}", median(af), median(at)),
+        format!("{:.3} / {:.3}", median(bf), median(bt)),
+    ));
+    rows.push((
+        "RSS after the runs (MB)".into(),
+        format!("{:.1}", rss_mb(a.child.id())),
+        format!("{:.1}", rss_mb(b.child.id())),
+    ));
+    println!();
+    println!("| measure | this build | {other} |");
+    println!("|---|---|---|");
+    for (m, x, y) in rows {
+        println!("| {m} | {x} | {y} |");
+    }
+}
+
 async fn run(secs: f64) {
+    if let Ok(other) = std::env::var("BENCH_COMPARE_BIN") {
+        return compare(secs, &other).await;
+    }
     let mut rows: Vec<Row> = Vec::new();
     let mock = start_mock();
     let dir = tempfile::tempdir().unwrap();

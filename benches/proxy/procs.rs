@@ -72,9 +72,18 @@ pub fn start_mock() -> Proc {
 
 /// Starts the gateway; returns it and how long it took until it listened.
 pub fn start_gateway(dir: &std::path::Path, extra: &[(&str, &str)]) -> (Proc, Duration) {
-    let started = Instant::now();
     // BENCH_GATEWAY_BIN measures another build (an older commit's, for before/after).
     let bin = std::env::var("BENCH_GATEWAY_BIN").unwrap_or_else(|_| GATEWAY_BIN.to_string());
+    start_gateway_bin(&bin, dir, extra)
+}
+
+/// Starts the gateway binary `bin`.
+pub fn start_gateway_bin(
+    bin: &str,
+    dir: &std::path::Path,
+    extra: &[(&str, &str)],
+) -> (Proc, Duration) {
+    let started = Instant::now();
     let mut cmd = Command::new(bin);
     cmd.current_dir(dir)
         .env(
