@@ -70,7 +70,7 @@ async fn call(gw: &Gateway, token: &str, body: &Value) -> u16 {
     status.as_u16()
 }
 
-async fn settled_row(db: &DatabaseConnection, id: i32, calls: usize) -> token::Model {
+pub(crate) async fn settled_row(db: &DatabaseConnection, id: i32, calls: usize) -> token::Model {
     eventually(Duration::from_secs(5), || async {
         let n = request_log::Entity::find()
             .filter(request_log::Column::TokenId.eq(id))

@@ -45,7 +45,10 @@ async fn a_recovered_key_serves_on_every_instance() {
         (sa == 200 && sb == 200).then_some(())
     })
     .await;
-    assert!(traded.is_some(), "both instances serve within 5 s of the recovery");
+    assert!(
+        traded.is_some(),
+        "both instances serve within 5 s of the recovery"
+    );
     for i in 0..10 {
         let gw = if i % 2 == 0 { &a } else { &b };
         let (status, body) = gw.post("/v1/chat/completions", &token, &chat("m")).await;

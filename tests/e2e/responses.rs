@@ -7,13 +7,13 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use entity::{request_log, stored_response, token};
+use entity::{request_log, stored_response};
 use futures::future::join_all;
 use futures::StreamExt;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{json, Value};
 
-use crate::budgets::{price, token_with};
+use crate::budgets::{price, settled_row, token_with};
 use crate::harness::*;
 use crate::sdk::{run_check, sdk_ready};
 
@@ -257,25 +257,6 @@ async fn a_chain_longer_than_the_bound_is_refused() {
     );
 }
 
-async fn settled(db: &DatabaseConnection, id: i32, calls: usize) -> token::Model {
-    eventually(Duration::from_secs(5), || async {
-        let n = request_log::Entity::find()
-            .filter(request_log::Column::TokenId.eq(id))
-            .all(db)
-            .await
-            .unwrap_or_default()
-            .len();
-        (n >= calls).then_some(())
-    })
-    .await
-    .unwrap_or_else(|| panic!("{calls} log rows expected"));
-    token::Entity::find_by_id(id)
-        .one(db)
-        .await
-        .unwrap()
-        .unwrap()
-}
-
 /// Budgets hold on `/v1/responses` as on the other routes, for each provider type: with
 /// `max_output_tokens` absent, larger than the budget, and streamed, one by one and 12 at
 /// once. The `*-long` models write 4096 tokens unless capped.
@@ -320,7 +301,7 @@ async fn budgets_hold_on_the_responses_route() {
                     assert!(text.contains("response.incomplete"), "{text}");
                 }
             }
-            let row = settled(&db, id, calls).await;
+            let row = settled_row(&db, id, calls).await;
             // 12 at once on a fresh token.
             let (id2, token2) = token_with(&gw, limits.clone()).await;
             let burst = (0..12).map(|i| {
@@ -333,7 +314,7 @@ async fn budgets_hold_on_the_responses_route() {
                 statuses.iter().all(|s| *s == 200 || *s == 429),
                 "{statuses:?}"
             );
-            let row2 = settled(&db, id2, 12).await;
+            let row2 = settled_row(&db, id2, 12).await;
             for r in [row, row2] {
                 if limits.get("max_tokens").is_some() {
                     assert!(

@@ -1,7 +1,6 @@
 //! The Anthropic side of the mock: the Messages API, whole and streamed.
 
 use super::*;
-use openai::mock_opt;
 
 /// Anthropic's Messages API. Answers with a tool call when tools are offered and the last
 /// user turn holds no tool result, else with text; a thinking block first when `thinking`
@@ -157,19 +156,7 @@ pub(crate) async fn messages_reply(call: Call<'_>, state: &Shared) -> Reply {
             "usage": {"output_tokens": output}}),
     ));
     events.push(event("message_stop", json!({"type": "message_stop"})));
-    if let Some(cut) = fault.as_ref().and_then(|f| f.cut_after_chunks) {
-        events.truncate(cut);
-    }
-    let delay = fault
-        .and_then(|f| f.chunk_delay_ms)
-        .unwrap_or_else(|| mock_opt(&body, "chunk_delay_ms"));
-    Reply {
-        status: 200,
-        content_type: "text/event-stream",
-        parts: events,
-        chunk_delay: Duration::from_millis(delay),
-        headers: Vec::new(),
-    }
+    Reply::sse(events, fault.as_ref(), &body)
 }
 
 pub(crate) fn anthropic_error(status: u16, kind: &str, message: &str) -> Reply {

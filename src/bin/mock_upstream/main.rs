@@ -174,6 +174,24 @@ impl Reply {
         }
     }
 
+    /// A stream of `events`, cut after the fault's `cut_after_chunks` and paced by its
+    /// `chunk_delay_ms` (else the body's `mock.chunk_delay_ms`).
+    fn sse(mut events: Vec<Bytes>, fault: Option<&Fault>, body: &Value) -> Reply {
+        if let Some(cut) = fault.and_then(|f| f.cut_after_chunks) {
+            events.truncate(cut);
+        }
+        let delay = fault
+            .and_then(|f| f.chunk_delay_ms)
+            .unwrap_or_else(|| openai::mock_opt(body, "chunk_delay_ms"));
+        Reply {
+            status: 200,
+            content_type: "text/event-stream",
+            parts: events,
+            chunk_delay: Duration::from_millis(delay),
+            headers: Vec::new(),
+        }
+    }
+
     fn error(status: u16, message: &str) -> Reply {
         Reply::json(
             status,

@@ -277,21 +277,7 @@ pub(crate) async fn chat_reply(call: Call<'_>, state: &Shared) -> Reply {
         events.push(Bytes::from(format!("data: {u}\n\n")));
     }
     events.push(Bytes::from_static(b"data: [DONE]\n\n"));
-    if let Some(cut) = fault.as_ref().and_then(|f| f.cut_after_chunks) {
-        events.truncate(cut);
-    }
-    Reply {
-        status: 200,
-        content_type: "text/event-stream",
-        parts: events,
-        chunk_delay: Duration::from_millis(
-            fault
-                .as_ref()
-                .and_then(|f| f.chunk_delay_ms)
-                .unwrap_or_else(|| mock_opt(&body, "chunk_delay_ms")),
-        ),
-        headers: Vec::new(),
-    }
+    Reply::sse(events, fault.as_ref(), &body)
 }
 
 pub(crate) fn embeddings_reply(call: Call<'_>, state: &Shared) -> Reply {

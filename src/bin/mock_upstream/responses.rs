@@ -3,12 +3,9 @@
 //! first offered function tool while the last input item is no tool output; whole or
 //! streamed with the real event sequence.
 
-use std::time::Duration;
-
 use bytes::Bytes;
 use serde_json::{json, Value};
 
-use crate::openai::mock_opt;
 use crate::{arrive, Call, Reply, Shared};
 
 pub(crate) async fn responses_reply(call: Call<'_>, state: &Shared) -> Reply {
@@ -154,17 +151,5 @@ pub(crate) async fn responses_reply(call: Call<'_>, state: &Shared) -> Reply {
         "response.completed"
     };
     emit(end, json!({"response": response}));
-    if let Some(cut) = fault.as_ref().and_then(|f| f.cut_after_chunks) {
-        events.truncate(cut);
-    }
-    Reply {
-        status: 200,
-        content_type: "text/event-stream",
-        parts: events,
-        chunk_delay: Duration::from_millis(
-            mock_opt(&body, "chunk_delay_ms")
-                .max(fault.and_then(|f| f.chunk_delay_ms).unwrap_or(0)),
-        ),
-        headers: Vec::new(),
-    }
+    Reply::sse(events, fault.as_ref(), &body)
 }
