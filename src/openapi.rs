@@ -54,7 +54,7 @@ impl Modify for Security {
         admin::redirects::list, admin::redirects::put, admin::redirects::delete,
         admin::prices::list, admin::prices::put, admin::prices::delete,
         admin::logs::list, admin::logs::get,
-        admin::metrics::summary, admin::metrics::models_distribution,
+        admin::metrics::summary, admin::metrics::models_distribution, admin::metrics::series,
         admin::admin_keys::list, admin::admin_keys::create, admin::admin_keys::delete,
         admin::audit::list,
     ),

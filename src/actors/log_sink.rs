@@ -346,6 +346,26 @@ impl Handler<Summarize> for LogSink {
     }
 }
 
+/// The last `window_minutes` as a series of steps of `step_ms`.
+#[derive(Message)]
+#[rtype(result = "Result<Vec<summary::Point>, String>")]
+pub struct Series {
+    pub window_minutes: i64,
+    pub step_ms: i64,
+}
+
+impl Handler<Series> for LogSink {
+    type Result = ResponseActFuture<Self, Result<Vec<summary::Point>, String>>;
+
+    fn handle(&mut self, msg: Series, ctx: &mut Context<Self>) -> Self::Result {
+        self.read_fresh(ctx, move |db| async move {
+            let now = now_ms();
+            let since = summary::window_start(now, msg.window_minutes);
+            summary::series(&db, since, now, msg.step_ms).await
+        })
+    }
+}
+
 /// Per-model totals of the last `window_minutes`, most requested first.
 #[derive(Message)]
 #[rtype(result = "Result<Vec<summary::Group>, String>")]

@@ -275,6 +275,87 @@ pub async fn latency_quantile(
     Ok(quantile(&slots, q))
 }
 
+/// One step of a time series.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Point {
+    /// The step's first millisecond.
+    pub at: i64,
+    pub totals: Totals,
+    /// The latency histogram of the step, (slot, count) in slot order.
+    pub latency: Vec<(i32, i64)>,
+}
+
+/// The window starting at `since` (a minute) cut into steps of `step_ms` (a whole number of
+/// minutes, or of hours past two days, when the hourly rollups are read): each step's
+/// totals and latency histogram. Steps without calls are there, empty.
+pub async fn series(
+    db: &DatabaseConnection,
+    since: i64,
+    now: i64,
+    step_ms: i64,
+) -> Result<Vec<Point>, DbErr> {
+    let backend = db.get_database_backend();
+    let hourly = now - since > 2 * 86_400_000;
+    let resolution = if hourly {
+        super::rollups::Resolution::Hour
+    } else {
+        super::rollups::Resolution::Minute
+    };
+    let from = resolution.bucket(since);
+    let unit = if hourly { 3_600_000 } else { 60_000 };
+    let step_ms = ((step_ms.max(1) + unit - 1) / unit) * unit;
+    let steps = ((now - from) / step_ms + 1).clamp(1, 10_000) as usize;
+    let mut points: Vec<Point> = (0..steps)
+        .map(|i| Point {
+            at: from + i as i64 * step_ms,
+            ..Point::default()
+        })
+        .collect();
+    let index = |bucket: i64| (((bucket - from) / step_ms).max(0) as usize).min(steps - 1);
+    let select: Vec<String> = SUMS.iter().map(|c| sum(c)).collect();
+    let sql = format!(
+        "SELECT bucket, {} FROM {} WHERE {} GROUP BY bucket",
+        select.join(", "),
+        resolution.request_table(),
+        range(backend)
+    );
+    let rows = db
+        .query_all(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [Value::from(from), Value::from(i64::MAX)],
+        ))
+        .await?;
+    for row in &rows {
+        let bucket: i64 = row.try_get("", "bucket")?;
+        points[index(bucket)].totals.add(&Totals::read(row)?);
+    }
+    let sql = format!(
+        "SELECT bucket, slot, {} FROM {} WHERE {} GROUP BY bucket, slot",
+        sum("count"),
+        resolution.latency_table(),
+        range(backend)
+    );
+    let rows = db
+        .query_all(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [Value::from(from), Value::from(i64::MAX)],
+        ))
+        .await?;
+    let mut histograms: Vec<BTreeMap<i32, i64>> = vec![BTreeMap::new(); steps];
+    for row in &rows {
+        let bucket: i64 = row.try_get("", "bucket")?;
+        *histograms[index(bucket)]
+            .entry(row.try_get::<i32>("", "slot")?)
+            .or_default() += get(row, "count")?;
+    }
+    for (point, histogram) in points.iter_mut().zip(histograms) {
+        point.latency = histogram.into_iter().collect();
+    }
+    Ok(points)
+}
+
 /// The quantile of a histogram given as (slot, count) in slot order.
 pub fn quantile(slots: &[(i32, i64)], q: f64) -> Option<f64> {
     let total: i64 = slots.iter().map(|(_, n)| n).sum();

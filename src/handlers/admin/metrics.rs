@@ -5,13 +5,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::mailbox;
-use crate::actors::log_sink::{Distribution, Summarize};
+use crate::actors::log_sink::{Distribution, Series, Summarize};
 use crate::core::money::Money;
 use crate::error::ApiError;
 use crate::handlers::extract::AdminAuth;
 use crate::handlers::schemas::ErrorBody;
 use crate::state::AppState;
-use crate::store::summary::Group;
+use crate::store::summary::{quantile, Group};
 use crate::time::to_rfc3339;
 
 #[derive(Deserialize, IntoParams)]
@@ -189,5 +189,74 @@ pub async fn models_distribution(
     Ok(HttpResponse::Ok().json(ModelsDistribution {
         window_minutes,
         items,
+    }))
+}
+
+#[derive(Serialize, Deserialize, ToSchema, Debug)]
+pub struct SeriesPoint {
+    /// The step's start.
+    pub at: String,
+    pub requests: i64,
+    pub errors: i64,
+    pub avg_latency_ms: Option<f64>,
+    /// From the latency histogram: the upper bound of the slot (at most 19 % high).
+    pub p50_latency_ms: Option<f64>,
+    pub p95_latency_ms: Option<f64>,
+    pub total_tokens: i64,
+    /// USD.
+    pub amount: f64,
+}
+
+#[derive(Serialize, Deserialize, ToSchema, Debug)]
+pub struct MetricsSeries {
+    pub window_minutes: i64,
+    pub step_seconds: i64,
+    pub points: Vec<SeriesPoint>,
+}
+
+/// `GET /admin/metrics/series?window_minutes=60`: the window in about 60 steps (whole
+/// minutes; whole hours past two days) — requests, errors, latency p50/p95, tokens and
+/// spend per step, for the console's charts. Read from the rollups like the summary.
+#[utoipa::path(get, path = "/admin/metrics/series", tag = "admin", security(("bearer" = [])),
+    params(WindowQuery),
+    responses((status = 200, body = MetricsSeries), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn series(
+    _: AdminAuth,
+    query: web::Query<WindowQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let window_minutes = window(&query)?;
+    let step_ms = (window_minutes * 60_000 / 60).max(60_000) / 60_000 * 60_000;
+    let points = state
+        .logs
+        .send(Series {
+            window_minutes,
+            step_ms,
+        })
+        .await
+        .map_err(mailbox)?
+        .map_err(|e| ApiError::internal("cannot read metrics", e))?;
+    let step_seconds = points
+        .windows(2)
+        .next()
+        .map_or(step_ms / 1000, |w| (w[1].at - w[0].at) / 1000);
+    let points = points
+        .into_iter()
+        .map(|p| SeriesPoint {
+            at: to_rfc3339(p.at),
+            requests: p.totals.requests,
+            errors: p.totals.errors,
+            avg_latency_ms: ratio(p.totals.latency_sum_ms, p.totals.requests),
+            p50_latency_ms: quantile(&p.latency, 0.5),
+            p95_latency_ms: quantile(&p.latency, 0.95),
+            total_tokens: p.totals.total_tokens,
+            amount: Money::from_nanos(p.totals.amount_nano).usd(),
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(MetricsSeries {
+        window_minutes,
+        step_seconds,
+        points,
     }))
 }
