@@ -15,7 +15,7 @@ use crate::actors::provider_registry::{ProviderRegistry, Reload, SyncRouting};
 use crate::actors::response_store::ResponseStore;
 use crate::actors::usage_ledger::{price_book, ReturnLeases, SyncTokens, UsageLedger};
 use crate::error::ApiError;
-use crate::handlers::{admin, auth, client, messages, ops, responses, support, token};
+use crate::handlers::{admin, auth, client, console, messages, ops, responses, support, token};
 use crate::routing::table::{RoutingTable, SharedRouting};
 use crate::secrets::MasterKey;
 use crate::settings::Settings;
@@ -137,6 +137,7 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
                 cors.unwrap_or_default(),
             ))
             .configure(routes)
+            .configure(console::routes)
     })
     .workers(workers)
     // Stream chunks must leave at once, not wait for the previous segment's ACK.
@@ -299,6 +300,7 @@ route_table! {
     "/admin/logs/requests/{id}" => { get: admin::logs::get },
     "/admin/metrics/summary" => { get: admin::metrics::summary },
     "/admin/metrics/models-distribution" => { get: admin::metrics::models_distribution },
+    "/admin/metrics/series" => { get: admin::metrics::series },
     "/admin/admin-keys" => { get: admin::admin_keys::list, post: admin::admin_keys::create },
     "/admin/admin-keys/{fingerprint}" => { delete: admin::admin_keys::delete },
     "/admin/audit" => { get: admin::audit::list },

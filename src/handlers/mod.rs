@@ -5,6 +5,7 @@ pub mod anthropic_body;
 pub mod auth;
 pub mod call;
 pub mod client;
+pub mod console;
 pub mod extract;
 pub mod messages;
 pub mod openai_body;
