@@ -44,7 +44,7 @@ impl Call {
 }
 
 /// Percent-encodes a path segment or query value.
-fn enc(text: &str) -> String {
+pub(crate) fn enc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for b in text.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
@@ -120,7 +120,9 @@ fn price_body(f: PriceFields) -> Value {
 fn plan(command: AdminCommand) -> Result<Call, String> {
     use table::View as V;
     Ok(match command {
-        AdminCommand::Login { .. } | AdminCommand::Logout => unreachable!("handled before"),
+        AdminCommand::Login { .. } | AdminCommand::Logout | AdminCommand::Tui { .. } => {
+            unreachable!("handled before")
+        }
         AdminCommand::Providers(c) => match c {
             ProviderCmd::List => Call::new(Method::GET, "/providers", V::Providers),
             ProviderCmd::Show { name } => Call::new(
@@ -374,6 +376,10 @@ pub async fn run(settings: &Settings, args: AdminArgs) -> Result<(), String> {
         .token
         .or_else(|| session.map(|s| s.session_token))
         .ok_or("not logged in: run `gateway-zero admin login` or pass --token")?;
+    if let AdminCommand::Tui { refresh_secs } = args.command {
+        let refresh = std::time::Duration::from_secs(refresh_secs.clamp(1, 3600));
+        return super::tui::run(http, url, bearer, refresh).await;
+    }
     let call = plan(args.command)?;
     let mut answer = http
         .call(call.method, &url, &call.path, Some(&bearer), call.body)

@@ -65,6 +65,13 @@ pub enum AdminCommand {
     /// The audit trail of admin changes.
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// A live dashboard in the terminal: traffic, latency, key health, top tokens, recent
+    /// calls (tab / arrows move between panes, q quits).
+    Tui {
+        /// Seconds between refreshes.
+        #[arg(long, default_value_t = 2)]
+        refresh_secs: u64,
+    },
 }
 
 #[derive(Args, Debug, Default)]

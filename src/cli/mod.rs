@@ -6,6 +6,7 @@ mod admin_args;
 mod http;
 pub mod login;
 mod table;
+mod tui;
 
 use std::path::PathBuf;
 
