@@ -12,6 +12,7 @@ mod cluster;
 mod cluster_accounts;
 mod cluster_keys;
 mod cluster_limits;
+mod console;
 mod dialects;
 mod errors;
 mod hostile;

@@ -26,15 +26,21 @@ pub fn sdk_ready(module: &str, required_by: &str) -> bool {
 
 /// Runs a check script from tests/sdk with `args`; fails the test with its output.
 pub fn run_check(script: &str, args: &[&str]) {
-    let path = format!("{}/tests/sdk/{script}", env!("CARGO_MANIFEST_DIR"));
+    run_script(&format!("tests/sdk/{script}"), args);
+}
+
+/// Runs the Python script at `path` (relative to the crate) with `args`; fails the test
+/// with its output.
+pub fn run_script(path: &str, args: &[&str]) {
+    let full = format!("{}/{path}", env!("CARGO_MANIFEST_DIR"));
     let out = std::process::Command::new("python3")
-        .arg(&path)
+        .arg(&full)
         .args(args)
         .output()
         .expect("run python3");
     assert!(
         out.status.success(),
-        "{script} failed:\n{}\n{}",
+        "{path} failed:\n{}\n{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
