@@ -51,6 +51,21 @@ fn get(row: &QueryResult, col: &str) -> Result<i64, DbErr> {
     row.try_get::<i64>("", col)
 }
 
+/// The rows of `sql`, whose two placeholders are a bucket range (see `range`).
+async fn in_range(
+    db: &DatabaseConnection,
+    sql: String,
+    from: i64,
+    to: i64,
+) -> Result<Vec<QueryResult>, DbErr> {
+    db.query_all(Statement::from_sql_and_values(
+        db.get_database_backend(),
+        sql,
+        [Value::from(from), Value::from(to)],
+    ))
+    .await
+}
+
 /// `bucket >= from AND bucket < to` in the backend's placeholders.
 fn range(backend: DbBackend) -> &'static str {
     match backend {
@@ -118,13 +133,7 @@ pub async fn cells(
             resolution.request_table(),
             range(backend)
         );
-        let rows = db
-            .query_all(Statement::from_sql_and_values(
-                backend,
-                sql,
-                [Value::from(from), Value::from(to)],
-            ))
-            .await?;
+        let rows = in_range(db, sql, from, to).await?;
         for row in &rows {
             let key = (row.try_get("", "provider")?, row.try_get("", "model")?);
             out.entry(key).or_default().add(&Totals::read(row)?);
@@ -221,13 +230,7 @@ pub async fn top_tokens(
         sum("amount_nano"),
         range(backend),
     );
-    let rows = db
-        .query_all(Statement::from_sql_and_values(
-            backend,
-            sql,
-            [Value::from(token_bucket(since)), Value::from(i64::MAX)],
-        ))
-        .await?;
+    let rows = in_range(db, sql, token_bucket(since), i64::MAX).await?;
     rows.iter()
         .map(|row| {
             Ok(Group {
@@ -260,13 +263,7 @@ pub async fn latency_quantile(
             resolution.latency_table(),
             range(backend)
         );
-        let rows = db
-            .query_all(Statement::from_sql_and_values(
-                backend,
-                sql,
-                [Value::from(from), Value::from(to)],
-            ))
-            .await?;
+        let rows = in_range(db, sql, from, to).await?;
         for row in &rows {
             *slots.entry(row.try_get::<i32>("", "slot")?).or_default() += get(row, "count")?;
         }
@@ -319,13 +316,7 @@ pub async fn series(
         resolution.request_table(),
         range(backend)
     );
-    let rows = db
-        .query_all(Statement::from_sql_and_values(
-            backend,
-            sql,
-            [Value::from(from), Value::from(i64::MAX)],
-        ))
-        .await?;
+    let rows = in_range(db, sql, from, i64::MAX).await?;
     for row in &rows {
         let bucket: i64 = row.try_get("", "bucket")?;
         points[index(bucket)].totals.add(&Totals::read(row)?);
@@ -336,13 +327,7 @@ pub async fn series(
         resolution.latency_table(),
         range(backend)
     );
-    let rows = db
-        .query_all(Statement::from_sql_and_values(
-            backend,
-            sql,
-            [Value::from(from), Value::from(i64::MAX)],
-        ))
-        .await?;
+    let rows = in_range(db, sql, from, i64::MAX).await?;
     let mut histograms: Vec<BTreeMap<i32, i64>> = vec![BTreeMap::new(); steps];
     for row in &rows {
         let bucket: i64 = row.try_get("", "bucket")?;
