@@ -1,0 +1,309 @@
+//! `cargo bench --bench versus_nginx`: the gateway beside nginx, in one run on one machine.
+//!
+//! - nginx returning a canned chat completion is the upstream ("direct");
+//! - nginx as a plain reverse proxy to it (upstream keep-alive) is the reference;
+//! - the gateway (release build, SQLite, authentication, routing, accounting and request
+//!   logging on, a budgeted token) proxies to the same canned nginx.
+//!
+//! Throughput at 64 connections (5 alternating rounds, medians) and the latency each adds
+//! over a direct call at 100 and 1,000 calls/s (3 alternating rounds, medians); then many
+//! slow streams at once through `mock-upstream` (20 chunks 250 ms apart, `BENCH_STREAMS`
+//! connections, default 8,000): the gateway's RSS per open stream and the streams' duration
+//! against the same streams direct. `BENCH_SECS` (default 5) sets each timed phase;
+//! `BENCH_GATEWAY_BIN` measures another build. Needs `nginx` on the PATH.
+
+#[path = "../proxy/http.rs"]
+#[allow(dead_code)]
+mod http;
+#[path = "../proxy/load.rs"]
+#[allow(dead_code)]
+mod load;
+#[path = "../proxy/procs.rs"]
+#[allow(dead_code)]
+mod procs;
+
+use std::cell::RefCell;
+use std::process::{Child, Command};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use tokio::io::AsyncWriteExt;
+
+use http::{call_once, chat_request, find, request, Conn};
+use load::{latency_at_rate, throughput};
+use procs::{rss_mb, start_gateway, start_mock, ADMIN};
+
+struct Nginx {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// nginx with `http` as its http block, `workers` worker processes, listening on `port`.
+fn nginx(dir: &std::path::Path, name: &str, workers: usize, port: u16, http: &str) -> Nginx {
+    let prefix = dir.join(name);
+    std::fs::create_dir_all(prefix.join("logs")).unwrap();
+    let conf = format!(
+        "worker_processes {workers};\nerror_log stderr error;\npid {}/nginx.pid;\n\
+         events {{ worker_connections 20000; }}\n\
+         http {{ access_log off; keepalive_requests 10000000; keepalive_timeout 120s; {http} }}\n",
+        prefix.display()
+    );
+    let path = prefix.join("nginx.conf");
+    std::fs::write(&path, conf).unwrap();
+    let child = Command::new("nginx")
+        .args(["-c", &path.display().to_string()])
+        .args(["-p", &prefix.display().to_string()])
+        .args(["-g", "daemon off;"])
+        .spawn()
+        .expect("nginx on the PATH");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nginx did not listen");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Nginx {
+        child,
+        addr: format!("127.0.0.1:{port}"),
+    }
+}
+
+/// What the canned upstream answers: a chat completion with usage, like the mock's.
+const CANNED: &str = r#"{"id":"chatcmpl-canned","object":"chat.completion","created":1700000000,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"tok0 tok1 tok2 tok3 tok4 tok5 tok6 tok7 tok8 tok9 tok10 tok11 tok12 tok13 tok14 tok15 "},"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":16,"total_tokens":25}}"#;
+
+async fn admin(addr: &str, method: &str, path: &str, body: &str) -> String {
+    let a = call_once(addr, &request(method, path, ADMIN, body)).await;
+    let text = String::from_utf8_lossy(&a.body).to_string();
+    assert!(a.status < 300, "{method} {path}: {} {text}", a.status);
+    text
+}
+
+/// A provider at `upstream` serving gpt-4o-mini, and a budgeted token.
+async fn provision(gw: &str, upstream: &str) -> String {
+    admin(gw, "POST", "/providers", &format!(
+        r#"{{"name":"up","api_type":"openai","base_url":"http://{upstream}/v1","models":["gpt-4o-mini"]}}"#
+    )).await;
+    admin(
+        gw,
+        "POST",
+        "/providers/up/keys",
+        r#"{"key":"sk-bench-key-000000000001"}"#,
+    )
+    .await;
+    let created = admin(
+        gw,
+        "POST",
+        "/admin/tokens",
+        r#"{"name":"bench","max_amount":1000000}"#,
+    )
+    .await;
+    let v: serde_json::Value = serde_json::from_str(&created).unwrap();
+    v["token"].as_str().unwrap().to_string()
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// `n` slow streams at once: each one's duration (s), and the peak RSS (MB) of `pid`
+/// while they ran (sampled every 100 ms).
+async fn slow_streams(addr: &str, req: Rc<Vec<u8>>, n: usize, pid: Option<u32>) -> (Vec<f64>, f64) {
+    let durations = Rc::new(RefCell::new(Vec::with_capacity(n)));
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let (req, durations, addr) = (req.clone(), durations.clone(), addr.to_string());
+            tokio::task::spawn_local(async move {
+                let mut c = Conn::open(&addr).await;
+                let t0 = Instant::now();
+                c.stream.write_all(&req).await.unwrap();
+                while find(&c.buf, b"[DONE]").is_none() {
+                    if !c.fill().await {
+                        return;
+                    }
+                }
+                durations.borrow_mut().push(t0.elapsed().as_secs_f64());
+            })
+        })
+        .collect();
+    let peak = Rc::new(std::cell::Cell::new(0f64));
+    let running = Rc::new(std::cell::Cell::new(true));
+    let sampler = {
+        let (peak, running) = (peak.clone(), running.clone());
+        tokio::task::spawn_local(async move {
+            while running.get() {
+                if let Some(pid) = pid {
+                    peak.set(peak.get().max(rss_mb(pid)));
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    };
+    for t in tasks {
+        t.await.unwrap();
+    }
+    running.set(false);
+    sampler.await.unwrap();
+    let d = durations.borrow().clone();
+    (d, peak.get())
+}
+
+fn pct(v: &[f64], p: f64) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    s[((s.len() as f64 * p) as usize).min(s.len() - 1)]
+}
+
+fn main() {
+    procs::run_local(run);
+}
+
+async fn run(secs: f64) {
+    let dir = tempfile::tempdir().unwrap();
+    let canned_port = free_port();
+    let canned = nginx(dir.path(), "canned", 1, canned_port, &format!(
+        "server {{ listen 127.0.0.1:{canned_port} reuseport; location / {{ default_type application/json; return 200 '{CANNED}'; }} }}"
+    ));
+    let proxy_port = free_port();
+    let proxy = nginx(
+        dir.path(),
+        "proxy",
+        2,
+        proxy_port,
+        &format!(
+            "upstream canned {{ server {}; keepalive 128; }} \
+         server {{ listen 127.0.0.1:{proxy_port}; location / {{ proxy_pass http://canned; \
+         proxy_http_version 1.1; proxy_set_header Connection \"\"; }} }}",
+            canned.addr
+        ),
+    );
+    let (gw, _) = start_gateway(dir.path(), &[]);
+    let token = provision(&gw.addr, &canned.addr).await;
+    let req = Rc::new(chat_request(&token, "gpt-4o-mini", 16, false, ""));
+    let first = call_once(&gw.addr, &req).await;
+    assert_eq!(
+        first.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&first.body)
+    );
+    let targets = [
+        ("direct (canned nginx)", &canned.addr),
+        ("nginx reverse proxy", &proxy.addr),
+        ("gateway", &gw.addr),
+    ];
+    for (_, addr) in targets {
+        throughput(addr, req.clone(), 16, 1.0).await;
+    }
+    eprintln!("throughput at 64 connections ...");
+    let mut calls: [Vec<f64>; 3] = Default::default();
+    for _ in 0..5 {
+        for (i, (_, addr)) in targets.iter().enumerate() {
+            calls[i].push(throughput(addr, req.clone(), 64, secs / 2.0).await);
+        }
+    }
+    let calls = calls.map(median);
+    let mut rows = vec![(
+        "calls/s, 64 connections (median of 5)".to_string(),
+        calls.map(|c| format!("{c:.0}")).to_vec(),
+    )];
+    rows.push((
+        "÷ nginx reverse proxy".into(),
+        calls.map(|c| format!("{:.2}", c / calls[1])).to_vec(),
+    ));
+    for rate in [100u64, 1000] {
+        eprintln!("latency at {rate} calls/s ...");
+        let mut p50: [Vec<f64>; 3] = Default::default();
+        let mut p99: [Vec<f64>; 3] = Default::default();
+        for _ in 0..3 {
+            for (i, (_, addr)) in targets.iter().enumerate() {
+                let (a, b) = latency_at_rate(addr, req.clone(), rate, secs / 2.0).await;
+                p50[i].push(a);
+                p99[i].push(b);
+            }
+        }
+        let (p50, p99) = (p50.map(median), p99.map(median));
+        rows.push((
+            format!("p50 / p99 at {rate} calls/s (ms, medians of 3)"),
+            (0..3)
+                .map(|i| format!("{:.3} / {:.3}", p50[i], p99[i]))
+                .collect(),
+        ));
+        rows.push((
+            format!("added over direct at {rate} calls/s, p50 / p99 (ms)"),
+            (0..3)
+                .map(|i| {
+                    if i == 0 {
+                        "—".into()
+                    } else {
+                        format!("+{:.3} / +{:.3}", p50[i] - p50[0], p99[i] - p99[0])
+                    }
+                })
+                .collect(),
+        ));
+    }
+    drop(gw);
+    drop(proxy);
+    drop(canned);
+
+    let n: usize = std::env::var("BENCH_STREAMS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(8000);
+    eprintln!("{n} slow streams ...");
+    let mock = start_mock();
+    let dir2 = tempfile::tempdir().unwrap();
+    let (gw, _) = start_gateway(dir2.path(), &[]);
+    let token = provision(&gw.addr, &mock.addr).await;
+    let slow = Rc::new(chat_request(
+        &token,
+        "gpt-4o-mini",
+        20,
+        true,
+        r#","mock":{"chunk_delay_ms":250}"#,
+    ));
+    let idle = rss_mb(gw.child.id());
+    let (direct, _) = slow_streams(&mock.addr, slow.clone(), n, None).await;
+    let (through, peak) = slow_streams(&gw.addr, slow.clone(), n, Some(gw.child.id())).await;
+    let per_stream_kb = (peak - idle) * 1024.0 / n as f64;
+    println!();
+    println!("| measure | direct (canned nginx) | nginx reverse proxy | gateway |");
+    println!("|---|---|---|---|");
+    for (m, v) in rows {
+        println!("| {m} | {} |", v.join(" | "));
+    }
+    println!();
+    println!("| {n} slow streams (20 chunks 250 ms apart, mock-upstream) | direct | through the gateway |");
+    println!("|---|---|---|");
+    println!(
+        "| streams completed | {} | {} |",
+        direct.len(),
+        through.len()
+    );
+    println!(
+        "| duration p50 / p99 (s) | {:.2} / {:.2} | {:.2} / {:.2} (+{:.0} % / +{:.0} %) |",
+        pct(&direct, 0.5),
+        pct(&direct, 0.99),
+        pct(&through, 0.5),
+        pct(&through, 0.99),
+        (pct(&through, 0.5) / pct(&direct, 0.5) - 1.0) * 100.0,
+        (pct(&through, 0.99) / pct(&direct, 0.99) - 1.0) * 100.0
+    );
+    println!("| gateway RSS idle / peak (MB), per open stream (KB) | | {idle:.1} / {peak:.1}, {per_stream_kb:.1} KB |");
+}
