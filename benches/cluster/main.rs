@@ -19,13 +19,12 @@ mod load;
 #[path = "../proxy/procs.rs"]
 mod procs;
 
-use std::process::{Child, Command};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use http::{call_once, chat_request, request};
+use http::{call_once, chat_request};
 use load::{latency_at_rate, throughput};
-use procs::{start_gateway, start_mock, Proc, ADMIN};
+use procs::{admin, free_port, start_gateway, start_mock, Nginx, Proc};
 use sea_orm::{ConnectionTrait, Database};
 
 const DEFAULT_PG: &str = "postgres://postgres@127.0.0.1:5432/test";
@@ -72,30 +71,8 @@ impl PgDatabase {
     }
 }
 
-struct Nginx {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// nginx with `deploy/nginx.conf`, its two instance addresses and listen port replaced.
-fn start_nginx(dir: &std::path::Path, a: &str, b: &str) -> Nginx {
+fn nginx_in_front(dir: &std::path::Path, a: &str, b: &str) -> Nginx {
     let port = free_port();
     let template =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/nginx.conf"))
@@ -104,32 +81,7 @@ fn start_nginx(dir: &std::path::Path, a: &str, b: &str) -> Nginx {
         .replace("127.0.0.1:8081", a)
         .replace("127.0.0.1:8082", b)
         .replace("127.0.0.1:8080", &format!("127.0.0.1:{port}"));
-    let prefix = dir.join("nginx");
-    std::fs::create_dir_all(&prefix).unwrap();
-    let conf_path = prefix.join("nginx.conf");
-    std::fs::write(&conf_path, conf).unwrap();
-    let child = Command::new("nginx")
-        .args(["-c", &conf_path.display().to_string()])
-        .args(["-p", &prefix.display().to_string()])
-        .args(["-g", "daemon off;"])
-        .spawn()
-        .expect("nginx on the PATH");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "nginx did not listen");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Nginx {
-        child,
-        addr: format!("127.0.0.1:{port}"),
-    }
-}
-
-async fn admin(addr: &str, method: &str, path: &str, body: &str) -> String {
-    let a = call_once(addr, &request(method, path, ADMIN, body)).await;
-    let text = String::from_utf8_lossy(&a.body).to_string();
-    assert!(a.status < 300, "{method} {path}: {} {text}", a.status);
-    text
+    procs::start_nginx(&dir.join("nginx"), &conf, port)
 }
 
 /// The kinds of token compared.
@@ -220,7 +172,7 @@ async fn measure(setup: &Setup, n: usize, base: &str, mock: &str, secs: f64) -> 
         gateways.push(start_gateway(&own, &env).0);
     }
     let nginx = (setup.instances == 2)
-        .then(|| start_nginx(dir.path(), &gateways[0].addr, &gateways[1].addr));
+        .then(|| nginx_in_front(dir.path(), &gateways[0].addr, &gateways[1].addr));
     let entry = nginx
         .as_ref()
         .map_or(gateways[0].addr.clone(), |n| n.addr.clone());

@@ -8,51 +8,16 @@
 
 mod http;
 mod load;
+#[allow(dead_code)] // the nginx helpers serve the other benches
 mod procs;
 
 use std::rc::Rc;
 
 use http::{call_once, chat_request, request};
 use load::{latency_at_rate, rss_with_open_streams, stream_times, throughput, throughput_ab};
-use procs::{master_key_b64, rss_mb, start_gateway, start_mock, ADMIN};
+use procs::{master_key_b64, provision, rss_mb, start_gateway, start_mock};
 
 // ---------------------------------------------------------------- set-up through the admin API
-
-async fn admin(addr: &str, method: &str, path: &str, body: &str) -> String {
-    let a = call_once(addr, &request(method, path, ADMIN, body)).await;
-    let text = String::from_utf8_lossy(&a.body).to_string();
-    assert!(a.status < 300, "{method} {path}: {} {text}", a.status);
-    text
-}
-
-async fn provision(gw: &str, mock: &str) -> String {
-    admin(gw, "POST", "/providers", &format!(
-        r#"{{"name":"mock","api_type":"openai","base_url":"http://{mock}/v1","models":["gpt-4o-mini"]}}"#
-    )).await;
-    admin(
-        gw,
-        "POST",
-        "/providers/mock/keys",
-        r#"{"key":"sk-bench-key-000000000001"}"#,
-    )
-    .await;
-    admin(
-        gw,
-        "POST",
-        "/providers/mock/keys",
-        r#"{"key":"sk-bench-key-000000000002"}"#,
-    )
-    .await;
-    let created = admin(
-        gw,
-        "POST",
-        "/admin/tokens",
-        r#"{"name":"bench","max_amount":1000000}"#,
-    )
-    .await;
-    let v: serde_json::Value = serde_json::from_str(&created).unwrap();
-    v["token"].as_str().unwrap().to_string()
-}
 
 /// Fills the database with 100,000 tokens, 1,000 providers and 10,000 keys.
 async fn fill_large(dir: &std::path::Path, mock: &str) -> (String, String) {

@@ -1,4 +1,4 @@
-//! Starting `mock-upstream` and `gateway-zero` and reading their RSS.
+//! Starting `mock-upstream`, `gateway-zero` and nginx, reading their RSS, and admin calls.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -135,4 +135,88 @@ pub fn run_local<F: std::future::Future>(run: impl FnOnce(f64) -> F) -> F::Outpu
         .build()
         .unwrap();
     tokio::task::LocalSet::new().block_on(&rt, run(secs))
+}
+
+/// One admin API call with the bench's admin token; its body (panics on an error status).
+pub async fn admin(addr: &str, method: &str, path: &str, body: &str) -> String {
+    let a = crate::http::call_once(addr, &crate::http::request(method, path, ADMIN, body)).await;
+    let text = String::from_utf8_lossy(&a.body).to_string();
+    assert!(a.status < 300, "{method} {path}: {} {text}", a.status);
+    text
+}
+
+/// An nginx process, stopped when dropped.
+pub struct Nginx {
+    pub child: Child,
+    pub addr: String,
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// nginx with the configuration `conf` (written into `prefix`), once it listens on `port`.
+pub fn start_nginx(prefix: &std::path::Path, conf: &str, port: u16) -> Nginx {
+    std::fs::create_dir_all(prefix.join("logs")).unwrap();
+    let conf_path = prefix.join("nginx.conf");
+    std::fs::write(&conf_path, conf).unwrap();
+    let child = Command::new("nginx")
+        .args(["-c", &conf_path.display().to_string()])
+        .args(["-p", &prefix.display().to_string()])
+        .args(["-g", "daemon off;"])
+        .spawn()
+        .expect("nginx on the PATH");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nginx did not listen");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Nginx {
+        child,
+        addr: format!("127.0.0.1:{port}"),
+    }
+}
+
+/// A provider `mock` at `upstream` serving gpt-4o-mini with two keys, and a budgeted
+/// token (so calls go through accounting); the token.
+pub async fn provision(gw: &str, mock: &str) -> String {
+    admin(gw, "POST", "/providers", &format!(
+        r#"{{"name":"mock","api_type":"openai","base_url":"http://{mock}/v1","models":["gpt-4o-mini"]}}"#
+    )).await;
+    admin(
+        gw,
+        "POST",
+        "/providers/mock/keys",
+        r#"{"key":"sk-bench-key-000000000001"}"#,
+    )
+    .await;
+    admin(
+        gw,
+        "POST",
+        "/providers/mock/keys",
+        r#"{"key":"sk-bench-key-000000000002"}"#,
+    )
+    .await;
+    let created = admin(
+        gw,
+        "POST",
+        "/admin/tokens",
+        r#"{"name":"bench","max_amount":1000000}"#,
+    )
+    .await;
+    let v: serde_json::Value = serde_json::from_str(&created).unwrap();
+    v["token"].as_str().unwrap().to_string()
 }

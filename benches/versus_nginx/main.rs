@@ -23,99 +23,29 @@ mod load;
 mod procs;
 
 use std::cell::RefCell;
-use std::process::{Child, Command};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use tokio::io::AsyncWriteExt;
 
-use http::{call_once, chat_request, find, request, Conn};
+use http::{call_once, chat_request, find, Conn};
 use load::{latency_at_rate, throughput};
-use procs::{rss_mb, start_gateway, start_mock, ADMIN};
-
-struct Nginx {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use procs::{free_port, provision, rss_mb, start_gateway, start_mock, start_nginx, Nginx};
 
 /// nginx with `http` as its http block, `workers` worker processes, listening on `port`.
 fn nginx(dir: &std::path::Path, name: &str, workers: usize, port: u16, http: &str) -> Nginx {
     let prefix = dir.join(name);
-    std::fs::create_dir_all(prefix.join("logs")).unwrap();
     let conf = format!(
         "worker_processes {workers};\nerror_log stderr error;\npid {}/nginx.pid;\n\
          events {{ worker_connections 20000; }}\n\
          http {{ access_log off; keepalive_requests 10000000; keepalive_timeout 120s; {http} }}\n",
         prefix.display()
     );
-    let path = prefix.join("nginx.conf");
-    std::fs::write(&path, conf).unwrap();
-    let child = Command::new("nginx")
-        .args(["-c", &path.display().to_string()])
-        .args(["-p", &prefix.display().to_string()])
-        .args(["-g", "daemon off;"])
-        .spawn()
-        .expect("nginx on the PATH");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "nginx did not listen");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Nginx {
-        child,
-        addr: format!("127.0.0.1:{port}"),
-    }
+    start_nginx(&prefix, &conf, port)
 }
 
 /// What the canned upstream answers: a chat completion with usage, like the mock's.
 const CANNED: &str = r#"{"id":"chatcmpl-canned","object":"chat.completion","created":1700000000,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"tok0 tok1 tok2 tok3 tok4 tok5 tok6 tok7 tok8 tok9 tok10 tok11 tok12 tok13 tok14 tok15 "},"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":16,"total_tokens":25}}"#;
-
-async fn admin(addr: &str, method: &str, path: &str, body: &str) -> String {
-    let a = call_once(addr, &request(method, path, ADMIN, body)).await;
-    let text = String::from_utf8_lossy(&a.body).to_string();
-    assert!(a.status < 300, "{method} {path}: {} {text}", a.status);
-    text
-}
-
-/// A provider at `upstream` serving gpt-4o-mini, and a budgeted token.
-async fn provision(gw: &str, upstream: &str) -> String {
-    admin(gw, "POST", "/providers", &format!(
-        r#"{{"name":"up","api_type":"openai","base_url":"http://{upstream}/v1","models":["gpt-4o-mini"]}}"#
-    )).await;
-    admin(
-        gw,
-        "POST",
-        "/providers/up/keys",
-        r#"{"key":"sk-bench-key-000000000001"}"#,
-    )
-    .await;
-    let created = admin(
-        gw,
-        "POST",
-        "/admin/tokens",
-        r#"{"name":"bench","max_amount":1000000}"#,
-    )
-    .await;
-    let v: serde_json::Value = serde_json::from_str(&created).unwrap();
-    v["token"].as_str().unwrap().to_string()
-}
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
