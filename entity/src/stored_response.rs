@@ -19,8 +19,6 @@ pub struct Model {
     /// The response object (JSON), encrypted.
     #[sea_orm(column_type = "Text")]
     pub response: String,
-    /// Size of the plaintext input and response, bytes (what a chain loads).
-    pub bytes: i64,
     pub created_at: i64,
 }
 

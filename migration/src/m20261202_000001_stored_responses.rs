@@ -14,7 +14,6 @@ enum StoredResponses {
     PreviousId,
     Input,
     Response,
-    Bytes,
     CreatedAt,
 }
 
@@ -49,11 +48,6 @@ impl MigrationTrait for Migration {
                 )
                 .col(ColumnDef::new(StoredResponses::Input).text().not_null())
                 .col(ColumnDef::new(StoredResponses::Response).text().not_null())
-                .col(
-                    ColumnDef::new(StoredResponses::Bytes)
-                        .big_integer()
-                        .not_null(),
-                )
                 .col(
                     ColumnDef::new(StoredResponses::CreatedAt)
                         .big_integer()

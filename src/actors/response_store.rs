@@ -10,11 +10,12 @@
 //! instance never misses it; another instance of a cluster sees it once the write commits
 //! (a few ms).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
+use dashmap::DashMap;
 use sea_orm::DatabaseConnection;
 use serde_json::Value;
 
@@ -36,8 +37,9 @@ pub struct ResponseStore {
     db: DatabaseConnection,
     master: MasterKey,
     settings: ResponsesSettings,
-    /// Finished responses whose insert has not landed yet.
-    pending: HashMap<String, Arc<StoredResponse>>,
+    /// Finished responses whose insert has not landed yet (shared with the reads in
+    /// flight, which look there first).
+    pending: Arc<DashMap<String, Arc<StoredResponse>>>,
     /// Finished responses waiting for the next write.
     queue: Vec<Arc<StoredResponse>>,
     /// A write is in flight.
@@ -56,7 +58,7 @@ impl ResponseStore {
             db,
             master,
             settings,
-            pending: HashMap::new(),
+            pending: Arc::new(DashMap::new()),
             queue: Vec::new(),
             writing: false,
             deleted_pending: HashSet::new(),
@@ -102,7 +104,7 @@ impl Handler<Save> for ResponseStore {
             log::warn!("stored responses: {MAX_PENDING} writes pending; dropping the oldest");
             if let Some(oldest) = self
                 .pending
-                .values()
+                .iter()
                 .min_by_key(|r| r.created_at)
                 .map(|r| r.id.clone())
             {
@@ -187,16 +189,12 @@ impl Keep {
                 id
             }
         };
-        let input = self.ctx.input.clone();
-        let bytes =
-            (Value::Array(input.clone()).to_string().len() + response.to_string().len()) as i64;
         self.store.do_send(Save(Arc::new(StoredResponse {
             id,
             token_id: self.token_id,
             previous_id: self.ctx.previous_response_id.clone(),
-            input,
-            response,
-            bytes,
+            input: serde_json::to_string(&self.ctx.input).unwrap_or_else(|_| "[]".into()),
+            response: response.to_string(),
             created_at: now_ms(),
         })));
     }
@@ -221,11 +219,12 @@ pub fn response_not_found(id: &str) -> ApiError {
 async fn load(
     db: &DatabaseConnection,
     master: &MasterKey,
-    pending: Option<Arc<StoredResponse>>,
+    pending: &DashMap<String, Arc<StoredResponse>>,
     id: &str,
     token_id: i32,
 ) -> Result<Option<Arc<StoredResponse>>, ApiError> {
-    let found = match pending {
+    let waiting = pending.get(id).map(|r| r.value().clone());
+    let found = match waiting {
         Some(r) => Some(r),
         None => store::get(db, master, id)
             .await
@@ -240,8 +239,8 @@ impl Handler<Load> for ResponseStore {
 
     fn handle(&mut self, msg: Load, _: &mut Context<Self>) -> Self::Result {
         let (db, master) = (self.db.clone(), self.master.clone());
-        let pending = self.pending.get(&msg.id).cloned();
-        Box::pin(async move { load(&db, &master, pending, &msg.id, msg.token_id).await })
+        let pending = self.pending.clone();
+        Box::pin(async move { load(&db, &master, &pending, &msg.id, msg.token_id).await })
     }
 }
 
@@ -280,10 +279,10 @@ impl Handler<Chain> for ResponseStore {
                         ),
                     ));
                 }
-                let link = load(&db, &master, pending.get(&id).cloned(), &id, msg.token_id)
+                let link = load(&db, &master, &pending, &id, msg.token_id)
                     .await?
                     .ok_or_else(|| response_not_found(&id))?;
-                bytes += link.bytes;
+                bytes += link.bytes();
                 if bytes > max_bytes {
                     return Err(ApiError::invalid_param(
                         "previous_response_id",
@@ -298,9 +297,9 @@ impl Handler<Chain> for ResponseStore {
             }
             let mut items = Vec::new();
             for link in links.iter().rev() {
-                items.extend(link.input.iter().map(resent_input_item));
+                items.extend(link.input_items().iter().map(resent_input_item));
                 items.extend(
-                    link.response["output"]
+                    link.response_object()["output"]
                         .as_array()
                         .into_iter()
                         .flatten()
@@ -324,13 +323,13 @@ impl Handler<Delete> for ResponseStore {
     type Result = ResponseFuture<Result<bool, ApiError>>;
 
     fn handle(&mut self, msg: Delete, _: &mut Context<Self>) -> Self::Result {
-        let was_pending = match self.pending.get(&msg.id) {
-            Some(r) if r.token_id == msg.token_id => {
-                self.deleted_pending.insert(msg.id.clone());
-                self.pending.remove(&msg.id).is_some()
-            }
-            _ => false,
-        };
+        let was_pending = self
+            .pending
+            .remove_if(&msg.id, |_, r| r.token_id == msg.token_id)
+            .is_some();
+        if was_pending {
+            self.deleted_pending.insert(msg.id.clone());
+        }
         let db = self.db.clone();
         Box::pin(async move {
             let deleted = store::delete(&db, &msg.id, msg.token_id)

@@ -64,7 +64,9 @@ pub async fn get(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let stored = load(&state, &auth, id.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(&stored.response))
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(stored.response.clone()))
 }
 
 /// `DELETE /v1/responses/{id}`
@@ -124,7 +126,8 @@ pub async fn input_items(
             "'limit' must be from 1 to 100",
         ));
     }
-    let mut items: Vec<&serde_json::Value> = stored.input.iter().collect();
+    let input = stored.input_items();
+    let mut items: Vec<&serde_json::Value> = input.iter().collect();
     match query.order.as_deref() {
         None | Some("desc") => items.reverse(),
         Some("asc") => {}

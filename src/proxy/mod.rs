@@ -275,11 +275,8 @@ fn deliver(
             };
             rec.set_usage_or_estimate(answer.usage, prompt, answer.generated);
             rec.finish(200);
-            if let Some(keep) = keep {
-                match serde_json::from_slice::<serde_json::Value>(&answer.body) {
-                    Ok(object) if object["object"] == "response" => keep.response(object),
-                    _ => log::warn!("a Responses answer that is no response object: not stored"),
-                }
+            if let (Some(keep), Some(object)) = (keep, answer.outcome) {
+                keep.response(object);
             }
             HttpResponse::build(StatusCode::OK)
                 .content_type("application/json")

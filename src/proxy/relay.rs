@@ -69,15 +69,13 @@ impl MeteredStream {
         let Some(mut end) = self.done.take() else {
             return;
         };
+        let t = &mut self.translator;
         if status == 200 {
             if let Some(keep) = end.keep.take() {
-                if let Some(response) = self.translator.outcome() {
+                if let Some(response) = t.outcome() {
                     keep.response(response);
                 }
             }
-        }
-        let t = &self.translator;
-        if status == 200 {
             end.record
                 .set_usage_or_estimate(t.usage(), end.prompt_tokens, t.generated_tokens());
         } else {

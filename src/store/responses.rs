@@ -8,19 +8,33 @@ use serde_json::Value;
 
 use crate::secrets::MasterKey;
 
-/// One stored response, decrypted.
+/// One stored response, decrypted; its JSON is kept as text (written once, parsed only
+/// where a reader needs the items).
 #[derive(Debug, Clone)]
 pub struct StoredResponse {
     pub id: String,
     pub token_id: i32,
     pub previous_id: Option<String>,
-    /// The call's own input items.
-    pub input: Vec<Value>,
-    /// The response object.
-    pub response: Value,
-    /// Plaintext size of `input` and `response`, bytes.
-    pub bytes: i64,
+    /// The call's own input items, a JSON array.
+    pub input: String,
+    /// The response object, JSON.
+    pub response: String,
     pub created_at: i64,
+}
+
+impl StoredResponse {
+    /// What loading it costs a chain, bytes.
+    pub fn bytes(&self) -> i64 {
+        (self.input.len() + self.response.len()) as i64
+    }
+
+    pub fn input_items(&self) -> Vec<Value> {
+        serde_json::from_str(&self.input).unwrap_or_default()
+    }
+
+    pub fn response_object(&self) -> Value {
+        serde_json::from_str(&self.response).unwrap_or(Value::Null)
+    }
 }
 
 /// Writes finished responses in one statement; one whose id is stored already is left as
@@ -33,17 +47,13 @@ pub async fn insert_many(
     if responses.is_empty() {
         return Ok(());
     }
-    let rows = responses.iter().map(|r| {
-        let input = Value::Array(r.input.clone()).to_string();
-        stored_response::ActiveModel {
-            id: Set(r.id.clone()),
-            token_id: Set(r.token_id),
-            previous_id: Set(r.previous_id.clone()),
-            input: Set(master.encrypt(&input)),
-            response: Set(master.encrypt(&r.response.to_string())),
-            bytes: Set(r.bytes),
-            created_at: Set(r.created_at),
-        }
+    let rows = responses.iter().map(|r| stored_response::ActiveModel {
+        id: Set(r.id.clone()),
+        token_id: Set(r.token_id),
+        previous_id: Set(r.previous_id.clone()),
+        input: Set(master.encrypt(&r.input)),
+        response: Set(master.encrypt(&r.response)),
+        created_at: Set(r.created_at),
     });
     stored_response::Entity::insert_many(rows)
         .on_conflict(
@@ -68,24 +78,17 @@ pub async fn get(
     else {
         return Ok(None);
     };
-    let open = |sealed: &str| -> Result<Value, DbErr> {
-        let plain = master
+    let open = |sealed: &str| {
+        master
             .decrypt(sealed)
-            .map_err(|e| DbErr::Custom(format!("stored response {id}: {e}")))?;
-        serde_json::from_str(&plain)
             .map_err(|e| DbErr::Custom(format!("stored response {id}: {e}")))
     };
-    let input = match open(&row.input)? {
-        Value::Array(items) => items,
-        _ => Vec::new(),
-    };
     Ok(Some(StoredResponse {
+        input: open(&row.input)?,
         response: open(&row.response)?,
-        input,
         id: row.id,
         token_id: row.token_id,
         previous_id: row.previous_id,
-        bytes: row.bytes,
         created_at: row.created_at,
     }))
 }

@@ -72,27 +72,15 @@ impl Adapter for AnthropicAdapter {
             Endpoint::Messages => return native_answer(body),
             // Counting generates nothing and costs nothing.
             Endpoint::CountTokens => {
-                return Answer {
-                    body,
-                    usage: Some(crate::core::usage::Usage::default()),
-                    generated: 0,
-                }
+                return Answer::relayed(body, Some(crate::core::usage::Usage::default()), 0)
             }
             _ => {}
         }
         match decode_reply(&body) {
-            Ok(reply) => Answer {
-                body: crate::dialect::encode_reply(req.client(endpoint), &reply, now_secs()),
-                usage: reply.usage,
-                generated: reply.generated(),
-            },
+            Ok(reply) => Answer::translated(endpoint, req, &reply),
             Err(e) => {
                 log::warn!("{e}");
-                Answer {
-                    body,
-                    usage: None,
-                    generated: 0,
-                }
+                Answer::relayed(body, None, 0)
             }
         }
     }
@@ -194,9 +182,5 @@ fn native_answer(body: Bytes) -> Answer {
     let (usage, generated) = decode_reply(&body)
         .map(|reply| (reply.usage, reply.generated()))
         .unwrap_or((None, 0));
-    Answer {
-        body,
-        usage,
-        generated,
-    }
+    Answer::relayed(body, usage, generated)
 }

@@ -13,6 +13,7 @@ use bytes::Bytes;
 
 use crate::core::api_type::ApiType;
 use crate::core::endpoint::{Dialect, Endpoint};
+use crate::core::reply::Reply;
 use crate::core::stream::StreamTranslator;
 use crate::core::usage::{TextEstimate, Usage};
 use crate::dialect::responses::Context as ResponsesContext;
@@ -106,6 +107,39 @@ pub struct Answer {
     pub usage: Option<Usage>,
     /// Estimated completion tokens of the answer (used when `usage` is missing).
     pub generated: i64,
+    /// The answer as the client's dialect keeps it, where it does (a Responses-API
+    /// response object, for storing without parsing the body again).
+    pub outcome: Option<serde_json::Value>,
+}
+
+impl Answer {
+    /// An answer passed on as the upstream sent it.
+    pub fn relayed(body: Bytes, usage: Option<Usage>, generated: i64) -> Answer {
+        Answer {
+            body,
+            usage,
+            generated,
+            outcome: None,
+        }
+    }
+
+    /// A decoded upstream answer written in the client's dialect.
+    pub fn translated(endpoint: Endpoint, req: &ClientRequest, reply: &Reply) -> Answer {
+        let created = crate::time::now_ms() / 1000;
+        let (body, outcome) = match req.client(endpoint) {
+            Client::Responses(ctx) => {
+                let object = crate::dialect::responses::output::reply_object(reply, ctx);
+                (Bytes::from(object.to_string()), Some(object))
+            }
+            client => (crate::dialect::encode_reply(client, reply, created), None),
+        };
+        Answer {
+            body,
+            usage: reply.usage,
+            generated: reply.generated(),
+            outcome,
+        }
+    }
 }
 
 /// What an attempt targets: the model name to send and the completion cap, if any.

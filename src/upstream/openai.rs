@@ -191,22 +191,10 @@ impl Adapter for OpenAiAdapter {
         }
         if matches!(endpoint, Endpoint::Messages | Endpoint::Responses) {
             return match chat::decode_reply(&body) {
-                Ok(reply) => Answer {
-                    body: crate::dialect::encode_reply(
-                        req.client(endpoint),
-                        &reply,
-                        crate::time::now_ms() / 1000,
-                    ),
-                    usage: reply.usage,
-                    generated: reply.generated(),
-                },
+                Ok(reply) => Answer::translated(endpoint, req, &reply),
                 Err(e) => {
                     log::warn!("{e}");
-                    Answer {
-                        body,
-                        usage: None,
-                        generated: 0,
-                    }
+                    Answer::relayed(body, None, 0)
                 }
             };
         }
@@ -231,11 +219,7 @@ impl Adapter for OpenAiAdapter {
                 }
             }
         }
-        Answer {
-            body,
-            usage,
-            generated: generated.tokens(),
-        }
+        Answer::relayed(body, usage, generated.tokens())
     }
 
     fn stream(
@@ -302,6 +286,7 @@ fn native_responses_answer(body: &Bytes, req: &ClientRequest) -> Option<Answer> 
         usage: usage_of(&object),
         generated: generated_of(&object),
         body,
+        outcome: Some(object),
     })
 }
 

@@ -156,14 +156,18 @@ pub fn output_items(ctx: &Context, reply: &Reply) -> Vec<Value> {
 
 /// A whole answer as a response object.
 pub fn encode_reply(reply: &Reply, ctx: &Context) -> Bytes {
-    let object = response_object(
+    Bytes::from(reply_object(reply, ctx).to_string())
+}
+
+/// A whole answer as a response object (before it is written out).
+pub fn reply_object(reply: &Reply, ctx: &Context) -> Value {
+    response_object(
         ctx,
         status_of(reply.stop),
         output_items(ctx, reply),
         Some(usage_object(reply.usage.as_ref())),
         reply.stop,
-    );
-    Bytes::from(object.to_string())
+    )
 }
 
 #[cfg(test)]
