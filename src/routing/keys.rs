@@ -49,10 +49,17 @@ impl std::ops::Deref for KeySlot {
     }
 }
 
+/// How far a cool-down read back from the database may be off the one a recovery probe
+/// ended and still be the same (the exchange turns absolute times into remaining ones).
+const ADOPT_TOLERANCE_MS: i64 = 1000;
+
 /// A key's health: atomics, read and written by calls without a message.
 #[derive(Default)]
 pub struct KeyHealth {
     cooldown_until_ms: AtomicI64,
+    /// The cool-down a recovery probe here ended: the same cool-down read back from the
+    /// other instances (before they learn of the recovery) is not adopted again.
+    recovered_from_ms: AtomicI64,
     /// Failures in a row; at `failure_threshold` the breaker is open (then half-open once
     /// the cool-down has passed).
     consecutive_failures: AtomicU32,
@@ -220,10 +227,16 @@ impl KeySet {
     }
 
     /// Applies a cool-down decided on another instance; false when the key is not here.
+    /// A cool-down this instance's recovery probe already ended (give or take the clock
+    /// rounding of the exchange) is not adopted again: until the other instances hear of
+    /// the recovery they still report it.
     pub fn adopt_cooldown(&self, key_id: i32, until_ms: i64) -> bool {
         match self.keys.iter().find(|k| k.record.id == key_id) {
             Some(k) => {
-                k.cooldown_until_ms.fetch_max(until_ms, Ordering::Relaxed);
+                let ended = k.recovered_from_ms.load(Ordering::Relaxed);
+                if until_ms > ended + ADOPT_TOLERANCE_MS {
+                    k.cooldown_until_ms.fetch_max(until_ms, Ordering::Relaxed);
+                }
                 true
             }
             None => false,
@@ -349,7 +362,8 @@ impl KeySet {
             if probe && key.cooling(now_ms()) {
                 // A probe of a cooling key got through: the upstream has recovered, here
                 // and (through the feed: until 0) for the other instances too.
-                key.cooldown_until_ms.store(0, r);
+                let ended = key.cooldown_until_ms.swap(0, r);
+                key.recovered_from_ms.store(ended, r);
                 key.benched.store(false, r);
                 if let Some(feed) = &self.feed {
                     feed.pending.lock().push((key_id, 0));

@@ -145,3 +145,25 @@ fn classifies_upstream_errors() {
     assert_eq!(c(401, "{}"), KeyOutcome::Refused);
     assert_eq!(c(529, "{}"), KeyOutcome::Failed(None));
 }
+
+#[test]
+fn a_cooldown_ended_by_a_probe_here_is_not_adopted_again() {
+    let keys = set(None);
+    // Another instance cooled key 1; this one adopts it.
+    let until = now_ms() + 30_000;
+    assert!(keys.adopt_cooldown(1, until));
+    assert!(cooling(&keys, 1) > 0);
+    // A recovery probe here gets through.
+    let probe = keys
+        .claim_recovery_probe(&[])
+        .expect("a probe of the cooling key");
+    assert_eq!(probe.id, 1);
+    keys.report(1, KeyOutcome::Ok, None);
+    assert_eq!(cooling(&keys, 1), 0);
+    // The database still reports the same cool-down (a few ms off) until the others hear.
+    keys.adopt_cooldown(1, until + 3);
+    assert_eq!(cooling(&keys, 1), 0, "the ended cool-down stays ended");
+    // A new cool-down decided later elsewhere is adopted.
+    keys.adopt_cooldown(1, until + 20_000);
+    assert!(cooling(&keys, 1) > 0);
+}
