@@ -94,6 +94,13 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         )?),
     };
     telemetry::install()?;
+    // Histogram samples wait in the exporter until upkeep buckets them.
+    actix::spawn(async {
+        loop {
+            actix_web::rt::time::sleep(std::time::Duration::from_secs(5)).await;
+            telemetry::upkeep();
+        }
+    });
     let feed = (settings.cluster.listen && !settings.is_sqlite()).then(|| {
         let (registry, ledger) = (state.registry.clone(), state.ledger.clone());
         actix::spawn(changes::listen(

@@ -174,16 +174,13 @@ pub async fn request_ids(
             res.request().path()
         );
     }
-    let route = res
-        .request()
-        .match_pattern()
-        .unwrap_or_else(|| "unmatched".to_string());
-    let method = res.request().method().as_str().to_string();
-    let status = res.status().as_u16().to_string();
-    metrics::histogram!("gateway_http_request_duration_seconds", "route" => route.clone())
-        .record(started.elapsed().as_secs_f64());
-    metrics::counter!("gateway_http_requests_total", "route" => route, "method" => method, "status" => status)
-        .increment(1);
+    let route = res.request().match_pattern();
+    crate::telemetry::record_http(
+        route.as_deref().unwrap_or("unmatched"),
+        res.request().method().as_str(),
+        res.status().as_u16(),
+        started.elapsed(),
+    );
     if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&id) {
         res.headers_mut().insert(
             actix_web::http::header::HeaderName::from_static("x-request-id"),
