@@ -9,8 +9,10 @@
 //! over a direct call at 100 and 1,000 calls/s (3 alternating rounds, medians); then many
 //! slow streams at once through `mock-upstream` (20 chunks 250 ms apart, `BENCH_STREAMS`
 //! connections, default 8,000): the gateway's RSS per open stream and the streams' duration
-//! against the same streams direct. `BENCH_SECS` (default 5) sets each timed phase;
-//! `BENCH_GATEWAY_BIN` measures another build. Needs `nginx` on the PATH.
+//! against the same streams direct. Also the CPU each proxy spends per call. `BENCH_SECS`
+//! (default 5) sets each timed phase; `BENCH_GATEWAY_BIN` measures another build, and
+//! `BENCH_COMPARE_BIN` adds a second build as a column of its own (both up at once, every
+//! round alternating). Needs `nginx` on the PATH.
 
 #[path = "../proxy/http.rs"]
 #[allow(dead_code)]
@@ -30,7 +32,7 @@ use tokio::io::AsyncWriteExt;
 
 use http::{call_once, chat_request, find, Conn};
 use load::{latency_at_rate, throughput};
-use procs::{free_port, provision, rss_mb, start_gateway, start_mock, start_nginx, Nginx};
+use procs::{free_port, provision, rss_mb, start_mock, start_nginx, Nginx};
 
 /// nginx with `http` as its http block, `workers` worker processes, listening on `port`.
 fn nginx(dir: &std::path::Path, name: &str, workers: usize, port: u16, http: &str) -> Nginx {
@@ -104,6 +106,31 @@ fn main() {
     procs::run_local(run);
 }
 
+/// CPU time (user + system, seconds) used so far by process `pid` and its children that
+/// are still running (nginx's workers).
+fn cpu_secs(pid: u32) -> f64 {
+    let tick = 100.0; // USER_HZ on Linux
+    let own = |pid: &str| -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // Fields after the command's closing parenthesis: utime and stime are 14th and 15th.
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let field = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        (field(11) + field(12)) / tick
+    };
+    let children =
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+    own(&pid.to_string()) + children.split_whitespace().map(own).sum::<f64>()
+}
+
+/// One proxy under test: its name, address, request and the process whose CPU is its cost.
+struct Target {
+    name: String,
+    addr: String,
+    req: Rc<Vec<u8>>,
+    pid: Option<u32>,
+}
+
 async fn run(secs: f64) {
     let dir = tempfile::tempdir().unwrap();
     let canned_port = free_port();
@@ -123,61 +150,114 @@ async fn run(secs: f64) {
             canned.addr
         ),
     );
-    let (gw, _) = start_gateway(dir.path(), &[]);
-    let token = provision(&gw.addr, &canned.addr).await;
-    let req = Rc::new(chat_request(&token, "gpt-4o-mini", 16, false, ""));
-    let first = call_once(&gw.addr, &req).await;
-    assert_eq!(
-        first.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&first.body)
-    );
-    let targets = [
-        ("direct (canned nginx)", &canned.addr),
-        ("nginx reverse proxy", &proxy.addr),
-        ("gateway", &gw.addr),
+    // This build and, with BENCH_COMPARE_BIN, another one beside it (both up at once).
+    let this = std::env::var("BENCH_GATEWAY_BIN").unwrap_or_else(|_| procs::GATEWAY_BIN.into());
+    let compare = std::env::var("BENCH_COMPARE_BIN").ok();
+    let mut builds = vec![("gateway".to_string(), this)];
+    if let Some(other) = compare {
+        builds.push(("gateway (BENCH_COMPARE_BIN)".to_string(), other));
+    }
+    let anonymous = Rc::new(chat_request("-", "gpt-4o-mini", 16, false, ""));
+    let mut targets = vec![
+        Target {
+            name: "direct (canned nginx)".into(),
+            addr: canned.addr.clone(),
+            req: anonymous.clone(),
+            pid: None,
+        },
+        Target {
+            name: "nginx reverse proxy".into(),
+            addr: proxy.addr.clone(),
+            req: anonymous,
+            pid: Some(proxy.child.id()),
+        },
     ];
-    for (_, addr) in targets {
-        throughput(addr, req.clone(), 16, 1.0).await;
+    let mut gateways = Vec::new();
+    for (name, bin) in &builds {
+        let gw_dir = tempfile::tempdir().unwrap();
+        let (gw, _) = procs::start_gateway_bin(bin, gw_dir.path(), &[]);
+        let token = provision(&gw.addr, &canned.addr).await;
+        let req = Rc::new(chat_request(&token, "gpt-4o-mini", 16, false, ""));
+        let first = call_once(&gw.addr, &req).await;
+        assert_eq!(
+            first.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&first.body)
+        );
+        targets.push(Target {
+            name: name.clone(),
+            addr: gw.addr.clone(),
+            req,
+            pid: Some(gw.child.id()),
+        });
+        gateways.push((gw, gw_dir));
+    }
+    let k = targets.len();
+    for t in &targets {
+        throughput(&t.addr, t.req.clone(), 16, 1.0).await;
     }
     eprintln!("throughput at 64 connections ...");
-    let mut calls: [Vec<f64>; 3] = Default::default();
+    let mut calls: Vec<Vec<f64>> = vec![Vec::new(); k];
+    let mut cpu: Vec<Vec<f64>> = vec![Vec::new(); k];
     for _ in 0..5 {
-        for (i, (_, addr)) in targets.iter().enumerate() {
-            calls[i].push(throughput(addr, req.clone(), 64, secs / 2.0).await);
+        for (i, t) in targets.iter().enumerate() {
+            let before = t.pid.map(cpu_secs);
+            let started = Instant::now();
+            let rate = throughput(&t.addr, t.req.clone(), 64, secs / 2.0).await;
+            let n = rate * started.elapsed().as_secs_f64();
+            calls[i].push(rate);
+            if let (Some(pid), Some(before)) = (t.pid, before) {
+                cpu[i].push((cpu_secs(pid) - before) * 1e6 / n);
+            }
         }
     }
-    let calls = calls.map(median);
+    let calls: Vec<f64> = calls.into_iter().map(median).collect();
     let mut rows = vec![(
         "calls/s, 64 connections (median of 5)".to_string(),
-        calls.map(|c| format!("{c:.0}")).to_vec(),
+        calls.iter().map(|c| format!("{c:.0}")).collect::<Vec<_>>(),
     )];
     rows.push((
         "÷ nginx reverse proxy".into(),
-        calls.map(|c| format!("{:.2}", c / calls[1])).to_vec(),
+        calls
+            .iter()
+            .map(|c| format!("{:.2}", c / calls[1]))
+            .collect(),
+    ));
+    rows.push((
+        "CPU per call of the proxy, µs (user + system, median of 5)".into(),
+        cpu.into_iter()
+            .map(|v| {
+                if v.is_empty() {
+                    "—".into()
+                } else {
+                    format!("{:.1}", median(v))
+                }
+            })
+            .collect(),
     ));
     for rate in [100u64, 1000] {
         eprintln!("latency at {rate} calls/s ...");
-        let mut p50: [Vec<f64>; 3] = Default::default();
-        let mut p99: [Vec<f64>; 3] = Default::default();
+        let mut p50: Vec<Vec<f64>> = vec![Vec::new(); k];
+        let mut p99: Vec<Vec<f64>> = vec![Vec::new(); k];
         for _ in 0..3 {
-            for (i, (_, addr)) in targets.iter().enumerate() {
-                let (a, b) = latency_at_rate(addr, req.clone(), rate, secs / 2.0).await;
+            for (i, t) in targets.iter().enumerate() {
+                let (a, b) = latency_at_rate(&t.addr, t.req.clone(), rate, secs / 2.0).await;
                 p50[i].push(a);
                 p99[i].push(b);
             }
         }
-        let (p50, p99) = (p50.map(median), p99.map(median));
+        let p50: Vec<f64> = p50.into_iter().map(median).collect();
+        let p99: Vec<f64> = p99.into_iter().map(median).collect();
         rows.push((
             format!("p50 / p99 at {rate} calls/s (ms, medians of 3)"),
-            (0..3)
+            (0..k)
                 .map(|i| format!("{:.3} / {:.3}", p50[i], p99[i]))
                 .collect(),
         ));
         rows.push((
             format!("added over direct at {rate} calls/s, p50 / p99 (ms)"),
-            (0..3)
+            (0..k)
                 .map(|i| {
                     if i == 0 {
                         "—".into()
@@ -188,7 +268,18 @@ async fn run(secs: f64) {
                 .collect(),
         ));
     }
-    drop(gw);
+    rows.push((
+        "RSS after these rounds (MB)".into(),
+        targets
+            .iter()
+            .enumerate()
+            .map(|(i, t)| match t.pid {
+                Some(pid) if i >= 2 => format!("{:.1}", rss_mb(pid)),
+                _ => "—".into(),
+            })
+            .collect(),
+    ));
+    drop(gateways);
     drop(proxy);
     drop(canned);
 
@@ -198,42 +289,68 @@ async fn run(secs: f64) {
         .unwrap_or(8000);
     eprintln!("{n} slow streams ...");
     let mock = start_mock();
-    let dir2 = tempfile::tempdir().unwrap();
-    let (gw, _) = start_gateway(dir2.path(), &[]);
-    let token = provision(&gw.addr, &mock.addr).await;
-    let slow = Rc::new(chat_request(
-        &token,
-        "gpt-4o-mini",
-        20,
-        true,
-        r#","mock":{"chunk_delay_ms":250}"#,
-    ));
-    let idle = rss_mb(gw.child.id());
-    let (direct, _) = slow_streams(&mock.addr, slow.clone(), n, None).await;
-    let (through, peak) = slow_streams(&gw.addr, slow.clone(), n, Some(gw.child.id())).await;
-    let per_stream_kb = (peak - idle) * 1024.0 / n as f64;
+    let slow = |token: &str| {
+        Rc::new(chat_request(
+            token,
+            "gpt-4o-mini",
+            20,
+            true,
+            r#","mock":{"chunk_delay_ms":250}"#,
+        ))
+    };
+    let (direct, _) = slow_streams(&mock.addr, slow("-"), n, None).await;
+    let mut through = Vec::new();
+    for (name, bin) in &builds {
+        let gw_dir = tempfile::tempdir().unwrap();
+        let (gw, _) = procs::start_gateway_bin(bin, gw_dir.path(), &[]);
+        let token = provision(&gw.addr, &mock.addr).await;
+        let idle = rss_mb(gw.child.id());
+        let (d, peak) = slow_streams(&gw.addr, slow(&token), n, Some(gw.child.id())).await;
+        through.push((name.clone(), d, idle, peak));
+    }
     println!();
-    println!("| measure | direct (canned nginx) | nginx reverse proxy | gateway |");
-    println!("|---|---|---|---|");
+    print!("| measure |");
+    for t in &targets {
+        print!(" {} |", t.name);
+    }
+    println!();
+    println!("|---|{}", "---|".repeat(k));
     for (m, v) in rows {
         println!("| {m} | {} |", v.join(" | "));
     }
     println!();
-    println!("| {n} slow streams (20 chunks 250 ms apart, mock-upstream) | direct | through the gateway |");
-    println!("|---|---|---|");
-    println!(
-        "| streams completed | {} | {} |",
-        direct.len(),
-        through.len()
-    );
-    println!(
-        "| duration p50 / p99 (s) | {:.2} / {:.2} | {:.2} / {:.2} (+{:.0} % / +{:.0} %) |",
+    print!("| {n} slow streams (20 chunks 250 ms apart, mock-upstream) | direct |");
+    for (name, ..) in &through {
+        print!(" through {name} |");
+    }
+    println!();
+    println!("|---|---|{}", "---|".repeat(through.len()));
+    print!("| streams completed | {} |", direct.len());
+    for (_, d, ..) in &through {
+        print!(" {} |", d.len());
+    }
+    println!();
+    print!(
+        "| duration p50 / p99 (s) | {:.2} / {:.2} |",
         pct(&direct, 0.5),
-        pct(&direct, 0.99),
-        pct(&through, 0.5),
-        pct(&through, 0.99),
-        (pct(&through, 0.5) / pct(&direct, 0.5) - 1.0) * 100.0,
-        (pct(&through, 0.99) / pct(&direct, 0.99) - 1.0) * 100.0
+        pct(&direct, 0.99)
     );
-    println!("| gateway RSS idle / peak (MB), per open stream (KB) | | {idle:.1} / {peak:.1}, {per_stream_kb:.1} KB |");
+    for (_, d, ..) in &through {
+        print!(
+            " {:.2} / {:.2} (+{:.0} % / +{:.0} %) |",
+            pct(d, 0.5),
+            pct(d, 0.99),
+            (pct(d, 0.5) / pct(&direct, 0.5) - 1.0) * 100.0,
+            (pct(d, 0.99) / pct(&direct, 0.99) - 1.0) * 100.0
+        );
+    }
+    println!();
+    print!("| gateway RSS idle / peak (MB), per open stream (KB) | |");
+    for (_, _, idle, peak) in &through {
+        print!(
+            " {idle:.1} / {peak:.1}, {:.1} KB |",
+            (peak - idle) * 1024.0 / n as f64
+        );
+    }
+    println!();
 }
