@@ -226,7 +226,9 @@ thread_local! {
 
 /// Handles of the per-call series, by label values, for one thread. Bounded like the
 /// series themselves: endpoints and statuses are few, providers are the configured ones,
-/// models the known ones plus `other`.
+/// models the known ones plus `other`, routes the route patterns plus `unmatched`. A
+/// thread's cache is made on its first record, so the recorder must be installed before
+/// any thread records (`serve` installs it before the workers start).
 struct SeriesCache {
     added_latency: Histogram,
     failovers: Counter,
