@@ -208,7 +208,21 @@ pub fn record_upstream(provider: &str, elapsed: Duration) {
 
 /// One HTTP request has been answered: its route pattern, method and status.
 pub fn record_http(route: &str, method: &str, status: u16, elapsed: Duration) {
+    let method = method_label(method);
     CACHE.with_borrow_mut(|cache| cache.http(route, method, status, elapsed));
+}
+
+/// A method as a label value: the standard ones by name, anything a client made up as
+/// `other` (label values stay bounded).
+pub fn method_label(method: &str) -> &str {
+    const STANDARD: [&str; 9] = [
+        "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE",
+    ];
+    STANDARD
+        .iter()
+        .find(|m| **m == method)
+        .copied()
+        .unwrap_or("other")
 }
 
 /// Moves recorded histogram samples into their buckets. The exporter keeps every sample
@@ -407,6 +421,8 @@ mod tests {
         record_http("/telemetry-test", "POST", 200, Duration::from_millis(1));
         record_http("/telemetry-test", "POST", 200, Duration::from_millis(1));
         record_http("/telemetry-test", "GET", 404, Duration::from_millis(1));
+        record_http("/telemetry-test", "M0001X", 404, Duration::from_millis(1));
+        record_http("/telemetry-test", "M0002X", 404, Duration::from_millis(1));
         upkeep();
         let text = render();
         let requests = |model: &str, status: &str| {
@@ -432,6 +448,7 @@ mod tests {
         .is_some());
         assert!(line(&text, "gateway_http_requests_total{route=\"/telemetry-test\",method=\"POST\",status=\"200\"} 2").is_some());
         assert!(line(&text, "gateway_http_requests_total{route=\"/telemetry-test\",method=\"GET\",status=\"404\"} 1").is_some());
+        assert!(line(&text, "gateway_http_requests_total{route=\"/telemetry-test\",method=\"other\",status=\"404\"} 2").is_some());
         assert!(line(
             &text,
             "gateway_http_request_duration_seconds_count{route=\"/telemetry-test\"} 3"

@@ -395,6 +395,24 @@ impl LedgerState {
         })
     }
 
+    /// Refuses a call before its body costs anything (see `Account::precheck`).
+    pub fn precheck(&self, token_id: i32, budgets: bool) -> Result<(), ApiError> {
+        if !self.config.enabled {
+            return Ok(());
+        }
+        let slot = self
+            .by_id
+            .get(&token_id)
+            .map(|s| s.clone())
+            .ok_or(ApiError::InvalidToken)?;
+        let limits = slot.info.read().limits;
+        let checked = slot
+            .account
+            .lock()
+            .precheck(&limits, budgets, Instant::now());
+        checked
+    }
+
     /// Gives a reservation back early (a call refused after admission).
     pub fn release(&self, reservation: &Reservation) {
         if let Some(slot) = self.by_id.get(&reservation.token_id) {

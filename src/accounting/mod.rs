@@ -127,15 +127,8 @@ impl Account {
         }
     }
 
-    /// Admits a call, or says why not. Returns the reservation and the completion
-    /// allowance per choice that the budgets can pay for (`None`: no budget limits it).
-    pub fn admit(
-        &mut self,
-        token_id: i32,
-        limits: &Limits,
-        call: &CallEstimate,
-        now: Instant,
-    ) -> Result<(Reservation, Option<i64>), ApiError> {
+    /// Refuses a call whose minute is full (`rpm`, `tpm`).
+    fn check_rates(&mut self, limits: &Limits, now: Instant) -> Result<(), ApiError> {
         self.prune(now);
         if let Some(rpm) = limits.rpm {
             if self.requests.len() as i64 >= rpm as i64 {
@@ -151,6 +144,43 @@ impl Account {
                 )));
             }
         }
+        Ok(())
+    }
+
+    /// The check before anything costly is done with a call's body: a full minute, or a
+    /// budget that cannot pay for a single token (`budgets`: false where the local view of
+    /// a shared budget may be stale — admission asks the cluster then). Takes nothing.
+    pub fn precheck(
+        &mut self,
+        limits: &Limits,
+        budgets: bool,
+        now: Instant,
+    ) -> Result<(), ApiError> {
+        self.check_rates(limits, now)?;
+        if !budgets {
+            return Ok(());
+        }
+        let left = self.left(limits);
+        if limits.max_tokens.is_some_and(|_| left.tokens < 1)
+            || limits.max_amount.is_some_and(|_| left.nano < 1)
+        {
+            return Err(ApiError::InsufficientQuota(
+                "token budget is spent or held by calls in flight".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Admits a call, or says why not. Returns the reservation and the completion
+    /// allowance per choice that the budgets can pay for (`None`: no budget limits it).
+    pub fn admit(
+        &mut self,
+        token_id: i32,
+        limits: &Limits,
+        call: &CallEstimate,
+        now: Instant,
+    ) -> Result<(Reservation, Option<i64>), ApiError> {
+        self.check_rates(limits, now)?;
         let n = call.choices.max(1);
         let mut allowance: Option<i64> = None;
         let budget_left = self.left(limits);

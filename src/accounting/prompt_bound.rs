@@ -1,23 +1,31 @@
 //! An upper bound of the prompt tokens an upstream will count for a request body, for
 //! admission: a budget reserves it, so calls in flight together cannot overshoot however
-//! their content tokenizes. Pure and linear in the body.
+//! their content tokenizes or however the JSON is written. Pure and linear in the body.
 //!
-//! Text is bounded by the worst case of its character classes: ASCII letters at two a
-//! token, digits, punctuation and symbols at one token each (tokenizers split runs of them
-//! down to single characters), white space at two a token, and other characters at one
-//! token per UTF-8 byte after the first (a byte-level tokenizer spends at most one token
-//! a byte; the first byte of a character always shares). Every string of the body counts;
-//! object keys (tool schemas are rendered into the prompt with their property names) at
-//! four bytes a token, as the words they are; JSON syntax and numbers count nothing, and
-//! each object a few tokens (an upstream adds that much per message).
+//! The bound is computed on the body as the upstream reads it — decoded JSON, after
+//! redirects and translation (the caller hands over the body of each leg) — never on the
+//! raw bytes: escapes, whitespace and key order change nothing. Every string, number,
+//! literal and key counts at **one token per byte** of its JSON text (no tokenizer, byte
+//! level or with byte fallback, spends more than a token on a byte), strings and keys with
+//! their quotes and escapes (an upstream that renders a schema into the prompt renders it
+//! as JSON); every object, array, member and element adds `SYNTAX_TOKENS` (brackets,
+//! separators — `a | b` in OpenAI's rendering of an `enum` — and a chat template's
+//! per-message tokens).
 //!
-//! Media and tools that the upstream expands are parsed out (only bodies that mention them
-//! pay for a parse): each image at the largest cost of one image among current models,
-//! PDF documents per page, Anthropic's tool-use system prompt and server tools by their
-//! `max_uses`. What cannot be bounded (documents by URL or file id, code execution, MCP
-//! servers, web fetches without limits) is reported, and budgeted tokens are refused it.
+//! Media and tools whose cost is not their bytes are read from the parsed body (only bodies
+//! that hold them pay for the parse — see `Meter`): each image at the largest cost of one
+//! image for the model that serves the call, PDF documents per page however the file
+//! writes its pages, the tool-use prompt an upstream adds, and server tools by their
+//! limits. What cannot be bounded is reported, and budgeted tokens are refused it.
 
-use serde_json::Value;
+mod meter;
+mod pdf;
+
+use serde_json::{Map, Value};
+
+use crate::core::endpoint::Dialect;
+use crate::error::ApiError;
+use meter::{escaped_len, plain_cost, Scan, ScanError};
 
 /// Tokens of one image, at most: Anthropic ~1,600 (≤ 1.15 megapixels), OpenAI's tiled
 /// models 1,445 at high detail, the patch-based ones up to ~3,800 (gpt-4.1-nano).
@@ -27,12 +35,15 @@ pub const IMAGE_TOKENS: i64 = 4_000;
 pub const IMAGE_TOKENS_4O_MINI: i64 = 48_200;
 /// Tokens of one PDF page: its text (up to ~3,000 for a dense page) and its image.
 pub const PDF_PAGE_TOKENS: i64 = 5_000;
-/// Anthropic's tool-use system prompt and an Anthropic-defined tool's own definition
-/// (computer use ~735, text editor ~700, bash ~245), at most.
+/// A tool-use system prompt (Anthropic's, OpenAI's function namespace) and an
+/// Anthropic-defined tool's own definition (computer use ~735, text editor ~700, bash
+/// ~245), at most.
 pub const TOOL_OVERHEAD_TOKENS: i64 = 1_000;
 /// What one web search adds to the context, at most (the gateway's assumption: results
 /// are a handful of pages' excerpts).
 pub const WEB_SEARCH_TOKENS: i64 = 25_000;
+/// Tokens every object, array, member and element adds beyond its text.
+pub const SYNTAX_TOKENS: u64 = 3;
 
 /// The bound, and why there is none when there is not.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -42,215 +53,151 @@ pub struct PromptBound {
     pub unbounded: Option<String>,
 }
 
-/// Byte classes: tokens per 2 bytes of each.
-const LETTER: u8 = 1;
-const SINGLE: u8 = 2;
-const SPACE: u8 = 1;
-
-const fn class_table() -> [u8; 256] {
-    let mut t = [0u8; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        t[b] = if c.is_ascii_alphabetic() {
-            LETTER
-        } else if c == b' ' || c == b'\t' || c == b'\n' || c == b'\r' {
-            SPACE
-        } else if c < 0x80 || c & 0xC0 == 0x80 {
-            // Digits, punctuation, symbols, control characters; a UTF-8 continuation byte.
-            SINGLE
-        } else {
-            0 // the first byte of a non-ASCII character shares its continuation's token
-        };
-        b += 1;
+impl PromptBound {
+    /// The larger of two legs' bounds (the first reason kept).
+    pub fn max(self, other: PromptBound) -> PromptBound {
+        PromptBound {
+            tokens: self.tokens.max(other.tokens),
+            unbounded: self.unbounded.or(other.unbounded),
+        }
     }
-    t
 }
 
-static CLASS: [u8; 256] = class_table();
+/// Tokens one image costs at most on `model` (the model that serves the call).
+pub fn image_tokens(model: &str) -> i64 {
+    if model.contains("4o-mini") {
+        IMAGE_TOKENS_4O_MINI
+    } else {
+        IMAGE_TOKENS
+    }
+}
 
-/// The worst-case tokens of text.
+/// The worst-case tokens of text: one a byte.
 pub fn text_bound(bytes: &[u8]) -> i64 {
-    let halves: u64 = bytes.iter().map(|b| u64::from(CLASS[*b as usize])).sum();
-    halves.div_ceil(2) as i64
+    bytes.len() as i64
 }
 
-/// Tokens an upstream adds per message (role, separators): OpenAI documents 3 per message
-/// and 3 to prime the reply; counted for every JSON object.
-const PER_OBJECT_TOKENS: u64 = 3;
-
-/// The worst-case tokens of a JSON body: the text of its strings by class, and a few per
-/// object; the JSON syntax between strings (brackets, colons, commas, numbers, literals)
-/// is no text an upstream tokenizes, so it counts nothing. Invalid JSON cannot get here
-/// (the body was parsed), but any bytes are bounded all the same.
-pub fn json_bound(raw: &[u8]) -> i64 {
-    scan(raw).0
+/// What the bound of one leg needs beyond its body.
+#[derive(Debug, Clone, Copy)]
+pub struct Reader {
+    /// The dialect the upstream reads the body in.
+    pub dialect: Dialect,
+    /// One image's cost on the serving model (`image_tokens`).
+    pub image_tokens: i64,
 }
 
-/// `json_bound`, and whether a string of the body starts like a marker of content that
-/// may expand upstream — in the same single pass.
-fn scan(raw: &[u8]) -> (i64, bool) {
-    let mut halves: u64 = 0;
-    let mut marked = false;
-    let mut i = 0;
-    while i < raw.len() {
-        match raw[i] {
-            b'"' => {
-                let rest = &raw[i + 1..];
-                marked = marked || MARKERS.iter().any(|m| rest.starts_with(m));
-                let (string, end) = string_halves(raw, i + 1);
-                halves += if is_key(raw, end) {
-                    key_halves(end - i - 1)
-                } else {
-                    string
-                };
-                i = end + 1;
-            }
-            b'{' => {
-                halves += 2 * PER_OBJECT_TOKENS;
-                i += 1;
-            }
-            _ => i += 1,
+/// The bound of a body as the upstream of `reader` reads it. A body that names a key
+/// which decides the price twice in one object is refused (upstreams disagree on which
+/// counts); one that cannot be read as JSON is bounded by its bytes and has no bound for
+/// budgets.
+pub fn prompt_bound(body: &[u8], reader: Reader) -> Result<PromptBound, ApiError> {
+    let Scan { tokens, marked } = match meter::scan(body) {
+        Ok(scan) => scan,
+        Err(ScanError::Duplicate(key)) => {
+            return Err(ApiError::invalid(format!(
+                "an object of the request names '{key}' twice; send it once"
+            )))
         }
-    }
-    (halves.div_ceil(2) as i64, marked)
-}
-
-/// The halves of a string's content from `start`, and where its closing quote is.
-fn string_halves(raw: &[u8], start: usize) -> (u64, usize) {
-    let mut halves = 0;
-    let mut escaped = false;
-    let mut i = start;
-    while i < raw.len() {
-        let b = raw[i];
-        if escaped {
-            escaped = false;
-        } else if b == b'\\' {
-            escaped = true;
-        } else if b == b'"' {
-            return (halves, i);
+        Err(ScanError::Invalid) => {
+            return Ok(PromptBound {
+                tokens: text_bound(body),
+                unbounded: Some("the request nests too deeply to be measured".into()),
+            })
         }
-        halves += u64::from(CLASS[b as usize]);
-        i += 1;
-    }
-    (halves, raw.len())
-}
-
-/// Whether the string closing at `end` is an object key (a colon follows).
-fn is_key(raw: &[u8], end: usize) -> bool {
-    raw.get(end + 1..)
-        .and_then(|rest| rest.iter().find(|b| !b.is_ascii_whitespace()))
-        == Some(&b':')
-}
-
-/// Keys are words an upstream renders at most as its ordinary text (a tool schema's
-/// property names), not worst-case text: four bytes a token, rounded up.
-fn key_halves(len: usize) -> u64 {
-    2 * (len as u64).div_ceil(4)
-}
-
-/// How strings that mark content which may expand upstream begin (`image_url`, `image`,
-/// `document`, `file`, `file_data`, `input_image`, …, `tools`, `mcp_servers`); a body
-/// without any is bounded by its text alone.
-const MARKERS: [&[u8]; 8] = [
-    b"image",
-    b"document\"",
-    b"file",
-    b"tools\"",
-    b"mcp_servers\"",
-    b"input_audio\"",
-    b"input_image\"",
-    b"input_file\"",
-];
-
-/// The bound of a request body for `model`.
-pub fn prompt_bound(raw: &[u8], model: &str) -> PromptBound {
-    let (tokens, marked) = scan(raw);
+    };
     if !marked {
-        return PromptBound {
-            tokens,
+        return Ok(PromptBound {
+            tokens: tokens.min(i64::MAX as u64) as i64,
             unbounded: None,
-        };
+        });
     }
-    let Ok(body) = serde_json::from_slice::<Value>(raw) else {
-        return PromptBound {
-            tokens,
-            unbounded: None,
-        };
-    };
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::invalid(format!("invalid JSON body: {e}")))?;
+    Ok(walked(&value, reader))
+}
+
+/// The bound of an already parsed body.
+pub fn value_bound(body: &Value, reader: Reader) -> PromptBound {
+    walked(body, reader)
+}
+
+fn walked(body: &Value, reader: Reader) -> PromptBound {
     let mut walk = Walk {
-        image: if model.contains("4o-mini") {
-            IMAGE_TOKENS_4O_MINI
-        } else {
-            IMAGE_TOKENS
-        },
-        bound: PromptBound::default(),
+        reader,
+        tokens: 0,
+        unbounded: None,
     };
-    walk.value(&body);
-    if let Some(tools) = body.get("tools").and_then(Value::as_array) {
-        walk.tools(tools);
+    walk.value(body);
+    if let Value::Object(top) = body {
+        walk.top_level(top);
     }
-    if body
-        .get("mcp_servers")
-        .and_then(Value::as_array)
-        .is_some_and(|s| !s.is_empty())
-    {
-        walk.unbounded("MCP servers (mcp_servers) return content of no known size");
+    PromptBound {
+        tokens: walk.tokens.min(i64::MAX as u64) as i64,
+        unbounded: walk.unbounded,
     }
-    walk.bound
 }
 
 struct Walk {
-    image: i64,
-    bound: PromptBound,
+    reader: Reader,
+    tokens: u64,
+    unbounded: Option<String>,
 }
 
 impl Walk {
     fn add(&mut self, tokens: i64) {
-        self.bound.tokens = self.bound.tokens.saturating_add(tokens);
+        self.tokens = self.tokens.saturating_add(tokens.max(0) as u64);
     }
 
-    fn unbounded(&mut self, why: &str) {
-        self.bound.unbounded.get_or_insert_with(|| why.to_string());
+    fn unbounded(&mut self, why: impl Into<String>) {
+        self.unbounded.get_or_insert_with(|| why.into());
     }
 
+    /// Every node at its bytes, media at their cost.
     fn value(&mut self, v: &Value) {
         match v {
-            Value::String(s) => self.add(text_bound(s.as_bytes())),
             Value::Array(items) => {
+                self.tokens = self.tokens.saturating_add(SYNTAX_TOKENS);
                 for item in items {
+                    self.tokens = self.tokens.saturating_add(SYNTAX_TOKENS);
                     self.value(item);
                 }
             }
             Value::Object(map) => {
-                if self.media(v) {
+                if self.media(map) {
                     return;
                 }
-                self.add(PER_OBJECT_TOKENS as i64);
+                self.tokens = self.tokens.saturating_add(SYNTAX_TOKENS);
                 for (key, item) in map {
-                    self.add(key_halves(key.len()) as i64 / 2);
+                    let key_cost = escaped_len(key) + 3 + SYNTAX_TOKENS;
+                    self.tokens = self.tokens.saturating_add(key_cost);
                     self.value(item);
                 }
             }
-            // Numbers and literals are parameters, not text.
-            _ => {}
+            scalar => self.tokens = self.tokens.saturating_add(plain_cost(scalar)),
         }
     }
 
-    /// A content part that expands upstream: counted here (true) at its bound.
-    fn media(&mut self, part: &Value) -> bool {
+    /// A content part whose cost is not its bytes: counted here (true) at its bound.
+    fn media(&mut self, part: &Map<String, Value>) -> bool {
         match part.get("type").and_then(Value::as_str) {
             // OpenAI `image_url`, Anthropic `image`, Responses `input_image`.
-            Some("image_url" | "image" | "input_image") => self.add(self.image),
-            Some("document") => self.document(&part["source"]),
-            // OpenAI chat and Responses: `{"type":"file","file":{"file_data"|"file_id"}}`.
+            Some("image_url" | "image" | "input_image") => self.add(self.reader.image_tokens),
+            Some("document") => self.document(part.get("source").unwrap_or(&Value::Null)),
+            // OpenAI chat `{"type":"file","file":{…}}`, Responses `input_file`.
             Some("file" | "input_file") => {
-                let file = part.get("file").unwrap_or(part);
+                let file = match part.get("file") {
+                    Some(Value::Object(inner)) => inner,
+                    _ => part,
+                };
                 match file.get("file_data").and_then(Value::as_str) {
-                    Some(data) => self.pdf(data.rsplit(',').next().unwrap_or(data)),
-                    None => self.unbounded("a file given by id has no known size"),
+                    Some(data) => self.file(data.rsplit(',').next().unwrap_or(data)),
+                    None => self.unbounded("a file given by id or URL has no known size"),
                 }
             }
+            Some("item_reference") => self.unbounded(
+                "input items by reference (item_reference) point at state the gateway \
+                 cannot read; send the items themselves",
+            ),
             _ => return false,
         }
         true
@@ -259,29 +206,78 @@ impl Walk {
     /// An Anthropic document block's source.
     fn document(&mut self, source: &Value) {
         match source.get("type").and_then(Value::as_str) {
-            Some("base64") => self.pdf(source["data"].as_str().unwrap_or("")),
-            Some("text") => self.value(&source["data"]),
-            Some("content") => self.value(&source["content"]),
+            Some("base64") => self.file(source["data"].as_str().unwrap_or("")),
+            Some("text" | "content") => self.value(source),
             _ => self.unbounded("a document given by URL or file id has no known size"),
         }
     }
 
-    /// A base64 PDF: its pages at their bound, else (pages not found) its bytes as text.
-    fn pdf(&mut self, base64: &str) {
+    /// A base64 file: a PDF by its pages, a compressed document refused, other text at
+    /// its decoded bytes.
+    fn file(&mut self, base64: &str) {
         use base64::Engine;
-        let pages = base64::engine::general_purpose::STANDARD
-            .decode(base64.trim())
-            .map(|pdf| count_pages(&pdf))
-            .unwrap_or(0);
-        if pages > 0 {
-            self.add((pages as i64).saturating_mul(PDF_PAGE_TOKENS));
-        } else {
+        let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(base64.trim()) else {
+            // Not base64: the upstream refuses it, or reads it as text.
             self.add(text_bound(base64.as_bytes()));
+            return;
+        };
+        if bytes.starts_with(b"PK\x03\x04") {
+            self.unbounded("a compressed document (zip, docx, …) has no known size");
+        } else if pdf::is_pdf(&bytes) {
+            match pdf::pages(&bytes) {
+                Some(pages) => {
+                    self.add((pages as i64).saturating_mul(PDF_PAGE_TOKENS));
+                    // The text a page can hold is its content: never more than the file.
+                    self.add(text_bound(&bytes).min(pages as i64 * PDF_PAGE_TOKENS));
+                }
+                None => self.unbounded("a PDF whose page objects cannot be read has no bound"),
+            }
+        } else {
+            self.add(text_bound(&bytes));
         }
     }
 
-    /// Tools: Anthropic's tool-use system prompt, and server tools at their bound.
-    fn tools(&mut self, tools: &[Value]) {
+    /// Tools, MCP servers and what a native pass-through would let the upstream do
+    /// unmetered.
+    fn top_level(&mut self, top: &Map<String, Value>) {
+        if let Some(Value::Array(tools)) = top.get("tools") {
+            let max_calls = top.get("max_tool_calls").and_then(Value::as_i64);
+            self.tools(tools, max_calls);
+        }
+        if top
+            .get("mcp_servers")
+            .and_then(Value::as_array)
+            .is_some_and(|s| !s.is_empty())
+        {
+            self.unbounded("MCP servers (mcp_servers) return content of no known size");
+        }
+        if self.reader.dialect != Dialect::Responses {
+            return;
+        }
+        if top.get("background").and_then(Value::as_bool) == Some(true) {
+            self.unbounded(
+                "background: true lets the upstream generate after the gateway's answer, \
+                 unmetered",
+            );
+        }
+        for (field, why) in [
+            (
+                "conversation",
+                "conversation: a conversation stored upstream holds items of no known size",
+            ),
+            (
+                "prompt",
+                "prompt: a stored prompt template holds content of no known size",
+            ),
+        ] {
+            if top.get(field).is_some_and(|v| !v.is_null()) {
+                self.unbounded(why);
+            }
+        }
+    }
+
+    /// Tool-use prompt overhead, and provider-run tools at their bound.
+    fn tools(&mut self, tools: &[Value], max_tool_calls: Option<i64>) {
         if tools.is_empty() {
             return;
         }
@@ -291,136 +287,88 @@ impl Walk {
                 continue;
             };
             let uses = tool.get("max_uses").and_then(Value::as_i64);
-            if kind.starts_with("web_search_") {
-                match uses {
+            match hosted(kind, self.reader.dialect) {
+                Hosted::Client => {}
+                Hosted::Defined => self.add(TOOL_OVERHEAD_TOKENS),
+                Hosted::AnthropicSearch => match uses {
                     Some(n) => self.add(n.clamp(0, 1000).saturating_mul(WEB_SEARCH_TOKENS)),
                     None => self.unbounded("web search without max_uses has no bound"),
+                },
+                Hosted::AnthropicFetch => {
+                    let content = tool.get("max_content_tokens").and_then(Value::as_i64);
+                    match (uses, content) {
+                        (Some(n), Some(c)) => self.add(n.clamp(0, 1000).saturating_mul(c.max(0))),
+                        _ => self.unbounded("web fetch needs max_uses and max_content_tokens"),
+                    }
                 }
-            } else if kind.starts_with("web_fetch_") {
-                let content = tool.get("max_content_tokens").and_then(Value::as_i64);
-                match (uses, content) {
-                    (Some(n), Some(c)) => self.add(n.clamp(0, 1000).saturating_mul(c.max(0))),
-                    _ => self.unbounded("web fetch needs max_uses and max_content_tokens"),
-                }
-            } else if kind.starts_with("code_execution_") || kind.starts_with("tool_search_") {
-                self.unbounded("server-side code execution and tool search have no bound");
-            } else if kind.starts_with("computer_")
-                || kind.starts_with("bash_")
-                || kind.starts_with("text_editor_")
-                || kind.starts_with("memory_")
-            {
-                // Anthropic-defined client tools: their definitions, at most.
-                self.add(TOOL_OVERHEAD_TOKENS);
+                Hosted::OpenAiSearch => match max_tool_calls {
+                    Some(n) => self.add(n.clamp(0, 1000).saturating_mul(WEB_SEARCH_TOKENS)),
+                    None => self.unbounded(format!(
+                        "the hosted tool '{}' has no bound without max_tool_calls",
+                        truncate_kind(kind)
+                    )),
+                },
+                Hosted::Unbounded => self.unbounded(format!(
+                    "the provider-run tool '{}' returns content of no known size",
+                    truncate_kind(kind)
+                )),
             }
         }
     }
 }
 
-/// Page objects of a PDF (`/Type /Page`, not `/Pages`); 0 when they are not visible (in
-/// compressed object streams).
-fn count_pages(pdf: &[u8]) -> usize {
-    let mut pages = 0;
-    for marker in [&b"/Type /Page"[..], &b"/Type/Page"[..]] {
-        for at in memchr::memmem::find_iter(pdf, marker) {
-            let next = pdf.get(at + marker.len()).copied();
-            if next != Some(b's') {
-                pages += 1;
-            }
-        }
+fn truncate_kind(kind: &str) -> String {
+    crate::core::text::truncate(kind, 64)
+}
+
+/// What a tool of a `type` costs beyond its definition.
+#[derive(Debug, PartialEq, Eq)]
+enum Hosted {
+    /// Run by the client (functions, custom tools): its definition is its bytes.
+    Client,
+    /// Anthropic-defined client tools (computer use, bash, text editor, memory) and
+    /// OpenAI's client-run built-ins (computer use, local shell): their definitions, at most.
+    Defined,
+    /// Anthropic's web search: `max_uses` searches.
+    AnthropicSearch,
+    /// Anthropic's web fetch: `max_uses` × `max_content_tokens`.
+    AnthropicFetch,
+    /// OpenAI's hosted web search: `max_tool_calls` searches.
+    OpenAiSearch,
+    /// Provider-run tools of no known size (code execution, tool search, file search,
+    /// MCP, image generation, …).
+    Unbounded,
+}
+
+fn hosted(kind: &str, dialect: Dialect) -> Hosted {
+    if matches!(kind, "function" | "custom" | "namespace") {
+        return Hosted::Client;
     }
-    pages
+    // Anthropic's tools are versioned `name_YYYYMMDD`; OpenAI's `name` or `name_YYYY_MM_DD`.
+    if dialect == Dialect::Anthropic {
+        if kind.starts_with("web_search_") {
+            Hosted::AnthropicSearch
+        } else if kind.starts_with("web_fetch_") {
+            Hosted::AnthropicFetch
+        } else if ["computer_", "bash_", "text_editor_", "memory_"]
+            .iter()
+            .any(|p| kind.starts_with(p))
+        {
+            Hosted::Defined
+        } else {
+            Hosted::Unbounded
+        }
+    } else if kind == "web_search" || kind.starts_with("web_search_") {
+        Hosted::OpenAiSearch
+    } else if matches!(
+        kind,
+        "computer_use_preview" | "computer_use" | "local_shell" | "shell" | "apply_patch"
+    ) {
+        Hosted::Defined
+    } else {
+        Hosted::Unbounded
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn text_is_bounded_by_its_worst_class() {
-        assert_eq!(text_bound(b"abcd"), 2, "letters: two a token");
-        assert_eq!(text_bound(b"1234"), 4, "digits: one each");
-        assert_eq!(text_bound(b"!?.;"), 4, "punctuation: one each");
-        assert_eq!(text_bound(b"a b"), 2);
-        assert_eq!(
-            text_bound("你好".as_bytes()),
-            4,
-            "three-byte characters: two each"
-        );
-        assert_eq!(text_bound("é".as_bytes()), 1);
-        assert_eq!(text_bound("😀".as_bytes()), 3);
-        // Never below the old estimate (bytes / 4) for any text.
-        for text in ["Hello there, gateway", "3.14159265358979", "Привет, мир"] {
-            let old = crate::core::usage::TextEstimate::of_bytes(text.as_bytes()).tokens();
-            assert!(text_bound(text.as_bytes()) >= old, "{text}");
-        }
-    }
-
-    #[test]
-    fn json_syntax_counts_nothing_but_its_strings_and_objects() {
-        let body = br#"{"model":"m","messages":[{"role":"user","content":"a \"b\" c"}],"n":12}"#;
-        // Keys at 4 bytes a token (model 2, messages 2, role 1, content 2, n 1: 16 halves);
-        // values m 1, user 4 and the escaped `a \"b\" c` 13 (3 letters, 2 spaces, 2
-        // backslashes, 2 quotes): 18 halves; two objects 12: 46 halves, 23 tokens.
-        assert_eq!(json_bound(body), 23);
-        let parsed = prompt_bound(
-            br#"{"model":"m","tools":[],"messages":[{"role":"user","content":"a \"b\" c"}],"n":12}"#,
-            "m",
-        );
-        let raw = json_bound(body);
-        assert!(
-            (raw..=raw + 2).contains(&parsed.tokens),
-            "the walk agrees (+ `tools`, decoded strings rounded each): {} vs {raw}",
-            parsed.tokens
-        );
-    }
-
-    #[test]
-    fn media_is_counted_at_its_bound() {
-        let body = br#"{"model":"gpt-4o","messages":[{"role":"user","content":[
-            {"type":"text","text":"What is this?"},
-            {"type":"image_url","image_url":{"url":"https://example.com/a.png"}}]}]}"#;
-        let b = prompt_bound(body, "gpt-4o");
-        assert!(
-            b.tokens >= IMAGE_TOKENS && b.tokens < IMAGE_TOKENS + 200,
-            "{b:?}"
-        );
-        assert!(prompt_bound(body, "gpt-4o-mini").tokens >= IMAGE_TOKENS_4O_MINI);
-        // The Responses API's shape.
-        let body = br#"{"model":"gpt-4o","input":[{"role":"user","content":[
-            {"type":"input_image","image_url":"https://example.com/a.png"}]}]}"#;
-        assert!(prompt_bound(body, "gpt-4o").tokens >= IMAGE_TOKENS);
-        // A huge base64 image costs its bound, not its bytes.
-        let data = "A".repeat(1_000_000);
-        let body = format!(
-            r#"{{"model":"c","messages":[{{"role":"user","content":[{{"type":"image","source":{{"type":"base64","media_type":"image/png","data":"{data}"}}}}]}}]}}"#
-        );
-        assert!(prompt_bound(body.as_bytes(), "c").tokens < IMAGE_TOKENS + 100);
-    }
-
-    #[test]
-    fn documents_by_page_and_unbounded_content_reported() {
-        use base64::Engine;
-        let pdf = b"%PDF-1.4 1 0 obj <</Type /Pages /Count 2>> 2 0 obj <</Type /Page>> 3 0 obj <</Type/Page /Parent 1 0 R>>";
-        let data = base64::engine::general_purpose::STANDARD.encode(pdf);
-        let body = format!(
-            r#"{{"model":"c","messages":[{{"role":"user","content":[{{"type":"document","source":{{"type":"base64","media_type":"application/pdf","data":"{data}"}}}}]}}]}}"#
-        );
-        let b = prompt_bound(body.as_bytes(), "c");
-        assert!(
-            b.tokens >= 2 * PDF_PAGE_TOKENS && b.unbounded.is_none(),
-            "{b:?}"
-        );
-        let url = br#"{"model":"c","messages":[{"role":"user","content":[{"type":"document","source":{"type":"url","url":"https://x/y.pdf"}}]}]}"#;
-        assert!(prompt_bound(url, "c").unbounded.is_some());
-        let search = br#"{"model":"c","tools":[{"type":"web_search_20250305","name":"web_search","max_uses":2}],"messages":[]}"#;
-        let b = prompt_bound(search, "c");
-        assert!(b.tokens >= 2 * WEB_SEARCH_TOKENS && b.unbounded.is_none());
-        let open = br#"{"model":"c","tools":[{"type":"web_search_20250305","name":"web_search"}],"messages":[]}"#;
-        assert!(prompt_bound(open, "c").unbounded.is_some());
-        let code = br#"{"model":"c","tools":[{"type":"code_execution_20250825","name":"code_execution"}],"messages":[]}"#;
-        assert!(prompt_bound(code, "c").unbounded.is_some());
-        let mcp =
-            br#"{"model":"c","mcp_servers":[{"type":"url","url":"https://m"}],"messages":[]}"#;
-        assert!(prompt_bound(mcp, "c").unbounded.is_some());
-    }
-}
+mod tests;

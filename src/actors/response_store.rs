@@ -19,8 +19,9 @@ use dashmap::DashMap;
 use sea_orm::DatabaseConnection;
 use serde_json::Value;
 
+use crate::core::endpoint::Dialect;
 use crate::dialect::responses::{
-    as_input_item, new_id, resent_input_item, Context as ResponsesContext,
+    as_input_item, new_id, resent_input_item, stored_input, Context as ResponsesContext,
 };
 use crate::error::ApiError;
 use crate::secrets::MasterKey;
@@ -172,6 +173,9 @@ pub struct Keep {
     pub store: Addr<ResponseStore>,
     pub token_id: i32,
     pub ctx: Arc<ResponsesContext>,
+    /// The dialect the call was translated into, if it was (what is stored is what the
+    /// upstream was sent).
+    pub translated_to: Option<Dialect>,
 }
 
 impl Keep {
@@ -193,7 +197,7 @@ impl Keep {
             id,
             token_id: self.token_id,
             previous_id: self.ctx.previous_response_id.clone(),
-            input: serde_json::to_string(&self.ctx.input).unwrap_or_else(|_| "[]".into()),
+            input: stored_input(&self.ctx.input, self.translated_to),
             response: response.to_string(),
             created_at: now_ms(),
         })));

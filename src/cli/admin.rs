@@ -372,8 +372,24 @@ pub async fn run(settings: &Settings, args: AdminArgs) -> Result<(), String> {
         .url
         .or_else(|| session.as_ref().map(|s| s.url.clone()))
         .unwrap_or_else(|| default_url(settings));
-    let bearer = args
-        .token
+    let typed = if args.token_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .map_err(|e| format!("cannot read the token from standard input: {e}"))?;
+        Some(line.trim().to_string()).filter(|t| !t.is_empty())
+    } else {
+        if args.token.is_some()
+            && std::env::args().any(|a| a == "--token" || a.starts_with("--token="))
+        {
+            eprintln!(
+                "warning: --token puts the admin credential in the process list; use \
+                 GATEWAY_ADMIN_TOKEN or --token-stdin"
+            );
+        }
+        args.token
+    };
+    let bearer = typed
         .or_else(|| session.map(|s| s.session_token))
         .ok_or("not logged in: run `gateway-zero admin login` or pass --token")?;
     if let AdminCommand::Tui { refresh_secs } = args.command {

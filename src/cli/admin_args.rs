@@ -10,7 +10,9 @@ pub struct AdminArgs {
     /// The gateway's URL (default: the saved session's, else server.host:server.port).
     #[arg(long, global = true, env = "GATEWAY_ADMIN_URL")]
     pub url: Option<String>,
-    /// An admin token or session to use instead of the saved session.
+    /// An admin token or session to use instead of the saved session (prefer the
+    /// environment variable or `--token-stdin`: a command line is visible to every user of
+    /// the machine).
     #[arg(
         long,
         global = true,
@@ -18,6 +20,10 @@ pub struct AdminArgs {
         hide_env_values = true
     )]
     pub token: Option<String>,
+    /// Read the admin token or session from the first line of standard input (keeps it out
+    /// of the process list and the shell's history, unlike `--token`).
+    #[arg(long, global = true, conflicts_with = "token")]
+    pub token_stdin: bool,
     /// Where `admin login` saves the session (mode 0600).
     #[arg(long, global = true, value_name = "PATH")]
     pub session_file: Option<PathBuf>,

@@ -4,6 +4,7 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 use serde_json::Value;
 
+use crate::core::text::printable;
 use crate::settings::Settings;
 use crate::upstream::client::{ClientConfig, UpstreamClient};
 
@@ -47,7 +48,10 @@ impl Http {
             .await
             .map_err(|e| format!("cannot read the answer of {full}: {e}"))?
             .to_bytes();
-        let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        // Everything the answer holds was written by someone (a client's model or token
+        // name, an upstream's error): nothing of it reaches the terminal raw.
+        let mut value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        printable_strings(&mut value);
         if !status.is_success() {
             let message = value
                 .pointer("/error/message")
@@ -58,8 +62,37 @@ impl Http {
                 .pointer("/error/type")
                 .and_then(Value::as_str)
                 .unwrap_or("error");
-            return Err(format!("{} {kind}: {message}", status.as_u16()));
+            return Err(format!(
+                "{} {kind}: {}",
+                status.as_u16(),
+                printable(&message)
+            ));
         }
         Ok(value)
+    }
+}
+
+/// Escapes the control characters of every string (and key) of an answer.
+pub fn printable_strings(value: &mut Value) {
+    match value {
+        Value::String(s) => {
+            if let std::borrow::Cow::Owned(clean) = printable(s) {
+                *s = clean;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(printable_strings),
+        Value::Object(map) => {
+            let dirty = map
+                .keys()
+                .any(|k| k.chars().any(crate::core::text::is_control));
+            if dirty {
+                *map = std::mem::take(map)
+                    .into_iter()
+                    .map(|(k, v)| (printable(&k).into_owned(), v))
+                    .collect();
+            }
+            map.values_mut().for_each(printable_strings);
+        }
+        _ => {}
     }
 }

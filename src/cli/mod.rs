@@ -168,7 +168,7 @@ async fn list_tokens(settings: &Settings) -> Result<(), String> {
         println!(
             "{:<5} {:<20} {:<7} {:<11} {:<8} {:<24} {:<12} {:<12} {:<10} {:<12.6}",
             t.id,
-            t.name,
+            crate::core::text::printable(&t.name),
             t.role.as_str(),
             format!("{}…", t.token_prefix),
             t.enabled,

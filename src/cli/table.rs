@@ -85,7 +85,7 @@ fn columns(view: View) -> &'static [&'static str] {
 fn cell(v: &Value) -> String {
     match v {
         Value::Null => "-".into(),
-        Value::String(s) => s.clone(),
+        Value::String(s) => crate::core::text::printable(s).into_owned(),
         Value::Array(items) => items.iter().map(cell).collect::<Vec<_>>().join(","),
         Value::Number(n) => match n.as_f64() {
             Some(f) if n.is_f64() => format!("{f:.6}")

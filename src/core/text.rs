@@ -11,3 +11,40 @@ pub fn truncate(text: &str, max: usize) -> String {
     }
     format!("{}…", &text[..end])
 }
+
+/// Whether `c` is a control character (C0, DEL, C1): what a terminal acts on instead of
+/// showing.
+pub fn is_control(c: char) -> bool {
+    matches!(c, '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}')
+}
+
+/// `text` safe for a terminal: control characters written as `\xNN` (nothing a client or
+/// an upstream wrote can move the cursor, clear the screen or set a title).
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if is_control(c) {
+            out.push_str(&format!("\\x{:02x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_shown_escaped() {
+        assert_eq!(printable("plain é 你"), "plain é 你");
+        assert_eq!(
+            printable("a\u{1b}]0;pwned\u{7}b\u{1b}[2J\u{9b}c\u{7f}\n"),
+            "a\\x1b]0;pwned\\x07b\\x1b[2J\\x9bc\\x7f\\x0a"
+        );
+    }
+}

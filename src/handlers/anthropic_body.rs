@@ -83,7 +83,6 @@ pub fn parse(req: &HttpRequest, raw: Bytes, generates: bool) -> Result<ClientReq
         ));
     }
     let unpriced_tier = unpriced_tier(peek.service_tier)?;
-    let bound = crate::accounting::prompt_bound::prompt_bound(&raw, &model);
     let forwarded_headers = FORWARDED
         .iter()
         .filter_map(|name| {
@@ -92,8 +91,6 @@ pub fn parse(req: &HttpRequest, raw: Bytes, generates: bool) -> Result<ClientReq
         })
         .collect();
     Ok(ClientRequest {
-        prompt_tokens: bound.tokens,
-        unbounded: bound.unbounded,
         raw,
         model,
         stream,
@@ -105,7 +102,7 @@ pub fn parse(req: &HttpRequest, raw: Bytes, generates: bool) -> Result<ClientReq
         allowance: None,
         unpriced_tier,
         forwarded_headers,
-        responses: None,
+        ..ClientRequest::default()
     })
 }
 

@@ -86,12 +86,17 @@ async fn admitted(
     let mut parsed = match endpoint {
         Endpoint::Messages => anthropic_body::parse(req, raw, true)?,
         Endpoint::CountTokens => anthropic_body::parse(req, raw, false)?,
-        Endpoint::Responses => responses_body::parse(state, token.id, raw).await?,
+        Endpoint::Responses => responses_body::parse(raw)?,
         _ => openai_body::parse_request(endpoint, raw)?,
     };
     rec.entry.requested_model = Some(parsed.model.clone());
     rec.entry.stream = parsed.stream;
     let route = state.table().resolve(&parsed.model)?;
+    // Limits first: a refused call costs what a small one does.
+    let route = admission::check(state, &token, endpoint, route)?;
+    if endpoint == Endpoint::Responses {
+        responses_body::resolve_chain(state, token.id, &mut parsed).await?;
+    }
     let route = admission::admit(state, &token, endpoint, &mut parsed, route, rec).await?;
     Ok((parsed, route))
 }

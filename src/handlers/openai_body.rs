@@ -5,7 +5,6 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use crate::accounting::prompt_bound::prompt_bound;
 use crate::core::endpoint::Endpoint;
 use crate::error::ApiError;
 use crate::upstream::ClientRequest;
@@ -156,12 +155,9 @@ pub fn parse_request(endpoint: Endpoint, raw: bytes::Bytes) -> Result<ClientRequ
         }
     }
     let unpriced_tier = unpriced_tier(peek.service_tier)?;
-    let bound = prompt_bound(&raw, &model);
     let sent_max_tokens = peek.max_tokens.is_some_and(|v| !v.is_null());
     let sent_max_completion_tokens = peek.max_completion_tokens.is_some_and(|v| !v.is_null());
     Ok(ClientRequest {
-        prompt_tokens: bound.tokens,
-        unbounded: bound.unbounded,
         raw,
         model,
         stream,
@@ -173,7 +169,7 @@ pub fn parse_request(endpoint: Endpoint, raw: bytes::Bytes) -> Result<ClientRequ
         allowance: None,
         unpriced_tier,
         forwarded_headers: Vec::new(),
-        responses: None,
+        ..ClientRequest::default()
     })
 }
 

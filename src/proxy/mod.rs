@@ -22,6 +22,7 @@ use crate::routing::keys::{KeyOutcome, PickedKey};
 use crate::routing::table::{Candidate, Route};
 use crate::state::AppState;
 use crate::upstream::client::UpstreamClient;
+use crate::upstream::leg::Leg;
 use crate::upstream::{adapter_for, Answer, ClientRequest, Target};
 use exchange::{Deadlines, Outcome};
 use relay::{MeteredStream, StreamEnd};
@@ -115,7 +116,12 @@ pub async fn forward(
         .await;
         match tried_once {
             Ok(delivery) => {
-                let keep = keeper(state, &rec, &req);
+                let leg = Leg::of(
+                    endpoint,
+                    candidate.provider.record.api_type,
+                    candidate.provider.record.native_responses,
+                );
+                let keep = keeper(state, &rec, &req, leg);
                 return Ok(deliver(delivery, rec, endpoint, &req, deadline, keep));
             }
             Err(Failure::Final(error)) => return Err(Unanswered { error, record: rec }),
@@ -286,12 +292,16 @@ fn deliver(
 }
 
 /// Who keeps a Responses-API call's answer: the response store, when the call stores it.
-fn keeper(state: &AppState, rec: &CallRecord, req: &ClientRequest) -> Option<Keep> {
+fn keeper(state: &AppState, rec: &CallRecord, req: &ClientRequest, leg: Leg) -> Option<Keep> {
     let ctx = req.responses.as_ref().filter(|ctx| ctx.store)?;
     Some(Keep {
         store: state.responses.clone(),
         token_id: rec.entry.token_id?,
         ctx: ctx.clone(),
+        translated_to: match leg {
+            Leg::Translated { to } => Some(to),
+            Leg::PassThrough(_) => None,
+        },
     })
 }
 

@@ -47,7 +47,7 @@ impl Adapter for AnthropicAdapter {
                 "Anthropic models answer one choice at a time (n must be 1)",
             ));
         }
-        let call = crate::dialect::decode_request(endpoint.dialect(), &req.raw)?;
+        let call = req.core_request(endpoint)?;
         let max_tokens = target
             .completion_cap
             .or(req.client_cap)

@@ -5,13 +5,16 @@
 
 pub mod anthropic;
 pub mod client;
+pub mod leg;
 pub mod openai;
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use bytes::Bytes;
 
 use crate::core::api_type::ApiType;
+use crate::core::call::Request;
 use crate::core::endpoint::{Dialect, Endpoint};
 use crate::core::reply::Reply;
 use crate::core::stream::StreamTranslator;
@@ -50,6 +53,8 @@ pub struct ClientRequest {
     pub forwarded_headers: Vec<(&'static str, String)>,
     /// A Responses-API call's client-side context (its id, echoed parameters, tool names).
     pub responses: Option<Arc<ResponsesContext>>,
+    /// The request decoded into the core, once, when a candidate translates it.
+    pub core: Option<Arc<Request>>,
 }
 
 impl ClientRequest {
@@ -61,6 +66,15 @@ impl ClientRequest {
             _ => Client::OpenAi {
                 usage_chunk: self.wants_usage_chunk,
             },
+        }
+    }
+
+    /// The request in the core model: decoded at admission where a leg translates (every
+    /// attempt reuses it), else now.
+    pub fn core_request(&self, endpoint: Endpoint) -> Result<Cow<'_, Request>, ApiError> {
+        match &self.core {
+            Some(core) => Ok(Cow::Borrowed(core.as_ref())),
+            None => crate::dialect::decode_request(endpoint.dialect(), &self.raw).map(Cow::Owned),
         }
     }
 

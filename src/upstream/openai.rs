@@ -135,7 +135,7 @@ impl OpenAiAdapter {
         req: &ClientRequest,
         target: &Target<'_>,
     ) -> Result<Bytes, ApiError> {
-        let call = crate::dialect::decode_request(endpoint.dialect(), &req.raw)?;
+        let call = req.core_request(endpoint)?;
         let shape = chat::Target {
             model: target.model,
             max_tokens: target

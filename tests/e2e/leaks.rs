@@ -163,7 +163,7 @@ async fn money_budgets_never_call_an_unpriced_model() {
         )
         .await;
         price(&gw, "gpt-4o-mini", Some(4096)).await;
-        let (_, money) = token_with(&gw, json!({"max_amount": 0.0001})).await;
+        let (_, money) = token_with(&gw, json!({"max_amount": 0.001})).await;
         let before = mock.stats().await["total"].as_u64().unwrap();
         let mut body = chat("free-model");
         body["mock"] = json!({"default_tokens": 5000});

@@ -84,7 +84,11 @@ pub(crate) async fn messages_reply(call: Call<'_>, state: &Shared) -> Reply {
         .map(|m| m.iter().map(|m| m["content"].to_string().len()).sum())
         .unwrap_or(0);
     let usage = json!({
-        "input_tokens": (chars / 4 + 1) as i64,
+        "input_tokens": if crate::worst_case::applies(&body) {
+            crate::worst_case::prompt_tokens(&body)
+        } else {
+            (chars / 4 + 1) as i64
+        },
         "output_tokens": output,
         "cache_read_input_tokens": body.pointer("/mock/cache_read").and_then(Value::as_i64).unwrap_or(0),
         "cache_creation_input_tokens": body.pointer("/mock/cache_write").and_then(Value::as_i64).unwrap_or(0),

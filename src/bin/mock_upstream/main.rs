@@ -29,6 +29,7 @@ mod anthropic;
 mod close_delimited;
 mod openai;
 mod responses;
+mod worst_case;
 
 use anthropic::{anthropic_error, messages_reply};
 use openai::{chat_reply, embeddings_reply};

@@ -7,6 +7,9 @@ use super::*;
 /// token a character (the worst case of digits and punctuation); with `mock.image_tokens`
 /// each image part costs that many, as real upstreams count images.
 pub(crate) fn prompt_tokens(body: &Value) -> i64 {
+    if crate::worst_case::applies(body) {
+        return crate::worst_case::prompt_tokens(body);
+    }
     let per_char = body.pointer("/mock/count").and_then(Value::as_str) == Some("chars");
     let image_tokens = mock_opt(body, "image_tokens") as usize;
     let mut images = 0;

@@ -32,7 +32,11 @@ pub(crate) async fn responses_reply(call: Call<'_>, state: &Shared) -> Reply {
     let cap = body["max_output_tokens"].as_u64();
     let n = cap.unwrap_or(natural).min(natural).clamp(1, 100_000) as usize;
     let incomplete = cap.is_some_and(|c| c < natural);
-    let prompt = (body["input"].to_string().len() / 4 + 1) as i64;
+    let prompt = if crate::worst_case::applies(&body) {
+        crate::worst_case::prompt_tokens(&body)
+    } else {
+        (body["input"].to_string().len() / 4 + 1) as i64
+    };
     let answered = body["input"]
         .as_array()
         .and_then(|items| items.last())

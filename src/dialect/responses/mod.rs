@@ -15,6 +15,7 @@
 
 pub mod client;
 pub mod events;
+mod forwarded;
 pub mod output;
 pub mod upstream;
 
@@ -56,8 +57,10 @@ pub struct Context {
     pub store: bool,
     /// The previous response this call continues, if any.
     pub previous_response_id: Option<String>,
-    /// This request's own input items (not the previous responses'), as stored.
-    pub input: Vec<Value>,
+    /// This request's own input as the client wrote it (a string or an array of items;
+    /// empty when nothing is stored): turned into stored items only when the response is
+    /// kept (`stored_input`).
+    pub input: String,
 }
 
 impl Context {
@@ -71,6 +74,44 @@ impl Context {
             .find(|(n, _)| n == name)
             .map(|(_, ns)| ns.as_str())
     }
+}
+
+/// A user message item of one text (what a string `input` stands for).
+pub fn user_message(text: &str) -> Value {
+    serde_json::json!({"type": "message", "role": "user",
+        "content": [{"type": "input_text", "text": text}]})
+}
+
+/// A call's own input as stored (what `input_items` lists and a chain sends again): its
+/// items, each with an id; where the call was translated (`translated`), only what the
+/// translation read and sent upstream — not what it dropped (an item's unknown fields,
+/// reasoning the other provider cannot take).
+pub fn stored_input(input: &str, translated_to: Option<crate::core::endpoint::Dialect>) -> String {
+    let items: Vec<Value> = match serde_json::from_str::<Value>(input) {
+        Ok(Value::String(text)) => vec![user_message(&text)],
+        Ok(Value::Array(items)) => items,
+        _ => Vec::new(),
+    };
+    let stored: Vec<Value> = items
+        .into_iter()
+        .filter_map(|item| {
+            let mut map = match item {
+                Value::Object(map) => map,
+                _ => return None,
+            };
+            if !map.contains_key("type") && map.contains_key("role") {
+                map.insert("type".into(), Value::from("message"));
+            }
+            if let Some(to) = translated_to {
+                map = forwarded::item(map, to)?;
+            }
+            if !map.contains_key("id") {
+                map.insert("id".into(), Value::from(new_id("msg")));
+            }
+            Some(Value::Object(map))
+        })
+        .collect();
+    serde_json::to_string(&stored).unwrap_or_else(|_| "[]".into())
 }
 
 /// An output item of a response as an input item of the next call (for a chain continued

@@ -1,8 +1,13 @@
 //! Admission: everything between "authenticated and parsed" and "a route with its
-//! reservation" — which providers may serve the endpoint, the token's allow-list, content
-//! without a bound, prices, rate windows, the budget's allowance and cap, and in a cluster
-//! the lease on the budget and the re-admission after a refused lease. One call, `admit`;
-//! the handlers only parse before it and forward after it.
+//! reservation", in two steps. `check` decides what is cheap to know — which providers
+//! may serve the endpoint, the token's allow-list, a full minute or a spent budget —
+//! before anything costly is done with the body (a stored conversation loaded, a request
+//! translated). `admit` bounds the prompt over the call's legs (`bound`), refuses content
+//! without a bound, prices, reserves the budget's allowance and sets the cap, and in a
+//! cluster leases the budget and counts the shared rate window. The handlers only parse
+//! before them and forward after them.
+
+mod bound;
 
 use crate::accounting::lease::Draw;
 use crate::accounting::ledger::{Admission, AdmitRequest, LeaseGrant};
@@ -16,16 +21,14 @@ use crate::store::budget_holds::{self, Grant};
 use crate::store::rate_windows;
 use crate::upstream::ClientRequest;
 
-/// Admits a call of `token` to `endpoint`: the candidates of `route` it may use (with
-/// their maximum outputs), its reservation and rate-window share recorded in `rec`, and the
-/// budget's allowance set on `parsed` (the cap each attempt sends).
-pub async fn admit(
+/// The cheap half of admission, before the body costs anything: the candidates of
+/// `route` that serve `endpoint` and that the token may use, and the token's minute and
+/// budget not already full.
+pub fn check(
     state: &AppState,
     token: &TokenInfo,
     endpoint: Endpoint,
-    parsed: &mut ClientRequest,
     mut route: Route,
-    rec: &mut CallRecord,
 ) -> Result<Route, ApiError> {
     // Providers whose API cannot serve this endpoint are skipped before admission (token
     // counting keeps them: other types are answered with a local estimate).
@@ -41,7 +44,30 @@ pub async fn admit(
             route.model
         )));
     }
-    let mut route = restrict(token, route)?;
+    let route = restrict(token, route)?;
+    // A shared budget's local view may be stale: `admit` asks the cluster before refusing.
+    let budgets = !(state.shares_limits() && state.accounts.has_budget(token.id));
+    state.accounts.precheck(token.id, budgets)?;
+    Ok(route)
+}
+
+/// Admits a call of `token` to `endpoint` that `check` passed: the candidates of `route`
+/// it may use (with their maximum outputs), its reservation and rate-window share recorded
+/// in `rec`, and the prompt bound and the budget's allowance set on `parsed` (the cap each
+/// attempt sends).
+pub async fn admit(
+    state: &AppState,
+    token: &TokenInfo,
+    endpoint: Endpoint,
+    parsed: &mut ClientRequest,
+    mut route: Route,
+    rec: &mut CallRecord,
+) -> Result<Route, ApiError> {
+    if endpoint != Endpoint::CountTokens {
+        let bound = bound::over_legs(endpoint, parsed, &route)?;
+        parsed.prompt_tokens = bound.tokens;
+        parsed.unbounded = bound.unbounded;
+    }
     if let (Some(why), true, true) = (
         &parsed.unbounded,
         token.limits.max_tokens.is_some() || token.limits.max_amount.is_some(),
