@@ -20,7 +20,7 @@ use crate::sdk::{run_check, sdk_ready};
 /// A gateway whose models are served by three provider types: `gpt-*` by an OpenAI-type
 /// provider (translated to Chat Completions), `claude-*` by an Anthropic one (translated to
 /// Messages), `native-*` by an OpenAI-type provider set to `responses = "native"`.
-async fn three_providers(backend: &Backend) -> (Mock, Gateway) {
+pub(crate) async fn three_providers(backend: &Backend) -> (Mock, Gateway) {
     let (mock, gw) =
         gateway_with_mock(backend, &[], json!(["gpt-*"]), &["sk-resp-chat-0001"]).await;
     gw.add_typed_provider(

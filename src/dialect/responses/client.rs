@@ -2,6 +2,7 @@
 //! input items, tools, options) decoded into the core. `output.rs` and `events.rs` are the
 //! answer half.
 
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
 use super::SIGNATURE_PREFIX;
@@ -203,26 +204,35 @@ fn push(turns: &mut Vec<Turn>, role: Role, blocks: Vec<Block>) {
 }
 
 /// The input (a string or a list of items) as core turns.
-pub fn read_input(input: &Value, turns: &mut Vec<Turn>) -> Result<(), ApiError> {
-    let items = match input {
-        Value::String(s) => {
-            push(
-                turns,
-                Role::User,
-                vec![Block::Text(TextPart::new(s.clone()))],
-            );
-            return Ok(());
-        }
-        Value::Array(items) => items,
-        Value::Null => return Ok(()),
-        _ => {
-            return Err(ApiError::invalid_param(
-                "input",
-                "'input' must be a string or an array of items",
-            ))
-        }
-    };
-    for item in items {
+pub fn read_input(input: Option<&RawValue>, turns: &mut Vec<Turn>) -> Result<(), ApiError> {
+    let text = input.map_or("null", |i| i.get()).trim_start();
+    let invalid = |e: serde_json::Error| ApiError::invalid_param("input", format!("'input': {e}"));
+    if text.starts_with('"') {
+        let s: String = serde_json::from_str(text).map_err(invalid)?;
+        push(turns, Role::User, vec![Block::Text(TextPart::new(s))]);
+        return Ok(());
+    }
+    if text.starts_with("null") {
+        return Ok(());
+    }
+    if !text.starts_with('[') {
+        return Err(ApiError::invalid_param(
+            "input",
+            "'input' must be a string or an array of items",
+        ));
+    }
+    // One item built at a time: a body of many small items never exists as one tree.
+    let items: Vec<&RawValue> = serde_json::from_str(text).map_err(invalid)?;
+    for raw_item in items {
+        let item: Value = serde_json::from_str(raw_item.get()).map_err(invalid)?;
+        read_item(&item, turns)?;
+    }
+    Ok(())
+}
+
+/// One input item into the turns.
+fn read_item(item: &Value, turns: &mut Vec<Turn>) -> Result<(), ApiError> {
+    {
         let kind = item["type"]
             .as_str()
             .unwrap_or(if item.get("role").is_some() {
@@ -319,7 +329,15 @@ pub fn read_input(input: &Value, turns: &mut Vec<Turn>) -> Result<(), ApiError> 
 /// A Responses request (its `previous_response_id` already resolved into `input`) as the
 /// core's request.
 pub fn decode_request(raw: &[u8]) -> Result<Request, ApiError> {
-    let body: Map<String, Value> = serde_json::from_slice(raw)
+    /// The body with its input left as text (read item by item).
+    #[derive(serde::Deserialize)]
+    struct Body<'a> {
+        #[serde(borrow, default)]
+        input: Option<&'a RawValue>,
+        #[serde(flatten)]
+        rest: Map<String, Value>,
+    }
+    let Body { input, rest: body } = serde_json::from_slice(raw)
         .map_err(|e| ApiError::invalid(format!("invalid JSON body: {e}")))?;
     let mut call = Request {
         model: body
@@ -333,7 +351,7 @@ pub fn decode_request(raw: &[u8]) -> Result<Request, ApiError> {
     if let Some(instructions) = body.get("instructions").and_then(Value::as_str) {
         call.system.push(TextPart::new(instructions));
     }
-    read_input(body.get("input").unwrap_or(&Value::Null), &mut call.turns)?;
+    read_input(input, &mut call.turns)?;
     call.tools = read_tools(body.get("tools"))?.tools;
     call.tool_choice = match body.get("tool_choice") {
         Some(Value::String(s)) => match s.as_str() {
