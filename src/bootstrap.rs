@@ -49,6 +49,11 @@ pub async fn run(
     crate::store::prices::seed_defaults(db)
         .await
         .map_err(|e| format!("cannot seed default prices: {e}"))?;
+    match crate::store::reseal::reseal_legacy_keys(db, master).await {
+        Ok(0) => {}
+        Ok(n) => log::info!("re-sealed {n} upstream keys with the per-purpose key"),
+        Err(e) => return Err(format!("cannot re-seal upstream keys: {e}")),
+    }
     for seed in &settings.providers {
         let p = seed_to_provider(seed)?;
         upsert_seed(db, master, &p, &seed.keys)

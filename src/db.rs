@@ -17,6 +17,7 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, String> 
                     .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
             }
         }
+        owner_only(path)?;
     }
     let mut options = ConnectOptions::new(url.clone());
     let max = if url.starts_with("sqlite:") {
@@ -47,6 +48,41 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, String> 
         }
     }
     Ok(db)
+}
+
+/// The SQLite database and its journal files readable by their owner only (0600): created
+/// so before SQLite opens the file (its `-wal` and `-shm` take the database's mode), and an
+/// older database's modes tightened.
+fn owner_only(path: &str) -> Result<(), String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        if path == ":memory:" || path.is_empty() {
+            return Ok(());
+        }
+        if !std::path::Path::new(path).exists() {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .open(path)
+                .map_err(|e| format!("cannot create {path}: {e}"))?;
+        }
+        for file in [
+            path.to_string(),
+            format!("{path}-wal"),
+            format!("{path}-shm"),
+        ] {
+            if let Ok(meta) = std::fs::metadata(&file) {
+                if meta.permissions().mode() & 0o077 != 0 {
+                    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                        .map_err(|e| format!("cannot restrict {file}: {e}"))?;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The Postgres advisory lock taken around migrations ("gz-migra" in ASCII).

@@ -38,6 +38,9 @@ pub enum ApiError {
     RateLimited(String),
     /// 429 `insufficient_quota`: token budget exhausted.
     InsufficientQuota(String),
+    /// 429 `insufficient_quota`, code `stored_responses_quota`: the token's stored
+    /// responses fill its quota (`responses.max_stored_bytes_per_token`).
+    StorageFull(String),
     /// 502: upstream failed on every attempt.
     UpstreamFailed(String),
     /// 503: no usable provider or key.
@@ -106,6 +109,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => ("invalid_request_error", "payload_too_large"),
             ApiError::RateLimited(_) => ("rate_limit_error", "rate_limit_exceeded"),
             ApiError::InsufficientQuota(_) => ("insufficient_quota", "insufficient_quota"),
+            ApiError::StorageFull(_) => ("insufficient_quota", "stored_responses_quota"),
             ApiError::UpstreamFailed(_) => ("upstream_error", "upstream_failed"),
             ApiError::NoUpstream(_) | ApiError::Cooling { .. } => {
                 ("upstream_error", "no_upstream_available")
@@ -137,6 +141,7 @@ impl ApiError {
             | ApiError::Conflict(m)
             | ApiError::RateLimited(m)
             | ApiError::InsufficientQuota(m)
+            | ApiError::StorageFull(m)
             | ApiError::UpstreamFailed(m)
             | ApiError::NoUpstream(m)
             | ApiError::UpstreamTimeout(m) => m.clone(),
@@ -212,9 +217,9 @@ impl ResponseError for ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::RateLimited(_) | ApiError::InsufficientQuota(_) => {
-                StatusCode::TOO_MANY_REQUESTS
-            }
+            ApiError::RateLimited(_)
+            | ApiError::InsufficientQuota(_)
+            | ApiError::StorageFull(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::UpstreamFailed(_) => StatusCode::BAD_GATEWAY,
             ApiError::NoUpstream(_) | ApiError::Cooling { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,

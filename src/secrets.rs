@@ -14,15 +14,52 @@ use sha2::{Digest, Sha256};
 
 use crate::settings::Settings;
 
-const CIPHER_PREFIX: &str = "v1:";
+/// Ciphertexts of the master key itself, without associated data (rows written before
+/// per-purpose keys): still read, never written.
+const LEGACY_PREFIX: &str = "v1:";
+/// Ciphertexts of a per-purpose key with the row bound in as associated data.
+const CIPHER_PREFIX: &str = "v2:";
 pub const TOKEN_PREFIX: &str = "gz-";
 /// Admin sessions (from the Ed25519 login) start with this, so a Bearer is told apart
 /// from a gateway token without a database look-up.
 pub const SESSION_PREFIX: &str = "gzs-";
 
-/// The key that encrypts upstream API keys (XChaCha20-Poly1305).
+/// The key that encrypts what the gateway keeps secret at rest (XChaCha20-Poly1305): each
+/// purpose with its own key derived from it (HKDF-SHA256), each row's table, id and owner
+/// bound in as associated data — a ciphertext moved to another row, column or table does
+/// not open.
 #[derive(Clone)]
-pub struct MasterKey(XChaCha20Poly1305);
+pub struct MasterKey {
+    legacy: XChaCha20Poly1305,
+    upstream_keys: XChaCha20Poly1305,
+    conversations: XChaCha20Poly1305,
+}
+
+/// What a ciphertext belongs to.
+#[derive(Debug, Clone, Copy)]
+pub enum Sealed<'a> {
+    /// An upstream API key of a provider.
+    UpstreamKey { provider_id: i32 },
+    /// A column (`input`, `response`) of a stored response of a token.
+    Conversation {
+        id: &'a str,
+        token_id: i32,
+        column: &'a str,
+    },
+}
+
+impl Sealed<'_> {
+    fn associated_data(&self) -> String {
+        match self {
+            Sealed::UpstreamKey { provider_id } => format!("provider_keys:{provider_id}"),
+            Sealed::Conversation {
+                id,
+                token_id,
+                column,
+            } => format!("stored_responses:{id}:{token_id}:{column}"),
+        }
+    }
+}
 
 impl std::fmt::Debug for MasterKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -38,7 +75,29 @@ impl MasterKey {
         let key: [u8; 32] = bytes
             .try_into()
             .map_err(|_| "security.master_key must decode to exactly 32 bytes".to_string())?;
-        Ok(MasterKey(XChaCha20Poly1305::new(&key.into())))
+        Ok(MasterKey::from_bytes(key))
+    }
+
+    fn from_bytes(key: [u8; 32]) -> MasterKey {
+        let derive = |purpose: &[u8]| {
+            let mut out = [0u8; 32];
+            hkdf::Hkdf::<Sha256>::new(None, &key)
+                .expand(purpose, &mut out)
+                .expect("32 bytes is a valid HKDF-SHA256 output length");
+            XChaCha20Poly1305::new(&out.into())
+        };
+        MasterKey {
+            legacy: XChaCha20Poly1305::new(&key.into()),
+            upstream_keys: derive(b"gateway-zero/v2/upstream-keys"),
+            conversations: derive(b"gateway-zero/v2/conversations"),
+        }
+    }
+
+    fn cipher(&self, what: &Sealed<'_>) -> &XChaCha20Poly1305 {
+        match what {
+            Sealed::UpstreamKey { .. } => &self.upstream_keys,
+            Sealed::Conversation { .. } => &self.conversations,
+        }
     }
 
     /// Uses `security.master_key`; on SQLite without one, reads or creates
@@ -66,25 +125,43 @@ impl MasterKey {
         rand::thread_rng().fill_bytes(&mut key);
         write_secret_file(&path, &STANDARD.encode(key))?;
         log::info!("generated a new master key at {}", path.display());
-        Ok(MasterKey(XChaCha20Poly1305::new(&key.into())))
+        Ok(MasterKey::from_bytes(key))
     }
 
-    pub fn encrypt(&self, plaintext: &str) -> String {
+    /// Seals `plaintext` for `what`.
+    pub fn encrypt(&self, what: Sealed<'_>, plaintext: &str) -> String {
+        use chacha20poly1305::aead::Payload;
         let mut nonce = [0u8; 24];
         rand::thread_rng().fill_bytes(&mut nonce);
+        let aad = what.associated_data();
         let sealed = self
-            .0
-            .encrypt(XNonce::from_slice(&nonce), plaintext.as_bytes())
+            .cipher(&what)
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext.as_bytes(),
+                    aad: aad.as_bytes(),
+                },
+            )
             .expect("XChaCha20-Poly1305 encryption does not fail for in-memory buffers");
         let mut out = nonce.to_vec();
         out.extend_from_slice(&sealed);
         format!("{CIPHER_PREFIX}{}", STANDARD.encode(out))
     }
 
-    pub fn decrypt(&self, stored: &str) -> Result<String, String> {
-        let body = stored
-            .strip_prefix(CIPHER_PREFIX)
-            .ok_or("unknown ciphertext version")?;
+    /// Opens what was sealed for `what` (or, written before per-purpose keys, with the
+    /// master key itself).
+    pub fn decrypt(&self, what: Sealed<'_>, stored: &str) -> Result<String, String> {
+        use chacha20poly1305::aead::Payload;
+        let (body, current) = match stored.strip_prefix(CIPHER_PREFIX) {
+            Some(body) => (body, true),
+            None => (
+                stored
+                    .strip_prefix(LEGACY_PREFIX)
+                    .ok_or("unknown ciphertext version")?,
+                false,
+            ),
+        };
         let bytes = STANDARD
             .decode(body)
             .map_err(|_| "ciphertext is not base64")?;
@@ -92,11 +169,40 @@ impl MasterKey {
             return Err("ciphertext too short".into());
         }
         let (nonce, sealed) = bytes.split_at(24);
-        let plain = self
-            .0
-            .decrypt(XNonce::from_slice(nonce), sealed)
-            .map_err(|_| "cannot decrypt (wrong security.master_key?)")?;
-        String::from_utf8(plain).map_err(|_| "decrypted key is not UTF-8".into())
+        let aad = what.associated_data();
+        let opened = if current {
+            self.cipher(&what).decrypt(
+                XNonce::from_slice(nonce),
+                Payload {
+                    msg: sealed,
+                    aad: aad.as_bytes(),
+                },
+            )
+        } else {
+            self.legacy.decrypt(XNonce::from_slice(nonce), sealed)
+        };
+        let plain = opened.map_err(|_| {
+            "cannot decrypt (wrong security.master_key, or not this row's ciphertext)"
+        })?;
+        String::from_utf8(plain).map_err(|_| "decrypted text is not UTF-8".into())
+    }
+
+    /// Whether a ciphertext predates per-purpose keys (re-sealed at start-up where cheap).
+    pub fn is_legacy(stored: &str) -> bool {
+        stored.starts_with(LEGACY_PREFIX)
+    }
+
+    /// A ciphertext as the build before per-purpose keys wrote it (for upgrade tests).
+    pub fn encrypt_legacy(&self, plaintext: &str) -> String {
+        let mut nonce = [0u8; 24];
+        rand::thread_rng().fill_bytes(&mut nonce);
+        let sealed = self
+            .legacy
+            .encrypt(XNonce::from_slice(&nonce), plaintext.as_bytes())
+            .expect("XChaCha20-Poly1305 encryption does not fail for in-memory buffers");
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&sealed);
+        format!("{LEGACY_PREFIX}{}", STANDARD.encode(out))
     }
 }
 
@@ -169,12 +275,52 @@ mod tests {
     #[test]
     fn encrypt_round_trip_and_tamper() {
         let key = MasterKey::from_base64(&STANDARD.encode([7u8; 32])).unwrap();
-        let sealed = key.encrypt("sk-secret-value");
+        let for_key = Sealed::UpstreamKey { provider_id: 1 };
+        let sealed = key.encrypt(for_key, "sk-secret-value");
         assert!(!sealed.contains("sk-secret"));
-        assert_eq!(key.decrypt(&sealed).unwrap(), "sk-secret-value");
+        assert_eq!(key.decrypt(for_key, &sealed).unwrap(), "sk-secret-value");
         let other = MasterKey::from_base64(&STANDARD.encode([8u8; 32])).unwrap();
-        assert!(other.decrypt(&sealed).is_err());
-        assert_ne!(key.encrypt("x"), key.encrypt("x"), "nonce must be random");
+        assert!(other.decrypt(for_key, &sealed).is_err());
+        assert_ne!(
+            key.encrypt(for_key, "x"),
+            key.encrypt(for_key, "x"),
+            "nonce must be random"
+        );
+    }
+
+    #[test]
+    fn a_ciphertext_opens_only_where_it_was_sealed() {
+        let key = MasterKey::from_base64(&STANDARD.encode([7u8; 32])).unwrap();
+        let upstream = key.encrypt(Sealed::UpstreamKey { provider_id: 1 }, "sk-secret");
+        let conversation = |id, token_id, column| Sealed::Conversation {
+            id,
+            token_id,
+            column,
+        };
+        // An upstream key moved into a stored response (or another provider) does not open.
+        for elsewhere in [
+            conversation("resp_1", 1, "response"),
+            Sealed::UpstreamKey { provider_id: 2 },
+        ] {
+            assert!(key.decrypt(elsewhere, &upstream).is_err(), "{elsewhere:?}");
+        }
+        let stored = key.encrypt(conversation("resp_1", 7, "input"), "[]");
+        for elsewhere in [
+            conversation("resp_2", 7, "input"),
+            conversation("resp_1", 8, "input"),
+            conversation("resp_1", 7, "response"),
+            Sealed::UpstreamKey { provider_id: 7 },
+        ] {
+            assert!(key.decrypt(elsewhere, &stored).is_err(), "{elsewhere:?}");
+        }
+        // Rows written before per-purpose keys still open.
+        let legacy = key.encrypt_legacy("sk-old");
+        assert!(MasterKey::is_legacy(&legacy));
+        assert_eq!(
+            key.decrypt(Sealed::UpstreamKey { provider_id: 3 }, &legacy)
+                .unwrap(),
+            "sk-old"
+        );
     }
 
     #[test]

@@ -21,6 +21,7 @@ use crate::secrets::MasterKey;
 use crate::settings::Settings;
 use crate::state::AppState;
 use crate::store::changes::{self, Change};
+use crate::store::response_quota::ResponseQuota;
 use crate::{bootstrap, db, openapi, store, telemetry, upstream};
 
 pub async fn serve(settings: Settings) -> Result<(), String> {
@@ -61,8 +62,16 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         .then(|| settings.cluster.lease_ttl_ms());
     let ledger = UsageLedger::new(db.clone(), accounts.clone(), prices, sync, leases).start();
     let routing: SharedRouting = Arc::new(RwLock::new(Arc::new(RoutingTable::default())));
-    let responses =
-        ResponseStore::new(db.clone(), master.clone(), settings.responses.clone()).start();
+    let response_quota = Arc::new(ResponseQuota::new(
+        settings.responses.max_stored_bytes_per_token,
+    ));
+    let responses = ResponseStore::new(
+        db.clone(),
+        master.clone(),
+        settings.responses.clone(),
+        response_quota.clone(),
+    )
+    .start();
     let registry = ProviderRegistry::new(
         db.clone(),
         master,
@@ -89,6 +98,7 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         log_queue,
         gate,
         responses,
+        response_quota,
         trusted_proxies: Arc::new(crate::client_ip::TrustedProxies::parse(
             &settings.server.trusted_proxies,
         )?),

@@ -36,6 +36,8 @@ pub struct ResponsesSettings {
     pub max_chain_responses: usize,
     /// Most bytes of stored items one chain loads.
     pub max_chain_bytes: usize,
+    /// Most bytes a token's stored responses may take (as stored, encrypted); 0: no quota.
+    pub max_stored_bytes_per_token: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -231,6 +233,17 @@ impl Settings {
         }
         if self.upstream.max_sse_line_bytes < 1024 {
             return Err("upstream.max_sse_line_bytes must be at least 1024".into());
+        }
+        if self
+            .server
+            .metrics_token
+            .as_deref()
+            .is_some_and(|t| t.trim().is_empty())
+        {
+            return Err(
+                "server.metrics_token is empty: set a token, or leave the key out for an open /metrics"
+                    .into(),
+            );
         }
         if self.routing.failure_threshold == 0 {
             return Err("routing.failure_threshold must be at least 1".into());

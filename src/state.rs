@@ -15,6 +15,7 @@ use crate::actors::usage_ledger::UsageLedger;
 use crate::client_ip::TrustedProxies;
 use crate::routing::table::{RoutingTable, SharedRouting};
 use crate::settings::Settings;
+use crate::store::response_quota::ResponseQuota;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -31,6 +32,8 @@ pub struct AppState {
     pub gate: Addr<AdminGate>,
     /// Stored Responses-API responses.
     pub responses: Addr<ResponseStore>,
+    /// The per-token quota on them.
+    pub response_quota: Arc<ResponseQuota>,
     /// Where finished calls wait for the `LogSink`.
     pub log_queue: Arc<LogQueue>,
     /// Whose `X-Forwarded-For` names the client.

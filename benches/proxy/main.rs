@@ -55,7 +55,12 @@ async fn fill_large(dir: &std::path::Path, mock: &str) -> (String, String) {
             let key = format!("sk-large-{i:08}");
             provider_key::ActiveModel {
                 provider_id: Set(i / 10 + 1),
-                key_ciphertext: Set(master.encrypt(&key)),
+                key_ciphertext: Set(master.encrypt(
+                    gateway_zero::secrets::Sealed::UpstreamKey {
+                        provider_id: i / 10 + 1,
+                    },
+                    &key,
+                )),
                 masked_key: Set(gateway_zero::secrets::mask_key(&key)),
                 key_fingerprint: Set(gateway_zero::secrets::sha256_hex(key.as_bytes())),
                 description: Set(None),

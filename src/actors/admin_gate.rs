@@ -99,14 +99,19 @@ impl Attempts {
         }
         self.seq += 1;
         let seq = self.seq;
-        if !self.by_key.contains_key(fingerprint) {
+        let addr = addr.map(limit_subject);
+        if !self.by_key.contains_key(&key_subject(fingerprint, addr)) {
             evict(&mut self.by_key);
         }
-        let addr = addr.map(limit_subject);
         if addr.is_some_and(|a| !self.by_addr.contains_key(&a)) {
             evict(&mut self.by_addr);
         }
-        let key = self.by_key.entry(fingerprint.to_string()).or_default();
+        // A key's attempts count per address too: a stranger who knows the fingerprint
+        // uses up the attempts of its own address, never the admin's.
+        let key = self
+            .by_key
+            .entry(key_subject(fingerprint, addr))
+            .or_default();
         let addr_count = addr.map(|a| self.by_addr.entry(a).or_default());
         let over = key.count >= per_key || addr_count.as_ref().is_some_and(|n| n.count >= per_addr);
         key.count = key.count.saturating_add(1);
@@ -116,6 +121,14 @@ impl Attempts {
             n.used = seq;
         }
         !over
+    }
+}
+
+/// What a key's attempts are counted under: the key at one address.
+fn key_subject(fingerprint: &str, addr: Option<IpAddr>) -> String {
+    match addr {
+        Some(a) => format!("{fingerprint}@{a}"),
+        None => fingerprint.to_string(),
     }
 }
 
@@ -133,7 +146,10 @@ async fn shared_rate(
     addr: Option<IpAddr>,
     (per_key, per_addr): (u32, u32),
 ) -> Result<(), ApiError> {
-    let mut subjects = vec![format!("key:{fingerprint}")];
+    let mut subjects = vec![format!(
+        "key:{}",
+        key_subject(fingerprint, addr.map(limit_subject))
+    )];
     if let Some(a) = addr {
         subjects.push(format!("addr:{}", limit_subject(a)));
     }

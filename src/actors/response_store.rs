@@ -26,13 +26,21 @@ use crate::dialect::responses::{
 use crate::error::ApiError;
 use crate::secrets::MasterKey;
 use crate::settings::ResponsesSettings;
+use crate::store::response_quota::ResponseQuota;
 use crate::store::responses::{self as store, StoredResponse};
 use crate::time::now_ms;
 
-/// Pending writes kept while the database is failing; older ones are dropped past this.
+/// Pending writes kept while the database is failing; older ones are dropped past this
+/// many, or past `MAX_PENDING_BYTES` of them.
 const MAX_PENDING: usize = 10_000;
+const MAX_PENDING_BYTES: i64 = 256 << 20;
 /// Most responses one write carries.
 const WRITE_BATCH: usize = 256;
+/// Tries of a failing write before its responses are dropped (with a log line); the
+/// pause before try n is 200 ms × 2^(n-1).
+const WRITE_TRIES: u32 = 5;
+/// Tombstones of deletions are swept after this long.
+const TOMBSTONE_MS: i64 = 86_400_000;
 
 pub struct ResponseStore {
     db: DatabaseConnection,
@@ -41,10 +49,14 @@ pub struct ResponseStore {
     /// Finished responses whose insert has not landed yet (shared with the reads in
     /// flight, which look there first).
     pending: Arc<DashMap<String, Arc<StoredResponse>>>,
-    /// Finished responses waiting for the next write.
-    queue: Vec<Arc<StoredResponse>>,
-    /// A write is in flight.
+    /// Finished responses waiting for the next write, with the tries they had.
+    queue: std::collections::VecDeque<(Arc<StoredResponse>, u32)>,
+    /// Bytes of the responses pending.
+    pending_bytes: i64,
+    /// A write is in flight, or waits out a failed one's pause.
     writing: bool,
+    /// The per-token quota, told of what is stored and deleted.
+    quota: Arc<ResponseQuota>,
     /// Responses deleted while their insert was in flight: deleted again once it lands.
     deleted_pending: HashSet<String>,
 }
@@ -54,25 +66,42 @@ impl ResponseStore {
         db: DatabaseConnection,
         master: MasterKey,
         settings: ResponsesSettings,
+        quota: Arc<ResponseQuota>,
     ) -> ResponseStore {
         ResponseStore {
             db,
             master,
             settings,
             pending: Arc::new(DashMap::new()),
-            queue: Vec::new(),
+            queue: std::collections::VecDeque::new(),
+            pending_bytes: 0,
             writing: false,
+            quota,
             deleted_pending: HashSet::new(),
+        }
+    }
+
+    /// Forgets a pending response (written, dropped or deleted).
+    fn unpend(&mut self, id: &str) {
+        if let Some((_, record)) = self.pending.remove(id) {
+            self.pending_bytes -= record.bytes();
         }
     }
 
     fn expire(&mut self, ctx: &mut Context<Self>) {
         let days = i64::from(self.settings.retention_days);
-        let cutoff = now_ms() - days * 86_400_000;
         let db = self.db.clone();
         ctx.spawn(
             async move {
-                match store::delete_older_than(&db, cutoff).await {
+                let now = now_ms();
+                if let Err(e) = store::sweep_tombstones(&db, now - TOMBSTONE_MS).await {
+                    log::warn!("cannot sweep deleted responses' tombstones: {e}");
+                }
+                if days == 0 {
+                    // 0 keeps every response (as `logging.retention_days = 0` keeps every row).
+                    return;
+                }
+                match store::delete_older_than(&db, now - days * 86_400_000).await {
                     Ok(0) => {}
                     Ok(n) => log::info!("deleted {n} stored responses older than {days} days"),
                     Err(e) => log::warn!("cannot expire stored responses: {e}"),
@@ -101,20 +130,23 @@ impl Handler<Save> for ResponseStore {
     type Result = ();
 
     fn handle(&mut self, Save(record): Save, ctx: &mut Context<Self>) {
-        if self.pending.len() >= MAX_PENDING {
-            log::warn!("stored responses: {MAX_PENDING} writes pending; dropping the oldest");
-            if let Some(oldest) = self
-                .pending
-                .iter()
-                .min_by_key(|r| r.created_at)
-                .map(|r| r.id.clone())
-            {
-                self.pending.remove(&oldest);
-                self.queue.retain(|r| r.id != oldest);
+        while !self.queue.is_empty()
+            && (self.pending.len() >= MAX_PENDING
+                || self.pending_bytes + record.bytes() > MAX_PENDING_BYTES)
+        {
+            if let Some((oldest, _)) = self.queue.pop_front() {
+                log::warn!(
+                    "stored responses: {} pending ({} bytes); dropping response {}",
+                    self.pending.len(),
+                    self.pending_bytes,
+                    oldest.id
+                );
+                self.unpend(&oldest.id);
             }
         }
+        self.pending_bytes += record.bytes();
         self.pending.insert(record.id.clone(), record.clone());
-        self.queue.push(record);
+        self.queue.push_back((record, 0));
         self.write(ctx);
     }
 }
@@ -127,31 +159,58 @@ impl ResponseStore {
         }
         self.writing = true;
         let take = self.queue.len().min(WRITE_BATCH);
-        let batch: Vec<Arc<StoredResponse>> = self.queue.drain(..take).collect();
+        let batch: Vec<(Arc<StoredResponse>, u32)> = self.queue.drain(..take).collect();
         let (db, master) = (self.db.clone(), self.master.clone());
+        let records: Vec<Arc<StoredResponse>> = batch.iter().map(|(r, _)| r.clone()).collect();
         ctx.spawn(
-            async move {
-                let result = store::insert_many(&db, &master, &batch).await;
-                (batch, result)
-            }
-            .into_actor(self)
-            .map(|(batch, result), act, ctx| {
-                act.writing = false;
-                match result {
+            async move { store::insert_many(&db, &master, &records).await }
+                .into_actor(self)
+                .map(move |result, act, ctx| match result {
                     Ok(()) => {
-                        for record in batch {
-                            act.pending.remove(&record.id);
+                        act.writing = false;
+                        for (record, _) in batch {
+                            act.unpend(&record.id);
+                            act.quota.add(record.token_id, record.stored_bytes());
                             if act.deleted_pending.remove(&record.id) {
                                 act.delete_landed(record, ctx);
                             }
                         }
+                        act.write(ctx);
                     }
-                    // Kept pending: this instance still serves them; not retried.
-                    Err(e) => log::warn!("cannot store {} responses: {e}", batch.len()),
-                }
-                act.write(ctx);
-            }),
+                    Err(e) => act.retry(batch, &e.to_string(), ctx),
+                }),
         );
+    }
+
+    /// A failed write: its responses wait and go again (still served here meanwhile), up
+    /// to `WRITE_TRIES` tries; then they are dropped with a log line.
+    fn retry(
+        &mut self,
+        batch: Vec<(Arc<StoredResponse>, u32)>,
+        error: &str,
+        ctx: &mut Context<Self>,
+    ) {
+        let tries = batch.iter().map(|(_, t)| t + 1).max().unwrap_or(1);
+        log::warn!(
+            "cannot store {} responses (try {tries} of {WRITE_TRIES}): {error}",
+            batch.len()
+        );
+        for (record, tried) in batch.into_iter().rev() {
+            if tried + 1 >= WRITE_TRIES {
+                log::warn!(
+                    "stored response {} dropped after {WRITE_TRIES} failed writes",
+                    record.id
+                );
+                self.unpend(&record.id);
+            } else if self.pending.contains_key(&record.id) {
+                self.queue.push_front((record, tried + 1));
+            }
+        }
+        let pause = Duration::from_millis(200 << (tries - 1).min(10));
+        ctx.run_later(pause, |act, ctx| {
+            act.writing = false;
+            act.write(ctx);
+        });
     }
 
     /// A response deleted while its write was in flight: deletes what just landed.
@@ -329,16 +388,22 @@ impl Handler<Delete> for ResponseStore {
     fn handle(&mut self, msg: Delete, _: &mut Context<Self>) -> Self::Result {
         let was_pending = self
             .pending
-            .remove_if(&msg.id, |_, r| r.token_id == msg.token_id)
-            .is_some();
-        if was_pending {
+            .remove_if(&msg.id, |_, r| r.token_id == msg.token_id);
+        if let Some((_, record)) = &was_pending {
+            self.pending_bytes -= record.bytes();
             self.deleted_pending.insert(msg.id.clone());
         }
+        let was_pending = was_pending.is_some();
         let db = self.db.clone();
+        let quota = self.quota.clone();
         Box::pin(async move {
             let deleted = store::delete(&db, &msg.id, msg.token_id)
                 .await
                 .map_err(|e| ApiError::internal("cannot delete a stored response", e))?;
+            if deleted {
+                // Read again at the next call that stores.
+                quota.forget(msg.token_id);
+            }
             Ok(deleted || was_pending)
         })
     }

@@ -44,30 +44,45 @@ struct CompletionDetails {
     reasoning_tokens: Option<i64>,
 }
 
-impl From<OpenAiUsage> for Usage {
-    fn from(u: OpenAiUsage) -> Usage {
-        // Upstream numbers are not trusted to be sane: negative ones count as 0, and the
-        // total is never below its parts.
-        let prompt = u.prompt_tokens.max(0);
-        let completion = u.completion_tokens.max(0);
+impl Usage {
+    /// Usage as an upstream reported it, made sane (upstream numbers are not trusted):
+    /// negative counts are 0, sums saturate, the total is never below its parts, cached
+    /// tokens lie within the prompt and reasoning within the completion.
+    pub fn reported(
+        prompt: i64,
+        completion: i64,
+        total: Option<i64>,
+        cached: i64,
+        reasoning: i64,
+    ) -> Usage {
+        let prompt = prompt.max(0);
+        let completion = completion.max(0);
         let parts = prompt.saturating_add(completion);
         Usage {
             prompt_tokens: prompt,
             completion_tokens: completion,
-            total_tokens: u.total_tokens.unwrap_or(parts).max(parts),
-            cached_tokens: u
-                .prompt_tokens_details
+            total_tokens: total.unwrap_or(parts).max(parts),
+            cached_tokens: cached.clamp(0, prompt),
+            cache_write_tokens: 0,
+            reasoning_tokens: reasoning.clamp(0, completion),
+        }
+    }
+}
+
+impl From<OpenAiUsage> for Usage {
+    fn from(u: OpenAiUsage) -> Usage {
+        Usage::reported(
+            u.prompt_tokens,
+            u.completion_tokens,
+            u.total_tokens,
+            u.prompt_tokens_details
                 .and_then(|d| d.cached_tokens)
                 .or(u.prompt_cache_hit_tokens)
-                .unwrap_or(0)
-                .clamp(0, prompt),
-            cache_write_tokens: 0,
-            reasoning_tokens: u
-                .completion_tokens_details
+                .unwrap_or(0),
+            u.completion_tokens_details
                 .and_then(|d| d.reasoning_tokens)
-                .unwrap_or(0)
-                .clamp(0, completion),
-        }
+                .unwrap_or(0),
+        )
     }
 }
 

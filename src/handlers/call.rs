@@ -94,7 +94,10 @@ async fn admitted(
     let route = state.table().resolve(&parsed.model)?;
     // Limits first: a refused call costs what a small one does.
     let route = admission::check(state, &token, endpoint, route)?;
-    if endpoint == Endpoint::Responses {
+    if let Some(ctx) = &parsed.responses {
+        if ctx.store {
+            state.response_quota.admit(&state.db, token.id).await?;
+        }
         responses_body::resolve_chain(state, token.id, &mut parsed).await?;
     }
     let route = admission::admit(state, &token, endpoint, &mut parsed, route, rec).await?;

@@ -11,6 +11,8 @@ pub mod logs;
 pub mod prices;
 pub mod providers;
 pub mod rate_windows;
+pub mod reseal;
+pub mod response_quota;
 pub mod responses;
 pub mod rollups;
 pub mod sessions;

@@ -12,7 +12,7 @@ use sea_orm::{
 
 use crate::core::api_type::ApiType;
 use crate::error::ApiError;
-use crate::secrets::{mask_key, sha256_hex, MasterKey};
+use crate::secrets::{mask_key, sha256_hex, MasterKey, Sealed};
 use crate::time::now_ms;
 
 /// A provider as the registry holds it.
@@ -217,20 +217,27 @@ pub async fn load_snapshot(db: &DatabaseConnection, master: &MasterKey) -> Resul
         .all(db)
         .await?
         .into_iter()
-        .filter_map(|k| match master.decrypt(&k.key_ciphertext) {
-            Ok(secret) => Some(KeyRecord {
-                id: k.id,
-                provider_id: k.provider_id,
-                secret: Arc::from(secret),
-                masked_key: k.masked_key,
-                description: k.description,
-                weight: k.weight.max(0) as u32,
-                enabled: k.enabled,
-                created_at: k.created_at,
-            }),
-            Err(e) => {
-                log::error!("provider key {} is unusable: {e}", k.id);
-                None
+        .filter_map(|k| {
+            match master.decrypt(
+                Sealed::UpstreamKey {
+                    provider_id: k.provider_id,
+                },
+                &k.key_ciphertext,
+            ) {
+                Ok(secret) => Some(KeyRecord {
+                    id: k.id,
+                    provider_id: k.provider_id,
+                    secret: Arc::from(secret),
+                    masked_key: k.masked_key,
+                    description: k.description,
+                    weight: k.weight.max(0) as u32,
+                    enabled: k.enabled,
+                    created_at: k.created_at,
+                }),
+                Err(e) => {
+                    log::error!("provider key {} is unusable: {e}", k.id);
+                    None
+                }
             }
         })
         .collect();
@@ -387,7 +394,7 @@ pub async fn insert_key(
     let now = now_ms();
     let model = provider_key::ActiveModel {
         provider_id: Set(p.id),
-        key_ciphertext: Set(master.encrypt(&k.key)),
+        key_ciphertext: Set(master.encrypt(Sealed::UpstreamKey { provider_id: p.id }, &k.key)),
         masked_key: Set(mask_key(&k.key)),
         key_fingerprint: Set(fingerprint),
         description: Set(k.description.clone()),

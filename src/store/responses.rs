@@ -6,7 +6,7 @@ use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set};
 use serde_json::Value;
 
-use crate::secrets::MasterKey;
+use crate::secrets::{MasterKey, Sealed};
 
 /// One stored response, decrypted; its JSON is kept as text (written once, parsed only
 /// where a reader needs the items).
@@ -26,6 +26,22 @@ impl StoredResponse {
     /// What loading it costs a chain, bytes.
     pub fn bytes(&self) -> i64 {
         (self.input.len() + self.response.len()) as i64
+    }
+
+    /// What its `column` is sealed for.
+    pub fn sealed<'a>(&'a self, column: &'a str) -> Sealed<'a> {
+        Sealed::Conversation {
+            id: &self.id,
+            token_id: self.token_id,
+            column,
+        }
+    }
+
+    /// What it takes in the database (its two columns encrypted: a prefix, base64 of a
+    /// 24-byte nonce, the text and a 16-byte tag).
+    pub fn stored_bytes(&self) -> i64 {
+        let sealed = |len: usize| (3 + (24 + len + 16).div_ceil(3) * 4) as i64;
+        sealed(self.input.len()) + sealed(self.response.len())
     }
 
     pub fn input_items(&self) -> Vec<Value> {
@@ -51,8 +67,8 @@ pub async fn insert_many(
         id: Set(r.id.clone()),
         token_id: Set(r.token_id),
         previous_id: Set(r.previous_id.clone()),
-        input: Set(master.encrypt(&r.input)),
-        response: Set(master.encrypt(&r.response)),
+        input: Set(master.encrypt(r.sealed("input"), &r.input)),
+        response: Set(master.encrypt(r.sealed("response"), &r.response)),
         created_at: Set(r.created_at),
     });
     stored_response::Entity::insert_many(rows)
@@ -78,14 +94,23 @@ pub async fn get(
     else {
         return Ok(None);
     };
-    let open = |sealed: &str| {
+    if row.response.is_empty() {
+        // A deletion's tombstone (see `delete`): nothing to serve.
+        return Ok(None);
+    }
+    let open = |column: &str, sealed: &str| {
+        let what = Sealed::Conversation {
+            id,
+            token_id: row.token_id,
+            column,
+        };
         master
-            .decrypt(sealed)
+            .decrypt(what, sealed)
             .map_err(|e| DbErr::Custom(format!("stored response {id}: {e}")))
     };
     Ok(Some(StoredResponse {
-        input: open(&row.input)?,
-        response: open(&row.response)?,
+        input: open("input", &row.input)?,
+        response: open("response", &row.response)?,
         id: row.id,
         token_id: row.token_id,
         previous_id: row.previous_id,
@@ -93,14 +118,73 @@ pub async fn get(
     }))
 }
 
-/// Deletes the response `id` of `token_id`; whether it existed.
+/// Deletes the response `id` of `token_id`; whether it existed. The deletion wins over an
+/// insert of the same id in flight on any instance: a tombstone row (empty columns) takes
+/// the id first — on Postgres it waits for an uncommitted insert of it and then finds its
+/// row, which is deleted — and an insert arriving later finds the tombstone and stores
+/// nothing (`insert_many` does nothing on a conflict). Tombstones go with `sweep_tombstones`.
 pub async fn delete(db: &DatabaseConnection, id: &str, token_id: i32) -> Result<bool, DbErr> {
+    let live = |db| async move {
+        stored_response::Entity::delete_many()
+            .filter(stored_response::Column::Id.eq(id))
+            .filter(stored_response::Column::TokenId.eq(token_id))
+            .filter(stored_response::Column::Response.ne(""))
+            .exec(db)
+            .await
+            .map(|done| done.rows_affected > 0)
+    };
+    if live(db).await? {
+        return Ok(true);
+    }
+    let tombstone = stored_response::ActiveModel {
+        id: Set(id.to_string()),
+        token_id: Set(token_id),
+        previous_id: Set(None),
+        input: Set(String::new()),
+        response: Set(String::new()),
+        created_at: Set(crate::time::now_ms()),
+    };
+    stored_response::Entity::insert(tombstone)
+        .on_conflict(
+            OnConflict::column(stored_response::Column::Id)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    live(db).await
+}
+
+/// Removes tombstones older than `cutoff_ms` (an insert they were waiting for is long
+/// over); how many.
+pub async fn sweep_tombstones(db: &DatabaseConnection, cutoff_ms: i64) -> Result<u64, DbErr> {
     let done = stored_response::Entity::delete_many()
-        .filter(stored_response::Column::Id.eq(id))
-        .filter(stored_response::Column::TokenId.eq(token_id))
+        .filter(stored_response::Column::Response.eq(""))
+        .filter(stored_response::Column::CreatedAt.lt(cutoff_ms))
         .exec(db)
         .await?;
-    Ok(done.rows_affected > 0)
+    Ok(done.rows_affected)
+}
+
+/// The bytes a token's stored responses take (as stored: encrypted).
+pub async fn bytes_of_token(db: &DatabaseConnection, token_id: i32) -> Result<i64, DbErr> {
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{FromQueryResult, QuerySelect};
+    #[derive(FromQueryResult)]
+    struct Sum {
+        bytes: Option<i64>,
+    }
+    let sum = stored_response::Entity::find()
+        .select_only()
+        .column_as(
+            Expr::cust("CAST(COALESCE(SUM(LENGTH(input) + LENGTH(response)), 0) AS BIGINT)"),
+            "bytes",
+        )
+        .filter(stored_response::Column::TokenId.eq(token_id))
+        .into_model::<Sum>()
+        .one(db)
+        .await?;
+    Ok(sum.and_then(|s| s.bytes).unwrap_or(0))
 }
 
 /// Deletes responses created before `cutoff_ms`; how many.

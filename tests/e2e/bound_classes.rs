@@ -5,8 +5,6 @@
 //! (every string, key and number at a token a byte; images and PDF pages as providers
 //! price them), through translation too.
 
-use std::time::Duration;
-
 use base64::Engine;
 use serde_json::{json, Value};
 

@@ -207,10 +207,20 @@ async fn the_terminal_dashboard_works_under_tmux() {
     }
     let backend = Backend::sqlite();
     let (_mock, mut gw) = busy_gateway(&backend).await;
+    // A client's model name that would set the terminal's title and clear the screen.
+    let token = gw.token(&backend, &["--name", "hostile"]);
+    let (status, _) = gw
+        .post(
+            "/v1/chat/completions",
+            &token,
+            &chat("evil\u{1b}]0;pwned\u{7}\u{1b}[2Jmodel"),
+        )
+        .await;
+    assert_eq!(status, 404);
     let session = format!("gz-tui-{:08x}", rand::random::<u32>());
     let command = format!(
-        "{GATEWAY_BIN} admin tui --url {} --token {} --refresh-secs 1; echo EXITED=$?; sleep 60",
-        gw.base, gw.admin
+        "GATEWAY_ADMIN_TOKEN={} {GATEWAY_BIN} admin tui --url {} --refresh-secs 1; echo EXITED=$?; sleep 60",
+        gw.admin, gw.base
     );
     tmux(&[
         "new-session",
@@ -234,6 +244,10 @@ async fn the_terminal_dashboard_works_under_tmux() {
     assert!(
         screen.contains("healthy") && screen.contains("no-such-model"),
         "{screen}"
+    );
+    assert!(
+        screen.contains("evil\\x1b]0;pw"),
+        "control characters are shown escaped, not obeyed:\n{screen}"
     );
     // Tab and arrows move the focus.
     tmux(&["send-keys", "-t", &session, "Tab"]);

@@ -390,3 +390,34 @@ async fn client_tokens_get_403_on_every_admin_route() {
     }
     assert!(checked >= 29, "only {checked} admin operations found");
 }
+
+/// A stranger who knows the admin key's fingerprint uses up the attempts of its own
+/// address only: the admin, elsewhere, still gets a challenge (issue 24).
+#[actix_web::test]
+async fn a_stranger_cannot_lock_the_admin_out() {
+    for backend in Backend::all().await {
+        let gw = Gateway::start(
+            &backend,
+            &[
+                ("GATEWAY__AUTH__LOGIN_ATTEMPTS_PER_MINUTE_PER_KEY", "3"),
+                (
+                    "GATEWAY__AUTH__LOGIN_ATTEMPTS_PER_MINUTE_PER_ADDRESS",
+                    "100",
+                ),
+                ("GATEWAY__SERVER__TRUSTED_PROXIES", "127.0.0.1"),
+            ],
+        );
+        let fp = fingerprint(&gateway_key(&backend));
+        for _ in 0..30 {
+            challenge_from(&gw, &fp, "198.51.100.66").await;
+        }
+        assert_eq!(challenge_from(&gw, &fp, "198.51.100.66").await, 429);
+        assert_eq!(
+            challenge_from(&gw, &fp, "203.0.113.10").await,
+            200,
+            "{}: the admin's own address still logs in",
+            backend.label
+        );
+        backend.drop_database().await;
+    }
+}

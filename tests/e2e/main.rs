@@ -26,4 +26,5 @@ mod prompt_bounds;
 mod proxy;
 mod responses;
 mod sdk;
+mod small_doors;
 mod upstream_wire;

@@ -31,14 +31,13 @@ impl From<ResponsesUsage> for Usage {
                 .and_then(Value::as_i64)
                 .unwrap_or(0)
         };
-        Usage {
-            prompt_tokens: u.input_tokens,
-            completion_tokens: u.output_tokens,
-            total_tokens: u.input_tokens + u.output_tokens,
-            cached_tokens: detail(&u.input_tokens_details, "cached_tokens"),
-            cache_write_tokens: 0,
-            reasoning_tokens: detail(&u.output_tokens_details, "reasoning_tokens"),
-        }
+        Usage::reported(
+            u.input_tokens,
+            u.output_tokens,
+            None,
+            detail(&u.input_tokens_details, "cached_tokens"),
+            detail(&u.output_tokens_details, "reasoning_tokens"),
+        )
     }
 }
 
@@ -193,6 +192,24 @@ impl EventReader for ResponseEventReader {
 
     fn outcome(&mut self) -> Option<Value> {
         self.finished.take()
+    }
+}
+
+#[cfg(test)]
+mod sanity_tests {
+    use super::*;
+
+    #[test]
+    fn native_usage_is_made_sane() {
+        let odd = serde_json::json!({"usage": {"input_tokens": -5, "output_tokens": i64::MAX,
+            "input_tokens_details": {"cached_tokens": 99}, "output_tokens_details": {"reasoning_tokens": -3}}});
+        let u = usage_of(&odd).unwrap();
+        assert_eq!((u.prompt_tokens, u.completion_tokens), (0, i64::MAX));
+        assert_eq!(u.total_tokens, i64::MAX, "saturated, not wrapped");
+        assert_eq!((u.cached_tokens, u.reasoning_tokens), (0, 0));
+        let big =
+            serde_json::json!({"usage": {"input_tokens": i64::MAX, "output_tokens": i64::MAX}});
+        assert_eq!(usage_of(&big).unwrap().total_tokens, i64::MAX);
     }
 }
 
