@@ -451,7 +451,7 @@ mod tests {
         assert!(line(&text, "gateway_http_requests_total{route=\"/telemetry-test\",method=\"other\",status=\"404\"} 2").is_some());
         assert!(line(
             &text,
-            "gateway_http_request_duration_seconds_count{route=\"/telemetry-test\"} 3"
+            "gateway_http_request_duration_seconds_count{route=\"/telemetry-test\"} 5"
         )
         .is_some());
     }

@@ -14,7 +14,7 @@ use dashmap::DashMap;
 use entity::token;
 
 use super::token::TokenInfo;
-use super::{Account, CallEstimate, Reservation, Totals};
+use super::{Account, CallEstimate, Limits, Reservation, Totals};
 use crate::core::money::Money;
 use crate::core::usage::Usage;
 use crate::error::ApiError;

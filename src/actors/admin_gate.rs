@@ -476,9 +476,15 @@ mod tests {
         let other: IpAddr = "10.0.0.2".parse().unwrap();
         assert!(a.allow("k1", Some(addr), 2, 3));
         assert!(a.allow("k1", Some(addr), 2, 3));
-        assert!(!a.allow("k1", Some(other), 2, 3), "per key");
-        assert!(a.allow("k2", Some(addr), 2, 3));
-        assert!(!a.allow("k3", Some(addr), 2, 3), "per address");
+        assert!(
+            !a.allow("k1", Some(addr), 2, 3),
+            "per key, from one address"
+        );
+        assert!(
+            a.allow("k1", Some(other), 2, 3),
+            "another address keeps its own attempts at the key"
+        );
+        assert!(!a.allow("k2", Some(addr), 2, 3), "per address");
         assert!(a.allow("k4", Some(other), 2, 3));
     }
 

@@ -159,15 +159,13 @@ async fn stored_responses_have_a_quota_and_store_what_went_upstream() {
 
     // A token's stored bytes are capped: past the quota a call that stores is refused.
     let backend = Backend::sqlite();
-    let (_mock, gw) = three_providers(&backend).await;
-    let gw_quota = Gateway::start(
+    let (_mock, gw) = gateway_with_mock(
         &backend,
         &[("GATEWAY__RESPONSES__MAX_STORED_BYTES_PER_TOKEN", "20000")],
-    );
-    drop(gw);
-    let gw = gw_quota;
-    gw.add_provider("mock2", &_mock, json!(["gpt-*"]), &["sk-quota-00001"])
-        .await;
+        json!(["gpt-*"]),
+        &["sk-quota-00001"],
+    )
+    .await;
     let (_, token) = token_with(&gw, json!({})).await;
     let body = json!({"model": "gpt-4o", "input": "x".repeat(6_000)});
     let mut statuses = Vec::new();
