@@ -101,6 +101,9 @@ impl CallRecord {
         e.total_tokens = usage.total_tokens;
         e.cached_tokens = usage.cached_tokens;
         e.cache_write_tokens = usage.cache_write_tokens;
+        e.cache_write_1h_tokens = usage.cache_write_1h_tokens;
+        e.web_search_requests = usage.web_search_requests;
+        e.service_tier = usage.service_tier;
         e.reasoning_tokens = usage.reasoning_tokens;
         e.usage_estimated = estimated;
     }

@@ -53,6 +53,7 @@ impl Modify for Security {
         admin::tokens::update, admin::tokens::delete,
         admin::redirects::list, admin::redirects::put, admin::redirects::delete,
         admin::prices::list, admin::prices::put, admin::prices::delete,
+        admin::price_import::import,
         admin::logs::list, admin::logs::get,
         admin::metrics::summary, admin::metrics::models_distribution, admin::metrics::series,
         admin::admin_keys::list, admin::admin_keys::create, admin::admin_keys::delete,

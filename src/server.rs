@@ -313,6 +313,7 @@ route_table! {
     "/admin/model-prices" => {
         get: admin::prices::list, put: admin::prices::put, delete: admin::prices::delete,
     },
+    "/admin/model-prices/import" => { post: admin::price_import::import },
     "/admin/logs/requests" => { get: admin::logs::list },
     "/admin/logs/requests/{id}" => { get: admin::logs::get },
     "/admin/metrics/summary" => { get: admin::metrics::summary },

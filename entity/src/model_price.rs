@@ -16,6 +16,14 @@ pub struct Model {
     /// Price of prompt tokens written to the upstream's cache; `None` bills them as input.
     pub cache_write_per_million: Option<f64>,
     pub updated_at: i64,
+    /// Price of prompt tokens written to the cache for an hour.
+    pub cache_write_1h_per_million: Option<f64>,
+    /// Long-context tiers, a JSON array.
+    pub tiers: Option<String>,
+    pub flex_multiplier: Option<f64>,
+    pub priority_multiplier: Option<f64>,
+    /// USD per web search.
+    pub web_search_per_use: Option<f64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

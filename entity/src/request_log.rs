@@ -32,6 +32,12 @@ pub struct Model {
     /// Prompt tokens written to the upstream's cache.
     pub cache_write_tokens: i64,
     pub reasoning_tokens: i64,
+    /// Of the cache writes, those written for an hour.
+    pub cache_write_1h_tokens: i64,
+    /// Web searches the provider ran.
+    pub web_search_requests: i64,
+    /// `flex` or `priority` when the answer named one.
+    pub service_tier: Option<String>,
     pub amount_nano: i64,
     pub usage_estimated: bool,
 }

@@ -10,6 +10,7 @@ mod m20261129_000001_admin_plane;
 mod m20261130_000001_cluster_state;
 mod m20261201_000001_login_attempts;
 mod m20261202_000001_stored_responses;
+mod m20261204_000001_billing_classes;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000001_cluster_state::Migration),
             Box::new(m20261201_000001_login_attempts::Migration),
             Box::new(m20261202_000001_stored_responses::Migration),
+            Box::new(m20261204_000001_billing_classes::Migration),
         ]
     }
 }

@@ -16,8 +16,9 @@ use entity::token;
 use super::token::TokenInfo;
 use super::{Account, CallEstimate, Limits, Reservation, Totals};
 use crate::core::money::Money;
-use crate::core::usage::Usage;
+use crate::core::usage::{ServiceTier, Usage};
 use crate::error::ApiError;
+use crate::pricing::CacheAsk;
 use crate::pricing::{Price, PriceBook};
 use crate::settings::MissingPrice;
 use crate::store::log_entry::LogEntry;
@@ -74,9 +75,13 @@ pub struct AdmitRequest<'a> {
     pub generates: bool,
     /// The call costs nothing (token counting): no price is needed.
     pub free: bool,
-    /// A `service_tier` the client asked for that the price book cannot price (priority
-    /// tiers cost more than the book's standard prices).
+    /// A `service_tier` the client asked for beyond the standard ones (priority tiers cost
+    /// more than the book's standard prices: priced only where the book has a multiplier).
     pub unpriced_tier: Option<&'a str>,
+    /// The cache writes the request asks for.
+    pub cache: CacheAsk,
+    /// Web searches the provider may run for it, at most.
+    pub web_searches: i64,
 }
 
 pub struct Admission {
@@ -336,7 +341,14 @@ impl LedgerState {
                 "model '{model}' has no price configured, and unpriced models are refused"
             )));
         }
-        if let (true, Some(tier)) = (money_budget, req.unpriced_tier) {
+        let tier = ServiceTier::parse(req.unpriced_tier.unwrap_or(""));
+        let tier_priced = tier == ServiceTier::Priority
+            && prices
+                .iter()
+                .zip(&usable)
+                .filter(|(_, u)| **u)
+                .all(|(p, _)| p.is_some_and(|p| p.priority_multiplier.is_some()));
+        if let (true, Some(tier), false) = (money_budget, req.unpriced_tier, tier_priced) {
             return Err(ApiError::NotPriced(format!(
                 "service_tier '{}' has no price, and this token has a money budget \
                  (max_amount): leave service_tier out or use 'auto', 'default' or 'flex'",
@@ -363,6 +375,7 @@ impl LedgerState {
             completion_per_choice: 0,
             input_nano_per_token: 0.0,
             output_nano_per_token: 0.0,
+            fixed_nano: 0.0,
         };
         for (i, price) in prices.iter().enumerate().filter(|(i, _)| usable[*i]) {
             if req.generates {
@@ -372,12 +385,13 @@ impl LedgerState {
                 estimate.completion_per_choice = estimate.completion_per_choice.max(natural);
             }
             if let Some(p) = price {
-                estimate.input_nano_per_token = estimate
-                    .input_nano_per_token
-                    .max(p.input_per_million * 1000.0);
-                estimate.output_nano_per_token = estimate
-                    .output_nano_per_token
-                    .max(p.output_per_million * 1000.0);
+                let (input, output) = p.dearest_nano(req.prompt_tokens, req.cache, tier);
+                estimate.input_nano_per_token = estimate.input_nano_per_token.max(input);
+                estimate.output_nano_per_token = estimate.output_nano_per_token.max(output);
+                let search = p.web_search_per_use.unwrap_or(0.0) * 1e9;
+                estimate.fixed_nano = estimate
+                    .fixed_nano
+                    .max(search * req.web_searches.max(0) as f64);
             }
         }
         let slot = slot.ok_or(ApiError::InvalidToken)?;
@@ -406,6 +420,9 @@ impl LedgerState {
             .map(|s| s.clone())
             .ok_or(ApiError::InvalidToken)?;
         let limits = slot.info.read().limits;
+        if limits == Limits::default() {
+            return Ok(());
+        }
         let checked = slot
             .account
             .lock()
@@ -439,14 +456,7 @@ impl LedgerState {
     pub fn settle(&self, reservation: Option<Reservation>, entry: &mut LogEntry) {
         if let (Some(provider), Some(model)) = (&entry.provider, &entry.model) {
             if entry.total_tokens > 0 {
-                let usage = Usage {
-                    prompt_tokens: entry.prompt_tokens,
-                    completion_tokens: entry.completion_tokens,
-                    total_tokens: entry.total_tokens,
-                    cached_tokens: entry.cached_tokens,
-                    cache_write_tokens: entry.cache_write_tokens,
-                    reasoning_tokens: entry.reasoning_tokens,
-                };
+                let usage = entry.usage();
                 let book = self.prices.read().clone();
                 entry.amount = self
                     .price_of(&book, provider, model)

@@ -59,6 +59,8 @@ pub struct CallEstimate {
     /// The dearest candidate's prices, in nano-USD per token.
     pub input_nano_per_token: f64,
     pub output_nano_per_token: f64,
+    /// What the call may cost beyond its tokens (server tools at their bound), nano-USD.
+    pub fixed_nano: f64,
 }
 
 impl CallEstimate {
@@ -195,8 +197,9 @@ impl Account {
             allowance = Some(left / n);
         }
         if let Some(max) = limits.max_amount {
-            let left =
-                budget_left.nano as f64 - call.prompt_tokens as f64 * call.input_nano_per_token;
+            let left = budget_left.nano as f64
+                - call.prompt_tokens as f64 * call.input_nano_per_token
+                - call.fixed_nano;
             let per_token = call.output_nano_per_token * n as f64;
             let affordable = if per_token > 0.0 {
                 (left / per_token).floor()
@@ -225,7 +228,8 @@ impl Account {
         let completion = per_choice.saturating_mul(n);
         let tokens = call.prompt_tokens.saturating_add(completion);
         let cost = call.prompt_tokens as f64 * call.input_nano_per_token
-            + completion as f64 * call.output_nano_per_token;
+            + completion as f64 * call.output_nano_per_token
+            + call.fixed_nano;
         let cost = Money::from_fraction(cost, true);
         self.requests.push_back(now);
         self.reserved_nano = self.reserved_nano.saturating_add(cost.nanos());
@@ -340,6 +344,7 @@ mod tests {
             completion_per_choice: per_choice,
             input_nano_per_token: 1000.0,  // $1 per million
             output_nano_per_token: 2000.0, // $2 per million
+            fixed_nano: 0.0,
         }
     }
 

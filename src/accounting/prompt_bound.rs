@@ -25,6 +25,7 @@ use serde_json::{Map, Value};
 
 use crate::core::endpoint::Dialect;
 use crate::error::ApiError;
+use crate::pricing::CacheAsk;
 use meter::{escaped_len, plain_cost, Scan, ScanError};
 
 /// Tokens of one image, at most: Anthropic ~1,600 (≤ 1.15 megapixels), OpenAI's tiled
@@ -51,6 +52,12 @@ pub struct PromptBound {
     pub tokens: i64,
     /// Content whose cost cannot be bounded (budgeted tokens are refused it).
     pub unbounded: Option<String>,
+    /// The cache writes the request asks for (`cache_control`, a `ttl` of `1h`): its prompt
+    /// is reserved at the dearest of them.
+    pub cache: CacheAsk,
+    /// Web searches the provider may run for it, at most (`max_uses`, `max_tool_calls`),
+    /// each reserved at its per-use price.
+    pub web_searches: i64,
 }
 
 impl PromptBound {
@@ -59,6 +66,8 @@ impl PromptBound {
         PromptBound {
             tokens: self.tokens.max(other.tokens),
             unbounded: self.unbounded.or(other.unbounded),
+            cache: self.cache.max(other.cache),
+            web_searches: self.web_searches.max(other.web_searches),
         }
     }
 }
@@ -91,7 +100,11 @@ pub struct Reader {
 /// counts); one that cannot be read as JSON is bounded by its bytes and has no bound for
 /// budgets.
 pub fn prompt_bound(body: &[u8], reader: Reader) -> Result<PromptBound, ApiError> {
-    let Scan { tokens, marked } = match meter::scan(body) {
+    let Scan {
+        tokens,
+        marked,
+        cache,
+    } = match meter::scan(body) {
         Ok(scan) => scan,
         Err(ScanError::Duplicate(key)) => {
             return Err(ApiError::invalid(format!(
@@ -102,18 +115,23 @@ pub fn prompt_bound(body: &[u8], reader: Reader) -> Result<PromptBound, ApiError
             return Ok(PromptBound {
                 tokens: text_bound(body),
                 unbounded: Some("the request nests too deeply to be measured".into()),
+                ..PromptBound::default()
             })
         }
     };
     if !marked {
         return Ok(PromptBound {
             tokens: tokens.min(i64::MAX as u64) as i64,
-            unbounded: None,
+            cache,
+            ..PromptBound::default()
         });
     }
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::invalid(format!("invalid JSON body: {e}")))?;
-    Ok(walked(&value, reader))
+    Ok(PromptBound {
+        cache,
+        ..walked(&value, reader)
+    })
 }
 
 /// The bound of an already parsed body.
@@ -126,6 +144,7 @@ fn walked(body: &Value, reader: Reader) -> PromptBound {
         reader,
         tokens: 0,
         unbounded: None,
+        web_searches: 0,
     };
     walk.value(body);
     if let Value::Object(top) = body {
@@ -134,6 +153,8 @@ fn walked(body: &Value, reader: Reader) -> PromptBound {
     PromptBound {
         tokens: walk.tokens.min(i64::MAX as u64) as i64,
         unbounded: walk.unbounded,
+        web_searches: walk.web_searches,
+        ..PromptBound::default()
     }
 }
 
@@ -141,6 +162,7 @@ struct Walk {
     reader: Reader,
     tokens: u64,
     unbounded: Option<String>,
+    web_searches: i64,
 }
 
 impl Walk {
@@ -291,7 +313,10 @@ impl Walk {
                 Hosted::Client => {}
                 Hosted::Defined => self.add(TOOL_OVERHEAD_TOKENS),
                 Hosted::AnthropicSearch => match uses {
-                    Some(n) => self.add(n.clamp(0, 1000).saturating_mul(WEB_SEARCH_TOKENS)),
+                    Some(n) => {
+                        self.web_searches = self.web_searches.saturating_add(n.clamp(0, 1000));
+                        self.add(n.clamp(0, 1000).saturating_mul(WEB_SEARCH_TOKENS))
+                    }
                     None => self.unbounded("web search without max_uses has no bound"),
                 },
                 Hosted::AnthropicFetch => {
@@ -302,7 +327,10 @@ impl Walk {
                     }
                 }
                 Hosted::OpenAiSearch => match max_tool_calls {
-                    Some(n) => self.add(n.clamp(0, 1000).saturating_mul(WEB_SEARCH_TOKENS)),
+                    Some(n) => {
+                        self.web_searches = self.web_searches.saturating_add(n.clamp(0, 1000));
+                        self.add(n.clamp(0, 1000).saturating_mul(WEB_SEARCH_TOKENS))
+                    }
                     None => self.unbounded(format!(
                         "the hosted tool '{}' has no bound without max_tool_calls",
                         truncate_kind(kind)

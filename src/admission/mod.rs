@@ -67,6 +67,8 @@ pub async fn admit(
         let bound = bound::over_legs(endpoint, parsed, &route)?;
         parsed.prompt_tokens = bound.tokens;
         parsed.unbounded = bound.unbounded;
+        parsed.cache = bound.cache;
+        parsed.web_searches = bound.web_searches;
     }
     if let (Some(why), true, true) = (
         &parsed.unbounded,
@@ -97,6 +99,8 @@ pub async fn admit(
             generates: endpoint.generates(),
             free: endpoint == Endpoint::CountTokens,
             unpriced_tier: parsed.unpriced_tier.as_deref(),
+            cache: parsed.cache,
+            web_searches: parsed.web_searches,
         })
     };
     let shared = state.shares_limits() && state.accounts.has_budget(token.id);

@@ -5,6 +5,7 @@ pub mod admin;
 mod admin_args;
 mod http;
 pub mod login;
+mod prices;
 mod table;
 mod tui;
 
@@ -43,6 +44,19 @@ pub enum Command {
     Token(TokenCommand),
     /// The terminal admin: log in with the Ed25519 key, then manage a running gateway.
     Admin(admin::AdminArgs),
+    /// Prices in the configured database.
+    #[command(subcommand)]
+    Prices(PricesCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PricesCommand {
+    /// Create or update every price a LiteLLM `model_prices_and_context_window.json` holds;
+    /// prints what was created, updated and skipped.
+    Import {
+        /// The price list file.
+        file: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -94,6 +108,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         Command::Token(TokenCommand::Create(args)) => create_token(&settings, args).await,
         Command::Token(TokenCommand::List) => list_tokens(&settings).await,
         Command::Admin(args) => admin::run(&settings, args).await,
+        Command::Prices(PricesCommand::Import { file }) => prices::import(&settings, &file).await,
     }
 }
 

@@ -11,7 +11,45 @@ pub struct Usage {
     pub cached_tokens: i64,
     /// Prompt tokens written to the upstream's cache (Anthropic; part of `prompt_tokens`).
     pub cache_write_tokens: i64,
+    /// Of those, the ones written for an hour (Anthropic's `ephemeral_1h_input_tokens`),
+    /// billed dearer than the 5-minute ones.
+    pub cache_write_1h_tokens: i64,
     pub reasoning_tokens: i64,
+    /// Web searches the provider ran for the call (`server_tool_use.web_search_requests`,
+    /// a Responses answer's `web_search_call` items), billed per use.
+    pub web_search_requests: i64,
+    /// The service tier the answer says it was served at.
+    pub service_tier: ServiceTier,
+}
+
+/// The service tier an answer names (`service_tier`): priced by the price book's
+/// multipliers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ServiceTier {
+    /// Standard, default, auto, batch, anything else: the book's prices.
+    #[default]
+    Standard,
+    Flex,
+    Priority,
+}
+
+impl ServiceTier {
+    pub fn parse(name: &str) -> ServiceTier {
+        match name {
+            "flex" => ServiceTier::Flex,
+            "priority" => ServiceTier::Priority,
+            _ => ServiceTier::Standard,
+        }
+    }
+
+    /// The name the log keeps (`None`: standard).
+    pub fn name(self) -> Option<&'static str> {
+        match self {
+            ServiceTier::Standard => None,
+            ServiceTier::Flex => Some("flex"),
+            ServiceTier::Priority => Some("priority"),
+        }
+    }
 }
 
 /// OpenAI's `usage` object (also DeepSeek's and Zhipu's).
@@ -63,8 +101,8 @@ impl Usage {
             completion_tokens: completion,
             total_tokens: total.unwrap_or(parts).max(parts),
             cached_tokens: cached.clamp(0, prompt),
-            cache_write_tokens: 0,
             reasoning_tokens: reasoning.clamp(0, completion),
+            ..Usage::default()
         }
     }
 }
@@ -148,8 +186,8 @@ mod tests {
                 completion_tokens: 5,
                 total_tokens: 15,
                 cached_tokens: 4,
-                cache_write_tokens: 0,
-                reasoning_tokens: 2
+                reasoning_tokens: 2,
+                ..Usage::default()
             }
         );
         let u: OpenAiUsage = serde_json::from_str(r#"{"prompt_tokens":3}"#).unwrap();

@@ -25,7 +25,9 @@ impl DefaultPrice {
                 .model
                 .starts_with("claude")
                 .then_some(self.input * 1.25),
+            ..Price::default()
         }
+        .with_family_defaults(self.model)
     }
 }
 

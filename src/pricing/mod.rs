@@ -1,14 +1,18 @@
 //! Model prices and the cost of a call (pure logic; the `UsageLedger` owns the book).
 
 pub mod defaults;
+pub mod litellm;
 
 use std::collections::HashMap;
 
 use crate::core::money::Money;
-use crate::core::usage::Usage;
+use crate::core::usage::{ServiceTier, Usage};
 
-/// USD per million tokens.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// Most long-context tiers one price holds.
+pub const MAX_TIERS: usize = 4;
+
+/// USD per million tokens (per use for server tools).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Price {
     pub input_per_million: f64,
     pub output_per_million: f64,
@@ -16,40 +20,200 @@ pub struct Price {
     pub cached_input_per_million: Option<f64>,
     /// The model's largest completion; what a call without its own cap may generate.
     pub max_output_tokens: Option<i64>,
-    /// Price of prompt tokens written to the upstream's cache; `None` bills them as input.
+    /// Price of prompt tokens written to the upstream's cache for 5 minutes; `None` bills
+    /// them as input.
     pub cache_write_per_million: Option<f64>,
+    /// Price of prompt tokens written for an hour; `None` bills them as 5-minute writes.
+    pub cache_write_1h_per_million: Option<f64>,
+    /// Long-context prices, lowest threshold first: the whole call is billed at the last
+    /// tier whose `above_input_tokens` its input passes.
+    pub tiers: [Option<Tier>; MAX_TIERS],
+    /// Multipliers for answers served at the flex and priority tiers (`None`: that tier
+    /// has no price).
+    pub flex_multiplier: Option<f64>,
+    pub priority_multiplier: Option<f64>,
+    /// USD per web search the provider runs.
+    pub web_search_per_use: Option<f64>,
+}
+
+/// A long-context tier: the prices of a call whose input passes `above_input_tokens`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(deny_unknown_fields)]
+pub struct Tier {
+    pub above_input_tokens: i64,
+    pub input_per_million: f64,
+    pub output_per_million: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_input_per_million: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_write_per_million: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_write_1h_per_million: Option<f64>,
 }
 
 impl Price {
-    /// The cost of a call's usage. Prompt tokens read from the upstream's cache are billed
-    /// at the cached price, tokens written to it at the cache-write price.
+    /// The tiers as a list (lowest threshold first).
+    pub fn tier_list(&self) -> Vec<Tier> {
+        let mut tiers: Vec<Tier> = self.tiers.iter().flatten().copied().collect();
+        tiers.sort_by_key(|t| t.above_input_tokens);
+        tiers
+    }
+
+    /// Sets the tiers from a list; `None` when there are more than `MAX_TIERS`.
+    pub fn set_tiers(&mut self, mut list: Vec<Tier>) -> Option<()> {
+        if list.len() > MAX_TIERS {
+            return None;
+        }
+        list.sort_by_key(|t| t.above_input_tokens);
+        self.tiers = [None; MAX_TIERS];
+        for (slot, tier) in self.tiers.iter_mut().zip(list) {
+            *slot = Some(tier);
+        }
+        Some(())
+    }
+}
+
+/// The per-token rates that apply to one call (its tier chosen), USD per million.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rates {
+    pub input: f64,
+    pub output: f64,
+    pub cached: f64,
+    pub write_5m: f64,
+    pub write_1h: f64,
+}
+
+/// Which cache writes a request can cause (its `cache_control` markers).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum CacheAsk {
+    #[default]
+    None,
+    FiveMinutes,
+    OneHour,
+}
+
+impl Price {
+    /// The rates for a call with `input_tokens` of input: the base prices, or the last
+    /// long-context tier the input passes.
+    pub fn rates(&self, input_tokens: i64) -> Rates {
+        let tier = self
+            .tiers
+            .iter()
+            .flatten()
+            .filter(|t| input_tokens > t.above_input_tokens)
+            .max_by_key(|t| t.above_input_tokens);
+        let (input, output, cached, write, write_1h) = match tier {
+            Some(t) => (
+                t.input_per_million,
+                t.output_per_million,
+                t.cached_input_per_million.or(self.cached_input_per_million),
+                t.cache_write_per_million.or(self.cache_write_per_million),
+                t.cache_write_1h_per_million
+                    .or(self.cache_write_1h_per_million),
+            ),
+            None => (
+                self.input_per_million,
+                self.output_per_million,
+                self.cached_input_per_million,
+                self.cache_write_per_million,
+                self.cache_write_1h_per_million,
+            ),
+        };
+        let write_5m = write.unwrap_or(input);
+        Rates {
+            input,
+            output,
+            cached: cached.unwrap_or(input),
+            write_5m,
+            write_1h: write_1h.unwrap_or(write_5m),
+        }
+    }
+
+    /// The multiplier of a service tier (standard: 1).
+    pub fn tier_multiplier(&self, tier: ServiceTier) -> f64 {
+        match tier {
+            ServiceTier::Standard => 1.0,
+            ServiceTier::Flex => self.flex_multiplier.unwrap_or(1.0),
+            ServiceTier::Priority => self.priority_multiplier.unwrap_or(1.0),
+        }
+    }
+
+    /// The cost of a call's usage: fresh input, cache reads, 5-minute and 1-hour cache
+    /// writes and output at the rates of the call's long-context tier, times the service
+    /// tier's multiplier, plus each web search at its per-use price. Reasoning tokens are
+    /// part of the output (never counted twice).
     pub fn cost(&self, usage: &Usage) -> Money {
         let prompt = usage.prompt_tokens.max(0);
         let cached = usage.cached_tokens.clamp(0, prompt);
         let written = usage.cache_write_tokens.clamp(0, prompt - cached);
+        let written_1h = usage.cache_write_1h_tokens.clamp(0, written);
         let fresh = prompt - cached - written;
-        let cached_price = self
-            .cached_input_per_million
-            .unwrap_or(self.input_per_million);
-        let write_price = self
-            .cache_write_per_million
-            .unwrap_or(self.input_per_million);
-        let nanos = Money::per_million(fresh, self.input_per_million)
-            + Money::per_million(cached, cached_price)
-            + Money::per_million(written, write_price)
-            + Money::per_million(usage.completion_tokens, self.output_per_million);
-        Money::from_fraction(nanos, false)
+        let r = self.rates(prompt);
+        let tokens = Money::per_million(fresh, r.input)
+            + Money::per_million(cached, r.cached)
+            + Money::per_million(written - written_1h, r.write_5m)
+            + Money::per_million(written_1h, r.write_1h)
+            + Money::per_million(usage.completion_tokens, r.output);
+        let uses =
+            usage.web_search_requests.max(0) as f64 * self.web_search_per_use.unwrap_or(0.0) * 1e9;
+        Money::from_fraction(
+            tokens * self.tier_multiplier(usage.service_tier) + uses,
+            false,
+        )
+    }
+
+    /// The dearest price per input and per output token a call can reach, in nano-USD:
+    /// its long-context tier by the prompt's bound, a cache write where the request asks
+    /// for one (a 1-hour one at the 1-hour price), a priority tier where it asks for one.
+    pub fn dearest_nano(
+        &self,
+        prompt_bound: i64,
+        cache: CacheAsk,
+        tier: ServiceTier,
+    ) -> (f64, f64) {
+        let r = self.rates(prompt_bound);
+        let input = match cache {
+            CacheAsk::None => r.input,
+            CacheAsk::FiveMinutes => r.input.max(r.write_5m),
+            CacheAsk::OneHour => r.input.max(r.write_5m).max(r.write_1h),
+        };
+        let m = self.tier_multiplier(tier).max(1.0);
+        (input * m * 1000.0, r.output * m * 1000.0)
     }
 
     pub fn is_valid(&self) -> bool {
         let ok = |v: f64| v.is_finite() && (0.0..=1_000_000.0).contains(&v);
+        let multiplier = |v: f64| v.is_finite() && (0.0..=100.0).contains(&v);
         ok(self.input_per_million)
             && ok(self.output_per_million)
             && self.cached_input_per_million.is_none_or(ok)
             && self.cache_write_per_million.is_none_or(ok)
+            && self.cache_write_1h_per_million.is_none_or(ok)
+            && self.web_search_per_use.is_none_or(ok)
+            && self.flex_multiplier.is_none_or(multiplier)
+            && self.priority_multiplier.is_none_or(multiplier)
+            && self.tiers.iter().flatten().all(|t| {
+                t.above_input_tokens >= 0
+                    && ok(t.input_per_million)
+                    && ok(t.output_per_million)
+                    && t.cached_input_per_million.is_none_or(ok)
+                    && t.cache_write_per_million.is_none_or(ok)
+                    && t.cache_write_1h_per_million.is_none_or(ok)
+            })
             && self
                 .max_output_tokens
                 .is_none_or(|m| (1..=10_000_000).contains(&m))
+    }
+
+    /// Fills what a model's family bills but the row does not say: Claude's 1-hour cache
+    /// writes at 2 × input (Anthropic's list), when only the 5-minute price is given.
+    pub fn with_family_defaults(mut self, model: &str) -> Price {
+        if model.contains("claude") && self.cache_write_1h_per_million.is_none() {
+            self.cache_write_1h_per_million = Some(self.input_per_million * 2.0);
+        }
+        self
     }
 }
 
@@ -168,8 +332,7 @@ mod tests {
             input_per_million: i,
             output_per_million: o,
             cached_input_per_million: c,
-            max_output_tokens: None,
-            cache_write_per_million: None,
+            ..Price::default()
         }
     }
 
@@ -181,8 +344,7 @@ mod tests {
             completion_tokens: 500,
             total_tokens: 1500,
             cached_tokens: 200,
-            cache_write_tokens: 0,
-            reasoning_tokens: 0,
+            ..Usage::default()
         };
         // 800 * 2.5e-6 + 200 * 1.25e-6 + 500 * 10e-6 USD = 0.002 + 0.00025 + 0.005
         assert_eq!(p.cost(&usage).nanos(), 7_250_000);
@@ -199,6 +361,106 @@ mod tests {
         let no_cache_price = price(2.5, 10.0, None);
         assert_eq!(no_cache_price.cost(&usage).nanos(), 7_500_000);
         assert_eq!(p.cost(&Usage::default()), Money::ZERO);
+    }
+
+    #[test]
+    fn every_class_at_its_price() {
+        // Claude at $3 / $15, reads $0.30, 5-minute writes $3.75, 1-hour $6 (2 × input).
+        let claude = Price {
+            cached_input_per_million: Some(0.3),
+            cache_write_per_million: Some(3.75),
+            web_search_per_use: Some(0.01),
+            ..price(3.0, 15.0, None)
+        }
+        .with_family_defaults("claude-sonnet-4-5");
+        let usage = Usage {
+            prompt_tokens: 1000 + 2000 + 4000 + 6000,
+            completion_tokens: 500,
+            cached_tokens: 2000,
+            cache_write_tokens: 10_000,
+            cache_write_1h_tokens: 6000,
+            web_search_requests: 3,
+            ..Usage::default()
+        };
+        // 1000 × 3 + 2000 × 0.3 + 4000 × 3.75 + 6000 × 6 + 500 × 15 (per million) + 3 × $0.01
+        let want = 3_000_000 + 600_000 + 15_000_000 + 36_000_000 + 7_500_000 + 30_000_000;
+        assert_eq!(claude.cost(&usage).nanos(), want);
+        // The figure: 4,000 5-minute and 6,000 1-hour writes cost $0.0675, not $0.054.
+        let writes = Usage {
+            prompt_tokens: 10_000,
+            cache_write_tokens: 10_000,
+            cache_write_1h_tokens: 6000,
+            ..Usage::default()
+        };
+        assert_eq!(claude.cost(&writes).nanos(), 51_000_000);
+        let p = Price {
+            cache_write_per_million: Some(3.75),
+            cache_write_1h_per_million: Some(6.0),
+            ..price(3.0, 15.0, None)
+        };
+        let all = Usage {
+            completion_tokens: 0,
+            ..writes
+        };
+        assert_eq!(p.cost(&all).nanos(), 4000 * 3750 + 6000 * 6000);
+    }
+
+    #[test]
+    fn long_context_and_service_tiers() {
+        let mut p = Price {
+            flex_multiplier: Some(0.5),
+            priority_multiplier: Some(2.0),
+            ..price(3.0, 15.0, None)
+        };
+        p.tiers[0] = Some(Tier {
+            above_input_tokens: 200_000,
+            input_per_million: 6.0,
+            output_per_million: 22.5,
+            ..Tier::default()
+        });
+        let at = |prompt: i64, tier: ServiceTier| {
+            p.cost(&Usage {
+                prompt_tokens: prompt,
+                completion_tokens: 1000,
+                service_tier: tier,
+                ..Usage::default()
+            })
+            .nanos()
+        };
+        assert_eq!(at(200_000, ServiceTier::Standard), 600_000_000 + 15_000_000);
+        assert_eq!(
+            at(200_001, ServiceTier::Standard),
+            1_200_006_000 + 22_500_000
+        );
+        assert_eq!(
+            at(100_000, ServiceTier::Flex),
+            (300_000_000 + 15_000_000) / 2
+        );
+        assert_eq!(
+            at(100_000, ServiceTier::Priority),
+            (300_000_000 + 15_000_000) * 2
+        );
+        // The reservation's prices: the tier the bound reaches, the dearest cache write
+        // asked for, the priority multiplier asked for.
+        let (input, output) = p.dearest_nano(300_000, CacheAsk::None, ServiceTier::Priority);
+        assert_eq!((input, output), (12_000.0, 45_000.0));
+        let claude = Price {
+            cache_write_per_million: Some(3.75),
+            ..price(3.0, 15.0, None)
+        }
+        .with_family_defaults("claude-x");
+        assert_eq!(
+            claude
+                .dearest_nano(10, CacheAsk::OneHour, ServiceTier::Standard)
+                .0,
+            6000.0
+        );
+        assert_eq!(
+            claude
+                .dearest_nano(10, CacheAsk::FiveMinutes, ServiceTier::Standard)
+                .0,
+            3750.0
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use sea_orm::Value;
 
 use crate::core::money::Money;
+use crate::core::usage::{ServiceTier, Usage};
 
 /// One finished call, success or failure. Holds no secrets: the key is named by id only.
 #[derive(Debug, Clone, Default)]
@@ -28,6 +29,9 @@ pub struct LogEntry {
     pub cached_tokens: i64,
     pub cache_write_tokens: i64,
     pub reasoning_tokens: i64,
+    pub cache_write_1h_tokens: i64,
+    pub web_search_requests: i64,
+    pub service_tier: ServiceTier,
     pub amount: Money,
     pub usage_estimated: bool,
     /// The budget lease the call reserved from (cluster); writing this row moves the
@@ -72,6 +76,24 @@ impl LogEntry {
             Value::from(self.reasoning_tokens),
             Value::from(self.amount.nanos()),
             Value::from(self.usage_estimated),
+            Value::from(self.cache_write_1h_tokens),
+            Value::from(self.web_search_requests),
+            Value::from(self.service_tier.name()),
         ]);
+    }
+
+    /// The usage this row records (what it is billed for).
+    pub fn usage(&self) -> Usage {
+        Usage {
+            prompt_tokens: self.prompt_tokens,
+            completion_tokens: self.completion_tokens,
+            total_tokens: self.total_tokens,
+            cached_tokens: self.cached_tokens,
+            cache_write_tokens: self.cache_write_tokens,
+            cache_write_1h_tokens: self.cache_write_1h_tokens,
+            reasoning_tokens: self.reasoning_tokens,
+            web_search_requests: self.web_search_requests,
+            service_tier: self.service_tier,
+        }
     }
 }

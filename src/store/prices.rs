@@ -24,14 +24,29 @@ pub async fn load(db: &DatabaseConnection) -> Result<Vec<PriceRow>, DbErr> {
         .await?
         .into_iter()
         .map(|m| PriceRow {
-            provider: m.provider,
-            model: m.model,
-            price: Price {
-                input_per_million: m.input_per_million,
-                output_per_million: m.output_per_million,
-                cached_input_per_million: m.cached_input_per_million,
-                max_output_tokens: m.max_output_tokens,
-                cache_write_per_million: m.cache_write_per_million,
+            provider: m.provider.clone(),
+            model: m.model.clone(),
+            price: {
+                let mut price = Price {
+                    input_per_million: m.input_per_million,
+                    output_per_million: m.output_per_million,
+                    cached_input_per_million: m.cached_input_per_million,
+                    max_output_tokens: m.max_output_tokens,
+                    cache_write_per_million: m.cache_write_per_million,
+                    cache_write_1h_per_million: m.cache_write_1h_per_million,
+                    flex_multiplier: m.flex_multiplier,
+                    priority_multiplier: m.priority_multiplier,
+                    web_search_per_use: m.web_search_per_use,
+                    ..Price::default()
+                };
+                // A damaged tier list prices the base rates only.
+                let tiers = m
+                    .tiers
+                    .as_deref()
+                    .and_then(|t| serde_json::from_str(t).ok())
+                    .unwrap_or_default();
+                let _ = price.set_tiers(tiers);
+                price.with_family_defaults(&m.model)
             },
         })
         .collect())
@@ -46,6 +61,14 @@ fn active(row: &PriceRow, updated_at: i64) -> model_price::ActiveModel {
         cached_input_per_million: Set(row.price.cached_input_per_million),
         max_output_tokens: Set(row.price.max_output_tokens),
         cache_write_per_million: Set(row.price.cache_write_per_million),
+        cache_write_1h_per_million: Set(row.price.cache_write_1h_per_million),
+        tiers: Set({
+            let tiers = row.price.tier_list();
+            (!tiers.is_empty()).then(|| serde_json::to_string(&tiers).unwrap_or_default())
+        }),
+        flex_multiplier: Set(row.price.flex_multiplier),
+        priority_multiplier: Set(row.price.priority_multiplier),
+        web_search_per_use: Set(row.price.web_search_per_use),
         updated_at: Set(updated_at),
         ..Default::default()
     }
@@ -66,6 +89,11 @@ pub async fn upsert(db: &DatabaseConnection, rows: &[PriceRow]) -> Result<(), Db
                     model_price::Column::CachedInputPerMillion,
                     model_price::Column::MaxOutputTokens,
                     model_price::Column::CacheWritePerMillion,
+                    model_price::Column::CacheWrite1hPerMillion,
+                    model_price::Column::Tiers,
+                    model_price::Column::FlexMultiplier,
+                    model_price::Column::PriorityMultiplier,
+                    model_price::Column::WebSearchPerUse,
                     model_price::Column::UpdatedAt,
                 ])
                 .to_owned(),

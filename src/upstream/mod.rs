@@ -44,6 +44,10 @@ pub struct ClientRequest {
     pub prompt_tokens: i64,
     /// Content whose prompt cost has no bound (budgeted tokens are refused it), and why.
     pub unbounded: Option<String>,
+    /// The cache writes the request asks for (its prompt is reserved at their price).
+    pub cache: crate::pricing::CacheAsk,
+    /// Web searches the provider may run for it, at most (reserved at their per-use price).
+    pub web_searches: i64,
     /// Completion tokens per choice the token's budget can pay for; `None`: unlimited.
     pub allowance: Option<i64>,
     /// A `service_tier` the price book cannot price (`priority`, `scale`, …), if asked for.

@@ -7,8 +7,7 @@ use serde_json::{Map, Value};
 use super::{Adapter, Answer, ClientRequest, Target, UpstreamRequest};
 use crate::core::endpoint::Endpoint;
 use crate::core::stream::StreamTranslator;
-use crate::core::usage::Usage;
-use crate::core::usage::{OpenAiUsage, TextEstimate};
+use crate::core::usage::{OpenAiUsage, ServiceTier, TextEstimate, Usage};
 use crate::dialect::openai::upstream::{self as chat, ChunkReader};
 use crate::dialect::openai::{CapField, ChunkIn};
 use crate::dialect::responses::upstream::{generated_of, usage_of, ResponseEventReader};
@@ -201,11 +200,18 @@ impl Adapter for OpenAiAdapter {
         #[derive(Deserialize)]
         struct WithUsage {
             usage: Option<OpenAiUsage>,
+            #[serde(default)]
+            service_tier: Option<String>,
         }
         let usage = serde_json::from_slice::<WithUsage>(&body)
             .ok()
-            .and_then(|b| b.usage)
-            .map(Usage::from);
+            .and_then(|b| {
+                let tier = ServiceTier::parse(b.service_tier.as_deref().unwrap_or(""));
+                b.usage.map(|u| Usage {
+                    service_tier: tier,
+                    ..Usage::from(u)
+                })
+            });
         let mut generated = TextEstimate::default();
         if usage.is_none() && endpoint == Endpoint::ChatCompletions {
             if let Ok(answer) = serde_json::from_slice::<ChunkIn>(&body) {
@@ -328,7 +334,7 @@ impl OpenAiStream {
             self.done = true;
             return true;
         }
-        let Ok(chunk) = serde_json::from_slice::<ChunkIn>(payload) else {
+        let Ok(mut chunk) = serde_json::from_slice::<ChunkIn>(payload) else {
             return true;
         };
         for choice in chunk.choices.iter().flatten() {
@@ -336,8 +342,8 @@ impl OpenAiStream {
                 delta.estimate(&mut self.generated);
             }
         }
-        if let Some(usage) = chunk.usage {
-            self.usage = Some(usage.into());
+        if let Some(usage) = chunk.take_usage() {
+            self.usage = Some(usage);
             let usage_only = chunk.choices.as_ref().is_none_or(|c| c.is_empty());
             if self.strip_usage_chunk && usage_only {
                 self.skip_blank = true;

@@ -5,6 +5,7 @@ mod harness;
 
 mod accounting;
 mod admin_api;
+mod billing;
 mod bound_classes;
 mod budgets;
 mod claude_code;

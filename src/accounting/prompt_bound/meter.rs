@@ -10,6 +10,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use serde_json::{Number, Value};
 
 use super::SYNTAX_TOKENS;
+use crate::pricing::CacheAsk;
 
 /// What one pass found.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -18,6 +19,8 @@ pub struct Scan {
     pub tokens: u64,
     /// Something in it costs other than its bytes (the parsed walk must price it).
     pub marked: bool,
+    /// The cache writes it asks for: a `cache_control` key, a `ttl` of `1h`.
+    pub cache: CacheAsk,
 }
 
 /// Why a body cannot be measured.
@@ -43,7 +46,7 @@ const MARKED_TYPES: [&str; 7] = [
 
 /// Keys that decide the price: a second one in the same object is refused; all but
 /// `type` (whose value decides) mark the body by their presence.
-const PRICED_KEYS: [&str; 14] = [
+const PRICED_KEYS: [&str; 16] = [
     "type",
     "tools",
     "mcp_servers",
@@ -58,7 +61,13 @@ const PRICED_KEYS: [&str; 14] = [
     "image_url",
     "max_uses",
     "max_content_tokens",
+    "cache_control",
+    "ttl",
 ];
+
+/// Where `cache_control` and `ttl` stand in `PRICED_KEYS`.
+const CACHE_CONTROL: usize = 14;
+const TTL: usize = 15;
 
 pub fn scan(body: &[u8]) -> Result<Scan, ScanError> {
     let mut scan = Scan::default();
@@ -68,6 +77,7 @@ pub fn scan(body: &[u8]) -> Result<Scan, ScanError> {
         scan: &mut scan,
         failure: &mut failure,
         type_value: false,
+        ttl_value: false,
     };
     let read = node.deserialize(&mut de).and_then(|()| de.end());
     match (read, failure) {
@@ -141,6 +151,8 @@ struct Node<'a> {
     failure: &'a mut Option<&'static str>,
     /// This value is a `type` key's.
     type_value: bool,
+    /// This value is a `ttl` key's.
+    ttl_value: bool,
 }
 
 impl Node<'_> {
@@ -189,6 +201,9 @@ impl<'de> Visitor<'de> for Node<'_> {
         if self.type_value && MARKED_TYPES.contains(&s) {
             self.scan.marked = true;
         }
+        if self.ttl_value && s == "1h" {
+            self.scan.cache = CacheAsk::OneHour;
+        }
         Ok(())
     }
 
@@ -205,6 +220,7 @@ impl<'de> Visitor<'de> for Node<'_> {
                 scan: &mut *scan,
                 failure: &mut *failure,
                 type_value: false,
+                ttl_value: false,
             };
             if seq.next_element_seed(element)?.is_none() {
                 return Ok(());
@@ -229,6 +245,7 @@ impl<'de> Visitor<'de> for Node<'_> {
                 scan: &mut *scan,
                 failure: &mut *failure,
                 type_value: priced == Some(0),
+                ttl_value: priced == Some(TTL),
             })?;
         }
         Ok(())
@@ -261,6 +278,9 @@ impl<'de> Visitor<'de> for Key<'_> {
         let priced = PRICED_KEYS.iter().position(|k| *k == s);
         if priced.is_some_and(|i| i > 0 && i <= 5) {
             self.scan.marked = true;
+        }
+        if priced == Some(CACHE_CONTROL) {
+            self.scan.cache = self.scan.cache.max(CacheAsk::FiveMinutes);
         }
         Ok(priced)
     }

@@ -93,6 +93,8 @@ pub(crate) async fn messages_reply(call: Call<'_>, state: &Shared) -> Reply {
         "cache_read_input_tokens": body.pointer("/mock/cache_read").and_then(Value::as_i64).unwrap_or(0),
         "cache_creation_input_tokens": body.pointer("/mock/cache_write").and_then(Value::as_i64).unwrap_or(0),
     });
+    let billed = crate::billed::applies(&body).then(|| crate::billed::anthropic(output));
+    let usage = billed.as_ref().map_or(usage, |b| b.0.clone());
     let stream = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
     if !stream {
         return Reply::json(
@@ -105,6 +107,12 @@ pub(crate) async fn messages_reply(call: Call<'_>, state: &Shared) -> Reply {
     let event = |name: &str, data: Value| Bytes::from(format!("event: {name}\ndata: {data}\n\n"));
     let mut start_usage = usage.clone();
     start_usage["output_tokens"] = json!(1);
+    if let Some((_, start, _)) = &billed {
+        start_usage = start.clone();
+    }
+    let delta_usage = billed
+        .as_ref()
+        .map_or_else(|| json!({"output_tokens": output}), |b| b.2.clone());
     let mut events = vec![event(
         "message_start",
         json!({"type": "message_start", "message": {"id": "msg_mock", "type": "message",
@@ -157,7 +165,7 @@ pub(crate) async fn messages_reply(call: Call<'_>, state: &Shared) -> Reply {
     events.push(event(
         "message_delta",
         json!({"type": "message_delta", "delta": {"stop_reason": stop_reason, "stop_sequence": null},
-            "usage": {"output_tokens": output}}),
+            "usage": delta_usage}),
     ));
     events.push(event("message_stop", json!({"type": "message_stop"})));
     Reply::sse(events, fault.as_ref(), &body)

@@ -26,6 +26,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 mod anthropic;
+mod billed;
 mod close_delimited;
 mod openai;
 mod responses;

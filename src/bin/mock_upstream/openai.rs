@@ -204,6 +204,10 @@ pub(crate) async fn chat_reply(call: Call<'_>, state: &Shared) -> Reply {
     let completion = (n * choices) as i64 + if reasoner { 4 } else { 0 };
     let mut usage = json!({"prompt_tokens": prompt, "completion_tokens": completion,
         "total_tokens": prompt + completion});
+    let billed = crate::billed::applies(&body);
+    if billed {
+        usage = crate::billed::openai(completion);
+    }
     if reasoner {
         usage["completion_tokens_details"] = json!({"reasoning_tokens": 4});
         usage["prompt_cache_hit_tokens"] = json!(prompt.min(2));
@@ -236,6 +240,9 @@ pub(crate) async fn chat_reply(call: Call<'_>, state: &Shared) -> Reply {
         }
         if !no_usage {
             answer["usage"] = usage;
+        }
+        if billed {
+            answer["service_tier"] = json!("flex");
         }
         return Reply::json(200, answer);
     }
@@ -275,8 +282,11 @@ pub(crate) async fn chat_reply(call: Call<'_>, state: &Shared) -> Reply {
         events.extend(std::iter::repeat_n(piece, size.div_ceil(65_536)));
     }
     if include_usage {
-        let u = json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk",
+        let mut u = json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk",
             "created": 1_700_000_000, "choices": [], "usage": usage});
+        if billed {
+            u["service_tier"] = json!("flex");
+        }
         events.push(Bytes::from(format!("data: {u}\n\n")));
     }
     events.push(Bytes::from_static(b"data: [DONE]\n\n"));

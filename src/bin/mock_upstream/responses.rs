@@ -85,6 +85,13 @@ pub(crate) async fn responses_reply(call: Call<'_>, state: &Shared) -> Reply {
         "usage": {"input_tokens": prompt, "input_tokens_details": {"cached_tokens": 0},
             "output_tokens": completion, "output_tokens_details": {"reasoning_tokens": 0},
             "total_tokens": prompt + completion}});
+    if crate::billed::applies(&body) {
+        let (usage, searches) = crate::billed::responses(completion);
+        response["usage"] = usage;
+        response["service_tier"] = json!("priority");
+        let output = response["output"].as_array_mut().expect("an array");
+        output.splice(0..0, searches);
+    }
     if no_usage {
         response["usage"] = Value::Null;
     }

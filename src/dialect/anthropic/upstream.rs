@@ -366,11 +366,7 @@ impl EventReader for MessageEventReader {
             StreamEvent::ContentBlockStop { index } => events.push(Event::BlockStop { index }),
             StreamEvent::MessageDelta { delta, usage } => {
                 if let Some(u) = usage {
-                    let mut merged = self.usage.unwrap_or_default();
-                    merged.output_tokens = u.output_tokens;
-                    if u.input_tokens > 0 {
-                        merged.input_tokens = u.input_tokens;
-                    }
+                    let merged = self.usage.unwrap_or_default().merged(u);
                     self.usage = Some(merged);
                     events.push(Event::Usage(merged.to_usage()));
                 }

@@ -110,6 +110,57 @@ pub struct AnthropicUsage {
     pub cache_creation_input_tokens: Option<i64>,
     #[serde(default)]
     pub cache_read_input_tokens: Option<i64>,
+    /// The writes by time to live (`ephemeral_5m_input_tokens`, `ephemeral_1h_input_tokens`).
+    #[serde(default)]
+    pub cache_creation: Option<CacheCreation>,
+    #[serde(default)]
+    pub server_tool_use: Option<ServerToolUse>,
+    #[serde(default, deserialize_with = "tier")]
+    pub service_tier: Option<crate::core::usage::ServiceTier>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+pub struct CacheCreation {
+    #[serde(default)]
+    pub ephemeral_5m_input_tokens: i64,
+    #[serde(default)]
+    pub ephemeral_1h_input_tokens: i64,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+pub struct ServerToolUse {
+    #[serde(default)]
+    pub web_search_requests: i64,
+}
+
+fn tier<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<crate::core::usage::ServiceTier>, D::Error> {
+    let name: Option<String> = Option::deserialize(d).unwrap_or(None);
+    Ok(name.map(|n| crate::core::usage::ServiceTier::parse(&n)))
+}
+
+impl AnthropicUsage {
+    /// A later report (a stream's `message_delta`) over this one: what it names wins.
+    pub fn merged(self, later: AnthropicUsage) -> AnthropicUsage {
+        AnthropicUsage {
+            input_tokens: if later.input_tokens > 0 {
+                later.input_tokens
+            } else {
+                self.input_tokens
+            },
+            output_tokens: later.output_tokens,
+            cache_creation_input_tokens: later
+                .cache_creation_input_tokens
+                .or(self.cache_creation_input_tokens),
+            cache_read_input_tokens: later
+                .cache_read_input_tokens
+                .or(self.cache_read_input_tokens),
+            cache_creation: later.cache_creation.or(self.cache_creation),
+            server_tool_use: later.server_tool_use.or(self.server_tool_use),
+            service_tier: later.service_tier.or(self.service_tier),
+        }
+    }
 }
 
 impl AnthropicUsage {
@@ -117,7 +168,16 @@ impl AnthropicUsage {
     /// them apart from `input_tokens`).
     pub fn to_usage(self) -> crate::core::usage::Usage {
         let read = self.cache_read_input_tokens.unwrap_or(0).max(0);
-        let write = self.cache_creation_input_tokens.unwrap_or(0).max(0);
+        let split = self.cache_creation.unwrap_or_default();
+        let (five, hour) = (
+            split.ephemeral_5m_input_tokens.max(0),
+            split.ephemeral_1h_input_tokens.max(0),
+        );
+        let write = self
+            .cache_creation_input_tokens
+            .unwrap_or(0)
+            .max(0)
+            .max(five.saturating_add(hour));
         let prompt = self
             .input_tokens
             .max(0)
@@ -130,7 +190,12 @@ impl AnthropicUsage {
             total_tokens: prompt.saturating_add(completion),
             cached_tokens: read,
             cache_write_tokens: write,
+            cache_write_1h_tokens: hour.min(write),
             reasoning_tokens: 0,
+            web_search_requests: self
+                .server_tool_use
+                .map_or(0, |s| s.web_search_requests.clamp(0, 100_000)),
+            service_tier: self.service_tier.unwrap_or_default(),
         }
     }
 }

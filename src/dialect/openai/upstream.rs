@@ -16,7 +16,6 @@ use crate::core::event::{BlockDelta, BlockKind, Event};
 use crate::core::reply::Reply;
 use crate::core::stream::EventReader;
 use crate::core::text::truncate;
-use crate::core::usage::Usage;
 use crate::error::ApiError;
 
 /// What the upstream is sent besides the call itself.
@@ -295,12 +294,12 @@ fn assistant_message(turn: &Turn) -> Result<ChatMessage, ApiError> {
 
 /// A whole Chat Completions answer as the core's.
 pub fn decode_reply(body: &[u8]) -> Result<Reply, String> {
-    let answer: ChunkIn =
+    let mut answer: ChunkIn =
         serde_json::from_slice(body).map_err(|e| format!("unreadable chat answer: {e}"))?;
     let mut reply = Reply {
+        usage: answer.take_usage(),
         id: answer.id.unwrap_or_default(),
         model: answer.model.unwrap_or_default(),
-        usage: answer.usage.map(Usage::from),
         ..Reply::default()
     };
     let Some(choice) = answer.choices.into_iter().flatten().next() else {
@@ -409,9 +408,10 @@ impl EventReader for ChunkReader {
             }
             return;
         }
-        let Ok(chunk) = serde_json::from_slice::<ChunkIn>(data) else {
+        let Ok(mut chunk) = serde_json::from_slice::<ChunkIn>(data) else {
             return;
         };
+        let usage = chunk.take_usage();
         if let Some(error) = chunk.error {
             let message = error["message"].as_str().unwrap_or("upstream error");
             events.push(Event::Error {
@@ -427,8 +427,8 @@ impl EventReader for ChunkReader {
                 model: chunk.model.unwrap_or_default(),
             });
         }
-        if let Some(usage) = chunk.usage {
-            events.push(Event::Usage(usage.into()));
+        if let Some(usage) = usage {
+            events.push(Event::Usage(usage));
         }
         let Some(choice) = chunk.choices.into_iter().flatten().next() else {
             return;

@@ -230,9 +230,24 @@ pub struct ChunkIn {
     pub choices: Option<Vec<ChoiceIn>>,
     #[serde(default)]
     pub usage: Option<OpenAiUsage>,
+    /// The tier the answer was served at (`default`, `flex`, `priority`, …).
+    #[serde(default)]
+    pub service_tier: Option<String>,
     /// An error reported inside a stream.
     #[serde(default)]
     pub error: Option<Value>,
+}
+
+impl ChunkIn {
+    /// Its usage (taken out), with the service tier the answer names.
+    pub fn take_usage(&mut self) -> Option<crate::core::usage::Usage> {
+        let tier =
+            crate::core::usage::ServiceTier::parse(self.service_tier.as_deref().unwrap_or(""));
+        self.usage.take().map(|u| crate::core::usage::Usage {
+            service_tier: tier,
+            ..crate::core::usage::Usage::from(u)
+        })
+    }
 }
 
 /// One choice: a stream's `delta` or a whole answer's `message`.

@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::core::event::{BlockDelta, BlockKind, Event};
 use crate::core::reply::StopReason;
 use crate::core::stream::EventReader;
-use crate::core::usage::{TextEstimate, Usage};
+use crate::core::usage::{ServiceTier, TextEstimate, Usage};
 
 /// Responses usage, as OpenAI reports it.
 #[derive(Debug, Deserialize, Default)]
@@ -44,7 +44,19 @@ impl From<ResponsesUsage> for Usage {
 /// The usage of a response object, if it has any.
 pub fn usage_of(response: &Value) -> Option<Usage> {
     let usage = response.get("usage").filter(|u| u.is_object())?;
-    ResponsesUsage::deserialize(usage).ok().map(Usage::from)
+    let usage = ResponsesUsage::deserialize(usage).ok().map(Usage::from)?;
+    // Hosted web searches are billed per call: one `web_search_call` item each.
+    let searches = response["output"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|item| item["type"] == "web_search_call")
+        .count() as i64;
+    Some(Usage {
+        web_search_requests: searches,
+        service_tier: ServiceTier::parse(response["service_tier"].as_str().unwrap_or("")),
+        ..usage
+    })
 }
 
 /// An estimate of what a response object's output generated (text, reasoning summaries,

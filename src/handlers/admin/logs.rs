@@ -41,7 +41,13 @@ pub struct LogView {
     pub total_tokens: i64,
     pub cached_tokens: i64,
     pub cache_write_tokens: i64,
+    /// Of the cache writes, those written for an hour.
+    pub cache_write_1h_tokens: i64,
     pub reasoning_tokens: i64,
+    /// Web searches the provider ran (billed per use).
+    pub web_search_requests: i64,
+    /// `flex` or `priority` when the answer was served at one.
+    pub service_tier: Option<String>,
     /// USD.
     pub amount: f64,
     pub usage_estimated: bool,
@@ -72,7 +78,10 @@ impl From<&request_log::Model> for LogView {
             total_tokens: r.total_tokens,
             cached_tokens: r.cached_tokens,
             cache_write_tokens: r.cache_write_tokens,
+            cache_write_1h_tokens: r.cache_write_1h_tokens,
             reasoning_tokens: r.reasoning_tokens,
+            web_search_requests: r.web_search_requests,
+            service_tier: r.service_tier.clone(),
             amount: Money::from_nanos(r.amount_nano).usd(),
             usage_estimated: r.usage_estimated,
         }

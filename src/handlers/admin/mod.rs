@@ -5,6 +5,7 @@ pub mod admin_keys;
 pub mod audit;
 pub mod logs;
 pub mod metrics;
+pub mod price_import;
 pub mod prices;
 pub mod providers;
 pub mod redirects;

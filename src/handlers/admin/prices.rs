@@ -10,7 +10,7 @@ use crate::error::ApiError;
 use crate::handlers::extract::AdminAuth;
 use crate::handlers::schemas::ErrorBody;
 use crate::handlers::support::json_body_or_array;
-use crate::pricing::Price;
+use crate::pricing::{Price, Tier, MAX_TIERS};
 use crate::state::AppState;
 use crate::store::prices::PriceRow;
 
@@ -23,19 +23,54 @@ pub struct PriceView {
     pub output_per_million: f64,
     pub cached_input_per_million: Option<f64>,
     pub max_output_tokens: Option<i64>,
+    /// 5-minute cache writes.
     pub cache_write_per_million: Option<f64>,
+    /// 1-hour cache writes.
+    pub cache_write_1h_per_million: Option<f64>,
+    /// Long-context prices for the whole call when its input passes `above_input_tokens`.
+    pub tiers: Vec<Tier>,
+    pub service_tiers: ServiceTiers,
+    pub per_request: PerRequest,
+}
+
+/// Multipliers of the token prices for answers served at these tiers.
+#[derive(Serialize, Deserialize, ToSchema, Debug, Clone, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceTiers {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flex: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<f64>,
+}
+
+/// USD per server-tool use.
+#[derive(Serialize, Deserialize, ToSchema, Debug, Clone, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PerRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web_search: Option<f64>,
 }
 
 impl From<&PriceRow> for PriceView {
     fn from(r: &PriceRow) -> Self {
+        let p = &r.price;
         PriceView {
             model: r.model.clone(),
             provider: (!r.provider.is_empty()).then(|| r.provider.clone()),
-            input_per_million: r.price.input_per_million,
-            output_per_million: r.price.output_per_million,
-            cached_input_per_million: r.price.cached_input_per_million,
-            max_output_tokens: r.price.max_output_tokens,
-            cache_write_per_million: r.price.cache_write_per_million,
+            input_per_million: p.input_per_million,
+            output_per_million: p.output_per_million,
+            cached_input_per_million: p.cached_input_per_million,
+            max_output_tokens: p.max_output_tokens,
+            cache_write_per_million: p.cache_write_per_million,
+            cache_write_1h_per_million: p.cache_write_1h_per_million,
+            tiers: p.tier_list(),
+            service_tiers: ServiceTiers {
+                flex: p.flex_multiplier,
+                priority: p.priority_multiplier,
+            },
+            per_request: PerRequest {
+                web_search: p.web_search_per_use,
+            },
         }
     }
 }
@@ -68,6 +103,14 @@ pub struct PriceBody {
     pub max_output_tokens: Option<i64>,
     #[serde(default)]
     pub cache_write_per_million: Option<f64>,
+    #[serde(default)]
+    pub cache_write_1h_per_million: Option<f64>,
+    #[serde(default)]
+    pub tiers: Vec<Tier>,
+    #[serde(default)]
+    pub service_tiers: ServiceTiers,
+    #[serde(default)]
+    pub per_request: PerRequest,
 }
 
 /// One price or an array of up to 10,000.
@@ -122,17 +165,24 @@ pub async fn put(
                 "provider must be a provider name",
             ));
         }
-        let price = Price {
+        let mut price = Price {
             input_per_million: p.input_per_million,
             output_per_million: p.output_per_million,
             cached_input_per_million: p.cached_input_per_million,
             max_output_tokens: p.max_output_tokens,
             cache_write_per_million: p.cache_write_per_million,
-        };
-        if !price.is_valid() {
+            cache_write_1h_per_million: p.cache_write_1h_per_million,
+            flex_multiplier: p.service_tiers.flex,
+            priority_multiplier: p.service_tiers.priority,
+            web_search_per_use: p.per_request.web_search,
+            ..Price::default()
+        }
+        .with_family_defaults(&model);
+        if price.set_tiers(p.tiers).is_none() || !price.is_valid() {
             return Err(ApiError::invalid(format!(
-                "prices for '{model}' must be between 0 and 1000000 USD per million tokens, \
-                 and max_output_tokens from 1 to 10000000"
+                "prices for '{model}' must be between 0 and 1000000 USD per million tokens \
+                 (per use for per_request), service tier multipliers 0 to 100, at most \
+                 {MAX_TIERS} tiers, and max_output_tokens from 1 to 10000000"
             )));
         }
         rows.push(PriceRow {
