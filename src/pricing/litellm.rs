@@ -75,11 +75,13 @@ fn model_name(key: &str) -> Result<String, String> {
     Ok(name.to_string())
 }
 
+/// A per-token cost as USD per million, rounded to a nano-dollar per million (so that
+/// `1.25e-06` reads as 1.25, not 1.2499999999999998).
 fn per_million(entry: &Value, field: &str) -> Option<f64> {
     entry
         .get(field)
         .and_then(Value::as_f64)
-        .map(|v| v * 1_000_000.0)
+        .map(|v| (v * 1e15).round() / 1e9)
 }
 
 fn price_of(entry: &Value, name: &str) -> Result<Price, String> {
@@ -97,7 +99,10 @@ fn price_of(entry: &Value, name: &str) -> Result<Price, String> {
         let i = per_million(entry, &format!("input_cost_per_token_{suffix}"));
         let o = per_million(entry, &format!("output_cost_per_token_{suffix}"));
         // Never under-bill: the larger of the two ratios.
-        let of = |v: Option<f64>, base: f64| v.filter(|_| base > 0.0).map(|v| v / base);
+        let of = |v: Option<f64>, base: f64| {
+            v.filter(|_| base > 0.0)
+                .map(|v| (v / base * 1e6).round() / 1e6)
+        };
         match (of(i, input), of(o, output)) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),

@@ -4,7 +4,7 @@ use entity::model_price;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
 
-use crate::pricing::defaults::DEFAULT_PRICES;
+use crate::pricing::defaults::default_prices;
 use crate::pricing::Price;
 use crate::time::now_ms;
 
@@ -106,45 +106,80 @@ pub async fn upsert(db: &DatabaseConnection, rows: &[PriceRow]) -> Result<(), Db
 /// Adds default prices for models that have no global row (never overwrites an edit), and
 /// the largest output of known models to default rows that lack it.
 pub async fn seed_defaults(db: &DatabaseConnection) -> Result<(), DbErr> {
-    let rows: Vec<model_price::ActiveModel> = DEFAULT_PRICES
+    let rows: Vec<model_price::ActiveModel> = default_prices()
         .iter()
-        .map(|d| {
+        .map(|(model, price)| {
             active(
                 &PriceRow {
                     provider: String::new(),
-                    model: d.model.to_string(),
-                    price: d.price(),
+                    model: model.clone(),
+                    price: *price,
                 },
                 0,
             )
         })
         .collect();
-    // Rows seeded before these columns existed get them (only where still unset).
-    for d in DEFAULT_PRICES {
-        let price = d.price();
-        for (column, value) in [
+    // Rows seeded before these columns existed get them (only where still unset); the
+    // classes added since (1-hour writes, service tiers, web searches, tiers) only on rows
+    // no admin edited.
+    for (model, price) in default_prices() {
+        let tiers = price.tier_list();
+        for (column, value, seeded_only) in [
             (
                 model_price::Column::MaxOutputTokens,
                 sea_orm::Value::from(price.max_output_tokens),
+                false,
             ),
             (
                 model_price::Column::CacheWritePerMillion,
                 sea_orm::Value::from(price.cache_write_per_million),
+                false,
+            ),
+            (
+                model_price::Column::CacheWrite1hPerMillion,
+                sea_orm::Value::from(price.cache_write_1h_per_million),
+                true,
+            ),
+            (
+                model_price::Column::FlexMultiplier,
+                sea_orm::Value::from(price.flex_multiplier),
+                true,
+            ),
+            (
+                model_price::Column::PriorityMultiplier,
+                sea_orm::Value::from(price.priority_multiplier),
+                true,
+            ),
+            (
+                model_price::Column::WebSearchPerUse,
+                sea_orm::Value::from(price.web_search_per_use),
+                true,
+            ),
+            (
+                model_price::Column::Tiers,
+                sea_orm::Value::from(
+                    (!tiers.is_empty()).then(|| serde_json::to_string(&tiers).unwrap_or_default()),
+                ),
+                true,
             ),
         ] {
             if matches!(
                 value,
-                sea_orm::Value::BigInt(None) | sea_orm::Value::Double(None)
+                sea_orm::Value::BigInt(None)
+                    | sea_orm::Value::Double(None)
+                    | sea_orm::Value::String(None)
             ) {
                 continue;
             }
-            model_price::Entity::update_many()
+            let mut update = model_price::Entity::update_many()
                 .col_expr(column, Expr::value(value))
                 .filter(model_price::Column::Provider.eq(""))
-                .filter(model_price::Column::Model.eq(d.model))
-                .filter(column.is_null())
-                .exec(db)
-                .await?;
+                .filter(model_price::Column::Model.eq(model.as_str()))
+                .filter(column.is_null());
+            if seeded_only {
+                update = update.filter(model_price::Column::UpdatedAt.eq(0));
+            }
+            update.exec(db).await?;
         }
     }
     model_price::Entity::insert_many(rows)

@@ -250,3 +250,42 @@ async fn the_litellm_price_list_imports() {
         (Some(0), Some(7))
     );
 }
+
+#[actix_web::test]
+async fn a_cut_stream_keeps_the_classes_already_reported() {
+    let backend = Backend::sqlite();
+    let (mock, gw) = three_providers(&backend).await;
+    put_price(
+        &gw,
+        json!({"model": "claude-billed", "input_per_million": 3.0,
+        "output_per_million": 15.0, "cached_input_per_million": 0.3,
+        "cache_write_per_million": 3.75, "per_request": {"web_search": 0.01}}),
+    )
+    .await;
+    let (id, token) = token_with(&gw, json!({})).await;
+    // Anthropic reports the cache classes in `message_start`; the stream is cut before
+    // `message_delta` (which would carry the output and the searches).
+    mock.fault(json!({"model": "claude-billed", "cut_after_chunks": 4, "times": 1}))
+        .await;
+    let body = json!({"model": "claude-billed", "max_tokens": 50, "stream": true,
+        "messages": [{"role": "user", "content": "hi"}]});
+    let (status, _) = anthropic_call(&gw, "/v1/messages", &token, &body).await;
+    assert_eq!(status, 200);
+    let db = backend.connect().await;
+    let row = rows_of(&db, id, 1).await.remove(0);
+    assert_eq!(
+        (
+            row.cached_tokens,
+            row.cache_write_tokens,
+            row.cache_write_1h_tokens
+        ),
+        (2000, 10_000, 6000),
+        "{row:?}"
+    );
+    let tokens = 1000 * 3000 + 2000 * 300 + 4000 * 3750 + 6000 * 6000;
+    assert_eq!(
+        row.amount_nano,
+        tokens + row.completion_tokens * 15_000,
+        "{row:?}"
+    );
+}
