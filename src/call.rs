@@ -35,6 +35,8 @@ pub struct CallRecord {
     pub rate_window: Option<WindowShare>,
     /// The model the call went to is one an admin named (see `Candidate::listed`).
     pub model_listed: bool,
+    /// Web searches the call runs whatever its usage says (billed at least these).
+    pub searches_at_least: i64,
     pub entry: LogEntry,
     pub reservation: Option<Reservation>,
     ledger: Arc<LedgerState>,
@@ -50,6 +52,7 @@ impl CallRecord {
             first_attempt: None,
             rate_window: None,
             model_listed: false,
+            searches_at_least: 0,
             entry: LogEntry {
                 created_at: now_ms(),
                 request_id,
@@ -102,8 +105,10 @@ impl CallRecord {
         e.cached_tokens = usage.cached_tokens;
         e.cache_write_tokens = usage.cache_write_tokens;
         e.cache_write_1h_tokens = usage.cache_write_1h_tokens;
-        e.web_search_requests = usage.web_search_requests;
+        e.web_search_requests = usage.web_search_requests.max(self.searches_at_least);
         e.service_tier = usage.service_tier;
+        e.audio_input_tokens = usage.audio_input_tokens;
+        e.audio_output_tokens = usage.audio_output_tokens;
         e.reasoning_tokens = usage.reasoning_tokens;
         e.usage_estimated = estimated;
     }

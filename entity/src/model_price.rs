@@ -24,6 +24,9 @@ pub struct Model {
     pub priority_multiplier: Option<f64>,
     /// USD per web search.
     pub web_search_per_use: Option<f64>,
+    /// Prices of audio tokens, USD per million.
+    pub audio_input_per_million: Option<f64>,
+    pub audio_output_per_million: Option<f64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -38,6 +38,9 @@ pub struct Model {
     pub web_search_requests: i64,
     /// `flex` or `priority` when the answer named one.
     pub service_tier: Option<String>,
+    /// Audio tokens inside the prompt and the completion.
+    pub audio_input_tokens: i64,
+    pub audio_output_tokens: i64,
     pub amount_nano: i64,
     pub usage_estimated: bool,
 }

@@ -1,6 +1,6 @@
 //! Billing that matches the invoice: 1-hour cache writes, web searches and the service tier
-//! on each request-log row; 1-hour write prices, long-context tiers, service-tier
-//! multipliers and per-use prices on each price.
+//! and audio tokens on each request-log row; 1-hour write prices, long-context tiers,
+//! service-tier multipliers, per-use and audio prices on each price.
 
 use sea_orm_migration::prelude::*;
 
@@ -16,6 +16,8 @@ enum ModelPrices {
     FlexMultiplier,
     PriorityMultiplier,
     WebSearchPerUse,
+    AudioInputPerMillion,
+    AudioOutputPerMillion,
 }
 
 #[derive(DeriveIden)]
@@ -25,6 +27,8 @@ enum RequestLogs {
     CacheWrite1hTokens,
     WebSearchRequests,
     ServiceTier,
+    AudioInputTokens,
+    AudioOutputTokens,
 }
 
 #[async_trait::async_trait]
@@ -46,6 +50,14 @@ impl MigrationTrait for Migration {
                 .null()
                 .to_owned(),
             ColumnDef::new(ModelPrices::WebSearchPerUse)
+                .double()
+                .null()
+                .to_owned(),
+            ColumnDef::new(ModelPrices::AudioInputPerMillion)
+                .double()
+                .null()
+                .to_owned(),
+            ColumnDef::new(ModelPrices::AudioOutputPerMillion)
                 .double()
                 .null()
                 .to_owned(),
@@ -73,6 +85,16 @@ impl MigrationTrait for Migration {
                 .string()
                 .null()
                 .to_owned(),
+            ColumnDef::new(RequestLogs::AudioInputTokens)
+                .big_integer()
+                .not_null()
+                .default(0)
+                .to_owned(),
+            ColumnDef::new(RequestLogs::AudioOutputTokens)
+                .big_integer()
+                .not_null()
+                .default(0)
+                .to_owned(),
         ] {
             m.alter_table(
                 Table::alter()
@@ -90,6 +112,8 @@ impl MigrationTrait for Migration {
             RequestLogs::CacheWrite1hTokens,
             RequestLogs::WebSearchRequests,
             RequestLogs::ServiceTier,
+            RequestLogs::AudioInputTokens,
+            RequestLogs::AudioOutputTokens,
         ] {
             m.alter_table(
                 Table::alter()
@@ -105,6 +129,8 @@ impl MigrationTrait for Migration {
             ModelPrices::FlexMultiplier,
             ModelPrices::PriorityMultiplier,
             ModelPrices::WebSearchPerUse,
+            ModelPrices::AudioInputPerMillion,
+            ModelPrices::AudioOutputPerMillion,
         ] {
             m.alter_table(
                 Table::alter()

@@ -58,6 +58,9 @@ pub struct PromptBound {
     /// Web searches the provider may run for it, at most (`max_uses`, `max_tool_calls`),
     /// each reserved at its per-use price.
     pub web_searches: i64,
+    /// Web searches it runs whatever the answer says (OpenAI's search models search once
+    /// a call with `web_search_options`, and bill it; their usage does not count it).
+    pub searches_certain: i64,
 }
 
 impl PromptBound {
@@ -68,6 +71,7 @@ impl PromptBound {
             unbounded: self.unbounded.or(other.unbounded),
             cache: self.cache.max(other.cache),
             web_searches: self.web_searches.max(other.web_searches),
+            searches_certain: self.searches_certain.max(other.searches_certain),
         }
     }
 }
@@ -145,6 +149,7 @@ fn walked(body: &Value, reader: Reader) -> PromptBound {
         tokens: 0,
         unbounded: None,
         web_searches: 0,
+        searches_certain: 0,
     };
     walk.value(body);
     if let Value::Object(top) = body {
@@ -154,6 +159,7 @@ fn walked(body: &Value, reader: Reader) -> PromptBound {
         tokens: walk.tokens.min(i64::MAX as u64) as i64,
         unbounded: walk.unbounded,
         web_searches: walk.web_searches,
+        searches_certain: walk.searches_certain,
         ..PromptBound::default()
     }
 }
@@ -163,6 +169,7 @@ struct Walk {
     tokens: u64,
     unbounded: Option<String>,
     web_searches: i64,
+    searches_certain: i64,
 }
 
 impl Walk {
@@ -272,6 +279,10 @@ impl Walk {
             .is_some_and(|s| !s.is_empty())
         {
             self.unbounded("MCP servers (mcp_servers) return content of no known size");
+        }
+        if self.reader.dialect == Dialect::OpenAi && top.contains_key("web_search_options") {
+            self.searches_certain = 1;
+            self.web_searches = self.web_searches.saturating_add(1);
         }
         if self.reader.dialect != Dialect::Responses {
             return;

@@ -69,6 +69,7 @@ pub async fn admit(
         parsed.unbounded = bound.unbounded;
         parsed.cache = bound.cache;
         parsed.web_searches = bound.web_searches;
+        rec.searches_at_least = bound.searches_certain;
     }
     if let (Some(why), true, true) = (
         &parsed.unbounded,

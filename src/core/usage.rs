@@ -18,6 +18,10 @@ pub struct Usage {
     /// Web searches the provider ran for the call (`server_tool_use.web_search_requests`,
     /// a Responses answer's `web_search_call` items), billed per use.
     pub web_search_requests: i64,
+    /// Audio tokens inside the prompt and the completion (OpenAI's `audio_tokens` details),
+    /// billed at the audio prices.
+    pub audio_input_tokens: i64,
+    pub audio_output_tokens: i64,
     /// The service tier the answer says it was served at.
     pub service_tier: ServiceTier,
 }
@@ -74,12 +78,16 @@ pub struct OpenAiUsage {
 struct PromptDetails {
     #[serde(default)]
     cached_tokens: Option<i64>,
+    #[serde(default)]
+    audio_tokens: Option<i64>,
 }
 
 #[derive(Debug, Deserialize, Default)]
 struct CompletionDetails {
     #[serde(default)]
     reasoning_tokens: Option<i64>,
+    #[serde(default)]
+    audio_tokens: Option<i64>,
 }
 
 impl Usage {
@@ -109,18 +117,29 @@ impl Usage {
 
 impl From<OpenAiUsage> for Usage {
     fn from(u: OpenAiUsage) -> Usage {
-        Usage::reported(
+        let prompt = u.prompt_tokens_details.unwrap_or_default();
+        let completion = u.completion_tokens_details.unwrap_or_default();
+        let usage = Usage::reported(
             u.prompt_tokens,
             u.completion_tokens,
             u.total_tokens,
-            u.prompt_tokens_details
-                .and_then(|d| d.cached_tokens)
+            prompt
+                .cached_tokens
                 .or(u.prompt_cache_hit_tokens)
                 .unwrap_or(0),
-            u.completion_tokens_details
-                .and_then(|d| d.reasoning_tokens)
-                .unwrap_or(0),
-        )
+            completion.reasoning_tokens.unwrap_or(0),
+        );
+        Usage {
+            audio_input_tokens: prompt
+                .audio_tokens
+                .unwrap_or(0)
+                .clamp(0, usage.prompt_tokens),
+            audio_output_tokens: completion
+                .audio_tokens
+                .unwrap_or(0)
+                .clamp(0, usage.completion_tokens),
+            ..usage
+        }
     }
 }
 

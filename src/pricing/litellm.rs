@@ -125,6 +125,8 @@ fn price_of(entry: &Value, name: &str) -> Result<Price, String> {
         flex_multiplier: ratio("flex"),
         priority_multiplier: ratio("priority"),
         web_search_per_use: searches,
+        audio_input_per_million: per_million(entry, "input_cost_per_audio_token"),
+        audio_output_per_million: per_million(entry, "output_cost_per_audio_token"),
         ..Price::default()
     };
     let mut tiers: Vec<Tier> = Vec::new();

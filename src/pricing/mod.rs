@@ -34,6 +34,9 @@ pub struct Price {
     pub priority_multiplier: Option<f64>,
     /// USD per web search the provider runs.
     pub web_search_per_use: Option<f64>,
+    /// Prices of audio tokens in the prompt and the completion; `None` bills them as text.
+    pub audio_input_per_million: Option<f64>,
+    pub audio_output_per_million: Option<f64>,
 }
 
 /// A long-context tier: the prices of a call whose input passes `above_input_tokens`.
@@ -151,11 +154,17 @@ impl Price {
         let written_1h = usage.cache_write_1h_tokens.clamp(0, written);
         let fresh = prompt - cached - written;
         let r = self.rates(prompt);
-        let tokens = Money::per_million(fresh, r.input)
+        // Audio is part of the fresh input and of the output, at its own price.
+        let audio_in = usage.audio_input_tokens.clamp(0, fresh);
+        let completion = usage.completion_tokens.max(0);
+        let audio_out = usage.audio_output_tokens.clamp(0, completion);
+        let tokens = Money::per_million(fresh - audio_in, r.input)
+            + Money::per_million(audio_in, self.audio_input_per_million.unwrap_or(r.input))
             + Money::per_million(cached, r.cached)
             + Money::per_million(written - written_1h, r.write_5m)
             + Money::per_million(written_1h, r.write_1h)
-            + Money::per_million(usage.completion_tokens, r.output);
+            + Money::per_million(completion - audio_out, r.output)
+            + Money::per_million(audio_out, self.audio_output_per_million.unwrap_or(r.output));
         let uses =
             usage.web_search_requests.max(0) as f64 * self.web_search_per_use.unwrap_or(0.0) * 1e9;
         Money::from_fraction(
@@ -178,9 +187,11 @@ impl Price {
             CacheAsk::None => r.input,
             CacheAsk::FiveMinutes => r.input.max(r.write_5m),
             CacheAsk::OneHour => r.input.max(r.write_5m).max(r.write_1h),
-        };
+        }
+        .max(self.audio_input_per_million.unwrap_or(0.0));
+        let output = r.output.max(self.audio_output_per_million.unwrap_or(0.0));
         let m = self.tier_multiplier(tier).max(1.0);
-        (input * m * 1000.0, r.output * m * 1000.0)
+        (input * m * 1000.0, output * m * 1000.0)
     }
 
     pub fn is_valid(&self) -> bool {
@@ -192,6 +203,8 @@ impl Price {
             && self.cache_write_per_million.is_none_or(ok)
             && self.cache_write_1h_per_million.is_none_or(ok)
             && self.web_search_per_use.is_none_or(ok)
+            && self.audio_input_per_million.is_none_or(ok)
+            && self.audio_output_per_million.is_none_or(ok)
             && self.flex_multiplier.is_none_or(multiplier)
             && self.priority_multiplier.is_none_or(multiplier)
             && self.tiers.iter().flatten().all(|t| {

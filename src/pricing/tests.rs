@@ -94,6 +94,33 @@ fn every_class_at_its_price() {
 }
 
 #[test]
+fn audio_tokens_at_the_audio_prices() {
+    let p = Price {
+        audio_input_per_million: Some(40.0),
+        audio_output_per_million: Some(80.0),
+        ..price(2.5, 10.0, Some(1.25))
+    };
+    let usage = Usage {
+        prompt_tokens: 1000,
+        cached_tokens: 200,
+        audio_input_tokens: 300,
+        completion_tokens: 100,
+        audio_output_tokens: 60,
+        ..Usage::default()
+    };
+    // 500 text × 2.5 + 300 audio × 40 + 200 cached × 1.25 + 40 × 10 + 60 × 80 (per million)
+    assert_eq!(
+        p.cost(&usage).nanos(),
+        1_250_000 + 12_000_000 + 250_000 + 400_000 + 4_800_000
+    );
+    let u: crate::core::usage::OpenAiUsage = serde_json::from_str(
+        r#"{"prompt_tokens":1000,"completion_tokens":100,"prompt_tokens_details":{"cached_tokens":200,"audio_tokens":300},"completion_tokens_details":{"audio_tokens":60}}"#,
+    )
+    .unwrap();
+    assert_eq!(p.cost(&Usage::from(u)), p.cost(&usage));
+}
+
+#[test]
 fn long_context_and_service_tiers() {
     let mut p = Price {
         flex_multiplier: Some(0.5),

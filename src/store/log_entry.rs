@@ -32,6 +32,8 @@ pub struct LogEntry {
     pub cache_write_1h_tokens: i64,
     pub web_search_requests: i64,
     pub service_tier: ServiceTier,
+    pub audio_input_tokens: i64,
+    pub audio_output_tokens: i64,
     pub amount: Money,
     pub usage_estimated: bool,
     /// The budget lease the call reserved from (cluster); writing this row moves the
@@ -79,6 +81,8 @@ impl LogEntry {
             Value::from(self.cache_write_1h_tokens),
             Value::from(self.web_search_requests),
             Value::from(self.service_tier.name()),
+            Value::from(self.audio_input_tokens),
+            Value::from(self.audio_output_tokens),
         ]);
     }
 
@@ -94,6 +98,8 @@ impl LogEntry {
             reasoning_tokens: self.reasoning_tokens,
             web_search_requests: self.web_search_requests,
             service_tier: self.service_tier,
+            audio_input_tokens: self.audio_input_tokens,
+            audio_output_tokens: self.audio_output_tokens,
         }
     }
 }

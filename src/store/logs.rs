@@ -11,7 +11,7 @@ use sea_orm::{
     QueryOrder, QuerySelect, Statement, TransactionTrait, Value,
 };
 
-const COLUMNS: [&str; 27] = [
+const COLUMNS: [&str; 29] = [
     "created_at",
     "request_id",
     "token_id",
@@ -39,6 +39,8 @@ const COLUMNS: [&str; 27] = [
     "cache_write_1h_tokens",
     "web_search_requests",
     "service_tier",
+    "audio_input_tokens",
+    "audio_output_tokens",
 ];
 
 /// `INSERT INTO request_logs (…) VALUES (…), …` for `rows` rows, in the backend's
@@ -203,7 +205,7 @@ mod tests {
     #[test]
     fn insert_sql_placeholders() {
         let pg = insert_sql(DbBackend::Postgres, 2);
-        assert!(pg.ends_with("$53, $54)"), "{pg}");
+        assert!(pg.ends_with("$57, $58)"), "{pg}");
         assert_eq!(pg.matches('(').count(), 3);
         let lite = insert_sql(DbBackend::Sqlite, 1);
         assert_eq!(lite.matches('?').count(), COLUMNS.len());

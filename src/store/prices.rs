@@ -37,6 +37,8 @@ pub async fn load(db: &DatabaseConnection) -> Result<Vec<PriceRow>, DbErr> {
                     flex_multiplier: m.flex_multiplier,
                     priority_multiplier: m.priority_multiplier,
                     web_search_per_use: m.web_search_per_use,
+                    audio_input_per_million: m.audio_input_per_million,
+                    audio_output_per_million: m.audio_output_per_million,
                     ..Price::default()
                 };
                 // A damaged tier list prices the base rates only.
@@ -69,6 +71,8 @@ fn active(row: &PriceRow, updated_at: i64) -> model_price::ActiveModel {
         flex_multiplier: Set(row.price.flex_multiplier),
         priority_multiplier: Set(row.price.priority_multiplier),
         web_search_per_use: Set(row.price.web_search_per_use),
+        audio_input_per_million: Set(row.price.audio_input_per_million),
+        audio_output_per_million: Set(row.price.audio_output_per_million),
         updated_at: Set(updated_at),
         ..Default::default()
     }
@@ -94,6 +98,8 @@ pub async fn upsert(db: &DatabaseConnection, rows: &[PriceRow]) -> Result<(), Db
                     model_price::Column::FlexMultiplier,
                     model_price::Column::PriorityMultiplier,
                     model_price::Column::WebSearchPerUse,
+                    model_price::Column::AudioInputPerMillion,
+                    model_price::Column::AudioOutputPerMillion,
                     model_price::Column::UpdatedAt,
                 ])
                 .to_owned(),

@@ -24,10 +24,15 @@ fn claude_cost(completion: i64) -> i64 {
     1000 * 3000 + 2000 * 300 + 4000 * 3750 + 6000 * 6000 + 30_000_000 + completion * 15_000
 }
 
-/// gpt: $2 in, $8 out, cached $0.50, flex at half price. Usage: 12,000 prompt of which
-/// 2,000 cached; reasoning inside the completion.
+/// gpt: $2 in, $8 out, cached $0.50, audio in $40, flex at half price. Usage: 12,000
+/// prompt of which 2,000 cached and 1,000 audio; reasoning inside the completion.
 fn gpt_cost(completion: i64) -> i64 {
-    (10_000 * 2000 + 2000 * 500 + completion * 8000) / 2
+    (9000 * 2000 + 1000 * 40_000 + 2000 * 500 + completion * 8000) / 2
+}
+
+/// The same with one web search ($0.025 a call): a search model's call searches.
+fn gpt_search_cost(completion: i64) -> i64 {
+    gpt_cost(completion) + 25_000_000
 }
 
 /// native: $1.25 in, $10 out, cached $0.125, priority at 2 ×, $0.01 a web search. Usage:
@@ -57,6 +62,7 @@ async fn every_class_is_billed_as_the_provider_bills_it() {
             &gw,
             json!({"model": "gpt-billed", "input_per_million": 2.0,
             "output_per_million": 8.0, "cached_input_per_million": 0.5,
+            "audio_input_per_million": 40.0, "per_request": {"web_search": 0.025},
             "service_tiers": {"flex": 0.5}}),
         )
         .await;
@@ -121,6 +127,11 @@ async fn every_class_is_billed_as_the_provider_bills_it() {
         .await;
         assert_eq!(status, 200);
         calls.push(("responses -> chat streamed", gpt_cost));
+        let mut searching = chat.clone();
+        searching["web_search_options"] = json!({"search_context_size": "medium"});
+        let (status, answer) = gw.post("/v1/chat/completions", &token, &searching).await;
+        assert_eq!(status, 200, "{answer}");
+        calls.push(("chat with web_search_options", gpt_search_cost));
 
         // A provider that speaks the Responses API: passed through, whole and streamed.
         let resp = json!({"model": "native-billed", "input": "hi", "store": false});
@@ -162,8 +173,13 @@ async fn every_class_is_billed_as_the_provider_bills_it() {
             (10_000, 6000, 3)
         );
         assert_eq!(rows[5].service_tier.as_deref(), Some("flex"));
-        assert_eq!(rows[9].service_tier.as_deref(), Some("priority"));
-        assert_eq!(rows[9].web_search_requests, 2);
+        assert_eq!(
+            (rows[5].audio_input_tokens, rows[5].web_search_requests),
+            (1000, 0)
+        );
+        assert_eq!(rows[9].web_search_requests, 1);
+        assert_eq!(rows[10].service_tier.as_deref(), Some("priority"));
+        assert_eq!(rows[10].web_search_requests, 2);
         backend.drop_database().await;
     }
 }
@@ -210,7 +226,7 @@ async fn the_litellm_price_list_imports() {
     assert_eq!(result["skipped"], 3, "{result}");
     assert_eq!(
         result["created"].as_u64().unwrap() + result["updated"].as_u64().unwrap(),
-        7,
+        8,
         "{result}"
     );
     let (_, prices) = gw
@@ -237,6 +253,14 @@ async fn the_litellm_price_list_imports() {
     assert_eq!(gpt5["service_tiers"]["flex"], 0.5, "{gpt5}");
     assert_eq!(gpt5["service_tiers"]["priority"], 2.0);
     assert_eq!(gpt5["max_output_tokens"], 128_000);
+    let audio = find("gpt-4o-audio-preview");
+    assert_eq!(
+        (
+            audio["audio_input_per_million"].as_f64(),
+            audio["audio_output_per_million"].as_f64()
+        ),
+        (Some(40.0), Some(80.0))
+    );
     find("deepseek-chat");
     find("glm-4.6");
     // The same file through the command line: everything is there, so all updated.
@@ -247,7 +271,7 @@ async fn the_litellm_price_list_imports() {
     let result: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(
         (result["created"].as_u64(), result["updated"].as_u64()),
-        (Some(0), Some(7))
+        (Some(0), Some(8))
     );
 }
 

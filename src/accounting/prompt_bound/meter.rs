@@ -46,7 +46,7 @@ const MARKED_TYPES: [&str; 7] = [
 
 /// Keys that decide the price: a second one in the same object is refused; all but
 /// `type` (whose value decides) mark the body by their presence.
-const PRICED_KEYS: [&str; 16] = [
+const PRICED_KEYS: [&str; 17] = [
     "type",
     "tools",
     "mcp_servers",
@@ -63,11 +63,17 @@ const PRICED_KEYS: [&str; 16] = [
     "max_content_tokens",
     "cache_control",
     "ttl",
+    "web_search_options",
 ];
+
+// `Node::visit_map` keeps the keys it saw in a u32.
+const _: () = assert!(PRICED_KEYS.len() <= 32);
 
 /// Where `cache_control` and `ttl` stand in `PRICED_KEYS`.
 const CACHE_CONTROL: usize = 14;
 const TTL: usize = 15;
+/// Where `web_search_options` (OpenAI's search models: every call searches) stands.
+const WEB_SEARCH_OPTIONS: usize = 16;
 
 pub fn scan(body: &[u8]) -> Result<Scan, ScanError> {
     let mut scan = Scan::default();
@@ -232,7 +238,7 @@ impl<'de> Visitor<'de> for Node<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let (scan, failure) = (self.scan, self.failure);
         scan.tokens = scan.tokens.saturating_add(SYNTAX_TOKENS);
-        let mut seen: u16 = 0;
+        let mut seen: u32 = 0;
         while let Some(priced) = map.next_key_seed(Key { scan: &mut *scan })? {
             if let Some(i) = priced {
                 if seen & (1 << i) != 0 {
@@ -276,7 +282,7 @@ impl<'de> Visitor<'de> for Key<'_> {
         let cost = escaped_len(s) + 3 + SYNTAX_TOKENS;
         self.scan.tokens = self.scan.tokens.saturating_add(cost);
         let priced = PRICED_KEYS.iter().position(|k| *k == s);
-        if priced.is_some_and(|i| i > 0 && i <= 5) {
+        if priced.is_some_and(|i| (i > 0 && i <= 5) || i == WEB_SEARCH_OPTIONS) {
             self.scan.marked = true;
         }
         if priced == Some(CACHE_CONTROL) {

@@ -2,8 +2,8 @@
 //! report it (it survives translation, which drops a body's `mock` options): Anthropic
 //! 1,000 fresh input tokens, 2,000 cache reads, 4,000 5-minute and 6,000 1-hour cache
 //! writes and 3 web searches (split between `message_start` and `message_delta` in a
-//! stream, as Anthropic does); OpenAI 12,000 prompt tokens of which 2,000 cached, 100
-//! reasoning tokens inside the completion, served at the `flex` tier; a native Responses
+//! stream, as Anthropic does); OpenAI 12,000 prompt tokens of which 2,000 cached and
+//! 1,000 audio, 100 reasoning tokens inside the completion, served at the `flex` tier; a native Responses
 //! answer 12,000 input tokens (2,000 cached), two `web_search_call` items, `priority`.
 
 use serde_json::{json, Value};
@@ -33,7 +33,7 @@ pub(crate) fn anthropic(output: i64) -> (Value, Value, Value) {
 pub(crate) fn openai(completion: i64) -> Value {
     json!({"prompt_tokens": 12_000, "completion_tokens": completion,
         "total_tokens": 12_000 + completion,
-        "prompt_tokens_details": {"cached_tokens": 2000},
+        "prompt_tokens_details": {"cached_tokens": 2000, "audio_tokens": 1000},
         "completion_tokens_details": {"reasoning_tokens": 100.min(completion)}})
 }
 

@@ -196,6 +196,7 @@ impl AnthropicUsage {
                 .server_tool_use
                 .map_or(0, |s| s.web_search_requests.clamp(0, 100_000)),
             service_tier: self.service_tier.unwrap_or_default(),
+            ..crate::core::usage::Usage::default()
         }
     }
 }

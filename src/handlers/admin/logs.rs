@@ -48,6 +48,9 @@ pub struct LogView {
     pub web_search_requests: i64,
     /// `flex` or `priority` when the answer was served at one.
     pub service_tier: Option<String>,
+    /// Audio tokens inside the prompt and the completion.
+    pub audio_input_tokens: i64,
+    pub audio_output_tokens: i64,
     /// USD.
     pub amount: f64,
     pub usage_estimated: bool,
@@ -82,6 +85,8 @@ impl From<&request_log::Model> for LogView {
             reasoning_tokens: r.reasoning_tokens,
             web_search_requests: r.web_search_requests,
             service_tier: r.service_tier.clone(),
+            audio_input_tokens: r.audio_input_tokens,
+            audio_output_tokens: r.audio_output_tokens,
             amount: Money::from_nanos(r.amount_nano).usd(),
             usage_estimated: r.usage_estimated,
         }

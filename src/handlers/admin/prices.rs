@@ -31,6 +31,9 @@ pub struct PriceView {
     pub tiers: Vec<Tier>,
     pub service_tiers: ServiceTiers,
     pub per_request: PerRequest,
+    /// Audio tokens in the prompt and the completion.
+    pub audio_input_per_million: Option<f64>,
+    pub audio_output_per_million: Option<f64>,
 }
 
 /// Multipliers of the token prices for answers served at these tiers.
@@ -71,6 +74,8 @@ impl From<&PriceRow> for PriceView {
             per_request: PerRequest {
                 web_search: p.web_search_per_use,
             },
+            audio_input_per_million: p.audio_input_per_million,
+            audio_output_per_million: p.audio_output_per_million,
         }
     }
 }
@@ -111,6 +116,10 @@ pub struct PriceBody {
     pub service_tiers: ServiceTiers,
     #[serde(default)]
     pub per_request: PerRequest,
+    #[serde(default)]
+    pub audio_input_per_million: Option<f64>,
+    #[serde(default)]
+    pub audio_output_per_million: Option<f64>,
 }
 
 /// One price or an array of up to 10,000.
@@ -118,7 +127,7 @@ pub struct PriceBody {
 #[serde(untagged)]
 pub enum PutBody {
     Many(Vec<PriceBody>),
-    One(PriceBody),
+    One(Box<PriceBody>),
 }
 
 /// `PUT /admin/model-prices` with one price object or an array of them.
@@ -144,7 +153,7 @@ pub async fn put(
         })?;
     let items = match body {
         PutBody::Many(v) => v,
-        PutBody::One(p) => vec![p],
+        PutBody::One(p) => vec![*p],
     };
     if items.is_empty() || items.len() > 10_000 {
         return Err(ApiError::invalid("send 1 to 10000 prices"));
@@ -175,6 +184,8 @@ pub async fn put(
             flex_multiplier: p.service_tiers.flex,
             priority_multiplier: p.service_tiers.priority,
             web_search_per_use: p.per_request.web_search,
+            audio_input_per_million: p.audio_input_per_million,
+            audio_output_per_million: p.audio_output_per_million,
             ..Price::default()
         }
         .with_family_defaults(&model);
