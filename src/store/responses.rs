@@ -53,6 +53,13 @@ impl StoredResponse {
     }
 }
 
+/// An id stored already (a response, or a deletion's tombstone) keeps its row.
+fn first_wins() -> OnConflict {
+    OnConflict::column(stored_response::Column::Id)
+        .do_nothing()
+        .to_owned()
+}
+
 /// Writes finished responses in one statement; one whose id is stored already is left as
 /// it is.
 pub async fn insert_many(
@@ -72,11 +79,7 @@ pub async fn insert_many(
         created_at: Set(r.created_at),
     });
     stored_response::Entity::insert_many(rows)
-        .on_conflict(
-            OnConflict::column(stored_response::Column::Id)
-                .do_nothing()
-                .to_owned(),
-        )
+        .on_conflict(first_wins())
         .exec_without_returning(db)
         .await?;
     Ok(())
@@ -145,11 +148,7 @@ pub async fn delete(db: &DatabaseConnection, id: &str, token_id: i32) -> Result<
         created_at: Set(crate::time::now_ms()),
     };
     stored_response::Entity::insert(tombstone)
-        .on_conflict(
-            OnConflict::column(stored_response::Column::Id)
-                .do_nothing()
-                .to_owned(),
-        )
+        .on_conflict(first_wins())
         .exec_without_returning(db)
         .await?;
     live(db).await

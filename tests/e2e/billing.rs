@@ -41,6 +41,13 @@ fn native_cost(completion: i64) -> i64 {
     (10_000 * 1250 + 2000 * 125 + completion * 10_000) * 2 + 20_000_000
 }
 
+async fn responses_stream(gw: &Gateway, token: &str, body: &Value) {
+    let body = serde_json::to_vec(body).unwrap();
+    let url = gw.url("/v1/responses");
+    let (status, text) = send_raw("POST", &url, Some(token), Some("application/json"), body).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&text));
+}
+
 async fn chat_stream(gw: &Gateway, token: &str, body: &Value) -> String {
     let (status, text) = gw.chat_text(token, body).await;
     assert_eq!(status, 200, "{text}");
@@ -117,15 +124,7 @@ async fn every_class_is_billed_as_the_provider_bills_it() {
         assert_eq!(status, 200, "{answer}");
         calls.push(("messages -> chat whole", gpt_cost));
         let resp = json!({"model": "gpt-billed", "input": "hi", "store": false, "stream": true});
-        let (status, _) = send_raw(
-            "POST",
-            &gw.url("/v1/responses"),
-            Some(&token),
-            Some("application/json"),
-            serde_json::to_vec(&resp).unwrap(),
-        )
-        .await;
-        assert_eq!(status, 200);
+        responses_stream(&gw, &token, &resp).await;
         calls.push(("responses -> chat streamed", gpt_cost));
         let mut searching = chat.clone();
         searching["web_search_options"] = json!({"search_context_size": "medium"});
@@ -140,15 +139,7 @@ async fn every_class_is_billed_as_the_provider_bills_it() {
         calls.push(("responses native whole", native_cost));
         let mut streamed = resp.clone();
         streamed["stream"] = json!(true);
-        let (status, _) = send_raw(
-            "POST",
-            &gw.url("/v1/responses"),
-            Some(&token),
-            Some("application/json"),
-            serde_json::to_vec(&streamed).unwrap(),
-        )
-        .await;
-        assert_eq!(status, 200);
+        responses_stream(&gw, &token, &streamed).await;
         calls.push(("responses native streamed", native_cost));
 
         let db = backend.connect().await;
