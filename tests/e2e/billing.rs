@@ -17,6 +17,17 @@ async fn put_price(gw: &Gateway, body: Value) {
     assert_eq!(status, 200, "{answer}");
 }
 
+/// The price `claude_cost` computes with (1-hour writes left to the Anthropic default).
+async fn claude_price(gw: &Gateway) {
+    put_price(
+        gw,
+        json!({"model": "claude-billed", "input_per_million": 3.0,
+        "output_per_million": 15.0, "cached_input_per_million": 0.3,
+        "cache_write_per_million": 3.75, "per_request": {"web_search": 0.01}}),
+    )
+    .await;
+}
+
 /// Claude: $3 in, $15 out, reads $0.30, 5-minute writes $3.75, 1-hour writes at 2 × input
 /// (not given: the Anthropic default), $0.01 a web search. Usage: 1,000 fresh, 2,000 read,
 /// 4,000 + 6,000 written, 3 searches.
@@ -58,13 +69,7 @@ async fn chat_stream(gw: &Gateway, token: &str, body: &Value) -> String {
 async fn every_class_is_billed_as_the_provider_bills_it() {
     for backend in Backend::all().await {
         let (_mock, gw) = three_providers(&backend).await;
-        put_price(
-            &gw,
-            json!({"model": "claude-billed", "input_per_million": 3.0,
-            "output_per_million": 15.0, "cached_input_per_million": 0.3,
-            "cache_write_per_million": 3.75, "per_request": {"web_search": 0.01}}),
-        )
-        .await;
+        claude_price(&gw).await;
         put_price(
             &gw,
             json!({"model": "gpt-billed", "input_per_million": 2.0,
@@ -270,13 +275,7 @@ async fn the_litellm_price_list_imports() {
 async fn a_cut_stream_keeps_the_classes_already_reported() {
     let backend = Backend::sqlite();
     let (mock, gw) = three_providers(&backend).await;
-    put_price(
-        &gw,
-        json!({"model": "claude-billed", "input_per_million": 3.0,
-        "output_per_million": 15.0, "cached_input_per_million": 0.3,
-        "cache_write_per_million": 3.75, "per_request": {"web_search": 0.01}}),
-    )
-    .await;
+    claude_price(&gw).await;
     let (id, token) = token_with(&gw, json!({})).await;
     // Anthropic reports the cache classes in `message_start`; the stream is cut before
     // `message_delta` (which would carry the output and the searches).
