@@ -1,8 +1,12 @@
-//! Gateway Zero: an OpenAI-compatible LLM API gateway.
+//! Gateway Zero: an LLM API gateway speaking OpenAI's Chat and Responses APIs and
+//! Anthropic's Messages API to clients and to upstreams.
 //!
-//! A request goes: `handlers::client` (parse, authenticate through the `UsageLedger`) →
-//! `ProviderRegistry` (route the model) → `proxy` (pick a key from the provider's `KeyPool`,
-//! call the upstream through its `upstream` adapter, fail over) → `LogSink` (one log row).
+//! A call goes: `handlers::call` (authenticate, read and peek the body in the client's
+//! dialect) → `routing` (the published routing table resolves the model to candidates) →
+//! `admission` (allow-list, limits, the prompt bound per call leg, the reservation) →
+//! `proxy` (pick a key from the candidate's key set, one exchange through its `upstream`
+//! adapter and leg, fail over, relay a stream) → `call` (settle usage and cost, queue the
+//! log row for the `LogSink`). docs/architecture.md has the whole map.
 
 pub mod accounting;
 pub mod actors;

@@ -1,7 +1,8 @@
 //! Upstream adapters: one interface, one implementation per API family.
 //!
-//! An adapter turns the client's OpenAI-shaped request into the upstream's request, and the
-//! upstream's answer (whole or streamed) back into OpenAI's shape, reporting usage.
+//! An adapter turns the client's request (in any of the three dialects, passed through or
+//! translated as its `leg` says) into the upstream's request, and the upstream's answer
+//! (whole or streamed) back into the client's dialect, reporting usage.
 
 pub mod anthropic;
 pub mod client;
