@@ -276,11 +276,29 @@ async fn ciphertexts_open_only_where_they_were_sealed_and_old_ones_still_open() 
             .unwrap();
         let sealed: String = key_row.try_get("", "key_ciphertext").unwrap();
         assert!(sealed.starts_with("v2:"), "{sealed}");
-        db.execute(one(format!(
-            "UPDATE stored_responses SET response = '{sealed}' WHERE id = '{id}'"
-        )))
-        .await
-        .unwrap();
+        // The row must have landed first (until then the instance serves it from memory).
+        let landed = eventually(Duration::from_secs(5), || async {
+            let row = db
+                .query_one(one(format!(
+                    "SELECT id FROM stored_responses WHERE id = '{id}'"
+                )))
+                .await
+                .ok()
+                .flatten();
+            row.map(|_| ())
+        })
+        .await;
+        assert!(
+            landed.is_some(),
+            "the stored response never reached the database"
+        );
+        let swapped = db
+            .execute(one(format!(
+                "UPDATE stored_responses SET response = '{sealed}' WHERE id = '{id}'"
+            )))
+            .await
+            .unwrap();
+        assert_eq!(swapped.rows_affected(), 1);
         let (status, body) = gw.get(&format!("/v1/responses/{id}"), &token).await;
         assert_ne!(status, 200, "{body}");
         assert!(!body.to_string().contains("sk-seal"), "{body}");
