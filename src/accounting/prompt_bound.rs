@@ -138,11 +138,6 @@ pub fn prompt_bound(body: &[u8], reader: Reader) -> Result<PromptBound, ApiError
     })
 }
 
-/// The bound of an already parsed body.
-pub fn value_bound(body: &Value, reader: Reader) -> PromptBound {
-    walked(body, reader)
-}
-
 fn walked(body: &Value, reader: Reader) -> PromptBound {
     let mut walk = Walk {
         reader,

@@ -24,18 +24,22 @@ pub fn over_legs(
     req: &mut ClientRequest,
     route: &Route,
 ) -> Result<PromptBound, ApiError> {
-    let mut legs: Vec<(Leg, i64)> = Vec::with_capacity(2);
+    // At most one pass-through and two translations: no allocation per call.
+    let mut legs: [Option<(Leg, i64)>; 3] = [None; 3];
     for c in &route.candidates {
         let record = &c.provider.record;
         let leg = Leg::of(endpoint, record.api_type, record.native_responses);
         let image = image_tokens(&c.upstream_model);
-        match legs.iter_mut().find(|(l, _)| *l == leg) {
-            Some((_, dearest)) => *dearest = (*dearest).max(image),
-            None => legs.push((leg, image)),
-        }
+        let slot = legs
+            .iter_mut()
+            .find(|s| s.is_none_or(|(l, _)| l == leg))
+            .expect("three kinds of leg at most");
+        let dearest = slot.map_or(image, |(_, d)| d.max(image));
+        *slot = Some((leg, dearest));
     }
+    let legs = legs.into_iter().flatten();
     let translates = legs
-        .iter()
+        .clone()
         .any(|(l, _)| matches!(l, Leg::Translated { .. }));
     if translates && req.core.is_none() {
         req.core = Some(Arc::new(crate::dialect::decode_request(

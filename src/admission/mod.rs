@@ -89,12 +89,9 @@ pub async fn admit(
                 .iter()
                 .map(|c| (c.provider.record.name.as_str(), c.upstream_model.as_str()))
                 .collect(),
-            // Counting reserves nothing: it only counts toward the rate limits.
-            prompt_tokens: if endpoint == Endpoint::CountTokens {
-                0
-            } else {
-                parsed.prompt_tokens
-            },
+            // Counting reserves nothing (its bound is not computed: 0); it only counts
+            // toward the rate limits.
+            prompt_tokens: parsed.prompt_tokens,
             client_cap: parsed.client_cap,
             choices: parsed.n,
             generates: endpoint.generates(),

@@ -115,6 +115,16 @@ impl Usage {
     }
 }
 
+impl OpenAiUsage {
+    /// The usage of an answer that names its service tier (`service_tier` beside `usage`).
+    pub fn billed(self, service_tier: Option<&str>) -> Usage {
+        Usage {
+            service_tier: ServiceTier::parse(service_tier.unwrap_or("")),
+            ..Usage::from(self)
+        }
+    }
+}
+
 impl From<OpenAiUsage> for Usage {
     fn from(u: OpenAiUsage) -> Usage {
         let prompt = u.prompt_tokens_details.unwrap_or_default();

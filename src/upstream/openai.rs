@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use super::{Adapter, Answer, ClientRequest, Target, UpstreamRequest};
 use crate::core::endpoint::Endpoint;
 use crate::core::stream::StreamTranslator;
-use crate::core::usage::{OpenAiUsage, ServiceTier, TextEstimate, Usage};
+use crate::core::usage::{OpenAiUsage, TextEstimate, Usage};
 use crate::dialect::openai::upstream::{self as chat, ChunkReader};
 use crate::dialect::openai::{CapField, ChunkIn};
 use crate::dialect::responses::upstream::{generated_of, usage_of, ResponseEventReader};
@@ -205,13 +205,7 @@ impl Adapter for OpenAiAdapter {
         }
         let usage = serde_json::from_slice::<WithUsage>(&body)
             .ok()
-            .and_then(|b| {
-                let tier = ServiceTier::parse(b.service_tier.as_deref().unwrap_or(""));
-                b.usage.map(|u| Usage {
-                    service_tier: tier,
-                    ..Usage::from(u)
-                })
-            });
+            .and_then(|b| b.usage.map(|u| u.billed(b.service_tier.as_deref())));
         let mut generated = TextEstimate::default();
         if usage.is_none() && endpoint == Endpoint::ChatCompletions {
             if let Ok(answer) = serde_json::from_slice::<ChunkIn>(&body) {

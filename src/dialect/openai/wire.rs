@@ -241,12 +241,8 @@ pub struct ChunkIn {
 impl ChunkIn {
     /// Its usage (taken out), with the service tier the answer names.
     pub fn take_usage(&mut self) -> Option<crate::core::usage::Usage> {
-        let tier =
-            crate::core::usage::ServiceTier::parse(self.service_tier.as_deref().unwrap_or(""));
-        self.usage.take().map(|u| crate::core::usage::Usage {
-            service_tier: tier,
-            ..crate::core::usage::Usage::from(u)
-        })
+        let tier = self.service_tier.as_deref();
+        self.usage.take().map(|u| u.billed(tier))
     }
 }
 

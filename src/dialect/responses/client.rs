@@ -232,95 +232,93 @@ pub fn read_input(input: Option<&RawValue>, turns: &mut Vec<Turn>) -> Result<(),
 
 /// One input item into the turns.
 fn read_item(item: &Value, turns: &mut Vec<Turn>) -> Result<(), ApiError> {
-    {
-        let kind = item["type"]
-            .as_str()
-            .unwrap_or(if item.get("role").is_some() {
-                "message"
+    let kind = item["type"]
+        .as_str()
+        .unwrap_or(if item.get("role").is_some() {
+            "message"
+        } else {
+            ""
+        });
+    let call_id = || item["call_id"].as_str().unwrap_or_default().to_string();
+    match kind {
+        "message" => {
+            let role = match item["role"].as_str() {
+                Some("user") => Role::User,
+                Some("assistant") => Role::Assistant,
+                Some("system") | Some("developer") => Role::System,
+                _ => {
+                    return Err(ApiError::invalid_param(
+                        "input",
+                        "a message's 'role' must be user, assistant, system or developer",
+                    ))
+                }
+            };
+            let blocks = if role == Role::System {
+                vec![Block::Text(TextPart::new(text_of_content(
+                    &item["content"],
+                )))]
             } else {
-                ""
-            });
-        let call_id = || item["call_id"].as_str().unwrap_or_default().to_string();
-        match kind {
-            "message" => {
-                let role = match item["role"].as_str() {
-                    Some("user") => Role::User,
-                    Some("assistant") => Role::Assistant,
-                    Some("system") | Some("developer") => Role::System,
-                    _ => {
-                        return Err(ApiError::invalid_param(
-                            "input",
-                            "a message's 'role' must be user, assistant, system or developer",
-                        ))
-                    }
-                };
-                let blocks = if role == Role::System {
-                    vec![Block::Text(TextPart::new(text_of_content(
-                        &item["content"],
-                    )))]
-                } else {
-                    content_blocks(&item["content"])?
-                };
-                push(turns, role, blocks);
-            }
-            "function_call" => push(
+                content_blocks(&item["content"])?
+            };
+            push(turns, role, blocks);
+        }
+        "function_call" => push(
+            turns,
+            Role::Assistant,
+            vec![Block::ToolUse {
+                id: call_id(),
+                name: item["name"].as_str().unwrap_or_default().to_string(),
+                input: parse_arguments(item["arguments"].as_str().unwrap_or("{}")),
+            }],
+        ),
+        "custom_tool_call" => push(
+            turns,
+            Role::Assistant,
+            vec![Block::ToolUse {
+                id: call_id(),
+                name: item["name"].as_str().unwrap_or_default().to_string(),
+                input: json!({"input": item["input"].as_str().unwrap_or_default()}),
+            }],
+        ),
+        "function_call_output" | "custom_tool_call_output" => push(
+            turns,
+            Role::User,
+            vec![Block::ToolResult {
+                tool_use_id: call_id(),
+                content: text_of_content(&item["output"]),
+                is_error: false,
+            }],
+        ),
+        "reasoning" => {
+            let text = item["summary"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|s| s["text"].as_str())
+                .collect::<Vec<_>>()
+                .join("\n\n");
+            // Only a Claude signature can go back (to Claude); OpenAI's encrypted
+            // reasoning means nothing elsewhere and is dropped with the item's text
+            // kept as unsigned thinking (which the upstream sides leave out).
+            let signature = item["encrypted_content"]
+                .as_str()
+                .and_then(|c| c.strip_prefix(SIGNATURE_PREFIX))
+                .unwrap_or_default()
+                .to_string();
+            push(
                 turns,
                 Role::Assistant,
-                vec![Block::ToolUse {
-                    id: call_id(),
-                    name: item["name"].as_str().unwrap_or_default().to_string(),
-                    input: parse_arguments(item["arguments"].as_str().unwrap_or("{}")),
-                }],
-            ),
-            "custom_tool_call" => push(
-                turns,
-                Role::Assistant,
-                vec![Block::ToolUse {
-                    id: call_id(),
-                    name: item["name"].as_str().unwrap_or_default().to_string(),
-                    input: json!({"input": item["input"].as_str().unwrap_or_default()}),
-                }],
-            ),
-            "function_call_output" | "custom_tool_call_output" => push(
-                turns,
-                Role::User,
-                vec![Block::ToolResult {
-                    tool_use_id: call_id(),
-                    content: text_of_content(&item["output"]),
-                    is_error: false,
-                }],
-            ),
-            "reasoning" => {
-                let text = item["summary"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|s| s["text"].as_str())
-                    .collect::<Vec<_>>()
-                    .join("\n\n");
-                // Only a Claude signature can go back (to Claude); OpenAI's encrypted
-                // reasoning means nothing elsewhere and is dropped with the item's text
-                // kept as unsigned thinking (which the upstream sides leave out).
-                let signature = item["encrypted_content"]
-                    .as_str()
-                    .and_then(|c| c.strip_prefix(SIGNATURE_PREFIX))
-                    .unwrap_or_default()
-                    .to_string();
-                push(
-                    turns,
-                    Role::Assistant,
-                    vec![Block::Thinking { text, signature }],
-                );
-            }
-            other => {
-                return Err(ApiError::invalid_param(
-                    "input",
-                    format!(
-                        "input item type '{}' is not supported by the gateway",
-                        crate::core::text::truncate(other, 60)
-                    ),
-                ))
-            }
+                vec![Block::Thinking { text, signature }],
+            );
+        }
+        other => {
+            return Err(ApiError::invalid_param(
+                "input",
+                format!(
+                    "input item type '{}' is not supported by the gateway",
+                    crate::core::text::truncate(other, 60)
+                ),
+            ))
         }
     }
     Ok(())
