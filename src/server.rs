@@ -131,10 +131,10 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         n => n,
     };
     let app_state = state.clone();
-    let upstream_config = upstream::client::ClientConfig::load(&settings.upstream)?;
+    let upstream_config = upstream::http::HttpConfig::load(&settings.upstream)?;
     let server = HttpServer::new(move || {
         let state = app_state.clone();
-        let upstream_client = upstream::client::UpstreamClient::new(&upstream_config);
+        let upstream_client = upstream::http::UpstreamHttp::new(&upstream_config);
         let cors = cors(&state.settings.server.cors_allowed_origins);
         App::new()
             .app_data(web::Data::new(upstream_client))

@@ -275,7 +275,7 @@ impl Walk {
         {
             self.unbounded("MCP servers (mcp_servers) return content of no known size");
         }
-        if self.reader.dialect == Dialect::OpenAi && top.contains_key("web_search_options") {
+        if self.reader.dialect == Dialect::Chat && top.contains_key("web_search_options") {
             self.searches_certain = 1;
             self.web_searches = self.web_searches.saturating_add(1);
         }
@@ -379,7 +379,7 @@ fn hosted(kind: &str, dialect: Dialect) -> Hosted {
         return Hosted::Client;
     }
     // Anthropic's tools are versioned `name_YYYYMMDD`; OpenAI's `name` or `name_YYYY_MM_DD`.
-    if dialect == Dialect::Anthropic {
+    if dialect == Dialect::Messages {
         if kind.starts_with("web_search_") {
             Hosted::AnthropicSearch
         } else if kind.starts_with("web_fetch_") {

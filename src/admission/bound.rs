@@ -7,14 +7,12 @@ use std::sync::Arc;
 
 use crate::accounting::prompt_bound::{image_tokens, prompt_bound, PromptBound, Reader};
 use crate::core::call::Request;
-use crate::core::endpoint::{Dialect, Endpoint};
-use crate::dialect::anthropic::upstream as messages;
-use crate::dialect::openai::upstream as chat;
-use crate::dialect::openai::CapField;
+use crate::core::endpoint::Endpoint;
 use crate::error::ApiError;
 use crate::routing::table::Route;
-use crate::upstream::anthropic::DEFAULT_MAX_TOKENS;
+use crate::upstream::encode::{self, Shape};
 use crate::upstream::leg::Leg;
+use crate::upstream::quirks::Quirks;
 use crate::upstream::ClientRequest;
 
 /// The bound of `req` over the legs of `route`; decodes the request into the core once
@@ -25,22 +23,20 @@ pub fn over_legs(
     route: &Route,
 ) -> Result<PromptBound, ApiError> {
     // At most one pass-through and two translations: no allocation per call.
-    let mut legs: [Option<(Leg, i64)>; 3] = [None; 3];
+    let mut legs: [Option<(Leg, &'static Quirks, i64)>; 3] = [None; 3];
     for c in &route.candidates {
-        let record = &c.provider.record;
-        let leg = Leg::of(endpoint, record.api_type, record.native_responses);
+        let quirks = c.provider.record.quirks;
+        let leg = Leg::of(endpoint, quirks.dialects);
         let image = image_tokens(&c.upstream_model);
         let slot = legs
             .iter_mut()
-            .find(|s| s.is_none_or(|(l, _)| l == leg))
+            .find(|s| s.is_none_or(|(l, _, _)| l == leg))
             .expect("three kinds of leg at most");
-        let dearest = slot.map_or(image, |(_, d)| d.max(image));
-        *slot = Some((leg, dearest));
+        let dearest = slot.map_or(image, |(_, _, d)| d.max(image));
+        *slot = Some((leg, slot.map_or(quirks, |(_, q, _)| q), dearest));
     }
     let legs = legs.into_iter().flatten();
-    let translates = legs
-        .clone()
-        .any(|(l, _)| matches!(l, Leg::Translated { .. }));
+    let translates = legs.clone().any(|(l, _, _)| !l.passes_through());
     if translates && req.core.is_none() {
         req.core = Some(Arc::new(crate::dialect::decode_request(
             endpoint.dialect(),
@@ -48,13 +44,15 @@ pub fn over_legs(
         )?));
     }
     let mut bound: Option<PromptBound> = None;
-    for (leg, image_tokens) in legs {
+    for (leg, quirks, image_tokens) in legs {
         let reader = Reader {
-            dialect: leg.upstream(),
+            dialect: leg.upstream,
             image_tokens,
         };
-        let this = match (leg, &req.core) {
-            (Leg::Translated { to }, Some(core)) => prompt_bound(&encoded(core, to, req)?, reader)?,
+        let this = match &req.core {
+            Some(core) if !leg.passes_through() => {
+                prompt_bound(&encoded(core, leg, quirks, req)?, reader)?
+            }
             _ => prompt_bound(&req.raw, reader)?,
         };
         bound = Some(match bound {
@@ -65,32 +63,19 @@ pub fn over_legs(
     Ok(bound.unwrap_or_default())
 }
 
-/// The core request as an upstream of `to` will get it (the model and the cap an attempt
-/// sets are no prompt: the bound does not depend on them).
-fn encoded(call: &Request, to: Dialect, req: &ClientRequest) -> Result<Vec<u8>, ApiError> {
-    let cap = req.client_cap.or(call.max_output_tokens);
-    let body = match to {
-        Dialect::OpenAi => {
-            let target = chat::Target {
-                model: &call.model,
-                max_tokens: cap,
-                cap_field: CapField::MaxCompletionTokens,
-                stream: req.stream,
-            };
-            serde_json::to_vec(&chat::encode_request(call, &target)?)
-        }
-        Dialect::Anthropic => serde_json::to_vec(&messages::encode_request(
-            call,
-            &call.model,
-            cap.unwrap_or(DEFAULT_MAX_TOKENS),
-            req.stream,
-        )?),
-        Dialect::Responses => {
-            return Err(ApiError::internal(
-                "no call is translated into the Responses API",
-                "",
-            ))
-        }
+/// The core request as the upstream of `leg` will get it (the model and the cap an
+/// attempt sets are no prompt: the bound does not depend on them).
+fn encoded(
+    call: &Request,
+    leg: Leg,
+    quirks: &'static Quirks,
+    req: &ClientRequest,
+) -> Result<bytes::Bytes, ApiError> {
+    let shape = Shape {
+        model: &call.model,
+        max_tokens: req.client_cap.or(call.max_output_tokens),
+        stream: req.stream,
+        quirks,
     };
-    body.map_err(|e| ApiError::internal("cannot encode request", e))
+    encode::translated(call, leg.upstream, &shape)
 }

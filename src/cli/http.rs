@@ -6,17 +6,17 @@ use serde_json::Value;
 
 use crate::core::text::printable;
 use crate::settings::Settings;
-use crate::upstream::client::{ClientConfig, UpstreamClient};
+use crate::upstream::http::{HttpConfig, UpstreamHttp};
 
 pub struct Http {
-    client: UpstreamClient,
+    client: UpstreamHttp,
 }
 
 impl Http {
     pub fn new(settings: &Settings) -> Result<Http, String> {
-        let config = ClientConfig::load(&settings.upstream)?;
+        let config = HttpConfig::load(&settings.upstream)?;
         Ok(Http {
-            client: UpstreamClient::new(&config),
+            client: UpstreamHttp::new(&config),
         })
     }
 

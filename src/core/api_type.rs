@@ -63,8 +63,8 @@ impl ApiType {
     /// The dialect an upstream of this type speaks.
     pub fn dialect(self) -> Dialect {
         match self {
-            ApiType::Anthropic => Dialect::Anthropic,
-            _ => Dialect::OpenAi,
+            ApiType::Anthropic => Dialect::Messages,
+            _ => Dialect::Chat,
         }
     }
 }

@@ -3,8 +3,10 @@
 /// The API a client speaks, or an upstream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
-    OpenAi,
-    Anthropic,
+    /// OpenAI's Chat Completions (and embeddings), spoken by every OpenAI-compatible server.
+    Chat,
+    /// Anthropic's Messages API.
+    Messages,
     /// OpenAI's Responses API.
     Responses,
 }
@@ -37,9 +39,9 @@ impl Endpoint {
     /// The dialect the client speaks on this endpoint.
     pub fn dialect(self) -> Dialect {
         match self {
-            Endpoint::Messages | Endpoint::CountTokens => Dialect::Anthropic,
+            Endpoint::Messages | Endpoint::CountTokens => Dialect::Messages,
             Endpoint::Responses => Dialect::Responses,
-            _ => Dialect::OpenAi,
+            _ => Dialect::Chat,
         }
     }
 

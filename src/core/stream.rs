@@ -24,7 +24,7 @@ pub trait StreamTranslator {
     fn completed(&self) -> bool;
     /// What the stream amounted to, where the client's dialect keeps it (the Responses
     /// API's final response object, for storing); taken once, after a normal end.
-    fn outcome(&mut self) -> Option<serde_json::Value> {
+    fn response_object(&mut self) -> Option<serde_json::Value> {
         None
     }
 }
@@ -71,7 +71,7 @@ pub trait EventReader {
     fn read(&mut self, data: &[u8], events: &mut Vec<Event>);
     /// The whole answer as the upstream summed it up, where its dialect does (a native
     /// Responses stream's final response object).
-    fn outcome(&mut self) -> Option<serde_json::Value> {
+    fn response_object(&mut self) -> Option<serde_json::Value> {
         None
     }
 }
@@ -81,8 +81,18 @@ pub trait EventWriter {
     fn write(&mut self, event: &Event, state: &StreamState, out: &mut BytesMut);
     /// The whole answer as written, where the dialect keeps one (the Responses API's final
     /// response object).
-    fn outcome(&mut self) -> Option<serde_json::Value> {
+    fn response_object(&mut self) -> Option<serde_json::Value> {
         None
+    }
+}
+
+impl<R: EventReader + ?Sized> EventReader for Box<R> {
+    fn read(&mut self, data: &[u8], events: &mut Vec<Event>) {
+        (**self).read(data, events)
+    }
+
+    fn response_object(&mut self) -> Option<serde_json::Value> {
+        (**self).response_object()
     }
 }
 
@@ -91,7 +101,7 @@ impl<W: EventWriter + ?Sized> EventWriter for Box<W> {
         (**self).write(event, state, out)
     }
 
-    fn outcome(&mut self) -> Option<serde_json::Value> {
-        (**self).outcome()
+    fn response_object(&mut self) -> Option<serde_json::Value> {
+        (**self).response_object()
     }
 }

@@ -65,8 +65,10 @@ impl<R: EventReader, W: EventWriter> StreamTranslator for Translation<R, W> {
         self.state.done && !self.state.failed
     }
 
-    fn outcome(&mut self) -> Option<serde_json::Value> {
-        self.writer.outcome().or_else(|| self.reader.outcome())
+    fn response_object(&mut self) -> Option<serde_json::Value> {
+        self.writer
+            .response_object()
+            .or_else(|| self.reader.response_object())
     }
 }
 
@@ -113,7 +115,7 @@ impl<R: EventReader> StreamTranslator for PassThrough<R> {
         self.inner.completed()
     }
 
-    fn outcome(&mut self) -> Option<serde_json::Value> {
-        self.inner.outcome()
+    fn response_object(&mut self) -> Option<serde_json::Value> {
+        self.inner.response_object()
     }
 }

@@ -16,7 +16,7 @@ use crate::error::ApiError;
 use crate::proxy::{self, Unanswered};
 use crate::routing::table::Route;
 use crate::state::AppState;
-use crate::upstream::client::UpstreamClient;
+use crate::upstream::http::UpstreamHttp;
 use crate::upstream::ClientRequest;
 
 /// One proxied call of `endpoint`, start to end; its errors in the client's dialect.
@@ -25,7 +25,7 @@ pub async fn handle(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
-    client: web::Data<UpstreamClient>,
+    client: web::Data<UpstreamHttp>,
 ) -> HttpResponse {
     let id = request_id(&req);
     let rec = CallRecord::new(endpoint, id.to_string(), &state);
@@ -44,8 +44,8 @@ pub async fn handle(
         log::error!("{id} {}: {context}: {detail}", req.path());
     }
     match endpoint.dialect() {
-        Dialect::OpenAi | Dialect::Responses => error.error_response(),
-        Dialect::Anthropic => anthropic_body::error_response(&error),
+        Dialect::Chat | Dialect::Responses => error.error_response(),
+        Dialect::Messages => anthropic_body::error_response(&error),
     }
 }
 
@@ -54,7 +54,7 @@ async fn proxied(
     req: &HttpRequest,
     payload: web::Payload,
     state: &AppState,
-    client: &UpstreamClient,
+    client: &UpstreamHttp,
     mut rec: CallRecord,
 ) -> Result<HttpResponse, Unanswered> {
     // Each phase is boxed: inline, the async fn kept a slot for each (and copies of their
@@ -110,7 +110,7 @@ async fn admitted(
 /// here. Logged as `count_tokens`, at no cost.
 pub async fn count(
     state: &AppState,
-    client: &UpstreamClient,
+    client: &UpstreamHttp,
     mut rec: CallRecord,
     req: ClientRequest,
     mut route: Route,

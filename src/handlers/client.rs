@@ -10,7 +10,7 @@ use super::schemas::{self as openapi, ErrorBody};
 use crate::core::endpoint::Endpoint;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::upstream::client::UpstreamClient;
+use crate::upstream::http::UpstreamHttp;
 
 /// `POST /v1/chat/completions`
 #[utoipa::path(post, path = "/v1/chat/completions", tag = "client", security(("bearer" = [])),
@@ -27,7 +27,7 @@ pub async fn chat_completions(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
-    client: web::Data<UpstreamClient>,
+    client: web::Data<UpstreamHttp>,
 ) -> HttpResponse {
     handle(Endpoint::ChatCompletions, req, payload, state, client).await
 }
@@ -45,7 +45,7 @@ pub async fn embeddings(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
-    client: web::Data<UpstreamClient>,
+    client: web::Data<UpstreamHttp>,
 ) -> HttpResponse {
     handle(Endpoint::Embeddings, req, payload, state, client).await
 }

@@ -8,7 +8,7 @@ use super::call::handle;
 use crate::core::endpoint::Endpoint;
 use crate::handlers::schemas as openapi;
 use crate::state::AppState;
-use crate::upstream::client::UpstreamClient;
+use crate::upstream::http::UpstreamHttp;
 
 /// `POST /v1/messages`.
 #[utoipa::path(post, path = "/v1/messages", tag = "client", security(("bearer" = []), ("x_api_key" = [])),
@@ -26,7 +26,7 @@ pub async fn messages(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
-    client: web::Data<UpstreamClient>,
+    client: web::Data<UpstreamHttp>,
 ) -> HttpResponse {
     handle(Endpoint::Messages, req, payload, state, client).await
 }
@@ -47,7 +47,7 @@ pub async fn count_tokens(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
-    client: web::Data<UpstreamClient>,
+    client: web::Data<UpstreamHttp>,
 ) -> HttpResponse {
     handle(Endpoint::CountTokens, req, payload, state, client).await
 }

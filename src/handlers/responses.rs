@@ -15,7 +15,7 @@ use crate::actors::response_store::{response_not_found, Delete, Load};
 use crate::core::endpoint::Endpoint;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::upstream::client::UpstreamClient;
+use crate::upstream::http::UpstreamHttp;
 
 /// `POST /v1/responses`
 #[utoipa::path(post, path = "/v1/responses", tag = "client", security(("bearer" = [])),
@@ -32,7 +32,7 @@ pub async fn create(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
-    client: web::Data<UpstreamClient>,
+    client: web::Data<UpstreamHttp>,
 ) -> HttpResponse {
     handle(Endpoint::Responses, req, payload, state, client).await
 }

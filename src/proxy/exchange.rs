@@ -10,7 +10,7 @@ use hyper::body::Incoming;
 use tokio::time::timeout;
 
 use crate::core::text::truncate;
-use crate::upstream::client::{error_chain, SendError, UpstreamClient};
+use crate::upstream::http::{error_chain, SendError, UpstreamHttp};
 use crate::upstream::UpstreamRequest;
 
 /// When an exchange must have answered.
@@ -51,7 +51,7 @@ pub struct Exchange {
 /// Sends `up` and waits for its answer: the head within `deadlines.head`, a whole body
 /// (`stream: false`) of at most `limit` bytes within `deadlines.whole`.
 pub async fn send(
-    client: &UpstreamClient,
+    client: &UpstreamHttp,
     up: UpstreamRequest,
     stream: bool,
     deadlines: &Deadlines,

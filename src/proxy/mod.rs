@@ -18,12 +18,14 @@ use crate::core::endpoint::Endpoint;
 use crate::core::stream::StreamTranslator;
 use crate::core::text::truncate;
 use crate::error::ApiError;
+use crate::routing::key_outcome::classify;
 use crate::routing::keys::{KeyOutcome, PickedKey};
 use crate::routing::table::{Candidate, Route};
 use crate::state::AppState;
-use crate::upstream::client::UpstreamClient;
+use crate::upstream::http::UpstreamHttp;
 use crate::upstream::leg::Leg;
-use crate::upstream::{adapter_for, Answer, ClientRequest, Target};
+use crate::upstream::quirks::Quirks;
+use crate::upstream::{answer, request, stream, Answer, ClientRequest, Target};
 use exchange::{Deadlines, Outcome};
 use relay::{MeteredStream, StreamEnd};
 
@@ -56,7 +58,7 @@ enum Delivery {
 /// the stream ends); a failure hands it back with the error.
 pub async fn forward(
     state: &AppState,
-    client: &UpstreamClient,
+    client: &UpstreamHttp,
     mut rec: CallRecord,
     endpoint: Endpoint,
     req: ClientRequest,
@@ -115,12 +117,7 @@ pub async fn forward(
         )
         .await;
         match tried_once {
-            Ok(delivery) => {
-                let leg = Leg::of(
-                    endpoint,
-                    candidate.provider.record.api_type,
-                    candidate.provider.record.native_responses,
-                );
+            Ok((delivery, leg)) => {
                 let keep = keeper(state, &rec, &req, leg);
                 return Ok(deliver(delivery, rec, endpoint, &req, deadline, keep));
             }
@@ -169,7 +166,7 @@ pub async fn forward(
 #[allow(clippy::too_many_arguments)]
 async fn attempt(
     state: &AppState,
-    client: &UpstreamClient,
+    client: &UpstreamHttp,
     rec: &mut CallRecord,
     endpoint: Endpoint,
     req: &ClientRequest,
@@ -177,9 +174,10 @@ async fn attempt(
     key: &PickedKey,
     first_byte: Duration,
     deadline: Instant,
-) -> Result<Delivery, Failure> {
+) -> Result<(Delivery, Leg), Failure> {
     let provider = &candidate.provider.record;
-    let adapter = adapter_for(provider.api_type);
+    let quirks = provider.quirks;
+    let leg = Leg::of(endpoint, quirks.dialects);
     let target = Target {
         base_url: &provider.base_url,
         key: &key.secret,
@@ -189,11 +187,10 @@ async fn attempt(
             state.settings.accounting.default_completion_tokens,
         ),
         max_output: candidate.max_output,
-        native_responses: provider.native_responses,
+        leg,
+        quirks,
     };
-    let up = adapter
-        .request(&target, endpoint, req)
-        .map_err(Failure::Final)?;
+    let up = request::build(&target, endpoint, req).map_err(Failure::Final)?;
     let keys = &candidate.keys;
     // The first-byte timeout is for streams, whose headers come at once; a whole answer's
     // headers come when it is generated, so it waits for the whole call's deadline.
@@ -213,7 +210,7 @@ async fn attempt(
     if let Some(at) = exchange.head_at {
         rec.mark_first_byte_at(at);
     }
-    let (health, detail) = key_health(&exchange.outcome, endpoint);
+    let (health, detail) = key_health(&exchange.outcome, endpoint, quirks);
     keys.report(key.id, health, detail.clone());
     let named = |what: String| format!("provider '{}': {what}", provider.name);
     let body = match exchange.outcome {
@@ -240,14 +237,13 @@ async fn attempt(
         }
         Outcome::Stream(body) => {
             let max_line = state.settings.upstream.max_sse_line_bytes;
-            return Ok(Delivery::Stream {
-                body,
-                translator: adapter.stream(&target, endpoint, req, max_line),
-            });
+            let translator = stream::translator(leg, endpoint, req, max_line);
+            return Ok((Delivery::Stream { body, translator }, leg));
         }
         Outcome::Whole(body) => body,
     };
-    Ok(Delivery::Whole(adapter.response(endpoint, req, body)))
+    let answer = answer::read(leg, endpoint, req, body);
+    Ok((Delivery::Whole(answer), leg))
 }
 
 /// Renders a delivered answer and hands the call's record on: a stream carries it to its
@@ -281,7 +277,7 @@ fn deliver(
             };
             rec.set_usage_or_estimate(answer.usage, prompt, answer.generated);
             rec.finish(200);
-            if let (Some(keep), Some(object)) = (keep, answer.outcome) {
+            if let (Some(keep), Some(object)) = (keep, answer.response_object) {
                 keep.response(object);
             }
             HttpResponse::build(StatusCode::OK)
@@ -298,15 +294,16 @@ fn keeper(state: &AppState, rec: &CallRecord, req: &ClientRequest, leg: Leg) -> 
         store: state.responses.clone(),
         token_id: rec.entry.token_id?,
         ctx: ctx.clone(),
-        translated_to: match leg {
-            Leg::Translated { to } => Some(to),
-            Leg::PassThrough(_) => None,
-        },
+        translated_to: (!leg.passes_through()).then_some(leg.upstream),
     })
 }
 
 /// What an exchange says of its key's health, and the detail to remember with it.
-fn key_health(outcome: &Outcome, endpoint: Endpoint) -> (KeyOutcome, Option<String>) {
+fn key_health(
+    outcome: &Outcome,
+    endpoint: Endpoint,
+    quirks: &Quirks,
+) -> (KeyOutcome, Option<String>) {
     match outcome {
         Outcome::Stream(_) | Outcome::Whole(_) => (KeyOutcome::Ok, None),
         Outcome::Unreachable(m) => (KeyOutcome::Unreachable, Some(m.clone())),
@@ -316,7 +313,7 @@ fn key_health(outcome: &Outcome, endpoint: Endpoint) -> (KeyOutcome, Option<Stri
             body,
             retry_after,
         } => {
-            let mut health = KeyOutcome::classify(*status, body, *retry_after);
+            let mut health = classify(quirks, *status, body, *retry_after);
             if endpoint == Endpoint::CountTokens && matches!(health, KeyOutcome::RateLimited(_)) {
                 // Counting has its own rate limit upstream: it says nothing of generation.
                 health = KeyOutcome::RequestError;

@@ -15,7 +15,7 @@ use crate::call::CallRecord;
 use crate::core::endpoint::Dialect;
 use crate::core::stream::StreamTranslator;
 use crate::error::ApiError;
-use crate::upstream::client::error_chain;
+use crate::upstream::http::error_chain;
 
 /// Bookkeeping done exactly once when a stream ends, however it ends.
 pub struct StreamEnd {
@@ -72,7 +72,7 @@ impl MeteredStream {
         let t = &mut self.translator;
         if status == 200 {
             if let Some(keep) = end.keep.take() {
-                if let Some(response) = t.outcome() {
+                if let Some(response) = t.response_object() {
                     keep.response(response);
                 }
             }
@@ -100,14 +100,14 @@ impl MeteredStream {
     fn error_event(&self, message: &str) -> Bytes {
         let err = ApiError::UpstreamFailed(message.to_string());
         match self.dialect {
-            Dialect::OpenAi => Bytes::from(format!("data: {}\n\n", err.body())),
+            Dialect::Chat => Bytes::from(format!("data: {}\n\n", err.body())),
             Dialect::Responses => {
                 let (kind, code) = err.kind();
                 let event = serde_json::json!({"type": "error", "code": code, "message": message,
                     "param": null, "error_type": kind});
                 Bytes::from(format!("event: error\ndata: {event}\n\n"))
             }
-            Dialect::Anthropic => {
+            Dialect::Messages => {
                 Bytes::from(format!("event: error\ndata: {}\n\n", err.anthropic_body()))
             }
         }

@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use super::key_outcome::KeyOutcome;
+
 use parking_lot::Mutex;
 use serde::Serialize;
 
@@ -145,53 +147,6 @@ pub struct KeySet {
 pub struct PickedKey {
     pub id: i32,
     pub secret: Arc<str>,
-}
-
-/// What happened to an attempt made with a key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyOutcome {
-    /// The upstream answered 2xx.
-    Ok,
-    /// A 4xx caused by the request itself (bad parameters, too large): says nothing
-    /// against the key, which is healthy.
-    RequestError,
-    /// 429 rate limit: cooled down for `Retry-After` or `cooldown`.
-    RateLimited(Option<Duration>),
-    /// The key's account is out of quota or credit: benched for `quota_cooldown`.
-    OutOfQuota,
-    /// 401/403: the key is refused; cooled down.
-    Refused,
-    /// The upstream could not be connected to: cooled down at once.
-    Unreachable,
-    /// 5xx, a timeout or a connection failure: counts toward the breaker; a `Retry-After`
-    /// cools the key down at once.
-    Failed(Option<Duration>),
-}
-
-impl KeyOutcome {
-    /// Classifies an upstream error answer.
-    pub fn classify(status: u16, body: &[u8], retry_after: Option<Duration>) -> KeyOutcome {
-        let text = String::from_utf8_lossy(&body[..body.len().min(4096)]).to_ascii_lowercase();
-        match status {
-            402 => KeyOutcome::OutOfQuota,
-            429 if text.contains("insufficient_quota")
-                || text.contains("exceeded your current quota")
-                || text.contains("insufficient balance")
-                || text.contains("credit balance")
-                // Zhipu: 1113 "余额不足或无可用资源包" (balance or resource pack exhausted).
-                || text.contains("\"1113\"")
-                || text.contains("余额不足") =>
-            {
-                KeyOutcome::OutOfQuota
-            }
-            // "Request too large for gpt-4o … on tokens per min": the request, not the key.
-            429 if text.contains("request too large") => KeyOutcome::RequestError,
-            429 => KeyOutcome::RateLimited(retry_after),
-            401 | 403 => KeyOutcome::Refused,
-            s if s >= 500 => KeyOutcome::Failed(retry_after),
-            _ => KeyOutcome::RequestError,
-        }
-    }
 }
 
 impl KeySet {

@@ -14,6 +14,7 @@ use crate::core::api_type::ApiType;
 use crate::error::ApiError;
 use crate::secrets::{mask_key, sha256_hex, MasterKey, Sealed};
 use crate::time::now_ms;
+use crate::upstream::quirks::{speaks_responses, Quirks};
 
 /// A provider as the registry holds it.
 #[derive(Debug, Clone)]
@@ -27,23 +28,12 @@ pub struct ProviderRecord {
     pub enabled: bool,
     /// `native` or `chat` as set; `None`: decided by the base URL.
     pub responses: Option<String>,
-    /// `/v1/responses` passes through to this provider (an OpenAI-type provider set to
-    /// `native`, or by default one at api.openai.com); else it is translated.
-    pub native_responses: bool,
+    /// The vendor's row: the dialects it speaks (the Responses API too for an OpenAI-type
+    /// provider set to `native`, or by default one at api.openai.com), how it reads its
+    /// key and caps.
+    pub quirks: &'static Quirks,
     pub created_at: i64,
     pub updated_at: i64,
-}
-
-/// Whether a provider serves the Responses API natively: as set, else OpenAI itself.
-pub fn native_responses(api_type: ApiType, base_url: &str, setting: Option<&str>) -> bool {
-    api_type == ApiType::OpenAi
-        && match setting {
-            Some(mode) => mode == "native",
-            None => base_url
-                .split("://")
-                .nth(1)
-                .is_some_and(|rest| rest.starts_with("api.openai.com")),
-        }
 }
 
 /// A `responses` setting: `native`, `chat`, or `auto` (by base URL; stored as none).
@@ -182,14 +172,13 @@ fn record(m: provider::Model) -> ProviderRecord {
             m.api_type
         );
     }
-    let native = native_responses(
-        api_type.unwrap_or(ApiType::OpenAi),
-        &m.base_url,
-        m.responses.as_deref(),
-    );
+    let api_type_or_default = api_type.unwrap_or(ApiType::OpenAi);
     ProviderRecord {
         id: m.id,
-        native_responses: native,
+        quirks: Quirks::of(
+            api_type_or_default,
+            speaks_responses(api_type_or_default, &m.base_url, m.responses.as_deref()),
+        ),
         responses: m.responses,
         api_type: api_type.unwrap_or(ApiType::OpenAi),
         models: models_from_db(m.models.as_ref()),

@@ -1,116 +1,25 @@
-//! Upstream adapters: one interface, one implementation per API family.
-//!
-//! An adapter turns the client's request (in any of the three dialects, passed through or
-//! translated as its `leg` says) into the upstream's request, and the upstream's answer
-//! (whole or streamed) back into the client's dialect, reporting usage.
+//! The upstream side of a call: for each candidate a [`leg::Leg`] (the client's dialect
+//! and the upstream's) and the vendor's row of [`quirks`]; from them one generic attempt
+//! builds the request (`request`: `rewrite` on a pass-through leg, `encode` on a
+//! translated one), reads a whole answer (`answer`) or chooses a stream's reader
+//! (`stream`). `http` sends it; `routing::key_outcome` classifies a refusal.
 
-pub mod anthropic;
-pub mod client;
+pub mod answer;
+mod client_request;
+pub mod encode;
+pub mod http;
 pub mod leg;
-pub mod openai;
-
-use std::borrow::Cow;
-use std::sync::Arc;
+pub mod quirks;
+pub mod request;
+mod rewrite;
+pub mod stream;
 
 use bytes::Bytes;
 
-use crate::core::api_type::ApiType;
-use crate::core::call::Request;
-use crate::core::endpoint::{Dialect, Endpoint};
-use crate::core::reply::Reply;
-use crate::core::stream::StreamTranslator;
-use crate::core::usage::{TextEstimate, Usage};
-use crate::dialect::responses::Context as ResponsesContext;
-use crate::dialect::Client;
-use crate::error::ApiError;
-
-/// A parsed client request body: the raw bytes plus the few fields routing and budgets need.
-#[derive(Debug, Clone, Default)]
-pub struct ClientRequest {
-    pub raw: Bytes,
-    pub model: String,
-    pub stream: bool,
-    /// The client asked for a usage chunk (`stream_options.include_usage`).
-    pub wants_usage_chunk: bool,
-    /// The client's own completion cap: the larger of `max_completion_tokens` and
-    /// `max_tokens` when both are set (an upstream may honour either).
-    pub client_cap: Option<i64>,
-    /// Which cap fields the client sent (a rewritten cap goes into the same ones).
-    pub sent_max_tokens: bool,
-    pub sent_max_completion_tokens: bool,
-    /// Choices asked for (`n`), 1 when absent.
-    pub n: i64,
-    /// An upper bound of the prompt tokens the upstream will count (what admission
-    /// reserves).
-    pub prompt_tokens: i64,
-    /// Content whose prompt cost has no bound (budgeted tokens are refused it), and why.
-    pub unbounded: Option<String>,
-    /// The cache writes the request asks for (its prompt is reserved at their price).
-    pub cache: crate::pricing::CacheAsk,
-    /// Web searches the provider may run for it, at most (reserved at their per-use price).
-    pub web_searches: i64,
-    /// Completion tokens per choice the token's budget can pay for; `None`: unlimited.
-    pub allowance: Option<i64>,
-    /// A `service_tier` the price book cannot price (`priority`, `scale`, …), if asked for.
-    pub unpriced_tier: Option<String>,
-    /// Headers an Anthropic client sent that an Anthropic upstream must get too
-    /// (`anthropic-version`, `anthropic-beta`).
-    pub forwarded_headers: Vec<(&'static str, String)>,
-    /// A Responses-API call's client-side context (its id, echoed parameters, tool names).
-    pub responses: Option<Arc<ResponsesContext>>,
-    /// The request decoded into the core, once, when a candidate translates it.
-    pub core: Option<Arc<Request>>,
-}
-
-impl ClientRequest {
-    /// The client side of this call, for answers written in its dialect.
-    pub fn client(&self, endpoint: Endpoint) -> Client<'_> {
-        match (endpoint.dialect(), &self.responses) {
-            (Dialect::Anthropic, _) => Client::Anthropic,
-            (Dialect::Responses, Some(ctx)) => Client::Responses(ctx),
-            _ => Client::OpenAi {
-                usage_chunk: self.wants_usage_chunk,
-            },
-        }
-    }
-
-    /// The request in the core model: decoded at admission where a leg translates (every
-    /// attempt reuses it), else now.
-    pub fn core_request(&self, endpoint: Endpoint) -> Result<Cow<'_, Request>, ApiError> {
-        match &self.core {
-            Some(core) => Ok(Cow::Borrowed(core.as_ref())),
-            None => crate::dialect::decode_request(endpoint.dialect(), &self.raw).map(Cow::Owned),
-        }
-    }
-
-    /// A typical estimate of the prompt tokens (what a call is billed when the upstream
-    /// reports none); computed only then, off the common path.
-    pub fn prompt_estimate(&self) -> i64 {
-        TextEstimate::of_bytes(&self.raw).tokens()
-    }
-
-    /// The completion cap to send to a candidate whose model outputs at most `max_output`
-    /// tokens (`None`: unknown). A call whose token has a budget is never sent uncapped:
-    /// - with the client's own cap: the budget's allowance where it is lower (never above
-    ///   the model's limit), else the client's cap itself (so that an upstream reading
-    ///   another field than the one the client used gets it too);
-    /// - without one, for a model whose maximum output is known: the allowance where it is
-    ///   lower, else nothing (the model stops at its maximum, which was reserved);
-    /// - for a model whose maximum is unknown: the allowance, at most `default`.
-    ///
-    /// Without a budget the client's request is left as it is (`None`).
-    pub fn cap_for(&self, max_output: Option<i64>, default: i64) -> Option<i64> {
-        let allowance = self.allowance?.max(1);
-        match (self.client_cap, max_output) {
-            (Some(own), _) if allowance < own => {
-                Some(allowance.min(max_output.unwrap_or(i64::MAX)))
-            }
-            (Some(own), _) => Some(own),
-            (None, Some(max)) => (allowance < max).then_some(allowance),
-            (None, None) => Some(allowance.min(default)),
-        }
-    }
-}
+pub use answer::Answer;
+pub use client_request::ClientRequest;
+use leg::Leg;
+use quirks::Quirks;
 
 /// What one attempt sends upstream.
 pub struct UpstreamRequest {
@@ -119,49 +28,8 @@ pub struct UpstreamRequest {
     pub body: Bytes,
 }
 
-/// A successful non-streaming answer, as the client gets it.
-pub struct Answer {
-    pub body: Bytes,
-    /// Usage the upstream reported.
-    pub usage: Option<Usage>,
-    /// Estimated completion tokens of the answer (used when `usage` is missing).
-    pub generated: i64,
-    /// The answer as the client's dialect keeps it, where it does (a Responses-API
-    /// response object, for storing without parsing the body again).
-    pub outcome: Option<serde_json::Value>,
-}
-
-impl Answer {
-    /// An answer passed on as the upstream sent it.
-    pub fn relayed(body: Bytes, usage: Option<Usage>, generated: i64) -> Answer {
-        Answer {
-            body,
-            usage,
-            generated,
-            outcome: None,
-        }
-    }
-
-    /// A decoded upstream answer written in the client's dialect.
-    pub fn translated(endpoint: Endpoint, req: &ClientRequest, reply: &Reply) -> Answer {
-        let created = crate::time::now_ms() / 1000;
-        let (body, outcome) = match req.client(endpoint) {
-            Client::Responses(ctx) => {
-                let object = crate::dialect::responses::output::reply_object(reply, ctx);
-                (Bytes::from(object.to_string()), Some(object))
-            }
-            client => (crate::dialect::encode_reply(client, reply, created), None),
-        };
-        Answer {
-            body,
-            usage: reply.usage,
-            generated: reply.generated(),
-            outcome,
-        }
-    }
-}
-
-/// What an attempt targets: the model name to send and the completion cap, if any.
+/// What an attempt targets: the provider's address and key, its leg and quirks, the model
+/// name to send and the completion cap, if any.
 pub struct Target<'a> {
     pub base_url: &'a str,
     pub key: &'a str,
@@ -169,39 +37,6 @@ pub struct Target<'a> {
     pub completion_cap: Option<i64>,
     /// The model's largest output, where the price book knows it.
     pub max_output: Option<i64>,
-    /// The provider speaks the Responses API itself (`/v1/responses` passes through).
-    pub native_responses: bool,
-}
-
-/// The shared interface of every upstream family.
-pub trait Adapter: Sync {
-    /// Builds the request for one attempt: URL, auth headers and body.
-    fn request(
-        &self,
-        target: &Target<'_>,
-        endpoint: Endpoint,
-        req: &ClientRequest,
-    ) -> Result<UpstreamRequest, ApiError>;
-
-    /// Turns a successful non-streaming answer into the client's dialect and reads its usage.
-    fn response(&self, endpoint: Endpoint, req: &ClientRequest, body: Bytes) -> Answer;
-
-    /// A translator for one streamed answer; lines longer than `max_line` end it.
-    fn stream(
-        &self,
-        target: &Target<'_>,
-        endpoint: Endpoint,
-        req: &ClientRequest,
-        max_line: usize,
-    ) -> Box<dyn StreamTranslator>;
-}
-
-/// The adapter for a provider's API type.
-pub fn adapter_for(api_type: ApiType) -> &'static dyn Adapter {
-    match api_type {
-        ApiType::OpenAi => &openai::OPENAI,
-        ApiType::DeepSeek => &openai::DEEPSEEK,
-        ApiType::Zhipu => &openai::ZHIPU,
-        ApiType::Anthropic => &anthropic::AnthropicAdapter,
-    }
+    pub leg: Leg,
+    pub quirks: &'static Quirks,
 }

@@ -124,7 +124,7 @@ async fn money_budget_holds_under_concurrency_for_plain_and_streaming_calls() {
             let body = serde_json::to_vec(&chat_body(8, stream)).unwrap();
             use gateway_zero::accounting::prompt_bound::{image_tokens, prompt_bound, Reader};
             let reader = Reader {
-                dialect: gateway_zero::core::endpoint::Dialect::OpenAi,
+                dialect: gateway_zero::core::endpoint::Dialect::Chat,
                 image_tokens: image_tokens("gpt-4o-mini"),
             };
             let bound = prompt_bound(&body, reader).unwrap();
@@ -197,7 +197,7 @@ async fn token_budget_holds_under_concurrency() {
         // three reservations at once.
         use gateway_zero::accounting::prompt_bound::{image_tokens, prompt_bound, Reader};
         let reader = Reader {
-            dialect: gateway_zero::core::endpoint::Dialect::OpenAi,
+            dialect: gateway_zero::core::endpoint::Dialect::Chat,
             image_tokens: image_tokens("gpt-4o-mini"),
         };
         let body = serde_json::to_vec(&chat_body(8, false)).unwrap();

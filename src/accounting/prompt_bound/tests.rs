@@ -9,11 +9,7 @@ fn reader(dialect: Dialect, model: &str) -> Reader {
 }
 
 fn chat(body: &Value) -> PromptBound {
-    prompt_bound(
-        body.to_string().as_bytes(),
-        reader(Dialect::OpenAi, "gpt-4o"),
-    )
-    .unwrap()
+    prompt_bound(body.to_string().as_bytes(), reader(Dialect::Chat, "gpt-4o")).unwrap()
 }
 
 fn raw(body: &str, dialect: Dialect) -> PromptBound {
@@ -38,13 +34,13 @@ fn text_is_one_token_a_byte_whatever_the_script() {
 fn escapes_whitespace_and_key_order_change_nothing() {
     let plain = r#"{"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"https://x/a.png"}}]}]}"#;
     let escaped = r#"{ "model" : "m" , "messages" : [ { "content" : [ { "image_\u0075rl" : { "url" : "https://x/a.png" } , "type" : "\u0069mage_url" } ] , "role" : "user" } ] }"#;
-    let a = raw(plain, Dialect::OpenAi);
-    let b = raw(escaped, Dialect::OpenAi);
+    let a = raw(plain, Dialect::Chat);
+    let b = raw(escaped, Dialect::Chat);
     assert_eq!(a, b);
     assert!(a.tokens >= IMAGE_TOKENS, "{a:?}");
     // An escaped MCP connector is seen as one.
     let mcp = r#"{"model":"c","max_tokens":5,"mcp_\u0073ervers":[{"type":"url","url":"https://m"}],"messages":[{"role":"user","content":"hi"}]}"#;
-    assert!(raw(mcp, Dialect::Anthropic).unbounded.is_some());
+    assert!(raw(mcp, Dialect::Messages).unbounded.is_some());
 }
 
 #[test]
@@ -97,7 +93,7 @@ fn the_parsed_walk_agrees_with_the_scan() {
 #[test]
 fn duplicate_priced_keys_are_refused() {
     let body = r#"{"model":"m","messages":[{"role":"user","content":[{"type":"text","type":"image_url","image_url":{"url":"u"}}]}]}"#;
-    assert!(prompt_bound(body.as_bytes(), reader(Dialect::OpenAi, "m")).is_err());
+    assert!(prompt_bound(body.as_bytes(), reader(Dialect::Chat, "m")).is_err());
     let body = r#"{"model":"m","background":false,"background":true,"input":"x"}"#;
     assert!(prompt_bound(body.as_bytes(), reader(Dialect::Responses, "m")).is_err());
 }
@@ -107,15 +103,15 @@ fn images_are_priced_for_the_serving_model() {
     let body = json!({"model": "alias", "messages": [{"role": "user", "content": [
         {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}]}]});
     let bytes = body.to_string();
-    let small = prompt_bound(bytes.as_bytes(), reader(Dialect::OpenAi, "gpt-4o")).unwrap();
-    let mini = prompt_bound(bytes.as_bytes(), reader(Dialect::OpenAi, "gpt-4o-mini")).unwrap();
+    let small = prompt_bound(bytes.as_bytes(), reader(Dialect::Chat, "gpt-4o")).unwrap();
+    let mini = prompt_bound(bytes.as_bytes(), reader(Dialect::Chat, "gpt-4o-mini")).unwrap();
     assert!(small.tokens >= IMAGE_TOKENS && small.tokens < IMAGE_TOKENS_4O_MINI);
     assert!(mini.tokens >= IMAGE_TOKENS_4O_MINI);
     // A huge base64 image costs its bound, not its bytes.
     let data = "A".repeat(1_000_000);
     let body = json!({"model": "c", "messages": [{"role": "user", "content": [
         {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": data}}]}]});
-    assert!(raw(&body.to_string(), Dialect::Anthropic).tokens < IMAGE_TOKENS + 200);
+    assert!(raw(&body.to_string(), Dialect::Messages).tokens < IMAGE_TOKENS + 200);
 }
 
 #[test]
@@ -125,16 +121,14 @@ fn documents_by_page_and_unbounded_content_reported() {
     let data = base64::engine::general_purpose::STANDARD.encode(pdf);
     let body = json!({"model": "c", "messages": [{"role": "user", "content": [
         {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": data}}]}]});
-    let b = raw(&body.to_string(), Dialect::Anthropic);
+    let b = raw(&body.to_string(), Dialect::Messages);
     assert!(
         b.tokens >= 2 * PDF_PAGE_TOKENS && b.unbounded.is_none(),
         "{b:?}"
     );
     let url = json!({"model": "c", "messages": [{"role": "user", "content": [
         {"type": "document", "source": {"type": "url", "url": "https://x/y.pdf"}}]}]});
-    assert!(raw(&url.to_string(), Dialect::Anthropic)
-        .unbounded
-        .is_some());
+    assert!(raw(&url.to_string(), Dialect::Messages).unbounded.is_some());
     let zip = base64::engine::general_purpose::STANDARD.encode(b"PK\x03\x04rest");
     let docx = json!({"model": "m", "input": [{"role": "user", "content": [
         {"type": "input_file", "filename": "a.docx", "file_data": zip}]}]});
@@ -146,12 +140,12 @@ fn documents_by_page_and_unbounded_content_reported() {
 #[test]
 fn server_tools_at_their_bound() {
     let search = r#"{"model":"c","tools":[{"type":"web_search_20250305","name":"web_search","max_uses":2}],"messages":[]}"#;
-    let b = raw(search, Dialect::Anthropic);
+    let b = raw(search, Dialect::Messages);
     assert!(b.tokens >= 2 * WEB_SEARCH_TOKENS && b.unbounded.is_none());
     let open = r#"{"model":"c","tools":[{"type":"web_search_20250305","name":"web_search"}],"messages":[]}"#;
-    assert!(raw(open, Dialect::Anthropic).unbounded.is_some());
+    assert!(raw(open, Dialect::Messages).unbounded.is_some());
     let code = r#"{"model":"c","tools":[{"type":"code_execution_20250825","name":"code_execution"}],"messages":[]}"#;
-    assert!(raw(code, Dialect::Anthropic).unbounded.is_some());
+    assert!(raw(code, Dialect::Messages).unbounded.is_some());
     // OpenAI's hosted tools: web search needs max_tool_calls, the rest has no bound;
     // an Anthropic-style max_uses on OpenAI's tool means nothing there.
     for kind in ["web_search", "web_search_preview", "web_search_2025_08_26"] {

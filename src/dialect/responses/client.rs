@@ -10,7 +10,7 @@ use crate::core::call::{
     Block, DocumentSource, Effort, Reasoning, Request, ResponseFormat, Role, Sampling, TextPart,
     Tool, ToolChoice, Turn,
 };
-use crate::dialect::openai::client::{media_of_url, parse_arguments};
+use crate::dialect::chat::client::{media_of_url, parse_arguments};
 use crate::error::ApiError;
 
 /// The tools of a request as the core's tools: `function` tools as they are; `custom`

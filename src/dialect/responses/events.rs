@@ -351,7 +351,7 @@ impl EventWriter for ResponseEventWriter {
         }
     }
 
-    fn outcome(&mut self) -> Option<Value> {
+    fn response_object(&mut self) -> Option<Value> {
         self.finished.take()
     }
 }
@@ -456,7 +456,7 @@ mod tests {
             })
             .collect();
         assert_eq!(numbers, (0..15).collect::<Vec<u64>>());
-        let done = w.outcome().unwrap();
+        let done = w.response_object().unwrap();
         assert_eq!(done["output"][0]["content"][0]["text"], "Hello");
         assert_eq!(done["output"][1]["arguments"], "{\"a\":1}");
         assert_eq!(done["usage"]["input_tokens"], 4);

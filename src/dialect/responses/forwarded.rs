@@ -75,7 +75,7 @@ pub fn item(map: Map<String, Value>, to: Dialect) -> Option<Map<String, Value>> 
             .get("encrypted_content")
             .and_then(Value::as_str)
             .is_some_and(|c| c.starts_with(SIGNATURE_PREFIX));
-        if !(signed && to == Dialect::Anthropic) {
+        if !(signed && to == Dialect::Messages) {
             return None;
         }
     }

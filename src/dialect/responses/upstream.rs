@@ -202,7 +202,7 @@ impl EventReader for ResponseEventReader {
         }
     }
 
-    fn outcome(&mut self) -> Option<Value> {
+    fn response_object(&mut self) -> Option<Value> {
         self.finished.take()
     }
 }
@@ -251,7 +251,7 @@ mod tests {
         assert_eq!((usage.prompt_tokens, usage.completion_tokens), (7, 3));
         assert_eq!((usage.cached_tokens, usage.reasoning_tokens), (2, 1));
         assert!(state.done && state.generated.tokens() > 0);
-        assert_eq!(reader.outcome().unwrap()["id"], "resp_x");
+        assert_eq!(reader.response_object().unwrap()["id"], "resp_x");
     }
 
     #[test]

@@ -1,16 +1,16 @@
 //! The two translated directions end to end through the core (client side → core →
 //! upstream side, and back), on fixtures shaped like the two APIs' documented examples.
 
-mod anthropic_to_openai;
-mod openai_to_anthropic;
+mod chat_to_messages;
+mod messages_to_chat;
 
 use serde_json::Value;
 
-use super::anthropic::client::EventSequenceWriter;
-use super::anthropic::upstream::MessageEventReader;
-use super::openai::client::ChunkWriter;
-use super::openai::upstream::ChunkReader;
-use super::openai::CapField;
+use super::chat::client::ChunkWriter;
+use super::chat::upstream::ChunkReader;
+use super::chat::CapField;
+use super::messages::client::EventSequenceWriter;
+use super::messages::upstream::MessageEventReader;
 use super::translate::Translation;
 use crate::core::endpoint::Dialect;
 use crate::core::usage::Usage;
@@ -47,16 +47,16 @@ fn chat_to_messages_request(
     max_tokens: i64,
     stream: bool,
 ) -> Result<Value, crate::error::ApiError> {
-    let call = super::decode_request(Dialect::OpenAi, chat.to_string().as_bytes())?;
-    let req = super::anthropic::upstream::encode_request(&call, model, max_tokens, stream)?;
+    let call = super::decode_request(Dialect::Chat, chat.to_string().as_bytes())?;
+    let req = super::messages::upstream::encode_request(&call, model, max_tokens, stream)?;
     Ok(serde_json::to_value(req).unwrap())
 }
 
 /// A Messages answer as the Chat Completions answer the client gets.
 fn messages_to_chat_answer(body: &[u8], created: i64) -> Result<(Value, Option<Usage>), String> {
-    let reply = super::anthropic::upstream::decode_reply(body)?;
+    let reply = super::messages::upstream::decode_reply(body)?;
     let answer = super::encode_reply(
-        super::Client::OpenAi { usage_chunk: false },
+        super::ClientSide::Chat { usage_chunk: false },
         &reply,
         created,
     );
@@ -71,21 +71,21 @@ fn messages_to_chat_request(
     cap_field: CapField,
     stream: bool,
 ) -> Result<Value, crate::error::ApiError> {
-    let call = super::decode_request(Dialect::Anthropic, messages.to_string().as_bytes())?;
-    let target = super::openai::upstream::Target {
+    let call = super::decode_request(Dialect::Messages, messages.to_string().as_bytes())?;
+    let target = super::chat::upstream::ChatShape {
         model,
         max_tokens: Some(max_tokens),
         cap_field,
         stream,
     };
-    let req = super::openai::upstream::encode_request(&call, &target)?;
+    let req = super::chat::upstream::encode_request(&call, &target)?;
     Ok(serde_json::to_value(req).unwrap())
 }
 
 /// A Chat Completions answer as the Messages answer the client gets.
 fn chat_to_messages_answer(body: &[u8]) -> Result<(Value, Option<Usage>, i64), String> {
-    let reply = super::openai::upstream::decode_reply(body)?;
-    let answer = super::encode_reply(super::Client::Anthropic, &reply, 0);
+    let reply = super::chat::upstream::decode_reply(body)?;
+    let answer = super::encode_reply(super::ClientSide::Messages, &reply, 0);
     Ok((
         serde_json::from_slice(&answer).unwrap(),
         reply.usage,

@@ -11,6 +11,7 @@ use crate::actors::provider_registry::{
     AddKey, AddedKeyView, CreateProvider, DeleteKey, DeleteProvider, UpdateKey, UpdateProvider,
 };
 use crate::core::api_type::ApiType;
+use crate::core::endpoint::Dialect;
 use crate::error::ApiError;
 use crate::handlers::extract::AdminAuth;
 use crate::handlers::schemas::ErrorBody;
@@ -54,7 +55,12 @@ impl From<&ProviderInfo> for ProviderView {
             models: r.models.clone(),
             weight: r.weight,
             enabled: r.enabled,
-            responses: if r.native_responses { "native" } else { "chat" }.to_string(),
+            responses: if r.quirks.dialects.contains(&Dialect::Responses) {
+                "native"
+            } else {
+                "chat"
+            }
+            .to_string(),
             key_count: p.key_count,
             enabled_key_count: p.enabled_key_count,
             created_at: to_rfc3339(r.created_at),

@@ -115,38 +115,6 @@ fn retry_after_quota_and_request_errors() {
 }
 
 #[test]
-fn classifies_upstream_errors() {
-    let c = |status, body: &str| KeyOutcome::classify(status, body.as_bytes(), None);
-    assert_eq!(
-        c(
-            429,
-            r#"{"error":{"type":"insufficient_quota","code":"insufficient_quota"}}"#
-        ),
-        KeyOutcome::OutOfQuota
-    );
-    assert_eq!(c(402, "Insufficient Balance"), KeyOutcome::OutOfQuota);
-    assert_eq!(
-        c(
-            429,
-            r#"{"error":{"code":"1113","message":"余额不足或无可用资源包,请充值。"}}"#
-        ),
-        KeyOutcome::OutOfQuota
-    );
-    assert_eq!(
-        c(
-            429,
-            r#"{"error":{"message":"Request too large for gpt-4o on tokens per min"}}"#
-        ),
-        KeyOutcome::RequestError
-    );
-    assert_eq!(c(429, "{}"), KeyOutcome::RateLimited(None));
-    assert_eq!(c(400, "{}"), KeyOutcome::RequestError);
-    assert_eq!(c(413, "{}"), KeyOutcome::RequestError);
-    assert_eq!(c(401, "{}"), KeyOutcome::Refused);
-    assert_eq!(c(529, "{}"), KeyOutcome::Failed(None));
-}
-
-#[test]
 fn a_cooldown_ended_by_a_probe_here_is_not_adopted_again() {
     let keys = set(None);
     // Another instance cooled key 1; this one adopts it.

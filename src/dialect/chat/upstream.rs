@@ -19,7 +19,7 @@ use crate::core::text::truncate;
 use crate::error::ApiError;
 
 /// What the upstream is sent besides the call itself.
-pub struct Target<'a> {
+pub struct ChatShape<'a> {
     /// The model name the provider knows.
     pub model: &'a str,
     /// The completion cap the gateway decided, if any.
@@ -30,7 +30,7 @@ pub struct Target<'a> {
 }
 
 /// The Chat Completions request for a call.
-pub fn encode_request(call: &Request, target: &Target<'_>) -> Result<ChatRequest, ApiError> {
+pub fn encode_request(call: &Request, shape: &ChatShape<'_>) -> Result<ChatRequest, ApiError> {
     let mut messages = Vec::new();
     let system = joined(&call.system, "\n");
     if !system.is_empty() {
@@ -91,7 +91,7 @@ pub fn encode_request(call: &Request, target: &Target<'_>) -> Result<ChatRequest
         )
     };
     let mut chat = ChatRequest {
-        model: target.model.to_string(),
+        model: shape.model.to_string(),
         messages,
         stop: (!call.sampling.stop.is_empty()).then(|| Stop::Many(call.sampling.stop.clone())),
         temperature: call.sampling.temperature,
@@ -127,11 +127,11 @@ pub fn encode_request(call: &Request, target: &Target<'_>) -> Result<ChatRequest
         user: call.user.clone(),
         ..ChatRequest::default()
     };
-    match target.cap_field {
-        CapField::MaxTokens => chat.max_tokens = target.max_tokens,
-        CapField::MaxCompletionTokens => chat.max_completion_tokens = target.max_tokens,
+    match shape.cap_field {
+        CapField::MaxTokens => chat.max_tokens = shape.max_tokens,
+        CapField::MaxCompletionTokens => chat.max_completion_tokens = shape.max_tokens,
     }
-    if target.stream {
+    if shape.stream {
         chat.stream = Some(true);
         chat.stream_options = Some(json!({"include_usage": true}));
     }

@@ -1,4 +1,4 @@
-//! The upstream HTTP client: hyper's pooled HTTP/1.1 client, one per worker thread.
+//! The upstream HTTP sender: hyper's pooled HTTP/1.1 client, one per worker thread.
 //!
 //! hyper rather than awc because awc answers a close-delimited response (no
 //! `content-length`, not chunked; RFC 9112 §6.3) with an empty body, and has no egress
@@ -30,15 +30,15 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// What every worker's client shares: TLS roots and the proxy rules.
 #[derive(Clone)]
-pub struct ClientConfig {
+pub struct HttpConfig {
     tls: Arc<rustls::ClientConfig>,
     proxies: Arc<Matcher>,
     connect_timeout: Duration,
 }
 
-impl ClientConfig {
+impl HttpConfig {
     /// Reads the trust roots and proxy settings once, at start.
-    pub fn load(settings: &UpstreamSettings) -> Result<ClientConfig, String> {
+    pub fn load(settings: &UpstreamSettings) -> Result<HttpConfig, String> {
         let mut roots = rustls::RootCertStore::empty();
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
         if settings.native_roots {
@@ -70,7 +70,7 @@ impl ClientConfig {
             .map_err(|e| format!("TLS set-up: {e}"))?
             .with_root_certificates(roots)
             .with_no_client_auth();
-        Ok(ClientConfig {
+        Ok(HttpConfig {
             tls: Arc::new(tls),
             proxies: Arc::new(proxy_matcher(settings)?),
             connect_timeout: Duration::from_millis(settings.connect_timeout_ms),
@@ -104,15 +104,15 @@ fn proxy_matcher(settings: &UpstreamSettings) -> Result<Matcher, String> {
 
 /// A pooled client for one worker thread.
 #[derive(Clone)]
-pub struct UpstreamClient {
+pub struct UpstreamHttp {
     client: Client<HttpsConnector<ProxyConnector>, Full<Bytes>>,
     proxies: Arc<Matcher>,
 }
 
 pub type Response = hyper::Response<hyper::body::Incoming>;
 
-impl UpstreamClient {
-    pub fn new(config: &ClientConfig) -> UpstreamClient {
+impl UpstreamHttp {
+    pub fn new(config: &HttpConfig) -> UpstreamHttp {
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
@@ -129,7 +129,7 @@ impl UpstreamClient {
             .pool_timer(TokioTimer::new())
             .pool_idle_timeout(Duration::from_secs(60))
             .build(connector);
-        UpstreamClient {
+        UpstreamHttp {
             client,
             proxies: config.proxies.clone(),
         }

@@ -1,0 +1,78 @@
+//! One attempt's upstream request: the path its leg serves the endpoint on, the key as
+//! the vendor reads it, and the body — the client's bytes rewritten where they must be on
+//! a pass-through leg, the core encoded for the upstream on a translated one.
+
+use super::encode::{self, Shape};
+use super::quirks::Auth;
+use super::{rewrite, ClientRequest, Target, UpstreamRequest};
+use crate::core::endpoint::{Dialect, Endpoint};
+use crate::dialect::messages::API_VERSION;
+use crate::error::ApiError;
+
+/// Builds the request of one attempt on `target`.
+pub fn build(
+    target: &Target<'_>,
+    endpoint: Endpoint,
+    req: &ClientRequest,
+) -> Result<UpstreamRequest, ApiError> {
+    let leg = target.leg;
+    let path = leg.path(endpoint)?;
+    let body = if leg.passes_through() {
+        rewrite::body(leg.upstream, target, req)?
+    } else {
+        if leg.upstream == Dialect::Messages && req.n > 1 {
+            return Err(ApiError::invalid_param(
+                "n",
+                "Anthropic models answer one choice at a time (n must be 1)",
+            ));
+        }
+        let call = req.core_request(endpoint)?;
+        let fallback = match leg.upstream {
+            // Anthropic requires a cap: the model's largest output, where it is known.
+            Dialect::Messages => target.max_output,
+            _ => call.max_output_tokens,
+        };
+        let shape = Shape {
+            model: target.model,
+            max_tokens: target.completion_cap.or(req.client_cap).or(fallback),
+            stream: req.stream,
+            quirks: target.quirks,
+        };
+        encode::translated(&call, leg.upstream, &shape)?
+    };
+    Ok(UpstreamRequest {
+        url: format!("{}{path}", target.base_url),
+        headers: headers(target, req),
+        body,
+    })
+}
+
+/// The key as the vendor reads it; an Anthropic client's `anthropic-version` and
+/// `anthropic-beta` go on to an Anthropic upstream.
+fn headers(target: &Target<'_>, req: &ClientRequest) -> Vec<(&'static str, String)> {
+    match target.quirks.auth {
+        Auth::Bearer => vec![("authorization", format!("Bearer {}", target.key))],
+        Auth::XApiKey => {
+            let forwarded: &[(&'static str, String)] = if target.leg.passes_through() {
+                &req.forwarded_headers
+            } else {
+                &[]
+            };
+            let version = forwarded
+                .iter()
+                .find(|(name, _)| *name == "anthropic-version")
+                .map_or(API_VERSION.to_string(), |(_, v)| v.clone());
+            let mut headers = vec![
+                ("x-api-key", target.key.to_string()),
+                ("anthropic-version", version),
+            ];
+            headers.extend(
+                forwarded
+                    .iter()
+                    .filter(|(name, _)| *name == "anthropic-beta")
+                    .cloned(),
+            );
+            headers
+        }
+    }
+}
