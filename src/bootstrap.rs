@@ -12,12 +12,13 @@ use sea_orm::{
 };
 
 use crate::core::api_type::ApiType;
+use crate::routing::provider_input::{
+    validate_base_url, validate_models, validate_name, validate_responses_mode,
+};
 use crate::secrets::{sha256_hex, write_secret_file, MasterKey};
 use crate::settings::Settings;
-use crate::store::providers::{
-    upsert_seed, validate_base_url, validate_models, validate_name, validate_responses_mode,
-    NewProvider,
-};
+use crate::store::provider_seed::upsert_seed;
+use crate::store::providers::NewProvider;
 use crate::store::tokens;
 use crate::time::now_ms;
 

@@ -298,9 +298,9 @@ route_table! {
     "/providers/{name}" => {
         get: admin::providers::get, patch: admin::providers::update, delete: admin::providers::delete,
     },
-    "/providers/{name}/keys" => { get: admin::providers::list_keys, post: admin::providers::add_key },
+    "/providers/{name}/keys" => { get: admin::provider_keys::list_keys, post: admin::provider_keys::add_key },
     "/providers/{name}/keys/{id}" => {
-        patch: admin::providers::update_key, delete: admin::providers::delete_key,
+        patch: admin::provider_keys::update_key, delete: admin::provider_keys::delete_key,
     },
     // admin: the rest
     "/admin/model-redirects" => {

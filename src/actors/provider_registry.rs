@@ -17,9 +17,11 @@ use crate::routing::table::{ProviderEntry, ProviderInfo, RoutingTable, SharedRou
 use crate::secrets::MasterKey;
 use crate::settings::RoutingSettings;
 use crate::store::changes::{self, Change};
+use crate::store::provider_keys::{self, AddedKey, KeyPatch, NewKey};
 use crate::store::providers::{
-    self as store, AddedKey, KeyPatch, NewKey, NewProvider, ProviderPatch, RedirectRecord, Snapshot,
+    self as store, NewProvider, ProviderPatch, RedirectRecord, Snapshot,
 };
+use crate::store::{cooldowns, redirects};
 use crate::time::now_ms;
 
 pub struct ProviderRegistry {
@@ -177,15 +179,15 @@ impl ProviderRegistry {
         }
         async move {
             if !recovered.is_empty() {
-                store::end_cooldowns(&db, &recovered).await?;
+                cooldowns::end_cooldowns(&db, &recovered).await?;
             }
             if !ours.is_empty() {
-                store::share_cooldowns(&db, &ours).await?;
+                cooldowns::share_cooldowns(&db, &ours).await?;
             }
             if !ours.is_empty() || !recovered.is_empty() {
                 changes::announce(&db, Change::Routing).await;
             }
-            let theirs = store::active_cooldowns(&db).await?;
+            let theirs = cooldowns::active_cooldowns(&db).await?;
             Ok::<_, sea_orm::DbErr>((store::fingerprint(&db).await?, theirs))
         }
         .into_actor(self)
@@ -378,7 +380,7 @@ impl Handler<AddKey> for ProviderRegistry {
 
     fn handle(&mut self, msg: AddKey, _: &mut Context<Self>) -> Self::Result {
         self.write(move |db, master| async move {
-            match store::insert_key(&db, &master, &msg.provider, &msg.key).await {
+            match provider_keys::insert_key(&db, &master, &msg.provider, &msg.key).await {
                 Ok(AddedKey::Added(k)) => Ok(AddedKeyView {
                     id: k.id,
                     masked_key: k.masked_key,
@@ -412,7 +414,7 @@ impl Handler<UpdateKey> for ProviderRegistry {
 
     fn handle(&mut self, msg: UpdateKey, _: &mut Context<Self>) -> Self::Result {
         self.write(move |db, _| async move {
-            match store::update_key(&db, &msg.provider, msg.key_id, &msg.patch).await {
+            match provider_keys::update_key(&db, &msg.provider, msg.key_id, &msg.patch).await {
                 Ok(true) => Ok(()),
                 Ok(false) => Err(ApiError::NotFound(format!("key {} not found", msg.key_id))),
                 Err(e) => Err(ApiError::internal("cannot update key", e)),
@@ -433,7 +435,7 @@ impl Handler<DeleteKey> for ProviderRegistry {
 
     fn handle(&mut self, msg: DeleteKey, _: &mut Context<Self>) -> Self::Result {
         self.write(move |db, _| async move {
-            match store::delete_key(&db, &msg.provider, msg.key_id).await {
+            match provider_keys::delete_key(&db, &msg.provider, msg.key_id).await {
                 Ok(true) => Ok(()),
                 Ok(false) => Err(ApiError::NotFound(format!("key {} not found", msg.key_id))),
                 Err(e) => Err(ApiError::internal("cannot delete key", e)),
@@ -458,7 +460,7 @@ impl Handler<PutRedirect> for ProviderRegistry {
             }
         }
         self.write(move |db, _| async move {
-            store::upsert_redirect(&db, &msg.0)
+            redirects::upsert_redirect(&db, &msg.0)
                 .await
                 .map_err(db_err("cannot save redirect"))
         })
@@ -477,7 +479,7 @@ impl Handler<DeleteRedirect> for ProviderRegistry {
 
     fn handle(&mut self, msg: DeleteRedirect, _: &mut Context<Self>) -> Self::Result {
         self.write(move |db, _| async move {
-            match store::delete_redirect(&db, msg.provider.as_deref(), &msg.source).await {
+            match redirects::delete_redirect(&db, msg.provider.as_deref(), &msg.source).await {
                 Ok(true) => Ok(()),
                 Ok(false) => Err(ApiError::NotFound(format!(
                     "no redirect for '{}'",

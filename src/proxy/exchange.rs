@@ -125,10 +125,32 @@ fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
         .trim();
     let secs = match text.parse::<u64>() {
         Ok(s) => s,
-        Err(_) => {
-            let when = chrono::DateTime::parse_from_rfc2822(text).ok()?;
-            (when.timestamp() - chrono::Utc::now().timestamp()).max(0) as u64
-        }
+        Err(_) => httpdate::parse_http_date(text)
+            .ok()?
+            .duration_since(std::time::SystemTime::now())
+            .map_or(0, |left| left.as_secs()),
     };
     Some(Duration::from_secs(secs.min(86_400)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn after(value: &str) -> Option<u64> {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(http::header::RETRY_AFTER, value.parse().unwrap());
+        retry_after(&headers).map(|d| d.as_secs())
+    }
+
+    #[test]
+    fn retry_after_in_seconds_or_as_a_date() {
+        assert_eq!(after("7"), Some(7));
+        assert_eq!(after("999999"), Some(86_400), "at most a day");
+        let soon = std::time::SystemTime::now() + Duration::from_secs(120);
+        let secs = after(&httpdate::fmt_http_date(soon)).unwrap();
+        assert!((118..=120).contains(&secs), "{secs}");
+        assert_eq!(after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(0), "past: now");
+        assert_eq!(after("soon"), None);
+    }
 }

@@ -2,4 +2,5 @@
 
 pub mod key_outcome;
 pub mod keys;
+pub mod provider_input;
 pub mod table;

@@ -4,13 +4,17 @@
 pub mod audit;
 pub mod budget_holds;
 pub mod changes;
+pub mod cooldowns;
 pub mod log_entry;
 pub mod log_search;
 pub mod login_attempts;
 pub mod logs;
 pub mod prices;
+pub mod provider_keys;
+pub mod provider_seed;
 pub mod providers;
 pub mod rate_windows;
+pub mod redirects;
 pub mod reseal;
 pub mod response_quota;
 pub mod responses;

@@ -7,6 +7,7 @@ pub mod logs;
 pub mod metrics;
 pub mod price_import;
 pub mod prices;
+pub mod provider_keys;
 pub mod providers;
 pub mod redirects;
 pub mod tokens;

@@ -1,0 +1,218 @@
+//! `/providers/{name}/keys`: a provider's upstream keys with their health; add, change
+//! and delete them (the secret is shown masked, never again in full).
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{double_option, mailbox};
+use crate::actors::provider_registry::{AddKey, AddedKeyView, DeleteKey, UpdateKey};
+use crate::error::ApiError;
+use crate::handlers::extract::AdminAuth;
+use crate::handlers::schemas::ErrorBody;
+use crate::handlers::support::json_body;
+use crate::routing::keys::KeyView;
+use crate::routing::provider_input::validate_weight;
+use crate::state::AppState;
+use crate::store::provider_keys::{KeyPatch, NewKey};
+
+#[derive(Serialize, ToSchema)]
+pub struct KeyList {
+    pub data: Vec<KeyView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DeletedKey {
+    pub deleted: bool,
+    pub id: i32,
+}
+
+/// A provider's keys with their health, as its published key set shows them.
+async fn key_views(state: &AppState, provider: &str) -> Result<Vec<KeyView>, ApiError> {
+    Ok(state.table().provider(provider)?.keys.views())
+}
+
+#[utoipa::path(get, path = "/providers/{name}/keys", tag = "providers", security(("bearer" = [])),
+    params(("name" = String, Path)),
+    responses((status = 200, body = KeyList), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn list_keys(
+    _: AdminAuth,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let data = key_views(&state, &path).await?;
+    Ok(HttpResponse::Ok().json(KeyList { data }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewKeyBody {
+    /// The upstream API key; stored encrypted, never shown again.
+    pub key: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub weight: Option<i64>,
+}
+
+#[utoipa::path(post, path = "/providers/{name}/keys", tag = "providers", security(("bearer" = [])),
+    params(("name" = String, Path)), request_body = NewKeyBody,
+    responses((status = 201, body = AddedKeyView), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)))]
+pub async fn add_key(
+    admin: AdminAuth,
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let body: NewKeyBody = json_body(&state, &req, payload).await?;
+    let key = body.key.trim().to_string();
+    if key.is_empty() || key.len() > 4096 || key.chars().any(|c| c.is_control()) {
+        return Err(ApiError::invalid_param(
+            "key",
+            "key must be non-empty printable text",
+        ));
+    }
+    if body.description.as_ref().is_some_and(|d| d.len() > 1000) {
+        return Err(ApiError::invalid_param(
+            "description",
+            "description is at most 1000 bytes",
+        ));
+    }
+    let provider = path.into_inner();
+    let added: AddedKeyView = state
+        .registry
+        .send(AddKey {
+            provider: provider.clone(),
+            key: NewKey {
+                key,
+                description: body.description,
+                weight: validate_weight(body.weight.unwrap_or(1))?,
+            },
+        })
+        .await
+        .map_err(mailbox)??;
+    admin
+        .audit(
+            "create",
+            format!("provider/{provider}/key/{}", added.id),
+            None,
+            AdminAuth::snapshot(&added),
+        )
+        .await;
+    Ok(HttpResponse::Created().json(added))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KeyPatchBody {
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    #[serde(default)]
+    pub weight: Option<i64>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub description: Option<Option<String>>,
+}
+
+fn key_id(text: &str) -> Result<i32, ApiError> {
+    text.parse()
+        .map_err(|_| ApiError::NotFound(format!("key '{text}' not found")))
+}
+
+async fn key_view(state: &AppState, provider: &str, key_id: i32) -> Result<KeyView, ApiError> {
+    key_views(state, provider)
+        .await?
+        .into_iter()
+        .find(|k| k.id == key_id)
+        .ok_or_else(|| ApiError::NotFound(format!("key {key_id} not found")))
+}
+
+#[utoipa::path(patch, path = "/providers/{name}/keys/{id}", tag = "providers", security(("bearer" = [])),
+    params(("name" = String, Path), ("id" = i32, Path)), request_body = KeyPatchBody,
+    responses((status = 200, body = KeyView), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 413, body = ErrorBody)))]
+pub async fn update_key(
+    admin: AdminAuth,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (provider, id) = path.into_inner();
+    let key_id = key_id(&id)?;
+    let body: KeyPatchBody = json_body(&state, &req, payload).await?;
+    if body
+        .description
+        .as_ref()
+        .is_some_and(|d| d.as_ref().is_some_and(|d| d.len() > 1000))
+    {
+        return Err(ApiError::invalid_param(
+            "description",
+            "description is at most 1000 bytes",
+        ));
+    }
+    let patch = KeyPatch {
+        enabled: body.enabled,
+        weight: body.weight.map(validate_weight).transpose()?,
+        description: body.description,
+    };
+    let before = key_view(&state, &provider, key_id).await.ok();
+    state
+        .registry
+        .send(UpdateKey {
+            provider: provider.clone(),
+            key_id,
+            patch,
+        })
+        .await
+        .map_err(mailbox)??;
+    let key = key_view(&state, &provider, key_id).await?;
+    admin
+        .audit(
+            "update",
+            format!("provider/{provider}/key/{key_id}"),
+            before.as_ref().and_then(AdminAuth::snapshot),
+            AdminAuth::snapshot(&key),
+        )
+        .await;
+    Ok(HttpResponse::Ok().json(key))
+}
+
+#[utoipa::path(delete, path = "/providers/{name}/keys/{id}", tag = "providers", security(("bearer" = [])),
+    params(("name" = String, Path), ("id" = i32, Path)),
+    responses((status = 200, body = DeletedKey), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn delete_key(
+    admin: AdminAuth,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (provider, id) = path.into_inner();
+    let key_id = key_id(&id)?;
+    let before = key_view(&state, &provider, key_id).await.ok();
+    state
+        .registry
+        .send(DeleteKey {
+            provider: provider.clone(),
+            key_id,
+        })
+        .await
+        .map_err(mailbox)??;
+    admin
+        .audit(
+            "delete",
+            format!("provider/{provider}/key/{key_id}"),
+            before.as_ref().and_then(AdminAuth::snapshot),
+            None,
+        )
+        .await;
+    Ok(HttpResponse::Ok().json(DeletedKey {
+        deleted: true,
+        id: key_id,
+    }))
+}
