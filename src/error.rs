@@ -174,7 +174,7 @@ impl ApiError {
     }
 
     /// The Anthropic-shaped JSON body, for `/v1/messages`.
-    pub fn anthropic_body(&self) -> serde_json::Value {
+    pub fn messages_body(&self) -> serde_json::Value {
         let kind = match self.status_code().as_u16() {
             400 | 405 | 409 => "invalid_request_error",
             401 => "authentication_error",

@@ -12,7 +12,7 @@ pub mod accounting;
 pub mod actors;
 pub mod admission;
 pub mod bootstrap;
-pub mod call;
+pub mod call_record;
 pub mod cli;
 pub mod client_ip;
 pub mod core;

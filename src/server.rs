@@ -15,7 +15,7 @@ use crate::actors::provider_registry::{ProviderRegistry, Reload, SyncRouting};
 use crate::actors::response_store::ResponseStore;
 use crate::actors::usage_ledger::{price_book, ReturnLeases, SyncTokens, UsageLedger};
 use crate::error::ApiError;
-use crate::handlers::{admin, auth, client, console, messages, ops, responses, support, token};
+use crate::handlers::{admin, auth, chat, console, messages, ops, request_id, responses, token};
 use crate::routing::table::{RoutingTable, SharedRouting};
 use crate::secrets::MasterKey;
 use crate::settings::Settings;
@@ -63,6 +63,7 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
     let ledger = UsageLedger::new(db.clone(), accounts.clone(), prices, sync, leases).start();
     let routing: SharedRouting = Arc::new(RwLock::new(Arc::new(RoutingTable::default())));
     let response_quota = Arc::new(ResponseQuota::new(
+        db.clone(),
         settings.responses.max_stored_bytes_per_token,
     ));
     let responses = ResponseStore::new(
@@ -87,8 +88,12 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         .map_err(|e| format!("cannot load providers: {e}"))?;
 
     let gate = AdminGate::new(db.clone(), settings.auth.clone()).start();
+    let shared = settings.shares_limits().then(|| {
+        crate::accounting::shared::SharedLimits::new(db.clone(), settings.cluster.lease_ttl_ms())
+    });
     let state = AppState {
         settings: Arc::new(settings.clone()),
+        shared,
         db,
         registry,
         routing,
@@ -148,7 +153,7 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
                 web::PathConfig::default()
                     .error_handler(|e, _| ApiError::NotFound(format!("invalid path: {e}")).into()),
             )
-            .wrap(middleware::from_fn(support::request_ids))
+            .wrap(middleware::from_fn(request_id::request_ids))
             .wrap(middleware::Condition::new(
                 cors.is_some(),
                 cors.unwrap_or_default(),
@@ -279,14 +284,14 @@ route_table! {
     "/metrics" => { get: ops::prometheus },
     "/openapi.json" => { get: ops::openapi_json },
     // client
-    "/v1/chat/completions" => { post: client::chat_completions },
-    "/v1/embeddings" => { post: client::embeddings },
+    "/v1/chat/completions" => { post: chat::chat_completions },
+    "/v1/embeddings" => { post: chat::embeddings },
     "/v1/messages" => { post: messages::messages },
     "/v1/messages/count_tokens" => { post: messages::count_tokens },
     "/v1/responses" => { post: responses::create },
     "/v1/responses/{id}" => { get: responses::get, delete: responses::delete },
     "/v1/responses/{id}/input_items" => { get: responses::input_items },
-    "/v1/models" => { get: client::models },
+    "/v1/models" => { get: chat::models },
     "/v1/token/balance" => { get: token::balance },
     "/v1/token/usage" => { get: token::usage },
     // auth

@@ -7,6 +7,7 @@ use actix::Addr;
 use sea_orm::DatabaseConnection;
 
 use crate::accounting::ledger::LedgerState;
+use crate::accounting::shared::SharedLimits;
 use crate::actors::admin_gate::AdminGate;
 use crate::actors::log_sink::{LogQueue, LogSink};
 use crate::actors::provider_registry::ProviderRegistry;
@@ -20,7 +21,11 @@ use crate::store::response_quota::ResponseQuota;
 #[derive(Clone)]
 pub struct AppState {
     pub settings: Arc<Settings>,
+    /// The database, for the admin plane and the actors; the request path reaches it only
+    /// through `shared` and the actors.
     pub db: DatabaseConnection,
+    /// The cluster's side of token limits (Postgres with `cluster.shared_limits`).
+    pub shared: Option<SharedLimits>,
     pub registry: Addr<ProviderRegistry>,
     /// The routing table the registry publishes.
     pub routing: SharedRouting,
@@ -41,17 +46,6 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Whether budgeted calls hold their reservations in the shared database (Postgres with
-    /// `cluster.shared_limits`).
-    pub fn shares_limits(&self) -> bool {
-        self.settings.shares_limits()
-    }
-
-    /// How long a budget lease lives without renewal, in ms.
-    pub fn lease_ttl_ms(&self) -> i64 {
-        self.settings.cluster.lease_ttl_ms()
-    }
-
     /// The routing table in force.
     pub fn table(&self) -> Arc<RoutingTable> {
         self.routing.read().clone()

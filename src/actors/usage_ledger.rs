@@ -16,14 +16,18 @@ use sea_orm::DatabaseConnection;
 
 use crate::accounting::ledger::{totals_of, LedgerState};
 use crate::accounting::token::TokenInfo;
-use crate::accounting::Totals;
 use crate::error::ApiError;
 use crate::pricing::PriceBook;
 use crate::store::budget_holds as holds;
-use crate::store::changes::{self, Change};
 use crate::store::prices::{self as price_store, PriceRow};
-use crate::store::tokens::{self as store, NewToken, TokenPatch};
+use crate::store::tokens::{self as store};
 use crate::time::now_ms;
+
+mod price_admin;
+mod token_admin;
+
+pub use price_admin::{DeletePrice, ListPrices, PutPrices};
+pub use token_admin::{CreateToken, DeleteToken, GetToken, ListTokens, TokenRecord, UpdateToken};
 
 /// Callers waiting for the same token's look-up.
 type Waiters = Vec<oneshot::Sender<Result<Arc<TokenInfo>, ApiError>>>;
@@ -301,228 +305,6 @@ impl Handler<Authenticate> for UsageLedger {
                     }
                     result
                 }),
-        )
-    }
-}
-
-/// A token row as the admin API shows it, with counters from memory where they are fresher.
-#[derive(Debug, Clone)]
-pub struct TokenRecord {
-    pub row: token::Model,
-    pub totals: Totals,
-}
-
-#[derive(Message)]
-#[rtype(result = "Result<Vec<TokenRecord>, ApiError>")]
-pub struct ListTokens;
-
-impl Handler<ListTokens> for UsageLedger {
-    type Result = ResponseActFuture<Self, Result<Vec<TokenRecord>, ApiError>>;
-
-    fn handle(&mut self, _: ListTokens, _: &mut Context<Self>) -> Self::Result {
-        let db = self.db.clone();
-        Box::pin(
-            async move { store::list(&db).await }
-                .into_actor(self)
-                .map(|res, act, _| {
-                    let rows = res.map_err(|e| ApiError::internal("cannot list tokens", e))?;
-                    Ok(rows.into_iter().map(|r| act.record_of(r)).collect())
-                }),
-        )
-    }
-}
-
-#[derive(Message)]
-#[rtype(result = "Result<TokenRecord, ApiError>")]
-pub struct GetToken {
-    pub id: i32,
-}
-
-fn token_not_found(id: i32) -> ApiError {
-    ApiError::NotFound(format!("token {id} not found"))
-}
-
-impl Handler<GetToken> for UsageLedger {
-    type Result = ResponseActFuture<Self, Result<TokenRecord, ApiError>>;
-
-    fn handle(&mut self, msg: GetToken, _: &mut Context<Self>) -> Self::Result {
-        let db = self.db.clone();
-        Box::pin(
-            async move { store::find(&db, msg.id).await }
-                .into_actor(self)
-                .map(move |res, act, _| {
-                    let row = res
-                        .map_err(|e| ApiError::internal("cannot read token", e))?
-                        .ok_or_else(|| token_not_found(msg.id))?;
-                    Ok(act.record_of(row))
-                }),
-        )
-    }
-}
-
-/// Creates a token; answers with its row and the plaintext (never stored).
-#[derive(Message)]
-#[rtype(result = "Result<(TokenRecord, String), ApiError>")]
-pub struct CreateToken(pub NewToken);
-
-impl Handler<CreateToken> for UsageLedger {
-    type Result = ResponseActFuture<Self, Result<(TokenRecord, String), ApiError>>;
-
-    fn handle(&mut self, msg: CreateToken, _: &mut Context<Self>) -> Self::Result {
-        let db = self.db.clone();
-        Box::pin(
-            async move {
-                let created = store::create(&db, &msg.0, None).await?;
-                changes::announce(&db, Change::Accounts).await;
-                Ok::<_, sea_orm::DbErr>(created)
-            }
-            .into_actor(self)
-            .map(|res, act, _| {
-                let (row, plain) = res.map_err(|e| ApiError::internal("cannot create token", e))?;
-                act.state.upsert(&row);
-                Ok((act.record_of(row), plain))
-            }),
-        )
-    }
-}
-
-#[derive(Message)]
-#[rtype(result = "Result<TokenRecord, ApiError>")]
-pub struct UpdateToken {
-    pub id: i32,
-    pub patch: TokenPatch,
-}
-
-impl Handler<UpdateToken> for UsageLedger {
-    type Result = ResponseActFuture<Self, Result<TokenRecord, ApiError>>;
-
-    fn handle(&mut self, msg: UpdateToken, _: &mut Context<Self>) -> Self::Result {
-        let db = self.db.clone();
-        Box::pin(
-            async move {
-                let row = store::update(&db, msg.id, &msg.patch).await?;
-                changes::announce(&db, Change::Accounts).await;
-                Ok::<_, sea_orm::DbErr>(row)
-            }
-            .into_actor(self)
-            .map(move |res, act, _| {
-                let row = res
-                    .map_err(|e| ApiError::internal("cannot update token", e))?
-                    .ok_or_else(|| token_not_found(msg.id))?;
-                act.state.upsert(&row);
-                Ok(act.record_of(row))
-            }),
-        )
-    }
-}
-
-#[derive(Message)]
-#[rtype(result = "Result<(), ApiError>")]
-pub struct DeleteToken {
-    pub id: i32,
-}
-
-impl Handler<DeleteToken> for UsageLedger {
-    type Result = ResponseActFuture<Self, Result<(), ApiError>>;
-
-    fn handle(&mut self, msg: DeleteToken, _: &mut Context<Self>) -> Self::Result {
-        let db = self.db.clone();
-        Box::pin(
-            async move {
-                let found = store::soft_delete(&db, msg.id).await?;
-                changes::announce(&db, Change::Accounts).await;
-                Ok::<_, sea_orm::DbErr>(found)
-            }
-            .into_actor(self)
-            .map(move |res, act, _| {
-                if !res.map_err(|e| ApiError::internal("cannot delete token", e))? {
-                    return Err(token_not_found(msg.id));
-                }
-                act.state.forget(msg.id);
-                Ok(())
-            }),
-        )
-    }
-}
-
-#[derive(Message)]
-#[rtype(result = "Vec<PriceRow>")]
-pub struct ListPrices;
-
-impl Handler<ListPrices> for UsageLedger {
-    type Result = MessageResult<ListPrices>;
-
-    fn handle(&mut self, _: ListPrices, _: &mut Context<Self>) -> Self::Result {
-        MessageResult(self.price_rows.clone())
-    }
-}
-
-/// Creates or replaces prices; in force for the next call.
-#[derive(Message)]
-#[rtype(result = "Result<(), ApiError>")]
-pub struct PutPrices(pub Vec<PriceRow>);
-
-impl Handler<PutPrices> for UsageLedger {
-    type Result = ResponseActFuture<Self, Result<(), ApiError>>;
-
-    fn handle(&mut self, msg: PutPrices, _: &mut Context<Self>) -> Self::Result {
-        let db = self.db.clone();
-        Box::pin(
-            async move {
-                price_store::upsert(&db, &msg.0).await?;
-                changes::announce(&db, Change::Accounts).await;
-                price_store::load(&db).await
-            }
-            .into_actor(self)
-            .map(|res, act, _| {
-                let rows = res.map_err(|e| ApiError::internal("cannot save prices", e))?;
-                act.state.set_prices(price_book(&rows));
-                act.price_rows = rows;
-                Ok(())
-            }),
-        )
-    }
-}
-
-/// Deletes a price; calls to the model are then priced by the fallbacks.
-#[derive(Message)]
-#[rtype(result = "Result<(), ApiError>")]
-pub struct DeletePrice {
-    pub provider: String,
-    pub model: String,
-}
-
-impl Handler<DeletePrice> for UsageLedger {
-    type Result = ResponseActFuture<Self, Result<(), ApiError>>;
-
-    fn handle(&mut self, msg: DeletePrice, _: &mut Context<Self>) -> Self::Result {
-        let db = self.db.clone();
-        Box::pin(
-            async move {
-                let found = price_store::delete(&db, &msg.provider, &msg.model).await?;
-                changes::announce(&db, Change::Accounts).await;
-                Ok::<_, sea_orm::DbErr>((found, price_store::load(&db).await?, msg))
-            }
-            .into_actor(self)
-            .map(|res, act, _| {
-                let (found, rows, msg) =
-                    res.map_err(|e| ApiError::internal("cannot delete the price", e))?;
-                act.state.set_prices(price_book(&rows));
-                act.price_rows = rows;
-                if found {
-                    Ok(())
-                } else {
-                    Err(ApiError::NotFound(format!(
-                        "no price for model '{}'{}",
-                        msg.model,
-                        if msg.provider.is_empty() {
-                            String::new()
-                        } else {
-                            format!(" of provider '{}'", msg.provider)
-                        }
-                    )))
-                }
-            }),
         )
     }
 }

@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use crate::accounting::prompt_bound::{image_tokens, prompt_bound, PromptBound, Reader};
-use crate::core::call::Request;
 use crate::core::endpoint::Endpoint;
+use crate::core::request::Request;
 use crate::error::ApiError;
 use crate::routing::table::Route;
 use crate::upstream::encode::{self, Shape};

@@ -4,21 +4,24 @@
 //! before anything costly is done with the body (a stored conversation loaded, a request
 //! translated). `admit` bounds the prompt over the call's legs (`bound`), refuses content
 //! without a bound, prices, reserves the budget's allowance and sets the cap, and in a
-//! cluster leases the budget and counts the shared rate window. The handlers only parse
-//! before them and forward after them.
+//! cluster leases the budget and counts the shared rate window. What it takes is one
+//! [`Hold`], which the call record settles or gives back. The handlers only parse before
+//! them and forward after them.
 
 mod bound;
+mod hold;
+
+pub use hold::Hold;
 
 use crate::accounting::lease::Draw;
 use crate::accounting::ledger::{Admission, AdmitRequest, LeaseGrant};
+use crate::accounting::shared::SharedLimits;
 use crate::accounting::token::TokenInfo;
-use crate::call::{CallRecord, WindowShare};
 use crate::core::endpoint::Endpoint;
 use crate::error::ApiError;
 use crate::routing::table::Route;
 use crate::state::AppState;
-use crate::store::budget_holds::{self, Grant};
-use crate::store::rate_windows;
+use crate::store::budget_holds::Grant;
 use crate::upstream::ClientRequest;
 
 /// The cheap half of admission, before the body costs anything: the candidates of
@@ -46,14 +49,14 @@ pub fn check(
     }
     let route = restrict(token, route)?;
     // A shared budget's local view may be stale: `admit` asks the cluster before refusing.
-    let budgets = !(state.shares_limits() && state.accounts.has_budget(token.id));
+    let budgets = !(state.shared.is_some() && state.accounts.has_budget(token.id));
     state.accounts.precheck(token.id, budgets)?;
     Ok(route)
 }
 
 /// Admits a call of `token` to `endpoint` that `check` passed: the candidates of `route`
-/// it may use (with their maximum outputs), its reservation and rate-window share recorded
-/// in `rec`, and the prompt bound and the budget's allowance set on `parsed` (the cap each
+/// it may use (with their maximum outputs), its [`Hold`] on the token's limits given to
+/// the call record, and the prompt bound and the budget's allowance set on `parsed` (the cap each
 /// attempt sends).
 pub async fn admit(
     state: &AppState,
@@ -61,15 +64,15 @@ pub async fn admit(
     endpoint: Endpoint,
     parsed: &mut ClientRequest,
     mut route: Route,
-    rec: &mut CallRecord,
-) -> Result<Route, ApiError> {
+    searches_at_least: &mut i64,
+) -> Result<(Route, Hold), ApiError> {
     if endpoint != Endpoint::CountTokens {
         let bound = bound::over_legs(endpoint, parsed, &route)?;
         parsed.prompt_tokens = bound.tokens;
         parsed.unbounded = bound.unbounded;
         parsed.cache = bound.cache;
         parsed.web_searches = bound.web_searches;
-        rec.searches_at_least = bound.searches_certain;
+        *searches_at_least = bound.searches_certain;
     }
     if let (Some(why), true, true) = (
         &parsed.unbounded,
@@ -101,47 +104,43 @@ pub async fn admit(
             web_searches: parsed.web_searches,
         })
     };
-    let shared = state.shares_limits() && state.accounts.has_budget(token.id);
-    let mut admission = match admit(&route) {
+    let budget_shared = state
+        .shared
+        .as_ref()
+        .filter(|_| state.accounts.has_budget(token.id));
+    let mut admission = match (admit(&route), budget_shared) {
         // What this instance knows of the others' spend may be stale (their calls ended):
         // ask the database before refusing.
-        Err(ApiError::InsufficientQuota(_)) if shared => {
-            let global = budget_holds::global(&state.db, token.id)
-                .await
-                .map_err(|e| ApiError::internal("cannot read the shared budget", e))?;
+        (Err(ApiError::InsufficientQuota(_)), Some(shared)) => {
+            let global = shared.global(token.id).await?;
             state
                 .accounts
                 .learn_cluster(token.id, global.tokens, global.nano);
             admit(&route)?
         }
-        other => other?,
+        (other, _) => other?,
     };
-    rec.reservation = admission.reservation;
-    if let (true, Some((rpm, tpm)), Some(reservation)) = (
-        state.shares_limits(),
+    let mut hold = Hold::new(state.accounts.clone(), state.shared.clone());
+    hold.reserve(admission.reservation);
+    if let (Some(shared), Some((rpm, tpm)), Some(reservation)) = (
+        &state.shared,
         state.accounts.rate_limits(token.id),
         admission.reservation,
     ) {
-        // The minute's requests and tokens across the cluster.
-        let window = rate_windows::admit(&state.db, token.id, rpm, tpm, reservation.tokens)
-            .await
-            .map_err(|e| ApiError::internal("cannot read the shared rate window", e))?
-            .ok_or_else(|| {
-                ApiError::RateLimited(
-                    "rate limit reached across the cluster for this minute".into(),
-                )
-            })?;
-        // With a tpm, the window's tokens shrink to the call's usage when it settles.
+        // The minute's requests and tokens across the cluster; with a tpm, the window's
+        // tokens shrink to the call's usage when it settles.
+        let share = shared
+            .count_in_window(token.id, rpm, tpm, reservation.tokens)
+            .await?;
         if tpm.is_some() {
-            rec.rate_window = Some(WindowShare {
-                db: state.db.clone(),
-                start: window,
-                reserved: reservation.tokens,
-            });
+            hold.counted_in(share);
         }
     }
-    if shared {
-        admission = lease_in_cluster(state, rec, token.id, admission, || admit(&route)).await?;
+    if let Some(shared) = budget_shared {
+        admission = lease_in_cluster(state, shared, &mut hold, token.id, admission, || {
+            admit(&route)
+        })
+        .await?;
     }
     parsed.allowance = admission.allowance;
     for (candidate, max_output) in route.candidates.iter_mut().zip(admission.max_output) {
@@ -149,7 +148,7 @@ pub async fn admit(
     }
     let mut usable = admission.usable.into_iter();
     route.candidates.retain(|_| usable.next().unwrap_or(false));
-    Ok(route)
+    Ok((route, hold))
 }
 
 /// Keeps only the providers this token may use for the model; 403 when none is left.
@@ -175,12 +174,13 @@ fn restrict(token: &TokenInfo, mut route: Route) -> Result<Route, ApiError> {
 /// completion cap); refused again, it is a 429 like any exhausted budget.
 async fn lease_in_cluster(
     state: &AppState,
-    rec: &mut CallRecord,
+    shared: &SharedLimits,
+    hold: &mut Hold,
     token_id: i32,
     first: Admission,
     readmit: impl Fn() -> Result<Admission, ApiError>,
 ) -> Result<Admission, ApiError> {
-    let ttl_ms = state.lease_ttl_ms();
+    let ttl_ms = shared.lease_ttl_ms();
     let mut admission = first;
     for attempt in 0..2 {
         let Some(reservation) = admission.reservation else {
@@ -193,7 +193,8 @@ async fn lease_in_cluster(
                 .ok_or(ApiError::InvalidToken)
         };
         if let Draw::Covered(id) = draw()? {
-            return Ok(drew(rec, admission, id));
+            hold.drew_from(id);
+            return Ok(admission);
         }
         // One request for more at a time per token; the one before may have covered this.
         let lock = state
@@ -202,7 +203,10 @@ async fn lease_in_cluster(
             .ok_or(ApiError::InvalidToken)?;
         let _one_at_a_time = lock.lock().await;
         let short = match draw()? {
-            Draw::Covered(id) => return Ok(drew(rec, admission, id)),
+            Draw::Covered(id) => {
+                hold.drew_from(id);
+                return Ok(admission);
+            }
             Draw::Short(short) => short,
         };
         let mut asks = vec![(
@@ -214,10 +218,7 @@ async fn lease_in_cluster(
         }
         let mut global = None;
         for (tokens, nano) in asks {
-            let grant = budget_holds::grant(&state.db, token_id, short.lease, tokens, nano, ttl_ms)
-                .await
-                .map_err(|e| ApiError::internal("cannot lease the budget", e))?;
-            match grant {
+            match shared.grant(token_id, short.lease, tokens, nano).await? {
                 Grant::Granted {
                     id,
                     renewed,
@@ -235,14 +236,14 @@ async fn lease_in_cluster(
                             global_nano: global.nano,
                         },
                     );
-                    return Ok(drew(rec, admission, id));
+                    hold.drew_from(id);
+                    return Ok(admission);
                 }
                 Grant::Refused(g) => global = Some(g),
             }
         }
         // Refused: give the local reservation back, learn what the cluster holds.
-        state.accounts.release(&reservation);
-        rec.reservation = None;
+        hold.release();
         if let Some(g) = global {
             state.accounts.learn_cluster(token_id, g.tokens, g.nano);
         }
@@ -250,15 +251,12 @@ async fn lease_in_cluster(
             break;
         }
         admission = readmit()?;
-        rec.reservation = admission.reservation;
+        hold.reserve(admission.reservation);
     }
     Err(ApiError::InsufficientQuota(
         "token budget is spent or held by calls in flight across the cluster".into(),
     ))
 }
 
-/// The call reserved from lease `id`: its usage leaves that lease when it is written.
-fn drew(rec: &mut CallRecord, admission: Admission, id: i64) -> Admission {
-    rec.entry.lease_id = Some(id);
-    admission
-}
+#[cfg(test)]
+mod hold_tests;

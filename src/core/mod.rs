@@ -7,12 +7,12 @@
 //! (`model_name`), the choice strategies (`strategy`) and text helpers (`text`).
 
 pub mod api_type;
-pub mod call;
 pub mod endpoint;
 pub mod event;
 pub mod model_name;
 pub mod money;
 pub mod reply;
+pub mod request;
 pub mod strategy;
 pub mod stream;
 pub mod text;

@@ -1,7 +1,7 @@
 //! The typed model of a whole answer, which upstream-side mappers decode into and
 //! client-side mappers encode from.
 
-use super::call::Block;
+use super::request::Block;
 use super::usage::{TextEstimate, Usage};
 
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -23,9 +23,9 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::core::call::Request;
 use crate::core::endpoint::Dialect;
 use crate::core::reply::Reply;
+use crate::core::request::Request;
 use crate::core::stream::{EventReader, EventWriter};
 use crate::error::ApiError;
 

@@ -5,8 +5,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::admin::mailbox;
+use super::body::json_body;
 use super::extract::{AdminAuth, Principal};
-use super::support::{json_body, request_id};
+use super::request_id::request_id;
 use crate::actors::admin_gate::{IssueChallenge, Logout, Verify};
 use crate::actors::log_sink::RecordAudit;
 use crate::error::ApiError;

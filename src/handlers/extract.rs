@@ -8,7 +8,8 @@ use actix_web::{web, FromRequest, HttpRequest};
 use futures::future::LocalBoxFuture;
 use serde_json::Value;
 
-use super::support::{authenticate, presented_token, request_id};
+use super::bearer::{authenticate, presented_token};
+use super::request_id::request_id;
 use crate::accounting::token::TokenInfo;
 use crate::actors::admin_gate::CheckSession;
 use crate::actors::log_sink::RecordAudit;

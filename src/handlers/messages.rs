@@ -4,7 +4,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::call::handle;
+use super::call_flow::handle;
 use crate::core::endpoint::Endpoint;
 use crate::handlers::schemas as openapi;
 use crate::state::AppState;

@@ -1,17 +1,19 @@
 //! HTTP handlers, grouped by API. They parse and check input, then hand off to actors.
 
 pub mod admin;
-pub mod anthropic_body;
 pub mod auth;
-pub mod call;
-pub mod client;
+pub mod bearer;
+pub mod body;
+pub mod call_flow;
+pub mod chat;
+pub mod chat_body;
 pub mod console;
 pub mod extract;
 pub mod messages;
-pub mod openai_body;
+pub mod messages_body;
 pub mod ops;
+pub mod request_id;
 pub mod responses;
 pub mod responses_body;
 pub mod schemas;
-pub mod support;
 pub mod token;

@@ -51,7 +51,7 @@ pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
         (status = 401, body = ErrorBody, description = "`server.metrics_token` is set and was not presented")))]
 pub async fn prometheus(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     if let Some(expected) = state.settings.server.metrics_token.as_deref() {
-        let presented = super::support::presented_token(&req).unwrap_or("");
+        let presented = super::bearer::presented_token(&req).unwrap_or("");
         // Digests compared, so the time taken says nothing of the token's prefix.
         if hash_token(presented) != hash_token(expected) {
             return ApiError::InvalidToken.error_response();

@@ -8,7 +8,7 @@ use serde_json::json;
 use utoipa::IntoParams;
 
 use super::admin::mailbox;
-use super::call::handle;
+use super::call_flow::handle;
 use super::extract::ClientAuth;
 use super::schemas::{self as openapi, ErrorBody};
 use crate::actors::response_store::{response_not_found, Delete, Load};

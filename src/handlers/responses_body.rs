@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::openai_body::{unpriced_tier, MAX_COMPLETION_TOKENS, MAX_MODEL_NAME_BYTES};
+use super::chat_body::{unpriced_tier, MAX_COMPLETION_TOKENS, MAX_MODEL_NAME_BYTES};
 use crate::actors::response_store::Chain;
 use crate::dialect::responses::client::read_tools;
 use crate::dialect::responses::{new_id, Context};

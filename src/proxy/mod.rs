@@ -13,7 +13,7 @@ use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 
 use crate::actors::response_store::Keep;
-use crate::call::CallRecord;
+use crate::call_record::CallRecord;
 use crate::core::endpoint::Endpoint;
 use crate::core::stream::StreamTranslator;
 use crate::core::text::truncate;

@@ -11,7 +11,7 @@ use futures::Stream;
 use hyper::body::{Body, Incoming};
 
 use crate::actors::response_store::Keep;
-use crate::call::CallRecord;
+use crate::call_record::CallRecord;
 use crate::core::endpoint::Dialect;
 use crate::core::stream::StreamTranslator;
 use crate::error::ApiError;
@@ -108,7 +108,7 @@ impl MeteredStream {
                 Bytes::from(format!("event: error\ndata: {event}\n\n"))
             }
             Dialect::Messages => {
-                Bytes::from(format!("event: error\ndata: {}\n\n", err.anthropic_body()))
+                Bytes::from(format!("event: error\ndata: {}\n\n", err.messages_body()))
             }
         }
     }

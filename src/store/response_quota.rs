@@ -15,21 +15,23 @@ const REFRESH: Duration = Duration::from_secs(60);
 const MAX_TOKENS: usize = 100_000;
 
 pub struct ResponseQuota {
+    db: DatabaseConnection,
     /// Bytes per token; 0: no quota.
     limit: i64,
     by_token: DashMap<i32, (i64, Instant)>,
 }
 
 impl ResponseQuota {
-    pub fn new(limit: u64) -> ResponseQuota {
+    pub fn new(db: DatabaseConnection, limit: u64) -> ResponseQuota {
         ResponseQuota {
+            db,
             limit: limit.min(i64::MAX as u64) as i64,
             by_token: DashMap::new(),
         }
     }
 
     /// Refuses a call that would store a response for a token whose quota is full.
-    pub async fn admit(&self, db: &DatabaseConnection, token_id: i32) -> Result<(), ApiError> {
+    pub async fn admit(&self, token_id: i32) -> Result<(), ApiError> {
         if self.limit == 0 {
             return Ok(());
         }
@@ -41,7 +43,7 @@ impl ResponseQuota {
         let bytes = match known {
             Some(bytes) => bytes,
             None => {
-                let bytes = super::responses::bytes_of_token(db, token_id)
+                let bytes = super::responses::bytes_of_token(&self.db, token_id)
                     .await
                     .map_err(|e| ApiError::internal("cannot read stored responses", e))?;
                 if self.by_token.len() >= MAX_TOKENS {

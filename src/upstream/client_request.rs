@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::core::call::Request;
 use crate::core::endpoint::{Dialect, Endpoint};
+use crate::core::request::Request;
 use crate::core::usage::TextEstimate;
 use crate::dialect::responses::Context as ResponsesContext;
 use crate::dialect::ClientSide;

@@ -6,8 +6,8 @@ use bytes::Bytes;
 use serde_json::Value;
 
 use super::quirks::Quirks;
-use crate::core::call::Request;
 use crate::core::endpoint::Dialect;
+use crate::core::request::Request;
 use crate::dialect::chat::upstream::{self as chat, ChatShape};
 use crate::dialect::messages::upstream as messages;
 use crate::error::ApiError;

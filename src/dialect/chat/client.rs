@@ -8,12 +8,12 @@ use super::wire::{
     finish_reason, AnswerMessage, ChatCompletion, ChatContent, ChatMessage, ChatRequest,
     ChatToolCall, ChatUsage, Choice, ContentPart, FunctionCall, Stop,
 };
-use crate::core::call::{
+use crate::core::event::{BlockDelta, BlockKind, Event};
+use crate::core::reply::Reply;
+use crate::core::request::{
     Block, DocumentSource, Effort, Media, Reasoning, Request, ResponseFormat, Role, TextPart, Tool,
     ToolChoice, Turn,
 };
-use crate::core::event::{BlockDelta, BlockKind, Event};
-use crate::core::reply::Reply;
 use crate::core::stream::{EventWriter, StreamState};
 use crate::core::text::truncate;
 use crate::error::ApiError;

@@ -8,12 +8,12 @@ use super::wire::{
     stop_reason, CapField, ChatContent, ChatMessage, ChatRequest, ChatTool, ChatToolCall, ChunkIn,
     ContentPart, FilePart, FunctionCall, FunctionDef, ImageUrl, Stop,
 };
-use crate::core::call::{
+use crate::core::event::{BlockDelta, BlockKind, Event};
+use crate::core::reply::Reply;
+use crate::core::request::{
     Block, DocumentSource, Media, Reasoning, Request, ResponseFormat, Role, TextPart, Tool,
     ToolChoice, Turn,
 };
-use crate::core::event::{BlockDelta, BlockKind, Event};
-use crate::core::reply::Reply;
 use crate::core::stream::EventReader;
 use crate::core::text::truncate;
 use crate::error::ApiError;

@@ -6,11 +6,11 @@ use bytes::{Bytes, BytesMut};
 use serde_json::{json, Value};
 
 use super::wire::{stop_reason_name, usage_object, MessagesRequest};
-use crate::core::call::{
-    Block, DocumentSource, Media, Reasoning, Request, Role, TextPart, Tool, ToolChoice, Turn,
-};
 use crate::core::event::{BlockDelta, BlockKind, Event};
 use crate::core::reply::{Reply, StopReason};
+use crate::core::request::{
+    Block, DocumentSource, Media, Reasoning, Request, Role, TextPart, Tool, ToolChoice, Turn,
+};
 use crate::core::stream::{EventWriter, StreamState};
 use crate::core::text::truncate;
 use crate::error::ApiError;

@@ -7,12 +7,12 @@ use super::wire::{
     stop_reason, AnthropicUsage, Block as WireBlock, Delta, Message, MessagesRequest,
     MessagesResponse, StreamEvent, ToolDef,
 };
-use crate::core::call::{
+use crate::core::event::{BlockDelta, BlockKind, Event};
+use crate::core::reply::{Reply, StopReason};
+use crate::core::request::{
     Block, DocumentSource, Media, Reasoning, Request, ResponseFormat, Role, TextPart, Tool,
     ToolChoice,
 };
-use crate::core::event::{BlockDelta, BlockKind, Event};
-use crate::core::reply::{Reply, StopReason};
 use crate::core::stream::EventReader;
 use crate::core::text::truncate;
 use crate::error::ApiError;

@@ -6,7 +6,7 @@ use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
 use super::SIGNATURE_PREFIX;
-use crate::core::call::{
+use crate::core::request::{
     Block, DocumentSource, Effort, Reasoning, Request, ResponseFormat, Role, Sampling, TextPart,
     Tool, ToolChoice, Turn,
 };
@@ -161,10 +161,10 @@ fn content_blocks(content: &Value) -> Result<Vec<Block>, ApiError> {
                 let title = part["filename"].as_str().map(str::to_string);
                 let source = if let Some(data) = part["file_data"].as_str() {
                     match media_of_url(data)? {
-                        crate::core::call::Media::Base64 { media_type, data } => {
+                        crate::core::request::Media::Base64 { media_type, data } => {
                             DocumentSource::Base64 { media_type, data }
                         }
-                        crate::core::call::Media::Url(url) => DocumentSource::Url(url),
+                        crate::core::request::Media::Url(url) => DocumentSource::Url(url),
                     }
                 } else if let Some(url) = part["file_url"].as_str() {
                     DocumentSource::Url(url.to_string())

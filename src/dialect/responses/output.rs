@@ -5,8 +5,8 @@ use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
 use super::{new_id, Context, SIGNATURE_PREFIX};
-use crate::core::call::Block;
 use crate::core::reply::{Reply, StopReason};
+use crate::core::request::Block;
 use crate::core::usage::Usage;
 
 /// Responses usage from the core's.
@@ -173,7 +173,7 @@ pub fn reply_object(reply: &Reply, ctx: &Context) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::call::TextPart;
+    use crate::core::request::TextPart;
 
     fn ctx() -> Context {
         Context {

@@ -8,9 +8,9 @@ use utoipa::ToSchema;
 use super::mailbox;
 use crate::actors::admin_gate::{AddAdminKey, ListAdminKeys, RemoveAdminKey};
 use crate::error::ApiError;
+use crate::handlers::body::json_body;
 use crate::handlers::extract::AdminAuth;
 use crate::handlers::schemas::ErrorBody;
-use crate::handlers::support::json_body;
 use crate::state::AppState;
 use crate::time::to_rfc3339;
 

@@ -12,9 +12,9 @@ use crate::actors::provider_registry::{CreateProvider, DeleteProvider, UpdatePro
 use crate::core::api_type::ApiType;
 use crate::core::endpoint::Dialect;
 use crate::error::ApiError;
+use crate::handlers::body::json_body;
 use crate::handlers::extract::AdminAuth;
 use crate::handlers::schemas::ErrorBody;
-use crate::handlers::support::json_body;
 use crate::routing::provider_input::{
     validate_base_url, validate_models, validate_name, validate_responses_mode, validate_weight,
 };

@@ -7,9 +7,9 @@ use utoipa::{IntoParams, ToSchema};
 use super::mailbox;
 use crate::actors::provider_registry::{DeleteRedirect, PutRedirect};
 use crate::error::ApiError;
+use crate::handlers::body::json_body;
 use crate::handlers::extract::AdminAuth;
 use crate::handlers::schemas::ErrorBody;
-use crate::handlers::support::json_body;
 use crate::state::AppState;
 use crate::store::providers::RedirectRecord;
 

@@ -10,9 +10,9 @@ use crate::actors::usage_ledger::{
 };
 use crate::core::money::Money;
 use crate::error::ApiError;
+use crate::handlers::body::json_body;
 use crate::handlers::extract::AdminAuth;
 use crate::handlers::schemas::ErrorBody;
-use crate::handlers::support::json_body;
 use crate::state::AppState;
 use crate::store::models_from_db;
 use crate::store::tokens::{parse_role, NewToken, Role, TokenPatch};

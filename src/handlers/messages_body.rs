@@ -7,9 +7,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use super::openai_body::{
-    optional_bool, unpriced_tier, MAX_COMPLETION_TOKENS, MAX_MODEL_NAME_BYTES,
-};
+use super::chat_body::{optional_bool, unpriced_tier, MAX_COMPLETION_TOKENS, MAX_MODEL_NAME_BYTES};
 use crate::error::ApiError;
 use crate::upstream::ClientRequest;
 
@@ -121,5 +119,5 @@ pub fn error_response(err: &ApiError) -> HttpResponse {
     if let Some(secs) = err.retry_after_secs() {
         builder.insert_header(("retry-after", secs.to_string()));
     }
-    builder.json(err.anthropic_body())
+    builder.json(err.messages_body())
 }

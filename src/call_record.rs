@@ -1,6 +1,6 @@
 //! `CallRecord`: what is known about one client call as it goes. It ends exactly once —
-//! finished, failed or dropped — by settling with the ledger state (which prices the usage
-//! and replaces the reservation with it) and handing the log row to the `LogSink`.
+//! finished, failed or dropped — by settling its admission's `Hold` (the usage priced and
+//! put in place of the reservation) and handing the log row to the `LogSink`.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -9,8 +9,8 @@ use actix::Addr;
 use actix_web::ResponseError;
 
 use crate::accounting::ledger::LedgerState;
-use crate::accounting::Reservation;
 use crate::actors::log_sink::{BatchFull, LogQueue, LogSink};
+use crate::admission::Hold;
 use crate::core::endpoint::Endpoint;
 use crate::core::text::truncate;
 use crate::core::usage::Usage;
@@ -19,26 +19,17 @@ use crate::state::AppState;
 use crate::store::log_entry::LogEntry;
 use crate::time::now_ms;
 
-/// A call's share of a shared per-minute window (cluster): `reserved` tokens were counted
-/// in the minute starting `start`; at settle they shrink to the call's usage.
-pub struct WindowShare {
-    pub db: sea_orm::DatabaseConnection,
-    pub start: i64,
-    pub reserved: i64,
-}
-
 pub struct CallRecord {
     pub started: Instant,
     /// When the first upstream request left (for the gateway-added latency metric).
     pub first_attempt: Option<Instant>,
-    /// The shared rate window (cluster, tokens with a `tpm`) this call counted tokens in.
-    pub rate_window: Option<WindowShare>,
     /// The model the call went to is one an admin named (see `Candidate::listed`).
     pub model_listed: bool,
     /// Web searches the call runs whatever its usage says (billed at least these).
     pub searches_at_least: i64,
     pub entry: LogEntry,
-    pub reservation: Option<Reservation>,
+    /// What admission holds of the token's limits for this call.
+    pub hold: Option<Hold>,
     ledger: Arc<LedgerState>,
     queue: Arc<LogQueue>,
     logs: Addr<LogSink>,
@@ -50,7 +41,6 @@ impl CallRecord {
         CallRecord {
             started: Instant::now(),
             first_attempt: None,
-            rate_window: None,
             model_listed: false,
             searches_at_least: 0,
             entry: LogEntry {
@@ -59,7 +49,7 @@ impl CallRecord {
                 endpoint: endpoint.name(),
                 ..Default::default()
             },
-            reservation: None,
+            hold: None,
             ledger: state.accounts.clone(),
             queue: state.log_queue.clone(),
             logs: state.logs.clone(),
@@ -132,26 +122,10 @@ impl CallRecord {
         let mut entry = std::mem::take(&mut self.entry);
         entry.status_code = status_code;
         entry.latency_ms = self.started.elapsed().as_millis() as i64;
-        self.ledger.settle(self.reservation.take(), &mut entry);
-        if let (
-            Some(WindowShare {
-                db,
-                start,
-                reserved,
-            }),
-            Some(token),
-        ) = (self.rate_window.take(), entry.token_id)
-        {
-            // Off the response path: until it runs the shared rate window counts the whole
-            // reservation, which only errs on the safe side.
-            let tokens = entry.total_tokens;
-            actix_web::rt::spawn(async move {
-                let settled =
-                    crate::store::rate_windows::settle(&db, token, start, reserved, tokens);
-                if let Err(e) = settled.await {
-                    log::warn!("cannot settle the rate window of token {token}: {e}");
-                }
-            });
+        match self.hold.take() {
+            Some(hold) => hold.settle(&mut entry),
+            // Never admitted: priced all the same (the log shows what it would cost).
+            None => self.ledger.settle(None, &mut entry),
         }
         let to_first_attempt = self.first_attempt.map(|t| t.duration_since(self.started));
         let model_known = self.model_listed
@@ -171,7 +145,7 @@ impl CallRecord {
     /// Drops a call refused before it had a token (so before admission: it holds no
     /// reservation), without a log row.
     pub fn discard(mut self) {
-        debug_assert!(self.reservation.is_none());
+        debug_assert!(self.hold.is_none());
         self.settled = true;
     }
 

@@ -4,7 +4,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::call::handle;
+use super::call_flow::handle;
 use super::extract::ClientAuth;
 use super::schemas::{self as openapi, ErrorBody};
 use crate::core::endpoint::Endpoint;

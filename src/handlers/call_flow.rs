@@ -4,12 +4,14 @@
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use serde_json::json;
 
-use super::anthropic_body;
-use super::openai_body;
+use super::bearer::authenticate;
+use super::body::read_body;
+use super::chat_body;
+use super::messages_body;
+use super::request_id::request_id;
 use super::responses_body;
-use super::support::{authenticate, read_body, request_id};
 use crate::admission;
-use crate::call::CallRecord;
+use crate::call_record::CallRecord;
 use crate::core::endpoint::{Dialect, Endpoint};
 use crate::core::usage::{TextEstimate, Usage};
 use crate::error::ApiError;
@@ -45,7 +47,7 @@ pub async fn handle(
     }
     match endpoint.dialect() {
         Dialect::Chat | Dialect::Responses => error.error_response(),
-        Dialect::Messages => anthropic_body::error_response(&error),
+        Dialect::Messages => messages_body::error_response(&error),
     }
 }
 
@@ -84,10 +86,10 @@ async fn admitted(
     rec.entry.token_id = Some(token.id);
     let raw = read_body(req, payload, state.settings.server.max_body_bytes).await?;
     let mut parsed = match endpoint {
-        Endpoint::Messages => anthropic_body::parse(req, raw, true)?,
-        Endpoint::CountTokens => anthropic_body::parse(req, raw, false)?,
+        Endpoint::Messages => messages_body::parse(req, raw, true)?,
+        Endpoint::CountTokens => messages_body::parse(req, raw, false)?,
         Endpoint::Responses => responses_body::parse(raw)?,
-        _ => openai_body::parse_request(endpoint, raw)?,
+        _ => chat_body::parse_request(endpoint, raw)?,
     };
     rec.entry.requested_model = Some(parsed.model.clone());
     rec.entry.stream = parsed.stream;
@@ -96,11 +98,14 @@ async fn admitted(
     let route = admission::check(state, &token, endpoint, route)?;
     if let Some(ctx) = &parsed.responses {
         if ctx.store {
-            state.response_quota.admit(&state.db, token.id).await?;
+            state.response_quota.admit(token.id).await?;
         }
         responses_body::resolve_chain(state, token.id, &mut parsed).await?;
     }
-    let route = admission::admit(state, &token, endpoint, &mut parsed, route, rec).await?;
+    let searches = &mut rec.searches_at_least;
+    let (route, hold) =
+        admission::admit(state, &token, endpoint, &mut parsed, route, searches).await?;
+    rec.hold = Some(hold);
     Ok((parsed, route))
 }
 
