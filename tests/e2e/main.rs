@@ -19,6 +19,7 @@ mod dialects;
 mod errors;
 mod hostile;
 mod leaks;
+mod legs;
 mod login;
 mod logs;
 mod observability;
