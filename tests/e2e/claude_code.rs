@@ -4,8 +4,8 @@
 //! it and sets GATEWAY_TEST_CLAUDE_CODE=1, which makes its absence a failure.
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
@@ -35,29 +35,6 @@ fn claude_code() -> Option<PathBuf> {
         );
     }
     found
-}
-
-/// The child's output once it exits; killed (and the test failed) past `limit`, so a client
-/// that waits for a network this machine does not have cannot hang the suite.
-pub fn wait_at_most(mut child: Child, limit: Duration) -> Output {
-    let started = Instant::now();
-    while child.try_wait().expect("wait for Claude Code").is_none() {
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            let out = child
-                .wait_with_output()
-                .expect("collect Claude Code's output");
-            panic!(
-                "Claude Code still running after {limit:?}: {}\n{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child
-        .wait_with_output()
-        .expect("collect Claude Code's output")
 }
 
 #[actix_web::test]

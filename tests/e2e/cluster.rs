@@ -9,18 +9,6 @@ use serde_json::json;
 
 use crate::harness::*;
 
-/// A fresh Postgres database, or `None` (with a note) when GATEWAY_TEST_DATABASE_URL is
-/// unset; CI sets it, so these tests run there.
-pub(crate) async fn postgres() -> Option<Backend> {
-    match std::env::var("GATEWAY_TEST_DATABASE_URL") {
-        Ok(url) if !url.is_empty() => Some(Backend::postgres(&url).await),
-        _ => {
-            eprintln!("skipping: cluster tests need GATEWAY_TEST_DATABASE_URL (Postgres)");
-            None
-        }
-    }
-}
-
 #[actix_web::test]
 async fn instances_starting_together_migrate_once() {
     let Some(backend) = postgres().await else {
@@ -56,21 +44,6 @@ async fn instances_starting_together_migrate_once() {
     let (n, d): (i64, i64) = (row.try_get("", "n").unwrap(), row.try_get("", "d").unwrap());
     assert!(n >= 4 && n == d, "{n} rows for {d} migrations");
     backend.drop_database().await;
-}
-
-/// Polls `check` until it holds; the time it took.
-pub(crate) async fn time_until<F, Fut>(limit: Duration, mut check: F) -> Option<Duration>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let started = Instant::now();
-    eventually(limit, || {
-        let fut = check();
-        async move { fut.await.then_some(()) }
-    })
-    .await
-    .map(|_| started.elapsed())
 }
 
 /// Makes an admin change through `from`, then measures until a chat call on `to` answers
@@ -109,19 +82,6 @@ async fn token_id(gw: &Gateway, name: &str) -> serde_json::Value {
         .find(|t| t["name"] == name)
         .unwrap()["id"]
         .clone()
-}
-
-/// Waits until every instance lists a model for `token`.
-pub(crate) async fn serving(gateways: &[&Gateway], token: &str) {
-    for gw in gateways {
-        let ok = time_until(Duration::from_secs(5), || async {
-            gw.get("/v1/models", token).await.1["data"]
-                .as_array()
-                .is_some_and(|d| !d.is_empty())
-        })
-        .await;
-        assert!(ok.is_some(), "an instance never served the provider");
-    }
 }
 
 #[actix_web::test]
@@ -349,7 +309,6 @@ async fn a_key_cooled_on_one_instance_is_skipped_by_another() {
 /// refused on the first.
 #[actix_web::test]
 async fn a_challenge_from_one_instance_verifies_on_another_once() {
-    use crate::login::{answer, challenge, fingerprint, gateway_key, verify};
     let Some(backend) = postgres().await else {
         return;
     };

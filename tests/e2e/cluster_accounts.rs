@@ -5,9 +5,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::cluster::{postgres, serving};
 use crate::harness::*;
-use crate::login::{challenge, fingerprint, gateway_key};
 
 #[actix_web::test]
 async fn every_instance_answers_the_clusters_balance() {

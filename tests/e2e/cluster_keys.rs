@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::cluster::{postgres, serving};
 use crate::harness::*;
 
 #[actix_web::test]

@@ -11,7 +11,6 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::harness::*;
-use crate::sdk::run_script;
 
 fn required() -> bool {
     std::env::var("GATEWAY_TEST_CONSOLE").is_ok_and(|v| v == "1")

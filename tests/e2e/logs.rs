@@ -2,19 +2,9 @@
 
 use std::time::Duration;
 
-use entity::request_log;
-use sea_orm::{DatabaseConnection, EntityTrait, QueryOrder};
 use serde_json::json;
 
 use crate::harness::*;
-
-pub async fn rows(db: &DatabaseConnection) -> Vec<request_log::Model> {
-    request_log::Entity::find()
-        .order_by_asc(request_log::Column::Id)
-        .all(db)
-        .await
-        .unwrap_or_default()
-}
 
 #[actix_web::test]
 async fn every_call_gets_a_log_row_without_secrets() {

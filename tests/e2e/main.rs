@@ -3,28 +3,22 @@
 
 mod harness;
 
-mod accounting;
 mod admin_api;
-mod billing;
-mod bound_classes;
 mod budgets;
 mod claude_code;
 mod cli;
 mod cluster;
 mod cluster_accounts;
 mod cluster_keys;
-mod cluster_limits;
 mod console;
 mod dialects;
 mod errors;
 mod hostile;
-mod leaks;
 mod legs;
 mod login;
 mod logs;
 mod observability;
 mod openapi;
-mod prompt_bounds;
 mod proxy;
 mod responses;
 mod sdk;

@@ -5,7 +5,6 @@
 use serde_json::json;
 
 use crate::harness::*;
-use crate::sdk::{run_check, sdk_ready};
 
 #[actix_web::test]
 async fn openapi_document_validates_and_fuzzing_finds_only_documented_answers() {

@@ -299,7 +299,7 @@ async fn streams_forward_chunks_and_bill_usage() {
         // Both streams are logged with the upstream's usage, not an estimate.
         let db = backend.connect().await;
         let rows = eventually(Duration::from_secs(2), || async {
-            let rows = crate::logs::rows(&db).await;
+            let rows = rows(&db).await;
             (rows.len() >= 2).then_some(rows)
         })
         .await
@@ -339,7 +339,7 @@ async fn stream_cut_by_upstream_or_client_is_still_logged_and_estimated() {
 
     let db = backend.connect().await;
     let rows = eventually(Duration::from_secs(3), || async {
-        let rows = crate::logs::rows(&db).await;
+        let rows = rows(&db).await;
         (rows.len() >= 2).then_some(rows)
     })
     .await

@@ -13,48 +13,7 @@ use futures::StreamExt;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{json, Value};
 
-use crate::budgets::{price, settled_row, token_with};
 use crate::harness::*;
-use crate::sdk::{run_check, sdk_ready};
-
-/// A gateway whose models are served by three provider types: `gpt-*` by an OpenAI-type
-/// provider (translated to Chat Completions), `claude-*` by an Anthropic one (translated to
-/// Messages), `native-*` by an OpenAI-type provider set to `responses = "native"`.
-pub(crate) async fn three_providers(backend: &Backend) -> (Mock, Gateway) {
-    let (mock, gw) =
-        gateway_with_mock(backend, &[], json!(["gpt-*"]), &["sk-resp-chat-0001"]).await;
-    gw.add_typed_provider(
-        "claude",
-        "anthropic",
-        &mock.v1(),
-        json!(["claude-*"]),
-        &["sk-resp-ant-0001"],
-    )
-    .await;
-    gw.add_typed_provider(
-        "native",
-        "openai",
-        &mock.v1(),
-        json!(["native-*"]),
-        &["sk-resp-native-01"],
-    )
-    .await;
-    let (status, body) = gw
-        .admin_send(
-            "PATCH",
-            "/providers/native",
-            &json!({"responses": "native"}),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["responses"], "native");
-    let (_, mock_provider) = gw.admin_send("GET", "/providers/mock", &Value::Null).await;
-    assert_eq!(
-        mock_provider["responses"], "chat",
-        "not api.openai.com: translated"
-    );
-    (mock, gw)
-}
 
 async fn respond(gw: &Gateway, token: &str, body: Value) -> (u16, Value) {
     let (status, answer) = gw.post("/v1/responses", token, &body).await;
@@ -482,7 +441,7 @@ async fn codex_finishes_its_turn_through_the_gateway() {
                 .stderr(Stdio::piped())
                 .spawn()
                 .expect("run Codex");
-            crate::claude_code::wait_at_most(child, Duration::from_secs(120))
+            wait_at_most(child, Duration::from_secs(120))
         })
         .await
         .unwrap();

@@ -6,46 +6,6 @@ use serde_json::json;
 
 use crate::harness::*;
 
-/// Whether the Python `module` can be used; its absence fails the test where `required_by`
-/// is set to 1.
-pub fn sdk_ready(module: &str, required_by: &str) -> bool {
-    let available = std::process::Command::new("python3")
-        .args(["-c", &format!("import {module}")])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    let required = std::env::var(required_by).is_ok_and(|v| v == "1");
-    assert!(
-        available || !required,
-        "{required_by}=1 but `import {module}` fails"
-    );
-    if !available {
-        eprintln!("skipping: the {module} Python package is not installed");
-    }
-    available
-}
-
-/// Runs a check script from tests/sdk with `args`; fails the test with its output.
-pub fn run_check(script: &str, args: &[&str]) {
-    run_script(&format!("tests/sdk/{script}"), args);
-}
-
-/// Runs the Python script at `path` (relative to the crate) with `args`; fails the test
-/// with its output.
-pub fn run_script(path: &str, args: &[&str]) {
-    let full = format!("{}/{path}", env!("CARGO_MANIFEST_DIR"));
-    let out = std::process::Command::new("python3")
-        .arg(&full)
-        .args(args)
-        .output()
-        .expect("run python3");
-    assert!(
-        out.status.success(),
-        "{path} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 #[actix_web::test]
 async fn official_openai_python_sdk_works() {
     if !sdk_ready("openai", "GATEWAY_TEST_OPENAI_SDK") {

@@ -12,9 +12,7 @@ use gateway_zero::store::responses::{self as stored, StoredResponse};
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::json;
 
-use crate::budgets::token_with;
 use crate::harness::*;
-use crate::responses::three_providers;
 
 fn master() -> MasterKey {
     MasterKey::from_base64(&master_key()).unwrap()

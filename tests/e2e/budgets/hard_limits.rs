@@ -1,8 +1,6 @@
 //! Budgets are hard limits however a client calls (contract section 3, "Budgets"), answers
 //! without usage are billed on estimates, and prices fall back only across versions.
 
-use std::time::Duration;
-
 use entity::{request_log, token};
 use futures::future::join_all;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
@@ -12,29 +10,6 @@ use crate::harness::*;
 
 /// The mock's "model" writes this much unless capped: as much as it is allowed.
 const MODEL_MAX: u64 = 4096;
-
-pub(crate) async fn price(gw: &Gateway, model: &str, max_output: Option<u64>) {
-    let (status, body) = gw
-        .admin_send(
-            "PUT",
-            "/admin/model-prices",
-            &json!({"model": model, "input_per_million": 1.0, "output_per_million": 2.0,
-                    "max_output_tokens": max_output}),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-}
-
-pub(crate) async fn token_with(gw: &Gateway, limits: Value) -> (i32, String) {
-    let mut body = limits;
-    body["name"] = json!(format!("budget-{:08x}", rand::random::<u32>()));
-    let (status, created) = gw.admin_send("POST", "/admin/tokens", &body).await;
-    assert_eq!(status, 201, "{created}");
-    (
-        created["id"].as_i64().unwrap() as i32,
-        created["token"].as_str().unwrap().to_string(),
-    )
-}
 
 /// Every way item 2 of the hardening issue lists, as chat bodies.
 fn variants() -> Vec<Value> {
@@ -68,25 +43,6 @@ async fn call(gw: &Gateway, token: &str, body: &Value) -> u16 {
         assert!(text.contains("insufficient_quota"), "{text}");
     }
     status.as_u16()
-}
-
-pub(crate) async fn settled_row(db: &DatabaseConnection, id: i32, calls: usize) -> token::Model {
-    eventually(Duration::from_secs(5), || async {
-        let n = request_log::Entity::find()
-            .filter(request_log::Column::TokenId.eq(id))
-            .all(db)
-            .await
-            .unwrap_or_default()
-            .len();
-        (n >= calls).then_some(())
-    })
-    .await
-    .unwrap_or_else(|| panic!("{calls} log rows expected"));
-    token::Entity::find_by_id(id)
-        .one(db)
-        .await
-        .unwrap()
-        .unwrap()
 }
 
 /// Sequential calls cycling through the variants until the budget refuses; then 20 at once

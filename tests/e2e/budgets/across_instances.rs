@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::json;
 
-use crate::cluster::{postgres, serving, time_until};
 use crate::harness::*;
 
 /// kill -9 loses at most the request-log rows (and the usage they carry) written in the

@@ -5,64 +5,9 @@
 
 use std::time::Duration;
 
-use entity::request_log;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{json, Value};
 
-pub(crate) use crate::budgets::{price, token_with};
 use crate::harness::*;
-
-/// A provider `claude` of type anthropic on `mock`, serving `claude-*` with `key`.
-pub(crate) async fn add_claude(gw: &Gateway, mock: &Mock, key: &str) {
-    gw.add_typed_provider(
-        "claude",
-        "anthropic",
-        &mock.v1(),
-        json!(["claude-*"]),
-        &[key],
-    )
-    .await;
-}
-
-/// An Anthropic-style call (`x-api-key`, `anthropic-version`) to `path`.
-pub(crate) async fn anthropic_call(
-    gw: &Gateway,
-    path: &str,
-    key: &str,
-    body: &Value,
-) -> (u16, Value) {
-    let mut resp = client()
-        .post(gw.url(path))
-        .insert_header(("x-api-key", key))
-        .insert_header(("anthropic-version", "2023-06-01"))
-        .send_json(body)
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    let bytes = resp.body().limit(8 << 20).await.unwrap();
-    let value = serde_json::from_slice(&bytes)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).to_string()));
-    (status, value)
-}
-
-/// The log rows of a token, newest first, once there are at least `n`.
-pub(crate) async fn rows_of(
-    db: &DatabaseConnection,
-    token: i32,
-    n: usize,
-) -> Vec<request_log::Model> {
-    eventually(Duration::from_secs(5), || async {
-        let rows = request_log::Entity::find()
-            .filter(request_log::Column::TokenId.eq(token))
-            .order_by_desc(request_log::Column::Id)
-            .all(db)
-            .await
-            .unwrap_or_default();
-        (rows.len() >= n).then_some(rows)
-    })
-    .await
-    .unwrap_or_else(|| panic!("{n} log rows expected for token {token}"))
-}
 
 #[actix_web::test]
 async fn every_budgeted_call_is_capped_in_the_field_its_upstream_reads() {

@@ -6,7 +6,6 @@ use sea_orm::DatabaseConnection;
 use serde_json::{json, Value};
 
 use crate::harness::*;
-use crate::leaks::{add_claude, anthropic_call, price, rows_of, token_with};
 
 /// Settles `calls` concurrent calls of `body` on a fresh token with `limits`; the tokens the
 /// token recorded.

@@ -8,10 +8,7 @@
 use base64::Engine;
 use serde_json::{json, Value};
 
-use crate::budgets::{price, token_with};
 use crate::harness::*;
-use crate::leaks::anthropic_call;
-use crate::responses::three_providers;
 
 const BUDGET: i64 = 3_000;
 

@@ -7,10 +7,7 @@
 use awc::http::StatusCode;
 use serde_json::{json, Value};
 
-use crate::budgets::token_with;
 use crate::harness::*;
-use crate::leaks::{anthropic_call, rows_of};
-use crate::responses::three_providers;
 
 async fn put_price(gw: &Gateway, body: Value) {
     let (status, answer) = gw.admin_send("PUT", "/admin/model-prices", &body).await;
@@ -214,7 +211,8 @@ async fn a_request_asking_for_an_hour_of_cache_reserves_at_that_price() {
 async fn the_litellm_price_list_imports() {
     let backend = Backend::sqlite();
     let gw = Gateway::start(&backend, &[]);
-    let list: Value = serde_json::from_str(include_str!("../data/litellm_excerpt.json")).unwrap();
+    let list: Value =
+        serde_json::from_str(include_str!("../../data/litellm_excerpt.json")).unwrap();
     let (status, result) = gw
         .admin_send("POST", "/admin/model-prices/import", &list)
         .await;
