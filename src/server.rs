@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use parking_lot::RwLock;
 use std::time::Duration;
 
 use actix::Actor;
@@ -61,7 +60,7 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         .shares_limits()
         .then(|| settings.cluster.lease_ttl_ms());
     let ledger = UsageLedger::new(db.clone(), accounts.clone(), prices, sync, leases).start();
-    let routing: SharedRouting = Arc::new(RwLock::new(Arc::new(RoutingTable::default())));
+    let routing: SharedRouting = Arc::new(arc_swap::ArcSwap::from_pointee(RoutingTable::default()));
     let response_quota = Arc::new(ResponseQuota::new(
         db.clone(),
         settings.responses.max_stored_bytes_per_token,

@@ -48,6 +48,6 @@ pub struct AppState {
 impl AppState {
     /// The routing table in force.
     pub fn table(&self) -> Arc<RoutingTable> {
-        self.routing.read().clone()
+        self.routing.load_full()
     }
 }

@@ -4,11 +4,14 @@
 //! serialised (so budgets hold), different tokens never contend.
 
 use std::collections::HashSet;
+use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use parking_lot::{Mutex, RwLock};
+use arc_swap::ArcSwap;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use parking_lot::Mutex;
 
 use dashmap::DashMap;
 use entity::token;
@@ -40,7 +43,9 @@ pub struct LedgerConfig {
 
 struct TokenSlot {
     hash: String,
-    info: RwLock<Arc<TokenInfo>>,
+    info: ArcSwap<TokenInfo>,
+    /// Held while `info` is replaced (the `updated_at` check and the swap are one step).
+    replacing: Mutex<()>,
     /// `updated_at` of the row `info` came from: an older row (a sync that read before a
     /// change this instance made) never replaces a newer one.
     updated_at: AtomicI64,
@@ -98,17 +103,13 @@ pub struct Admission {
 /// Unknown tokens remembered at most; past it the oldest half is forgotten.
 const MAX_NEGATIVE: usize = 100_000;
 
-/// A token bucket that spaces out database look-ups of unknown tokens.
-struct LookupBucket {
-    permits: f64,
-    refilled: Instant,
-}
-
 pub struct LedgerState {
     config: LedgerConfig,
     /// Unknown token hashes → until when they are answered 401 without a look-up.
     unknown: DashMap<String, i64>,
-    lookups: Mutex<LookupBucket>,
+    /// Database look-ups of unknown tokens: `auth.unknown_token_lookups_per_sec`, in
+    /// bursts of as many.
+    lookups: DefaultDirectRateLimiter,
     /// 401s answered, and when a warning last reported them.
     pub rejected_auth: AtomicU64,
     warned_rejected: Mutex<(Option<Instant>, u64)>,
@@ -117,7 +118,7 @@ pub struct LedgerState {
     /// Deleted tokens → the deletion's `updated_at`: an older row read by a sync that
     /// raced the deletion does not bring them back.
     deleted: DashMap<i32, i64>,
-    prices: RwLock<Arc<PriceBook>>,
+    prices: ArcSwap<PriceBook>,
     warned_unpriced: Mutex<HashSet<(String, String)>>,
 }
 
@@ -139,13 +140,12 @@ impl LedgerState {
             by_id: DashMap::new(),
             deleted: DashMap::new(),
             unknown: DashMap::new(),
-            lookups: Mutex::new(LookupBucket {
-                permits: config.lookups_per_sec as f64,
-                refilled: Instant::now(),
-            }),
+            lookups: RateLimiter::direct(Quota::per_second(
+                NonZeroU32::new(config.lookups_per_sec).unwrap_or(NonZeroU32::MIN),
+            )),
             rejected_auth: AtomicU64::new(0),
             warned_rejected: Mutex::new((None, 0)),
-            prices: RwLock::new(Arc::new(prices)),
+            prices: ArcSwap::from_pointee(prices),
             warned_unpriced: Mutex::new(HashSet::new()),
             config,
         }
@@ -171,18 +171,7 @@ impl LedgerState {
     /// Takes a permit for one database look-up of an unknown token; false when the rate
     /// (`auth.unknown_token_lookups_per_sec`, bursts of as many) is used up.
     pub fn take_lookup_permit(&self) -> bool {
-        let rate = self.config.lookups_per_sec as f64;
-        let mut bucket = self.lookups.lock();
-        let now = Instant::now();
-        let refill = now.duration_since(bucket.refilled).as_secs_f64() * rate;
-        bucket.permits = (bucket.permits + refill).min(rate);
-        bucket.refilled = now;
-        if bucket.permits >= 1.0 {
-            bucket.permits -= 1.0;
-            true
-        } else {
-            false
-        }
+        self.lookups.check().is_ok()
     }
 
     /// Counts a 401; at most every 10 s a warning says how many there were.
@@ -205,7 +194,7 @@ impl LedgerState {
 
     /// A known token by the SHA-256 of its plaintext.
     pub fn lookup(&self, hash: &str) -> Option<Arc<TokenInfo>> {
-        self.by_hash.get(hash).map(|slot| slot.info.read().clone())
+        self.by_hash.get(hash).map(|slot| slot.info.load_full())
     }
 
     /// Adds a token read from the database, or refreshes its settings while keeping the
@@ -230,7 +219,8 @@ impl LedgerState {
             .or_insert_with(|| {
                 Arc::new(TokenSlot {
                     hash: row.token_hash.clone(),
-                    info: RwLock::new(info.clone()),
+                    info: ArcSwap::new(info.clone()),
+                    replacing: Mutex::new(()),
                     updated_at: AtomicI64::new(row.updated_at),
                     account: Mutex::new(Account::new(totals_of(row))),
                     lease_lock: Arc::default(),
@@ -238,12 +228,12 @@ impl LedgerState {
             })
             .clone();
         {
-            let mut current = slot.info.write();
+            let _one_at_a_time = slot.replacing.lock();
             if row.updated_at < slot.updated_at.load(Ordering::Acquire) {
-                return current.clone();
+                return slot.info.load_full();
             }
             slot.updated_at.store(row.updated_at, Ordering::Release);
-            *current = info.clone();
+            slot.info.store(info.clone());
         }
         self.by_hash.insert(row.token_hash.clone(), slot);
         info
@@ -267,7 +257,7 @@ impl LedgerState {
             let account = slot.account.lock();
             (account.shown_totals(), account.reserved_nano)
         };
-        let info = slot.info.read().clone();
+        let info = slot.info.load_full();
         Some(TokenState {
             info,
             totals,
@@ -276,7 +266,7 @@ impl LedgerState {
     }
 
     pub fn set_prices(&self, book: PriceBook) {
-        *self.prices.write() = Arc::new(book);
+        self.prices.store(Arc::new(book));
         self.warned_unpriced.lock().clear();
     }
 
@@ -302,7 +292,7 @@ impl LedgerState {
 
     /// Admission: prices, rate limits and budgets for a call about to go upstream.
     pub fn admit(&self, req: AdmitRequest<'_>) -> Result<Admission, ApiError> {
-        let book = self.prices.read().clone();
+        let book = self.prices.load_full();
         let slot = self.by_id.get(&req.token_id).map(|s| s.clone());
         // A money budget means nothing for a call it cannot price: such tokens use priced
         // models only, whatever `pricing.missing_price` says for the others.
@@ -310,7 +300,7 @@ impl LedgerState {
             && !req.free
             && slot
                 .as_ref()
-                .is_some_and(|s| s.info.read().limits.max_amount.is_some());
+                .is_some_and(|s| s.info.load().limits.max_amount.is_some());
         let prices: Vec<Option<Price>> = req
             .candidates
             .iter()
@@ -395,7 +385,7 @@ impl LedgerState {
             }
         }
         let slot = slot.ok_or(ApiError::InvalidToken)?;
-        let limits = slot.info.read().limits;
+        let limits = slot.info.load().limits;
         let (reservation, allowance) =
             slot.account
                 .lock()
@@ -419,7 +409,7 @@ impl LedgerState {
             .get(&token_id)
             .map(|s| s.clone())
             .ok_or(ApiError::InvalidToken)?;
-        let limits = slot.info.read().limits;
+        let limits = slot.info.load().limits;
         if limits == Limits::default() {
             return Ok(());
         }
@@ -440,14 +430,14 @@ impl LedgerState {
     /// A token's per-minute limits (`rpm`, `tpm`), if it has any.
     pub fn rate_limits(&self, token_id: i32) -> Option<(Option<i32>, Option<i32>)> {
         let slot = self.by_id.get(&token_id)?;
-        let limits = slot.info.read().limits;
+        let limits = slot.info.load().limits;
         (limits.rpm.is_some() || limits.tpm.is_some()).then_some((limits.rpm, limits.tpm))
     }
 
     /// Whether a token has a budget (tokens or money).
     pub fn has_budget(&self, token_id: i32) -> bool {
         self.by_id.get(&token_id).is_some_and(|slot| {
-            let limits = slot.info.read().limits;
+            let limits = slot.info.load().limits;
             limits.max_tokens.is_some() || limits.max_amount.is_some()
         })
     }
@@ -457,7 +447,7 @@ impl LedgerState {
         if let (Some(provider), Some(model)) = (&entry.provider, &entry.model) {
             if entry.total_tokens > 0 {
                 let usage = entry.usage();
-                let book = self.prices.read().clone();
+                let book = self.prices.load_full();
                 entry.amount = self
                     .price_of(&book, provider, model)
                     .map_or(Money::ZERO, |p| p.cost(&usage));
@@ -487,7 +477,7 @@ impl LedgerState {
 
     /// Whether the price book has a price for `model` on `provider`.
     pub fn is_priced(&self, provider: &str, model: &str) -> bool {
-        self.prices.read().lookup(provider, model).is_some()
+        self.prices.load().lookup(provider, model).is_some()
     }
 
     /// The live totals of a token, if it is in memory.

@@ -1,5 +1,8 @@
-//! `LogSink`: writes finished calls in batches — the request-log rows and the token usage
-//! counters they add up to, in one transaction.
+//! `LogSink`: does every write of the logs — finished calls in batches (the request-log
+//! rows, their rollups and the token usage counters they add up to, in one transaction),
+//! audit rows at once, retention — and answers the log reads that must first see what it
+//! buffers (pages, rows, summaries). Reads of committed rows alone (the audit trail) go to
+//! the store directly.
 //!
 //! Request handlers do not message the sink per call: they push rows onto a shared
 //! `LogQueue` (an uncontended mutex, no thread wake-up) and nudge the sink only when a batch
@@ -11,7 +14,7 @@ use parking_lot::Mutex;
 use std::time::Duration;
 
 use actix::prelude::*;
-use entity::{audit_log, request_log};
+use entity::request_log;
 use sea_orm::DatabaseConnection;
 
 use crate::settings::LoggingSettings;
@@ -263,27 +266,6 @@ impl Handler<RecordAudit> for LogSink {
         let db = self.db.clone();
         Box::pin(async move {
             audit::insert(&db, msg.0, now_ms())
-                .await
-                .map_err(|e| e.to_string())
-        })
-    }
-}
-
-/// A page of the audit trail.
-#[derive(Message)]
-#[rtype(result = "Result<(Vec<audit_log::Model>, Option<i64>), String>")]
-pub struct AuditPage {
-    pub before_id: Option<i64>,
-    pub limit: u64,
-}
-
-impl Handler<AuditPage> for LogSink {
-    type Result = ResponseFuture<Result<(Vec<audit_log::Model>, Option<i64>), String>>;
-
-    fn handle(&mut self, msg: AuditPage, _: &mut Context<Self>) -> Self::Result {
-        let db = self.db.clone();
-        Box::pin(async move {
-            audit::page(&db, msg.before_id, msg.limit)
                 .await
                 .map_err(|e| e.to_string())
         })

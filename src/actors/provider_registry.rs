@@ -64,7 +64,7 @@ impl ProviderRegistry {
     }
 
     fn table(&self) -> Arc<RoutingTable> {
-        self.shared.read().clone()
+        self.shared.load_full()
     }
 
     /// Builds and publishes a new table; key health carries over from the current one.
@@ -110,7 +110,7 @@ impl ProviderRegistry {
             });
         }
         let table = RoutingTable::new(self.routing.provider_strategy, entries, snapshot.redirects);
-        *self.shared.write() = Arc::new(table);
+        self.shared.store(Arc::new(table));
     }
 
     /// Loads a snapshot and applies it unless a newer one was applied meanwhile.

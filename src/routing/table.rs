@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use parking_lot::RwLock;
+use arc_swap::ArcSwap;
 
 use dashmap::DashMap;
 
@@ -91,7 +91,7 @@ pub struct RoutingTable {
 const MAX_COUNTERS: usize = 10_000;
 
 /// The table in force, swapped whole on every change.
-pub type SharedRouting = Arc<RwLock<Arc<RoutingTable>>>;
+pub type SharedRouting = Arc<ArcSwap<RoutingTable>>;
 
 impl RoutingTable {
     pub fn new(

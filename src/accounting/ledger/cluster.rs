@@ -39,7 +39,7 @@ impl LedgerState {
     /// to ask the database for.
     pub fn draw_lease(&self, r: &Reservation) -> Option<Draw> {
         let slot = self.by_id.get(&r.token_id)?.clone();
-        let limits = slot.info.read().limits;
+        let limits = slot.info.load().limits;
         let mut account = slot.account.lock();
         let left = account.left(&limits);
         let reserved = (account.reserved_tokens, account.reserved_nano);
