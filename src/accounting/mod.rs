@@ -10,9 +10,12 @@ pub mod ledger;
 pub mod prompt_bound;
 pub mod shared;
 pub mod token;
+pub mod token_window;
 
 use std::collections::VecDeque;
+
 use std::time::{Duration, Instant};
+use token_window::TokenWindow;
 
 use crate::core::money::Money;
 use crate::core::usage::Usage;
@@ -92,8 +95,8 @@ pub struct Account {
     pub cluster_totals: Totals,
     pub cluster_read: Option<Instant>,
     requests: VecDeque<Instant>,
-    tokens: VecDeque<(Instant, i64)>,
-    tokens_in_window: i64,
+    /// The last minute's settled tokens (for `tpm`), made when the token first has one.
+    tokens: Option<Box<TokenWindow>>,
 }
 
 impl Account {
@@ -108,8 +111,7 @@ impl Account {
             cluster_totals: Totals::default(),
             cluster_read: None,
             requests: VecDeque::new(),
-            tokens: VecDeque::new(),
-            tokens_in_window: 0,
+            tokens: None,
         }
     }
 
@@ -120,13 +122,6 @@ impl Account {
             .is_some_and(|t| now.duration_since(*t) >= WINDOW)
         {
             self.requests.pop_front();
-        }
-        while let Some(&(t, n)) = self.tokens.front() {
-            if now.duration_since(t) < WINDOW {
-                break;
-            }
-            self.tokens.pop_front();
-            self.tokens_in_window = self.tokens_in_window.saturating_sub(n);
         }
     }
 
@@ -141,7 +136,8 @@ impl Account {
             }
         }
         if let Some(tpm) = limits.tpm {
-            if self.tokens_in_window.saturating_add(self.reserved_tokens) >= tpm as i64 {
+            let settled = self.tokens.as_mut().map_or(0, |w| w.used(now));
+            if settled.saturating_add(self.reserved_tokens) >= tpm as i64 {
                 return Err(ApiError::RateLimited(format!(
                     "rate limit reached: {tpm} tokens per minute"
                 )));
@@ -319,8 +315,9 @@ impl Account {
         t.requests = t.requests.saturating_add(1);
         self.lease.spend(usage.total_tokens, amount.nanos());
         if usage.total_tokens > 0 {
-            self.tokens.push_back((now, usage.total_tokens));
-            self.tokens_in_window = self.tokens_in_window.saturating_add(usage.total_tokens);
+            self.tokens
+                .get_or_insert_with(|| Box::new(TokenWindow::new(now)))
+                .record(now, usage.total_tokens);
         }
     }
 }
