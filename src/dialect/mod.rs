@@ -14,6 +14,7 @@
 //! which calls come here.
 
 pub mod chat;
+pub mod errors;
 pub mod messages;
 pub mod responses;
 pub mod sse;

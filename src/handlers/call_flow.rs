@@ -1,7 +1,7 @@
 //! The call flow every proxied endpoint shares: authenticate, read and parse the body in the
 //! client's dialect, admit, then forward (or count), rendering errors in that dialect.
 
-use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
 use super::bearer::authenticate;
@@ -12,7 +12,7 @@ use super::request_id::request_id;
 use super::responses_body;
 use crate::admission;
 use crate::call_record::CallRecord;
-use crate::core::endpoint::{Dialect, Endpoint};
+use crate::core::endpoint::Endpoint;
 use crate::core::usage::{TextEstimate, Usage};
 use crate::error::ApiError;
 use crate::proxy::{self, Unanswered};
@@ -45,10 +45,7 @@ pub async fn handle(
     if let ApiError::Internal { context, detail } = &error {
         log::error!("{id} {}: {context}: {detail}", req.path());
     }
-    match endpoint.dialect() {
-        Dialect::Chat | Dialect::Responses => error.error_response(),
-        Dialect::Messages => messages_body::error_response(&error),
-    }
+    crate::dialect::errors::answer(endpoint.dialect(), &error)
 }
 
 async fn proxied(

@@ -1,7 +1,7 @@
 //! Anthropic Messages request bodies (`/v1/messages`, `/v1/messages/count_tokens`): checked,
 //! and what routing and budgets need read; and errors in Anthropic's shape.
 
-use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use actix_web::HttpRequest;
 use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -102,22 +102,4 @@ pub fn parse(req: &HttpRequest, raw: Bytes, generates: bool) -> Result<ClientReq
         forwarded_headers,
         ..ClientRequest::default()
     })
-}
-
-/// An error in Anthropic's shape. An Anthropic upstream's own error body goes through as
-/// it is; anything else is rendered from the gateway's error.
-pub fn error_response(err: &ApiError) -> HttpResponse {
-    if let ApiError::Upstream { status, body } = err {
-        let native = serde_json::from_slice::<Value>(body).is_ok_and(|v| v["type"] == "error");
-        if native {
-            return HttpResponse::build(*status)
-                .content_type("application/json")
-                .body(body.clone());
-        }
-    }
-    let mut builder = HttpResponse::build(err.status_code());
-    if let Some(secs) = err.retry_after_secs() {
-        builder.insert_header(("retry-after", secs.to_string()));
-    }
-    builder.json(err.messages_body())
 }

@@ -99,18 +99,7 @@ impl MeteredStream {
     /// An error event in the client's dialect, ending the stream.
     fn error_event(&self, message: &str) -> Bytes {
         let err = ApiError::UpstreamFailed(message.to_string());
-        match self.dialect {
-            Dialect::Chat => Bytes::from(format!("data: {}\n\n", err.body())),
-            Dialect::Responses => {
-                let (kind, code) = err.kind();
-                let event = serde_json::json!({"type": "error", "code": code, "message": message,
-                    "param": null, "error_type": kind});
-                Bytes::from(format!("event: error\ndata: {event}\n\n"))
-            }
-            Dialect::Messages => {
-                Bytes::from(format!("event: error\ndata: {}\n\n", err.messages_body()))
-            }
-        }
+        crate::dialect::errors::stream_event(self.dialect, &err)
     }
 }
 
