@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
+use entity::provider_key;
 use sea_orm::DatabaseConnection;
-use serde::Serialize;
 
 use crate::error::ApiError;
 use crate::routing::keys::{CooldownFeed, KeyPolicy, KeySet};
@@ -358,36 +358,20 @@ impl Handler<DeleteProvider> for ProviderRegistry {
     }
 }
 
-/// The stored form of a new key: never the secret.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct AddedKeyView {
-    pub id: i32,
-    pub masked_key: String,
-    pub description: Option<String>,
-    pub weight: i32,
-    pub enabled: bool,
-}
-
 #[derive(Message)]
-#[rtype(result = "Result<AddedKeyView, ApiError>")]
+#[rtype(result = "Result<provider_key::Model, ApiError>")]
 pub struct AddKey {
     pub provider: String,
     pub key: NewKey,
 }
 
 impl Handler<AddKey> for ProviderRegistry {
-    type Result = ResponseActFuture<Self, Result<AddedKeyView, ApiError>>;
+    type Result = ResponseActFuture<Self, Result<provider_key::Model, ApiError>>;
 
     fn handle(&mut self, msg: AddKey, _: &mut Context<Self>) -> Self::Result {
         self.write(move |db, master| async move {
             match provider_keys::insert_key(&db, &master, &msg.provider, &msg.key).await {
-                Ok(AddedKey::Added(k)) => Ok(AddedKeyView {
-                    id: k.id,
-                    masked_key: k.masked_key,
-                    description: k.description,
-                    weight: k.weight,
-                    enabled: k.enabled,
-                }),
+                Ok(AddedKey::Added(k)) => Ok(k),
                 Ok(AddedKey::NoProvider) => Err(ApiError::NotFound(format!(
                     "provider '{}' not found",
                     msg.provider

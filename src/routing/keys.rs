@@ -10,7 +10,6 @@ use std::time::Duration;
 pub use super::key_outcome::KeyOutcome;
 
 use parking_lot::Mutex;
-use serde::Serialize;
 
 use crate::core::strategy::{order, Strategy};
 use crate::store::providers::KeyRecord;
@@ -379,47 +378,43 @@ impl KeySet {
         }
     }
 
-    /// The keys as the admin API shows them: never the secret.
-    pub fn views(&self) -> Vec<KeyView> {
+    /// Each key's record and health now (never the secret), for the admin API's views.
+    pub fn statuses(&self) -> Vec<KeyStatus> {
         let now = now_ms();
         self.keys
             .iter()
-            .map(|k| {
-                let until = k.cooldown_until_ms.load(Ordering::Relaxed);
-                KeyView {
-                    id: k.record.id,
-                    masked_key: k.record.masked_key.clone(),
-                    description: k.record.description.clone(),
-                    weight: k.record.weight,
-                    enabled: k.record.enabled,
-                    cooling_down: until > now,
-                    cooldown_remaining_secs: ((until - now).max(0) as u64).div_ceil(1000),
-                    consecutive_failures: k.consecutive_failures.load(Ordering::Relaxed),
-                    successes: k.successes.load(Ordering::Relaxed),
-                    failures: k.failures.load(Ordering::Relaxed),
-                    last_error: k.last_error.lock().clone(),
-                    created_at: crate::time::to_rfc3339(k.record.created_at),
-                }
+            .map(|k| KeyStatus {
+                id: k.record.id,
+                masked_key: k.record.masked_key.clone(),
+                description: k.record.description.clone(),
+                weight: k.record.weight,
+                enabled: k.record.enabled,
+                created_at: k.record.created_at,
+                cooldown_remaining_ms: (k.cooldown_until_ms.load(Ordering::Relaxed) - now).max(0),
+                consecutive_failures: k.consecutive_failures.load(Ordering::Relaxed),
+                successes: k.successes.load(Ordering::Relaxed),
+                failures: k.failures.load(Ordering::Relaxed),
+                last_error: k.last_error.lock().clone(),
             })
             .collect()
     }
 }
 
-/// A key as the admin API shows it.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct KeyView {
+/// A key's record and health at one moment (never the secret).
+#[derive(Debug, Clone)]
+pub struct KeyStatus {
     pub id: i32,
     pub masked_key: String,
     pub description: Option<String>,
     pub weight: u32,
     pub enabled: bool,
-    pub cooling_down: bool,
-    pub cooldown_remaining_secs: u64,
+    pub created_at: i64,
+    /// 0 when the key is not cooling down.
+    pub cooldown_remaining_ms: i64,
     pub consecutive_failures: u32,
     pub successes: u64,
     pub failures: u64,
     pub last_error: Option<String>,
-    pub created_at: String,
 }
 
 #[cfg(test)]

@@ -6,15 +6,75 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{double_option, mailbox};
-use crate::actors::provider_registry::{AddKey, AddedKeyView, DeleteKey, UpdateKey};
+use crate::actors::provider_registry::{AddKey, DeleteKey, UpdateKey};
 use crate::error::ApiError;
 use crate::handlers::body::json_body;
 use crate::handlers::extract::AdminAuth;
 use crate::handlers::schemas::ErrorBody;
-use crate::routing::keys::KeyView;
+use crate::routing::keys::KeyStatus;
 use crate::routing::provider_input::validate_weight;
 use crate::state::AppState;
 use crate::store::provider_keys::{KeyPatch, NewKey};
+use crate::time::to_rfc3339;
+use entity::provider_key;
+
+/// A key as the admin API shows it: masked, with its health.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct KeyView {
+    pub id: i32,
+    pub masked_key: String,
+    pub description: Option<String>,
+    pub weight: u32,
+    pub enabled: bool,
+    pub cooling_down: bool,
+    pub cooldown_remaining_secs: u64,
+    pub consecutive_failures: u32,
+    pub successes: u64,
+    pub failures: u64,
+    pub last_error: Option<String>,
+    pub created_at: String,
+}
+
+impl From<KeyStatus> for KeyView {
+    fn from(k: KeyStatus) -> KeyView {
+        KeyView {
+            id: k.id,
+            masked_key: k.masked_key,
+            description: k.description,
+            weight: k.weight,
+            enabled: k.enabled,
+            cooling_down: k.cooldown_remaining_ms > 0,
+            cooldown_remaining_secs: (k.cooldown_remaining_ms as u64).div_ceil(1000),
+            consecutive_failures: k.consecutive_failures,
+            successes: k.successes,
+            failures: k.failures,
+            last_error: k.last_error,
+            created_at: to_rfc3339(k.created_at),
+        }
+    }
+}
+
+/// A new key as stored: never the secret.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AddedKeyView {
+    pub id: i32,
+    pub masked_key: String,
+    pub description: Option<String>,
+    pub weight: i32,
+    pub enabled: bool,
+}
+
+impl From<&provider_key::Model> for AddedKeyView {
+    fn from(k: &provider_key::Model) -> AddedKeyView {
+        AddedKeyView {
+            id: k.id,
+            masked_key: k.masked_key.clone(),
+            description: k.description.clone(),
+            weight: k.weight,
+            enabled: k.enabled,
+        }
+    }
+}
 
 #[derive(Serialize, ToSchema)]
 pub struct KeyList {
@@ -29,7 +89,8 @@ pub struct DeletedKey {
 
 /// A provider's keys with their health, as its published key set shows them.
 async fn key_views(state: &AppState, provider: &str) -> Result<Vec<KeyView>, ApiError> {
-    Ok(state.table().provider(provider)?.keys.views())
+    let keys = state.table().provider(provider)?.keys.statuses();
+    Ok(keys.into_iter().map(KeyView::from).collect())
 }
 
 #[utoipa::path(get, path = "/providers/{name}/keys", tag = "providers", security(("bearer" = [])),
@@ -83,7 +144,7 @@ pub async fn add_key(
         ));
     }
     let provider = path.into_inner();
-    let added: AddedKeyView = state
+    let added: AddedKeyView = (&state
         .registry
         .send(AddKey {
             provider: provider.clone(),
@@ -94,7 +155,8 @@ pub async fn add_key(
             },
         })
         .await
-        .map_err(mailbox)??;
+        .map_err(mailbox)??)
+        .into();
     admin
         .audit(
             "create",

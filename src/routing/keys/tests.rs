@@ -29,8 +29,8 @@ fn set(previous: Option<&KeySet>) -> KeySet {
 }
 
 fn cooling(keys: &KeySet, id: i32) -> u64 {
-    let v = keys.views().into_iter().find(|v| v.id == id).unwrap();
-    v.cooldown_remaining_secs
+    let v = keys.statuses().into_iter().find(|v| v.id == id).unwrap();
+    (v.cooldown_remaining_ms as u64).div_ceil(1000)
 }
 
 #[test]
@@ -44,14 +44,14 @@ fn round_robin_exclusion_and_cooldown() {
     assert!((0..4).all(|_| keys.pick(&[]).unwrap().id == 2));
     keys.report(2, KeyOutcome::Failed(None), None);
     assert_eq!(keys.pick(&[]).unwrap().id, 2, "one 5xx does not cool down");
-    let views = keys.views();
-    assert!(views[0].cooling_down && views[0].cooldown_remaining_secs == 30);
+    let views = keys.statuses();
+    assert_eq!((views[0].cooldown_remaining_ms as u64).div_ceil(1000), 30);
     assert_eq!(views[0].last_error.as_deref(), Some("429"));
     assert_eq!(views[1].failures, 1);
     // A rebuilt set keeps the health of the keys it still has.
     let next = set(Some(&keys));
-    assert!(next.views()[0].cooling_down);
-    assert_eq!(next.views()[1].consecutive_failures, 1);
+    assert!(next.statuses()[0].cooldown_remaining_ms > 0);
+    assert_eq!(next.statuses()[1].consecutive_failures, 1);
 }
 
 #[test]
