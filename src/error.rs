@@ -1,4 +1,5 @@
-//! Every failure a client can see, in OpenAI's error shape (contract section 3).
+//! Every failure a client can see (contract section 3), with its status, kind and code;
+//! rendered in OpenAI's shape here and in each client dialect's by `dialect::errors`.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};

@@ -1,3 +1,6 @@
+//! `gateway-zero`: parses the command line, sets up logging and runs the command (serve
+//! by default).
+
 use clap::Parser;
 use gateway_zero::cli::{run, Cli, Command};
 

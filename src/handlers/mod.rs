@@ -1,4 +1,6 @@
-//! HTTP handlers, grouped by API. They parse and check input, then hand off to actors.
+//! HTTP handlers, grouped by API: they parse and check input, hand a call to admission and
+//! the proxy (or an admin change to its actor) and render the answer in the client's
+//! dialect.
 
 pub mod admin;
 pub mod auth;

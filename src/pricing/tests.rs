@@ -1,3 +1,5 @@
+//! Prices: costs of every billing class, tiers, fallbacks across versions, imports.
+
 use super::*;
 
 /// Found by fuzzing: a multi-byte name used to be sliced inside a character.

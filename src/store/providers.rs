@@ -1,4 +1,5 @@
-//! Providers, their upstream keys and model redirects.
+//! Providers: their rows created, changed and deleted, and the routing snapshot the
+//! registry loads (providers, keys decrypted, redirects) with its change fingerprint.
 
 use std::sync::Arc;
 

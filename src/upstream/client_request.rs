@@ -101,3 +101,28 @@ impl ClientRequest {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_decoded_at_admission_is_never_decoded_again() {
+        let decoded = crate::dialect::decode_request(
+            Dialect::Messages,
+            br#"{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"Hi"}]}"#,
+        )
+        .unwrap();
+        let req = ClientRequest {
+            // Bytes no decoder would accept: an attempt that decoded them would fail.
+            raw: Bytes::from_static(b"\xff not json"),
+            core: Some(Arc::new(decoded)),
+            ..ClientRequest::default()
+        };
+        let first = req.core_request(Endpoint::Messages).unwrap();
+        let again = req.core_request(Endpoint::Messages).unwrap();
+        assert!(matches!(first, Cow::Borrowed(_)) && matches!(again, Cow::Borrowed(_)));
+        assert!(std::ptr::eq(first.as_ref(), again.as_ref()));
+        assert_eq!(first.model, "m");
+    }
+}

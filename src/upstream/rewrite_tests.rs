@@ -1,3 +1,6 @@
+//! The pass-through body rewriter: what each upstream gets, and that nothing changes when
+//! nothing must.
+
 use super::*;
 use crate::core::api_type::ApiType;
 use crate::upstream::leg::Leg;

@@ -1,3 +1,6 @@
+//! The prompt bound against what tokenizers can count: escapes, numbers, scripts, media,
+//! PDFs and tools however written.
+
 use super::*;
 use serde_json::json;
 
