@@ -5,7 +5,7 @@
 use bytes::Bytes;
 use serde_json::Value;
 
-use super::quirks::Quirks;
+use super::quirks::{Quirks, Sampling};
 use crate::core::endpoint::Dialect;
 use crate::core::request::Request;
 use crate::dialect::chat::upstream::{self as chat, ChatShape};
@@ -36,15 +36,23 @@ pub fn translated(call: &Request, to: Dialect, shape: &Shape<'_>) -> Result<Byte
                 cap_field: shape.quirks.cap_field,
                 stream: shape.stream,
             };
-            let mut body = serde_json::to_value(chat::encode_request(call, &chat_shape)?)
-                .map_err(|e| ApiError::internal("cannot encode request", e))?;
-            if let Value::Object(map) = &mut body {
-                shape.quirks.fit_sampling(map);
-                if !shape.quirks.ask_stream_usage {
-                    map.remove("stream_options");
+            let request = chat::encode_request(call, &chat_shape)?;
+            let edits = shape.quirks.sampling != Sampling::Open
+                || (shape.stream && !shape.quirks.ask_stream_usage);
+            if !edits {
+                // Written straight from the typed request: no JSON tree in between.
+                serde_json::to_vec(&request)
+            } else {
+                let mut body = serde_json::to_value(request)
+                    .map_err(|e| ApiError::internal("cannot encode request", e))?;
+                if let Value::Object(map) = &mut body {
+                    shape.quirks.fit_sampling(map);
+                    if !shape.quirks.ask_stream_usage {
+                        map.remove("stream_options");
+                    }
                 }
+                serde_json::to_vec(&body)
             }
-            serde_json::to_vec(&body)
         }
         Dialect::Messages => {
             let max_tokens = shape.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS);
