@@ -8,6 +8,7 @@ use actix::Actor;
 use actix_web::{middleware, web, App, HttpRequest, HttpResponse, HttpServer, ResponseError};
 
 use crate::accounting::ledger::{LedgerConfig, LedgerState};
+use crate::accounting::response_quota::ResponseQuota;
 use crate::actors::admin_gate::AdminGate;
 use crate::actors::log_sink::{Flush, LogQueue, LogSink};
 use crate::actors::provider_registry::{ProviderRegistry, Reload, SyncRouting};
@@ -20,7 +21,6 @@ use crate::secrets::MasterKey;
 use crate::settings::Settings;
 use crate::state::AppState;
 use crate::store::changes::{self, Change};
-use crate::store::response_quota::ResponseQuota;
 use crate::{bootstrap, db, openapi, store, telemetry, upstream};
 
 pub async fn serve(settings: Settings) -> Result<(), String> {

@@ -7,6 +7,7 @@ use actix::Addr;
 use sea_orm::DatabaseConnection;
 
 use crate::accounting::ledger::LedgerState;
+use crate::accounting::response_quota::ResponseQuota;
 use crate::accounting::shared::SharedLimits;
 use crate::actors::admin_gate::AdminGate;
 use crate::actors::log_sink::{LogQueue, LogSink};
@@ -16,7 +17,6 @@ use crate::actors::usage_ledger::UsageLedger;
 use crate::client_ip::TrustedProxies;
 use crate::routing::table::{RoutingTable, SharedRouting};
 use crate::settings::Settings;
-use crate::store::response_quota::ResponseQuota;
 
 #[derive(Clone)]
 pub struct AppState {

@@ -8,6 +8,7 @@
 pub mod lease;
 pub mod ledger;
 pub mod prompt_bound;
+pub mod response_quota;
 pub mod shared;
 pub mod token;
 pub mod token_window;

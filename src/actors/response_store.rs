@@ -19,6 +19,7 @@ use dashmap::DashMap;
 use sea_orm::DatabaseConnection;
 use serde_json::Value;
 
+use crate::accounting::response_quota::ResponseQuota;
 use crate::core::endpoint::Dialect;
 use crate::dialect::responses::{
     as_input_item, new_id, resent_input_item, stored_input, Context as ResponsesContext,
@@ -26,7 +27,6 @@ use crate::dialect::responses::{
 use crate::error::ApiError;
 use crate::secrets::MasterKey;
 use crate::settings::ResponsesSettings;
-use crate::store::response_quota::ResponseQuota;
 use crate::store::responses::{self as store, StoredResponse};
 use crate::time::now_ms;
 

@@ -16,7 +16,6 @@ pub mod providers;
 pub mod rate_windows;
 pub mod redirects;
 pub mod reseal;
-pub mod response_quota;
 pub mod responses;
 pub mod rollups;
 pub mod sessions;

@@ -43,7 +43,7 @@ impl ResponseQuota {
         let bytes = match known {
             Some(bytes) => bytes,
             None => {
-                let bytes = super::responses::bytes_of_token(&self.db, token_id)
+                let bytes = crate::store::responses::bytes_of_token(&self.db, token_id)
                     .await
                     .map_err(|e| ApiError::internal("cannot read stored responses", e))?;
                 if self.by_token.len() >= MAX_TOKENS {
