@@ -56,6 +56,7 @@ impl Modify for Security {
         admin::price_import::import,
         admin::logs::list, admin::logs::get,
         admin::metrics::summary, admin::metrics::models_distribution, admin::metrics::series,
+        admin::end_users::list,
         admin::admin_keys::list, admin::admin_keys::create, admin::admin_keys::delete,
         admin::audit::list,
     ),

@@ -323,6 +323,7 @@ route_table! {
     "/admin/metrics/summary" => { get: admin::metrics::summary },
     "/admin/metrics/models-distribution" => { get: admin::metrics::models_distribution },
     "/admin/metrics/series" => { get: admin::metrics::series },
+    "/admin/metrics/end-users" => { get: admin::end_users::list },
     "/admin/admin-keys" => { get: admin::admin_keys::list, post: admin::admin_keys::create },
     "/admin/admin-keys/{fingerprint}" => { delete: admin::admin_keys::delete },
     "/admin/audit" => { get: admin::audit::list },

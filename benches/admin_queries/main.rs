@@ -33,6 +33,8 @@ const MODELS: [(&str, usize); 12] = [
     ("gpt-4o-2024-08-06", 0),
 ];
 const TOKENS: i32 = 200;
+/// End users named by calls (7 in 10 name one), skewed like tokens; each with a few sessions.
+const END_USERS: usize = 5_000;
 const DAY_MS: i64 = 86_400_000;
 
 fn now_ms() -> i64 {
@@ -56,7 +58,12 @@ fn row(rng: &mut StdRng, at: i64, n: usize) -> LogEntry {
     let prompt = rng.gen_range(20..2000);
     let completion = if error { 0 } else { rng.gen_range(1..800) };
     let latency = (150.0 * (1.0 + rng.gen::<f64>() * 4.0).powi(2)) as i64;
+    let end_user = rng
+        .gen_bool(0.7)
+        .then(|| (rng.gen::<f64>().powi(3) * END_USERS as f64) as usize);
     LogEntry {
+        end_user: end_user.map(|u| format!("user-{u}")),
+        session_id: end_user.map(|u| format!("session-{u}-{}", rng.gen_range(0..4))),
         created_at: at,
         request_id: format!("req_{n:016x}"),
         token_id: Some(1 + (rng.gen::<f64>().powi(3) * TOKENS as f64) as i32),
@@ -146,7 +153,30 @@ async fn measure(db: &DatabaseConnection, now: i64) -> Vec<(String, f64)> {
         })
         .await,
     ));
+    out.push((
+        "end users by spend, 24 h (top 50)".to_string(),
+        time(runs, || async {
+            gateway_zero::store::end_users::top(db, day, 50)
+                .await
+                .unwrap()
+        })
+        .await,
+    ));
     let filters: Vec<(&str, LogFilter)> = vec![
+        (
+            "log page, end_user = user-4000 (rare)",
+            LogFilter {
+                end_user: Some("user-4000".into()),
+                ..Default::default()
+            },
+        ),
+        (
+            "log page, session_id = session-3-1",
+            LogFilter {
+                session_id: Some("session-3-1".into()),
+                ..Default::default()
+            },
+        ),
         ("log page, newest 50, no filter", LogFilter::default()),
         (
             "log page, provider = anthropic",
@@ -235,12 +265,13 @@ async fn run(name: &str, url: &str, rows: usize) -> Vec<(String, f64)> {
     let now = now_ms();
     let took = fill(&db, rows, now).await;
     eprintln!(
-        "{name}: wrote {rows} rows in {:.1} s ({:.0} rows/s); rollup rows: {} minute + {} hour (provider/model), {} hour/token, {} + {} latency",
+        "{name}: wrote {rows} rows in {:.1} s ({:.0} rows/s); rollup rows: {} minute + {} hour (provider/model), {} hour/token, {} hour/end user/session, {} + {} latency",
         took.as_secs_f64(),
         rows as f64 / took.as_secs_f64(),
         count(&db, "request_rollups").await,
         count(&db, "request_rollups_hourly").await,
         count(&db, "token_rollups").await,
+        count(&db, "end_user_rollups").await,
         count(&db, "latency_rollups").await,
         count(&db, "latency_rollups_hourly").await,
     );

@@ -43,6 +43,11 @@ pub struct Model {
     pub audio_output_tokens: i64,
     pub amount_nano: i64,
     pub usage_estimated: bool,
+    /// Who the client says the call was for (`user`, `safety_identifier`,
+    /// `metadata.user_id`, or the `x-gateway-end-user` header).
+    pub end_user: Option<String>,
+    /// The client's session (`x-claude-code-session-id`, else `x-session-id`).
+    pub session_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -11,6 +11,7 @@ mod m20261130_000001_cluster_state;
 mod m20261201_000001_login_attempts;
 mod m20261202_000001_stored_responses;
 mod m20261204_000001_billing_classes;
+mod m20261205_000001_end_users;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000001_login_attempts::Migration),
             Box::new(m20261202_000001_stored_responses::Migration),
             Box::new(m20261204_000001_billing_classes::Migration),
+            Box::new(m20261205_000001_end_users::Migration),
         ]
     }
 }

@@ -19,6 +19,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::settings::LoggingSettings;
 use crate::store::audit::{self, AuditEntry};
+use crate::store::end_users::{self, EndUser};
 use crate::store::log_entry::LogEntry;
 use crate::store::log_search::{self, Cursor, LogFilter};
 use crate::store::logs::{delete_older_than, recent_for_token, write_batch};
@@ -363,6 +364,25 @@ impl Handler<Distribution> for LogSink {
             let now = now_ms();
             let since = summary::window_start(now, msg.window_minutes);
             summary::distribution(&db, since, now).await
+        })
+    }
+}
+
+/// The end users of the last `window_minutes` by spend (after writing what is buffered).
+#[derive(Message)]
+#[rtype(result = "Result<Vec<EndUser>, String>")]
+pub struct TopEndUsers {
+    pub window_minutes: i64,
+    pub limit: u64,
+}
+
+impl Handler<TopEndUsers> for LogSink {
+    type Result = ResponseActFuture<Self, Result<Vec<EndUser>, String>>;
+
+    fn handle(&mut self, msg: TopEndUsers, ctx: &mut Context<Self>) -> Self::Result {
+        self.read_fresh(ctx, move |db| async move {
+            let since = summary::window_start(now_ms(), msg.window_minutes);
+            end_users::top(&db, since, msg.limit).await
         })
     }
 }

@@ -35,6 +35,20 @@ pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
+/// Longest label kept of what a client names (an end user, a session), in bytes.
+pub const MAX_LABEL_BYTES: usize = 256;
+
+/// A label a client gave (an end user, a session id) as the gateway keeps it: trimmed,
+/// control characters written as `\xNN`, at most [`MAX_LABEL_BYTES`] bytes (cut with `…`);
+/// `None` when nothing is left.
+pub fn label(text: &str) -> Option<String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    Some(truncate(&printable(text), MAX_LABEL_BYTES))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,7 @@ use super::chat_body;
 use super::messages_body;
 use super::request_id::request_id;
 use super::responses_body;
+use super::who;
 use crate::admission;
 use crate::call_record::CallRecord;
 use crate::core::endpoint::Endpoint;
@@ -81,6 +82,7 @@ async fn admitted(
 ) -> Result<(ClientRequest, Route), ApiError> {
     let token = authenticate(state, req).await?;
     rec.entry.token_id = Some(token.id);
+    rec.entry.session_id = who::session(req);
     let raw = read_body(req, payload, state.settings.server.max_body_bytes).await?;
     let mut parsed = match endpoint {
         Endpoint::Messages => messages_body::parse(req, raw, true)?,
@@ -88,6 +90,7 @@ async fn admitted(
         Endpoint::Responses => responses_body::parse(raw)?,
         _ => chat_body::parse_request(endpoint, raw)?,
     };
+    rec.entry.end_user = who::end_user(req, parsed.end_user.take());
     rec.entry.requested_model = Some(parsed.model.clone());
     rec.entry.stream = parsed.stream;
     let route = state.table().resolve(&parsed.model)?;

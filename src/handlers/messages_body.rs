@@ -22,6 +22,8 @@ struct Peek<'a> {
     stream: Option<Value>,
     #[serde(default)]
     service_tier: Option<Value>,
+    #[serde(default)]
+    metadata: Option<Value>,
     #[serde(default, borrow)]
     messages: Option<&'a RawValue>,
 }
@@ -88,6 +90,8 @@ pub fn parse(req: &HttpRequest, raw: Bytes, generates: bool) -> Result<ClientReq
             Some((*name, value.to_string()))
         })
         .collect();
+    let user_id = peek.metadata.as_ref().and_then(|m| m.get("user_id"));
+    let end_user = super::chat_body::end_user_of(&[user_id]);
     Ok(ClientRequest {
         raw,
         model,
@@ -100,6 +104,7 @@ pub fn parse(req: &HttpRequest, raw: Bytes, generates: bool) -> Result<ClientReq
         allowance: None,
         unpriced_tier,
         forwarded_headers,
+        end_user,
         ..ClientRequest::default()
     })
 }

@@ -19,3 +19,4 @@ pub mod responses;
 pub mod responses_body;
 pub mod schemas;
 pub mod token;
+pub mod who;

@@ -59,6 +59,8 @@ struct Peek<'a> {
     #[serde(default)]
     user: Option<Value>,
     #[serde(default)]
+    safety_identifier: Option<Value>,
+    #[serde(default)]
     metadata: Option<Value>,
 }
 
@@ -143,6 +145,8 @@ pub fn parse(raw: Bytes) -> Result<ClientRequest, ApiError> {
     }
     let tools = read_tools(peek.tools.as_ref())?;
     let unpriced_tier = unpriced_tier(peek.service_tier.clone())?;
+    let end_user =
+        super::chat_body::end_user_of(&[peek.user.as_ref(), peek.safety_identifier.as_ref()]);
     let mut echo = Map::new();
     for (name, value) in [
         ("instructions", peek.instructions),
@@ -187,6 +191,7 @@ pub fn parse(raw: Bytes) -> Result<ClientRequest, ApiError> {
         n: 1,
         unpriced_tier,
         responses: Some(Arc::new(ctx)),
+        end_user,
         ..ClientRequest::default()
     })
 }

@@ -39,6 +39,10 @@ pub struct LogEntry {
     /// The budget lease the call reserved from (cluster); writing this row moves the
     /// call's usage from that lease to the token's spend.
     pub lease_id: Option<i64>,
+    /// Who the call was for, as the client named them (bounded, no control characters).
+    pub end_user: Option<String>,
+    /// The client's session, as it named it (bounded, no control characters).
+    pub session_id: Option<String>,
 }
 
 impl LogEntry {
@@ -83,6 +87,8 @@ impl LogEntry {
             Value::from(self.service_tier.name()),
             Value::from(self.audio_input_tokens),
             Value::from(self.audio_output_tokens),
+            Value::from(self.end_user.clone()),
+            Value::from(self.session_id.clone()),
         ]);
     }
 

@@ -50,6 +50,8 @@ pub struct LogFilter {
     pub provider: Option<String>,
     pub model: Option<String>,
     pub status: Option<Outcome>,
+    pub end_user: Option<String>,
+    pub session_id: Option<String>,
     /// Inclusive lower bound, Unix ms.
     pub since: Option<i64>,
     /// Exclusive upper bound, Unix ms.
@@ -76,6 +78,12 @@ pub async fn page(
     }
     if let Some(s) = filter.status {
         q = q.filter(C::Status.eq(s.as_str()));
+    }
+    if let Some(u) = &filter.end_user {
+        q = q.filter(C::EndUser.eq(u.as_str()));
+    }
+    if let Some(s) = &filter.session_id {
+        q = q.filter(C::SessionId.eq(s.as_str()));
     }
     if let Some(t) = filter.since {
         q = q.filter(C::CreatedAt.gte(t));

@@ -11,7 +11,7 @@ use sea_orm::{
     QueryOrder, QuerySelect, Statement, TransactionTrait, Value,
 };
 
-const COLUMNS: [&str; 29] = [
+const COLUMNS: [&str; 31] = [
     "created_at",
     "request_id",
     "token_id",
@@ -41,6 +41,8 @@ const COLUMNS: [&str; 29] = [
     "service_tier",
     "audio_input_tokens",
     "audio_output_tokens",
+    "end_user",
+    "session_id",
 ];
 
 /// `INSERT INTO request_logs (…) VALUES (…), …` for `rows` rows, in the backend's
@@ -162,6 +164,7 @@ pub async fn delete_older_than(
         ("request_rollups", "bucket"),
         ("request_rollups_hourly", "bucket"),
         ("token_rollups", "bucket"),
+        ("end_user_rollups", "bucket"),
         ("latency_rollups", "bucket"),
         ("latency_rollups_hourly", "bucket"),
     ] {

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod budget_holds;
 pub mod changes;
 pub mod cooldowns;
+pub mod end_users;
 pub mod log_entry;
 pub mod log_search;
 pub mod login_attempts;

@@ -50,6 +50,9 @@ pub struct ClientRequest {
     pub responses: Option<Arc<ResponsesContext>>,
     /// The request decoded into the core, once, when a candidate translates it.
     pub core: Option<Arc<Request>>,
+    /// Who the body says the call is for (`user`, `safety_identifier`,
+    /// `metadata.user_id`), as a label.
+    pub end_user: Option<String>,
 }
 
 impl ClientRequest {

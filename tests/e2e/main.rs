@@ -12,6 +12,7 @@ mod cluster_accounts;
 mod cluster_keys;
 mod console;
 mod dialects;
+mod end_users;
 mod errors;
 mod hostile;
 mod legs;

@@ -54,6 +54,11 @@ pub struct LogView {
     /// USD.
     pub amount: f64,
     pub usage_estimated: bool,
+    /// Who the client said the call was for (`user`, `safety_identifier`,
+    /// `metadata.user_id` or the `x-gateway-end-user` header).
+    pub end_user: Option<String>,
+    /// The client's session (`x-claude-code-session-id`, else `x-session-id`).
+    pub session_id: Option<String>,
 }
 
 impl From<&request_log::Model> for LogView {
@@ -89,6 +94,8 @@ impl From<&request_log::Model> for LogView {
             audio_output_tokens: r.audio_output_tokens,
             amount: Money::from_nanos(r.amount_nano).usd(),
             usage_estimated: r.usage_estimated,
+            end_user: r.end_user.clone(),
+            session_id: r.session_id.clone(),
         }
     }
 }
@@ -108,6 +115,10 @@ pub struct LogQuery {
     /// `success` or `error`.
     #[param(pattern = "^(success|error)$")]
     pub status: Option<String>,
+    /// The end user, exactly as the log row names it.
+    pub end_user: Option<String>,
+    /// The session, exactly as the log row names it.
+    pub session_id: Option<String>,
     /// RFC 3339 or Unix milliseconds, inclusive.
     pub since: Option<String>,
     /// RFC 3339 or Unix milliseconds, exclusive.
@@ -152,11 +163,20 @@ fn filter(q: &LogQuery) -> Result<LogFilter, ApiError> {
             "provider and model filters are at most 256 bytes",
         ));
     }
+    // A stored label is at most 256 bytes plus an ellipsis.
+    let too_long = |s: &Option<String>| s.as_ref().is_some_and(|s| s.len() > 260);
+    if too_long(&q.end_user) || too_long(&q.session_id) {
+        return Err(ApiError::invalid(
+            "end_user and session_id filters are at most 260 bytes",
+        ));
+    }
     Ok(LogFilter {
         token_id: q.token_id,
         provider: q.provider.clone(),
         model: q.model.clone(),
         status,
+        end_user: q.end_user.clone(),
+        session_id: q.session_id.clone(),
         since: q
             .since
             .as_deref()

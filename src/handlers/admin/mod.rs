@@ -3,6 +3,7 @@
 
 pub mod admin_keys;
 pub mod audit;
+pub mod end_users;
 pub mod logs;
 pub mod metrics;
 pub mod price_import;

@@ -1,0 +1,50 @@
+//! Who a call is for, as its log row names them: the end user (the `x-gateway-end-user`
+//! header wins over what the body names: OpenAI's `user` / `safety_identifier`,
+//! Anthropic's `metadata.user_id`) and the session (`x-claude-code-session-id`, else
+//! `x-session-id`), each a bounded label with control characters escaped.
+
+use actix_web::HttpRequest;
+
+use crate::core::text::label;
+
+fn header_label(req: &HttpRequest, name: &str) -> Option<String> {
+    req.headers()
+        .get(name)
+        .and_then(|v| std::str::from_utf8(v.as_bytes()).ok())
+        .and_then(label)
+}
+
+/// The session the client named, if any.
+pub fn session(req: &HttpRequest) -> Option<String> {
+    header_label(req, "x-claude-code-session-id").or_else(|| header_label(req, "x-session-id"))
+}
+
+/// The end user: the header's, else the body's (`from_body`).
+pub fn end_user(req: &HttpRequest, from_body: Option<String>) -> Option<String> {
+    header_label(req, "x-gateway-end-user").or(from_body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    #[test]
+    fn headers_win_and_labels_are_bounded_and_printable() {
+        let req = TestRequest::default()
+            .insert_header(("x-gateway-end-user", "  alice  "))
+            .insert_header(("x-session-id", "s-1"))
+            .to_http_request();
+        assert_eq!(end_user(&req, Some("bob".into())).as_deref(), Some("alice"));
+        assert_eq!(session(&req).as_deref(), Some("s-1"));
+        let req = TestRequest::default()
+            .insert_header(("x-claude-code-session-id", "cc-9"))
+            .insert_header(("x-session-id", "s-1"))
+            .to_http_request();
+        assert_eq!(session(&req).as_deref(), Some("cc-9"));
+        assert_eq!(end_user(&req, Some("bob".into())).as_deref(), Some("bob"));
+        assert_eq!(label("a\u{1b}[2Jb").as_deref(), Some("a\\x1b[2Jb"));
+        assert!(label(&"x".repeat(10_000)).unwrap().len() <= 260);
+        assert_eq!(label("   "), None);
+    }
+}
