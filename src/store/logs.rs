@@ -208,7 +208,7 @@ mod tests {
     #[test]
     fn insert_sql_placeholders() {
         let pg = insert_sql(DbBackend::Postgres, 2);
-        assert!(pg.ends_with("$57, $58)"), "{pg}");
+        assert!(pg.ends_with("$61, $62)"), "{pg}");
         assert_eq!(pg.matches('(').count(), 3);
         let lite = insert_sql(DbBackend::Sqlite, 1);
         assert_eq!(lite.matches('?').count(), COLUMNS.len());
