@@ -37,6 +37,9 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     /// 429 `rate_limit_error`: token RPM/TPM exceeded.
     RateLimited(String),
+    /// 429 `rate_limit_error`, code `concurrency_limit`: as many calls in flight as the
+    /// token's `max_parallel` allows; `Retry-After: 1`.
+    ConcurrencyLimit(String),
     /// 429 `insufficient_quota`: token budget exhausted.
     InsufficientQuota(String),
     /// 429 `insufficient_quota`, code `stored_responses_quota`: the token's stored
@@ -109,6 +112,7 @@ impl ApiError {
             ApiError::Conflict(_) => ("invalid_request_error", "conflict"),
             ApiError::PayloadTooLarge { .. } => ("invalid_request_error", "payload_too_large"),
             ApiError::RateLimited(_) => ("rate_limit_error", "rate_limit_exceeded"),
+            ApiError::ConcurrencyLimit(_) => ("rate_limit_error", "concurrency_limit"),
             ApiError::InsufficientQuota(_) => ("insufficient_quota", "insufficient_quota"),
             ApiError::StorageFull(_) => ("insufficient_quota", "stored_responses_quota"),
             ApiError::UpstreamFailed(_) => ("upstream_error", "upstream_failed"),
@@ -141,6 +145,7 @@ impl ApiError {
             | ApiError::NotFound(m)
             | ApiError::Conflict(m)
             | ApiError::RateLimited(m)
+            | ApiError::ConcurrencyLimit(m)
             | ApiError::InsufficientQuota(m)
             | ApiError::StorageFull(m)
             | ApiError::UpstreamFailed(m)
@@ -157,6 +162,7 @@ impl ApiError {
             ApiError::Cooling {
                 retry_after_secs, ..
             } => Some(*retry_after_secs),
+            ApiError::ConcurrencyLimit(_) => Some(1),
             _ => None,
         }
     }
@@ -219,6 +225,7 @@ impl ResponseError for ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RateLimited(_)
+            | ApiError::ConcurrencyLimit(_)
             | ApiError::InsufficientQuota(_)
             | ApiError::StorageFull(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::UpstreamFailed(_) => StatusCode::BAD_GATEWAY,

@@ -265,13 +265,14 @@ async fn run(name: &str, url: &str, rows: usize) -> Vec<(String, f64)> {
     let now = now_ms();
     let took = fill(&db, rows, now).await;
     eprintln!(
-        "{name}: wrote {rows} rows in {:.1} s ({:.0} rows/s); rollup rows: {} minute + {} hour (provider/model), {} hour/token, {} hour/end user/session, {} + {} latency",
+        "{name}: wrote {rows} rows in {:.1} s ({:.0} rows/s); rollup rows: {} minute + {} hour (provider/model), {} hour/token, {} hour/end user, {} end user sessions, {} + {} latency",
         took.as_secs_f64(),
         rows as f64 / took.as_secs_f64(),
         count(&db, "request_rollups").await,
         count(&db, "request_rollups_hourly").await,
         count(&db, "token_rollups").await,
         count(&db, "end_user_rollups").await,
+        count(&db, "end_user_sessions").await,
         count(&db, "latency_rollups").await,
         count(&db, "latency_rollups_hourly").await,
     );

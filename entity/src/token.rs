@@ -25,6 +25,8 @@ pub struct Model {
     pub enabled: bool,
     pub rpm: Option<i32>,
     pub tpm: Option<i32>,
+    /// Calls in flight at once (a stream until it ends); `None`: no cap.
+    pub max_parallel: Option<i32>,
     pub prompt_tokens: i64,
     pub completion_tokens: i64,
     pub total_tokens: i64,

@@ -12,6 +12,7 @@ mod m20261201_000001_login_attempts;
 mod m20261202_000001_stored_responses;
 mod m20261204_000001_billing_classes;
 mod m20261205_000001_end_users;
+mod m20261205_000002_max_parallel;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000001_stored_responses::Migration),
             Box::new(m20261204_000001_billing_classes::Migration),
             Box::new(m20261205_000001_end_users::Migration),
+            Box::new(m20261205_000002_max_parallel::Migration),
         ]
     }
 }

@@ -1,6 +1,7 @@
 //! Who spent it: the end user and the session on each request-log row (filterable, each
-//! with its `(column, created_at, id)` index like the other filters), and hourly rollups
-//! per end user and session that `/admin/metrics/end-users` reads instead of the log.
+//! with its `(column, created_at, id)` index like the other filters); hourly rollups per
+//! end user and the sessions each end user named (first and last seen), which
+//! `/admin/metrics/end-users` reads instead of the log.
 
 use sea_orm_migration::prelude::*;
 
@@ -22,11 +23,20 @@ enum EndUserRollups {
     Id,
     Bucket,
     EndUser,
-    SessionId,
     Requests,
     Errors,
     TotalTokens,
     AmountNano,
+}
+
+#[derive(DeriveIden)]
+enum EndUserSessions {
+    Table,
+    Id,
+    EndUser,
+    SessionId,
+    FirstSeen,
+    LastSeen,
 }
 
 fn zero(col: EndUserRollups) -> ColumnDef {
@@ -83,13 +93,6 @@ impl MigrationTrait for Migration {
                         .not_null(),
                 )
                 .col(ColumnDef::new(EndUserRollups::EndUser).string().not_null())
-                // '' stands for "no session": unique keys must not hold NULLs to be upserted.
-                .col(
-                    ColumnDef::new(EndUserRollups::SessionId)
-                        .string()
-                        .not_null()
-                        .default(""),
-                )
                 .col(zero(EndUserRollups::Requests))
                 .col(zero(EndUserRollups::Errors))
                 .col(zero(EndUserRollups::TotalTokens))
@@ -103,8 +106,58 @@ impl MigrationTrait for Migration {
                 .table(EndUserRollups::Table)
                 .col(EndUserRollups::Bucket)
                 .col(EndUserRollups::EndUser)
-                .col(EndUserRollups::SessionId)
                 .unique()
+                .if_not_exists()
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table(EndUserSessions::Table)
+                .if_not_exists()
+                .col(
+                    ColumnDef::new(EndUserSessions::Id)
+                        .big_integer()
+                        .not_null()
+                        .auto_increment()
+                        .primary_key(),
+                )
+                .col(ColumnDef::new(EndUserSessions::EndUser).string().not_null())
+                .col(
+                    ColumnDef::new(EndUserSessions::SessionId)
+                        .string()
+                        .not_null(),
+                )
+                .col(
+                    ColumnDef::new(EndUserSessions::FirstSeen)
+                        .big_integer()
+                        .not_null(),
+                )
+                .col(
+                    ColumnDef::new(EndUserSessions::LastSeen)
+                        .big_integer()
+                        .not_null(),
+                )
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("idx_end_user_sessions_key")
+                .table(EndUserSessions::Table)
+                .col(EndUserSessions::EndUser)
+                .col(EndUserSessions::SessionId)
+                .unique()
+                .if_not_exists()
+                .to_owned(),
+        )
+        .await?;
+        // Retention deletes sessions not seen since its cutoff.
+        m.create_index(
+            Index::create()
+                .name("idx_end_user_sessions_last_seen")
+                .table(EndUserSessions::Table)
+                .col(EndUserSessions::LastSeen)
                 .if_not_exists()
                 .to_owned(),
         )
@@ -112,6 +165,13 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.drop_table(
+            Table::drop()
+                .table(EndUserSessions::Table)
+                .if_exists()
+                .to_owned(),
+        )
+        .await?;
         m.drop_table(
             Table::drop()
                 .table(EndUserRollups::Table)

@@ -27,7 +27,9 @@ use crate::settings::MissingPrice;
 use crate::store::log_entry::LogEntry;
 
 mod cluster;
+mod parallel;
 pub use cluster::LeaseGrant;
+pub use parallel::Slot;
 
 #[derive(Debug, Clone)]
 pub struct LedgerConfig {

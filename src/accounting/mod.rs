@@ -41,6 +41,8 @@ pub struct Limits {
     pub max_amount: Option<Money>,
     pub rpm: Option<i32>,
     pub tpm: Option<i32>,
+    /// Calls in flight at once.
+    pub max_parallel: Option<i32>,
 }
 
 /// What a call holds between admission and settlement.
@@ -95,6 +97,8 @@ pub struct Account {
     /// instance's written usage), and when they were read.
     pub cluster_totals: Totals,
     pub cluster_read: Option<Instant>,
+    /// Calls in flight now (counted only for a token with `max_parallel`).
+    pub in_flight: u32,
     requests: VecDeque<Instant>,
     /// The last minute's settled tokens (for `tpm`), made when the token first has one.
     tokens: Option<Box<TokenWindow>>,
@@ -111,6 +115,7 @@ impl Account {
             lease: lease::Lease::default(),
             cluster_totals: Totals::default(),
             cluster_read: None,
+            in_flight: 0,
             requests: VecDeque::new(),
             tokens: None,
         }

@@ -33,6 +33,7 @@ impl TokenInfo {
                     .map(crate::core::money::Money::from_nanos),
                 rpm: row.rpm,
                 tpm: row.tpm,
+                max_parallel: row.max_parallel,
             },
             expires_at: row.expires_at,
             enabled: row.enabled,

@@ -2,11 +2,11 @@
 //! reservation in this instance's account, the cluster lease it was drawn from, and its
 //! share of a shared rate window. Settling replaces them with the call's usage; a hold
 //! dropped unsettled (a call refused after admission, an error, a panic) gives all of it
-//! back. Team budgets and concurrency slots are the next things a hold will own.
+//! back, and its concurrency slot with it. Team budgets are the next thing a hold will own.
 
 use std::sync::Arc;
 
-use crate::accounting::ledger::LedgerState;
+use crate::accounting::ledger::{LedgerState, Slot};
 use crate::accounting::shared::{SharedLimits, WindowShare};
 use crate::accounting::Reservation;
 use crate::store::log_entry::LogEntry;
@@ -17,6 +17,8 @@ pub struct Hold {
     reservation: Option<Reservation>,
     lease_id: Option<i64>,
     window: Option<WindowShare>,
+    /// A concurrency slot (tokens with `max_parallel`), given back when the hold ends.
+    slot: Option<Slot>,
 }
 
 impl Hold {
@@ -28,7 +30,13 @@ impl Hold {
             reservation: None,
             lease_id: None,
             window: None,
+            slot: None,
         }
+    }
+
+    /// Holds a concurrency slot until the hold ends.
+    pub fn occupy(&mut self, slot: Option<Slot>) {
+        self.slot = slot;
     }
 
     pub fn reservation(&self) -> Option<&Reservation> {

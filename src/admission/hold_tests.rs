@@ -15,6 +15,10 @@ use crate::store::log_entry::LogEntry;
 const TOKEN: i32 = 7;
 
 fn ledger(max_tokens: i64) -> Arc<LedgerState> {
+    ledger_with(max_tokens, None)
+}
+
+fn ledger_with(max_tokens: i64, max_parallel: Option<i32>) -> Arc<LedgerState> {
     let ledger = LedgerState::new(
         LedgerConfig {
             enabled: true,
@@ -38,6 +42,7 @@ fn ledger(max_tokens: i64) -> Arc<LedgerState> {
         enabled: true,
         rpm: None,
         tpm: None,
+        max_parallel,
         prompt_tokens: 0,
         completion_tokens: 0,
         total_tokens: 0,
@@ -110,5 +115,31 @@ fn settling_puts_the_usage_in_place_of_the_reservation() {
         next.reservation().map(|r| r.tokens),
         Some(150),
         "150 spent: the next call is capped to what is left, not to its 200"
+    );
+}
+
+#[test]
+fn a_hold_keeps_its_concurrency_slot_until_it_ends() {
+    let ledger = ledger_with(1_000_000, Some(2));
+    let mut first = admit(&ledger).unwrap();
+    first.occupy(LedgerState::take_slot(&ledger, TOKEN).unwrap());
+    let mut second = admit(&ledger).unwrap();
+    second.occupy(LedgerState::take_slot(&ledger, TOKEN).unwrap());
+    assert_eq!(ledger.in_flight(TOKEN), 2);
+    assert!(matches!(
+        LedgerState::take_slot(&ledger, TOKEN),
+        Err(ApiError::ConcurrencyLimit(_))
+    ));
+    // Settled (a call that finished) or dropped (a stream cut, a panic): the slot is back.
+    first.settle(&mut used(10));
+    assert_eq!(ledger.in_flight(TOKEN), 1);
+    drop(second);
+    assert_eq!(ledger.in_flight(TOKEN), 0);
+    let third = LedgerState::take_slot(&ledger, TOKEN).unwrap();
+    assert!(third.is_some());
+    let uncapped = ledger_with(1_000, None);
+    assert!(
+        LedgerState::take_slot(&uncapped, TOKEN).unwrap().is_none(),
+        "no max_parallel: no slot counted"
     );
 }

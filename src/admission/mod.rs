@@ -14,7 +14,7 @@ mod hold;
 pub use hold::Hold;
 
 use crate::accounting::lease::Draw;
-use crate::accounting::ledger::{Admission, AdmitRequest, LeaseGrant};
+use crate::accounting::ledger::{Admission, AdmitRequest, LeaseGrant, LedgerState, Slot};
 use crate::accounting::shared::SharedLimits;
 use crate::accounting::token::TokenInfo;
 use crate::core::endpoint::Endpoint;
@@ -32,7 +32,7 @@ pub fn check(
     token: &TokenInfo,
     endpoint: Endpoint,
     mut route: Route,
-) -> Result<Route, ApiError> {
+) -> Result<(Route, Option<Slot>), ApiError> {
     // Providers whose API cannot serve this endpoint are skipped before admission (token
     // counting keeps them: other types are answered with a local estimate).
     if endpoint != Endpoint::CountTokens {
@@ -51,7 +51,9 @@ pub fn check(
     // A shared budget's local view may be stale: `admit` asks the cluster before refusing.
     let budgets = !(state.shared.is_some() && state.accounts.has_budget(token.id));
     state.accounts.precheck(token.id, budgets)?;
-    Ok(route)
+    // Last: a call refused above takes no slot.
+    let slot = LedgerState::take_slot(&state.accounts, token.id)?;
+    Ok((route, slot))
 }
 
 /// Admits a call of `token` to `endpoint` that `check` passed: the candidates of `route`
@@ -64,6 +66,7 @@ pub async fn admit(
     endpoint: Endpoint,
     parsed: &mut ClientRequest,
     mut route: Route,
+    slot: Option<Slot>,
     searches_at_least: &mut i64,
 ) -> Result<(Route, Hold), ApiError> {
     if endpoint != Endpoint::CountTokens {
@@ -121,6 +124,7 @@ pub async fn admit(
         (other, _) => other?,
     };
     let mut hold = Hold::new(state.accounts.clone(), state.shared.clone());
+    hold.occupy(slot);
     hold.reserve(admission.reservation);
     if let (Some(shared), Some((rpm, tpm)), Some(reservation)) = (
         &state.shared,

@@ -130,6 +130,7 @@ fn new_token(args: CreateArgs) -> Result<NewToken, String> {
             .collect::<Vec<_>>()
     });
     Ok(NewToken {
+        max_parallel: None,
         name: name.to_string(),
         role: if args.admin {
             Role::Admin

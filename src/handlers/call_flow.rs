@@ -95,7 +95,7 @@ async fn admitted(
     rec.entry.stream = parsed.stream;
     let route = state.table().resolve(&parsed.model)?;
     // Limits first: a refused call costs what a small one does.
-    let route = admission::check(state, &token, endpoint, route)?;
+    let (route, slot) = admission::check(state, &token, endpoint, route)?;
     if let Some(ctx) = &parsed.responses {
         if ctx.store {
             state.response_quota.admit(token.id).await?;
@@ -104,7 +104,7 @@ async fn admitted(
     }
     let searches = &mut rec.searches_at_least;
     let (route, hold) =
-        admission::admit(state, &token, endpoint, &mut parsed, route, searches).await?;
+        admission::admit(state, &token, endpoint, &mut parsed, route, slot, searches).await?;
     rec.hold = Some(hold);
     Ok((parsed, route))
 }

@@ -165,6 +165,7 @@ pub async fn delete_older_than(
         ("request_rollups_hourly", "bucket"),
         ("token_rollups", "bucket"),
         ("end_user_rollups", "bucket"),
+        ("end_user_sessions", "last_seen"),
         ("latency_rollups", "bucket"),
         ("latency_rollups_hourly", "bucket"),
     ] {

@@ -30,6 +30,7 @@ pub struct NewToken {
     pub expires_at: Option<i64>,
     pub rpm: Option<i32>,
     pub tpm: Option<i32>,
+    pub max_parallel: Option<i32>,
 }
 
 impl NewToken {
@@ -43,6 +44,7 @@ impl NewToken {
             expires_at: None,
             rpm: None,
             tpm: None,
+            max_parallel: None,
         }
     }
 }
@@ -68,6 +70,7 @@ pub async fn create(
         enabled: Set(true),
         rpm: Set(new.rpm),
         tpm: Set(new.tpm),
+        max_parallel: Set(new.max_parallel),
         prompt_tokens: Set(0),
         completion_tokens: Set(0),
         total_tokens: Set(0),
@@ -149,6 +152,7 @@ pub struct TokenPatch {
     pub enabled: Option<bool>,
     pub rpm: Option<Option<i32>>,
     pub tpm: Option<Option<i32>>,
+    pub max_parallel: Option<Option<i32>>,
 }
 
 pub async fn find(db: &DatabaseConnection, id: i32) -> Result<Option<token::Model>, DbErr> {
@@ -195,6 +199,9 @@ pub async fn update(
     }
     if let Some(v) = patch.tpm {
         row.tpm = Set(v);
+    }
+    if let Some(v) = patch.max_parallel {
+        row.max_parallel = Set(v);
     }
     row.updated_at = Set(super::db_now(db).await?);
     // Only the columns set above are written, so concurrent counter increments survive.

@@ -35,6 +35,8 @@ pub struct TokenView {
     pub enabled: bool,
     pub rpm: Option<i32>,
     pub tpm: Option<i32>,
+    /// Calls in flight at once (a stream until it ends); null: no cap.
+    pub max_parallel: Option<i32>,
     pub prompt_tokens: i64,
     pub completion_tokens: i64,
     pub total_tokens: i64,
@@ -61,6 +63,7 @@ impl From<&TokenRecord> for TokenView {
             enabled: r.enabled,
             rpm: r.rpm,
             tpm: r.tpm,
+            max_parallel: r.max_parallel,
             prompt_tokens: t.totals.prompt_tokens,
             completion_tokens: t.totals.completion_tokens,
             total_tokens: t.totals.total_tokens,
@@ -139,6 +142,14 @@ fn expiry(text: &str) -> Result<i64, ApiError> {
     parse_rfc3339(text).map_err(|e| ApiError::invalid_param("expires_at", e))
 }
 
+/// A concurrency cap: 1..=100000 calls in flight.
+fn max_parallel(n: i64) -> Result<i32, ApiError> {
+    i32::try_from(n)
+        .ok()
+        .filter(|n| (1..=100_000).contains(n))
+        .ok_or_else(|| ApiError::invalid_param("max_parallel", "max_parallel must be 1..=100000"))
+}
+
 fn per_minute(field: &'static str, n: i64) -> Result<i32, ApiError> {
     i32::try_from(n).ok().filter(|n| *n > 0).ok_or_else(|| {
         ApiError::invalid_param(field, format!("{field} must be a positive integer"))
@@ -167,6 +178,10 @@ pub struct NewTokenBody {
     pub rpm: Option<i64>,
     #[serde(default)]
     pub tpm: Option<i64>,
+    /// Calls in flight at once, 1..=100000 (a stream until it ends); beyond it: 429
+    /// `concurrency_limit` with `Retry-After: 1`.
+    #[serde(default)]
+    pub max_parallel: Option<i64>,
 }
 
 #[utoipa::path(post, path = "/admin/tokens", tag = "admin", security(("bearer" = [])),
@@ -194,6 +209,7 @@ pub async fn create(
         expires_at: b.expires_at.as_deref().map(expiry).transpose()?,
         rpm: b.rpm.map(|n| per_minute("rpm", n)).transpose()?,
         tpm: b.tpm.map(|n| per_minute("tpm", n)).transpose()?,
+        max_parallel: b.max_parallel.map(max_parallel).transpose()?,
     };
     let (record, plaintext) = state
         .ledger
@@ -274,6 +290,10 @@ pub struct TokenPatchBody {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<i64>)]
     pub tpm: Option<Option<i64>>,
+    /// null removes the cap.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<i64>)]
+    pub max_parallel: Option<Option<i64>>,
 }
 
 /// Validates an optional-nullable field: absent stays absent, null clears, a value is checked.
@@ -308,6 +328,7 @@ pub async fn update(
         enabled: b.enabled,
         rpm: nullable(b.rpm, |n| per_minute("rpm", n))?,
         tpm: nullable(b.tpm, |n| per_minute("tpm", n))?,
+        max_parallel: nullable(b.max_parallel, max_parallel)?,
     };
     let before = token_view(&state, id).await?;
     let token = state

@@ -15,6 +15,7 @@ mod accounting;
 mod across_instances;
 mod billing;
 mod bound_classes;
+mod concurrency;
 mod hard_limits;
 mod leaks;
 mod prompt_bounds;
