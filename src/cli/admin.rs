@@ -101,6 +101,7 @@ fn token_body(f: TokenFields) -> Value {
         ("expires_at", f.expires_at.map(Value::from)),
         ("rpm", f.rpm.map(Value::from)),
         ("tpm", f.tpm.map(Value::from)),
+        ("max_parallel", f.max_parallel.map(Value::from)),
         ("enabled", f.enabled.map(Value::from)),
     ])
 }

@@ -175,6 +175,9 @@ pub struct TokenFields {
     pub rpm: Option<i64>,
     #[arg(long)]
     pub tpm: Option<i64>,
+    /// Calls in flight at once.
+    #[arg(long)]
+    pub max_parallel: Option<i64>,
     #[arg(long)]
     pub enabled: Option<bool>,
 }

@@ -370,12 +370,13 @@ async function tokens() {
     { name: "max_tokens", label: "Token budget (empty: none)", type: "number" },
     { name: "rpm", label: "Requests per minute (empty: none)", type: "number" },
     { name: "tpm", label: "Tokens per minute (empty: none)", type: "number" },
+    { name: "max_parallel", label: "Calls in flight at once (empty: no cap)", type: "number" },
     { name: "allowed_models", label: "Allowed models (comma-separated; empty: all)" },
     { name: "expires_at", label: "Expires (empty: never)", type: "datetime-local" },
   ], "Create", async (v, box) => {
     const created = await api("POST", "/admin/tokens", {
       name: v.name, role: v.role, max_amount: optNum(v.max_amount), max_tokens: optNum(v.max_tokens),
-      rpm: optNum(v.rpm), tpm: optNum(v.tpm), allowed_models: optList(v.allowed_models),
+      rpm: optNum(v.rpm), tpm: optNum(v.tpm), max_parallel: optNum(v.max_parallel), allowed_models: optList(v.allowed_models),
       expires_at: v.expires_at ? new Date(v.expires_at).toISOString() : null,
     });
     const secret = h("code", { class: "mono", id: "new-token" }, created.token);
@@ -390,9 +391,10 @@ async function tokens() {
     { name: "max_tokens", label: "Token budget (empty: none)", type: "number", value: t.max_tokens ?? "" },
     { name: "rpm", label: "Requests per minute", type: "number", value: t.rpm ?? "" },
     { name: "tpm", label: "Tokens per minute", type: "number", value: t.tpm ?? "" },
+    { name: "max_parallel", label: "Calls in flight at once", type: "number", value: t.max_parallel ?? "" },
     { name: "allowed_models", label: "Allowed models (comma-separated; empty: all)", value: (t.allowed_models || []).join(", ") },
   ], "Save", async (v) => {
-    await api("PATCH", `/admin/tokens/${t.id}`, { max_amount: optNum(v.max_amount), max_tokens: optNum(v.max_tokens), rpm: optNum(v.rpm), tpm: optNum(v.tpm), allowed_models: optList(v.allowed_models) });
+    await api("PATCH", `/admin/tokens/${t.id}`, { max_amount: optNum(v.max_amount), max_tokens: optNum(v.max_tokens), rpm: optNum(v.rpm), tpm: optNum(v.tpm), max_parallel: optNum(v.max_parallel), allowed_models: optList(v.allowed_models) });
     toast("Saved"); tokens();
   });
   page().replaceChildren(
@@ -403,7 +405,7 @@ async function tokens() {
       t.enabled ? pill("enabled", "ok") : pill("disabled", "bad"),
       h("div", {}, `${num(t.total_tokens)}${t.max_tokens ? " of " + num(t.max_tokens) : ""}`, t.max_tokens ? bar(t.total_tokens, t.max_tokens) : null),
       h("div", {}, `${usd(t.amount_spent)}${t.max_amount ? " of " + usd(t.max_amount) : ""}`, t.max_amount ? bar(t.amount_spent, t.max_amount) : null),
-      h("div", { class: "muted" }, `rpm ${t.rpm ?? "∞"} · tpm ${t.tpm ?? "∞"}`, h("br"), `models: ${t.allowed_models ? t.allowed_models.join(", ") : "all"}`),
+      h("div", { class: "muted" }, `rpm ${t.rpm ?? "∞"} · tpm ${t.tpm ?? "∞"} · parallel ${t.max_parallel ?? "∞"}`, h("br"), `models: ${t.allowed_models ? t.allowed_models.join(", ") : "all"}`),
       when(t.expires_at),
       h("div", { class: "actions" },
         h("button", { class: "small secondary", onclick: () => edit(t) }, "Edit"),
@@ -414,7 +416,7 @@ async function tokens() {
 
 async function logs() {
   const filters = h("form", { class: "toolbar" },
-    ...[["token_id", "Token id"], ["model", "Model"], ["provider", "Provider"]].map(([n, l]) => h("label", {}, l, h("input", { name: n, size: 12 }))),
+    ...[["token_id", "Token id"], ["model", "Model"], ["provider", "Provider"], ["end_user", "End user"], ["session_id", "Session"]].map(([n, l]) => h("label", {}, l, h("input", { name: n, size: 12 }))),
     h("label", {}, "Status", h("select", { name: "status" }, h("option", { value: "" }, "any"), h("option", { value: "success" }, "success"), h("option", { value: "error" }, "error"))),
     h("label", {}, "Since", h("input", { name: "since", type: "datetime-local" })),
     h("label", {}, "Until", h("input", { name: "until", type: "datetime-local" })),
@@ -435,16 +437,17 @@ async function logs() {
     shown = shown.concat(r.data);
     cursor = r.next_cursor;
     more.hidden = !cursor;
-    rows.replaceChildren(table(["Time", "Status", "Endpoint", "Model", "Provider", "Token", "Tokens", "Cost", "Latency"], shown, (l) => [
+    rows.replaceChildren(table(["Time", "Status", "Endpoint", "Model", "Provider", "Token", "End user", "Tokens", "Cost", "Latency"], shown, (l) => [
       when(l.created_at), l.status === "success" ? pill(String(l.status_code), "ok") : pill(String(l.status_code), "bad"), l.endpoint,
-      l.model || l.requested_model || "—", l.provider || "—", l.token_id ?? "—", num(l.total_tokens), usd(l.amount), ms(l.latency_ms)],
-    { numeric: [6, 7, 8], onclick: show, empty: "No calls match." }));
+      l.model || l.requested_model || "—", l.provider || "—", l.token_id ?? "—", l.end_user || "—", num(l.total_tokens), usd(l.amount), ms(l.latency_ms)],
+    { numeric: [7, 8, 9], onclick: show, empty: "No calls match." }));
   };
   const show = async (l) => {
     const d = await api("GET", `/admin/logs/requests/${l.id}`);
     const rowsOf = [["Request id", d.request_id], ["Time", when(d.created_at)], ["Endpoint", d.endpoint], ["Status", `${d.status_code} ${d.status}`],
       ["Model asked / served", `${d.requested_model || "—"} / ${d.model || "—"}`], ["Provider / key", `${d.provider || "—"} / key ${d.key_id ?? "—"}`],
-      ["Token", d.token_id ?? "—"], ["Stream", d.stream ? "yes" : "no"], ["Attempts", d.attempts],
+      ["Token", d.token_id ?? "—"], ["End user / session", `${d.end_user || "—"} / ${d.session_id || "—"}`],
+      ["Stream", d.stream ? "yes" : "no"], ["Attempts", d.attempts],
       ["Latency / first token", `${ms(d.latency_ms)} / ${ms(d.first_byte_ms)}`],
       ["Tokens", `${num(d.prompt_tokens)} prompt (${num(d.cached_tokens)} cached, ${num(d.cache_write_tokens)} cache writes) · ${num(d.completion_tokens)} completion (${num(d.reasoning_tokens)} reasoning)${d.usage_estimated ? " · estimated" : ""}`],
       ["Cost", usd(d.amount)], ["Error", d.error_type ? `${d.error_type}: ${d.error_message || ""}` : "—"]];
