@@ -120,6 +120,7 @@ pub async fn write_batch(
         .await?;
     }
     super::rollups::add(&txn, rows).await?;
+    super::end_users::add(&txn, rows).await?;
     let spent_from_leases: Vec<(i64, i64, i64)> = rows
         .iter()
         .filter_map(|r| Some((r.lease_id?, r.total_tokens, r.amount.nanos())))

@@ -139,8 +139,7 @@ pub async fn add(conn: &impl ConnectionTrait, rows: &[LogEntry]) -> Result<(), D
     for resolution in [Resolution::Minute, Resolution::Hour] {
         add_requests(conn, rows, resolution).await?;
     }
-    add_tokens(conn, rows).await?;
-    super::end_users::add(conn, rows).await
+    add_tokens(conn, rows).await
 }
 
 async fn add_requests(
