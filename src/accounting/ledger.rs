@@ -29,7 +29,7 @@ use crate::store::log_entry::LogEntry;
 mod cluster;
 mod parallel;
 pub use cluster::LeaseGrant;
-pub use parallel::Slot;
+pub use parallel::{Slot, SlotTry};
 
 #[derive(Debug, Clone)]
 pub struct LedgerConfig {
@@ -55,6 +55,8 @@ struct TokenSlot {
     /// Held while this instance asks the database for more of the token's budget, so
     /// concurrent calls of one token make one request, not one each.
     lease_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Held while this instance grows or shrinks its cluster hold on the token's slots.
+    slot_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// A token with its live counters.
@@ -226,6 +228,7 @@ impl LedgerState {
                     updated_at: AtomicI64::new(row.updated_at),
                     account: Mutex::new(Account::new(totals_of(row))),
                     lease_lock: Arc::default(),
+                    slot_lock: Arc::default(),
                 })
             })
             .clone();

@@ -99,6 +99,9 @@ pub struct Account {
     pub cluster_read: Option<Instant>,
     /// Calls in flight now (counted only for a token with `max_parallel`).
     pub in_flight: u32,
+    /// In a cluster: this instance's hold on the token's slots (its row) and its size.
+    pub slot_hold: Option<i64>,
+    pub slots_held: u32,
     requests: VecDeque<Instant>,
     /// The last minute's settled tokens (for `tpm`), made when the token first has one.
     tokens: Option<Box<TokenWindow>>,
@@ -116,6 +119,8 @@ impl Account {
             cluster_totals: Totals::default(),
             cluster_read: None,
             in_flight: 0,
+            slot_hold: None,
+            slots_held: 0,
             requests: VecDeque::new(),
             tokens: None,
         }

@@ -8,7 +8,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::error::ApiError;
 use crate::store::budget_holds::{self, Global, Grant};
-use crate::store::rate_windows;
+use crate::store::{parallel_holds, rate_windows};
 
 #[derive(Clone)]
 pub struct SharedLimits {
@@ -53,6 +53,20 @@ impl SharedLimits {
         budget_holds::grant(&self.db, token_id, lease, tokens, nano, self.lease_ttl_ms)
             .await
             .map_err(|e| ApiError::internal("cannot lease the budget", e))
+    }
+
+    /// Grows this instance's hold on a token's slots to `slots` (`hold`: its row, if any)
+    /// when the cluster holds fewer than `max` without it: the hold's id, or `None`.
+    pub async fn grow_slots(
+        &self,
+        token_id: i32,
+        hold: Option<i64>,
+        slots: i32,
+        max: i32,
+    ) -> Result<Option<i64>, ApiError> {
+        parallel_holds::grow(&self.db, token_id, hold, slots, max, self.lease_ttl_ms)
+            .await
+            .map_err(|e| ApiError::internal("cannot take a concurrency slot", e))
     }
 
     /// Counts a call of `tokens` into the token's shared minute; its share, or a 429 when

@@ -19,6 +19,7 @@ use crate::accounting::token::TokenInfo;
 use crate::error::ApiError;
 use crate::pricing::PriceBook;
 use crate::store::budget_holds as holds;
+use crate::store::parallel_holds;
 use crate::store::prices::{self as price_store, PriceRow};
 use crate::store::tokens::{self as store};
 use crate::time::now_ms;
@@ -136,8 +137,19 @@ impl UsageLedger {
             return;
         }
         let (idle, live) = self.state.lease_tick();
+        // Concurrency holds shrink to what is in flight (and are renewed); each token's
+        // growers wait until its new size is written.
+        let slots = self.state.slot_tick();
         let db = self.db.clone();
         async move {
+            let sizes: Vec<(i64, i32)> = slots.iter().map(|(h, n, _)| (*h, *n)).collect();
+            if let Err(e) = parallel_holds::set(&db, &sizes, ttl).await {
+                log::warn!("cannot shrink or renew concurrency holds: {e}; they expire by themselves");
+            }
+            drop(slots);
+            if let Err(e) = parallel_holds::expire(&db).await {
+                log::warn!("cannot expire concurrency holds: {e}");
+            }
             let returned = holds::give_back(&db, &idle).await;
             let renewed = holds::renew(&db, &live, ttl).await;
             let expired = holds::expire(&db).await;
@@ -222,8 +234,14 @@ impl Handler<ReturnLeases> for UsageLedger {
 
     fn handle(&mut self, _: ReturnLeases, _: &mut Context<Self>) -> Self::Result {
         let leases = self.state.return_leases();
+        let slots = self.state.slot_tick();
+        let ttl = self.lease_ttl_ms.unwrap_or(0);
         let db = self.db.clone();
         Box::pin(async move {
+            let sizes: Vec<(i64, i32)> = slots.iter().map(|(h, n, _)| (*h, *n)).collect();
+            if let Err(e) = parallel_holds::set(&db, &sizes, ttl).await {
+                log::warn!("cannot return concurrency holds: {e}; they expire by themselves");
+            }
             if let Err(e) = holds::give_back(&db, &leases).await {
                 log::warn!(
                     "cannot return {} budget lease(s): {e}; they expire by themselves",

@@ -14,7 +14,7 @@ mod hold;
 pub use hold::Hold;
 
 use crate::accounting::lease::Draw;
-use crate::accounting::ledger::{Admission, AdmitRequest, LeaseGrant, LedgerState, Slot};
+use crate::accounting::ledger::{Admission, AdmitRequest, LeaseGrant, LedgerState, Slot, SlotTry};
 use crate::accounting::shared::SharedLimits;
 use crate::accounting::token::TokenInfo;
 use crate::core::endpoint::Endpoint;
@@ -32,7 +32,7 @@ pub fn check(
     token: &TokenInfo,
     endpoint: Endpoint,
     mut route: Route,
-) -> Result<(Route, Option<Slot>), ApiError> {
+) -> Result<Route, ApiError> {
     // Providers whose API cannot serve this endpoint are skipped before admission (token
     // counting keeps them: other types are answered with a local estimate).
     if endpoint != Endpoint::CountTokens {
@@ -51,9 +51,40 @@ pub fn check(
     // A shared budget's local view may be stale: `admit` asks the cluster before refusing.
     let budgets = !(state.shared.is_some() && state.accounts.has_budget(token.id));
     state.accounts.precheck(token.id, budgets)?;
-    // Last: a call refused above takes no slot.
-    let slot = LedgerState::take_slot(&state.accounts, token.id)?;
-    Ok((route, slot))
+    Ok(route)
+}
+
+/// A concurrency slot for a call of `token_id` that `check` passed (`None` without a
+/// `max_parallel`), taken before anything costly is done with the body. In a cluster an
+/// instance whose hold on the token's slots is full asks the database for one more, one
+/// request at a time per token; refused, the call is a 429 like a full instance.
+pub async fn take_slot(state: &AppState, token_id: i32) -> Result<Option<Slot>, ApiError> {
+    let ledger = &state.accounts;
+    let Some(shared) = &state.shared else {
+        return LedgerState::take_slot(ledger, token_id);
+    };
+    let grow = |attempt: SlotTry| match attempt {
+        SlotTry::Uncapped => Ok(None),
+        SlotTry::Taken(slot) => Ok(Some(slot)),
+        SlotTry::Grow { hold, want, max } => Err((hold, want, max)),
+    };
+    if let Ok(slot) = grow(LedgerState::try_slot(ledger, token_id, true)?) {
+        return Ok(slot);
+    }
+    let lock = ledger.slot_lock(token_id).ok_or(ApiError::InvalidToken)?;
+    let _one_at_a_time = lock.lock().await;
+    // The request before this one may have grown the hold.
+    let (hold, want, max) = match grow(LedgerState::try_slot(ledger, token_id, true)?) {
+        Ok(slot) => return Ok(slot),
+        Err(ask) => ask,
+    };
+    match shared.grow_slots(token_id, hold, want, max).await? {
+        Some(id) => Ok(Some(LedgerState::slot_granted(ledger, token_id, id, want))),
+        None => Err(ApiError::ConcurrencyLimit(format!(
+            "this token already has {max} calls in flight across the cluster (max_parallel); \
+             retry when one ends"
+        ))),
+    }
 }
 
 /// Admits a call of `token` to `endpoint` that `check` passed: the candidates of `route`

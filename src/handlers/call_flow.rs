@@ -95,7 +95,9 @@ async fn admitted(
     rec.entry.stream = parsed.stream;
     let route = state.table().resolve(&parsed.model)?;
     // Limits first: a refused call costs what a small one does.
-    let (route, slot) = admission::check(state, &token, endpoint, route)?;
+    let route = admission::check(state, &token, endpoint, route)?;
+    // Last of the cheap checks: a call refused above takes no slot.
+    let slot = admission::take_slot(state, token.id).await?;
     if let Some(ctx) = &parsed.responses {
         if ctx.store {
             state.response_quota.admit(token.id).await?;

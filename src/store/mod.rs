@@ -10,6 +10,7 @@ pub mod log_entry;
 pub mod log_search;
 pub mod login_attempts;
 pub mod logs;
+pub mod parallel_holds;
 pub mod prices;
 pub mod provider_keys;
 pub mod provider_seed;

@@ -177,3 +177,47 @@ async fn messages_clients_get_the_refusal_in_anthropic_shape_with_retry_after() 
     assert_eq!(second.2["type"], "error");
     assert_eq!(second.2["error"]["type"], "rate_limit_error");
 }
+
+/// Two instances on one Postgres, `max_parallel` 2: four slow calls at once, two through
+/// each instance, are two served and two refused — never three served — and once they end
+/// (the lease tick shrinks each instance's hold) both instances serve again.
+#[actix_web::test]
+async fn max_parallel_holds_across_instances() {
+    let Some(backend) = postgres().await else {
+        return;
+    };
+    let mock = Mock::start();
+    let a = Gateway::start(&backend, &[]);
+    let b = Gateway::start(&backend, &[]);
+    a.add_provider("shared", &mock, json!(["gpt-4o-mini"]), &[KEY])
+        .await;
+    let (_, token) = token_with(&a, json!({"max_parallel": 2})).await;
+    serving(&[&a, &b], &token).await;
+    for round in 0..3 {
+        let body = slow(false, 1500);
+        let calls = [&a, &a, &b, &b].map(|gw| send(gw, &token, &body));
+        let answers = join_all(calls).await;
+        let served = answers.iter().filter(|x| x.0 == 200).count();
+        let refused = answers.iter().filter(|x| x.0 == 429).count();
+        assert_eq!((served, refused), (2, 2), "round {round}: {answers:?}");
+        for (status, retry_after, body) in &answers {
+            if *status == 429 {
+                assert_eq!(retry_after.as_deref(), Some("1"));
+                assert_eq!(body["error"]["code"], "concurrency_limit");
+            }
+        }
+        // The holds shrink on the lease tick (one sync interval, 200 ms here).
+        let both = eventually(Duration::from_secs(10), || async {
+            let quick = slow(false, 0);
+            let (x, y) = futures::join!(send(&a, &token, &quick), send(&b, &token, &quick));
+            (x.0 == 200 && y.0 == 200).then_some(())
+        })
+        .await;
+        assert!(
+            both.is_some(),
+            "round {round}: slots came back on both instances"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(600)).await;
+    }
+    backend.drop_database().await;
+}
