@@ -200,7 +200,18 @@ fn plan(command: AdminCommand) -> Result<Call, String> {
             ),
         },
         AdminCommand::Tokens(c) => match c {
-            TokenCmd::List => Call::new(Method::GET, "/admin/tokens", V::Tokens),
+            TokenCmd::List { q, limit, cursor } => Call::new(
+                Method::GET,
+                format!(
+                    "/admin/tokens{}",
+                    query(&[
+                        ("q", q),
+                        ("limit", limit.map(|n| n.to_string())),
+                        ("cursor", cursor),
+                    ])
+                ),
+                V::Tokens,
+            ),
             TokenCmd::Show { id } => {
                 Call::new(Method::GET, format!("/admin/tokens/{id}"), V::Tokens)
             }

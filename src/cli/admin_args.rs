@@ -184,7 +184,16 @@ pub struct TokenFields {
 
 #[derive(Subcommand, Debug)]
 pub enum TokenCmd {
-    List,
+    /// A page of tokens (100 by default; the answer names the next page's cursor).
+    List {
+        /// Only names containing this (any case).
+        #[arg(long)]
+        q: Option<String>,
+        #[arg(long)]
+        limit: Option<u64>,
+        #[arg(long)]
+        cursor: Option<String>,
+    },
     Show {
         id: i32,
     },

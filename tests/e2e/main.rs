@@ -24,4 +24,5 @@ mod proxy;
 mod responses;
 mod sdk;
 mod small_doors;
+mod token_pages;
 mod upstream_wire;

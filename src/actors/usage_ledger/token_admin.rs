@@ -17,21 +17,29 @@ pub struct TokenRecord {
     pub totals: Totals,
 }
 
+/// A page of tokens: after `after`, names containing `q`, at most `limit`; with the id to
+/// continue after when more follow.
 #[derive(Message)]
-#[rtype(result = "Result<Vec<TokenRecord>, ApiError>")]
-pub struct ListTokens;
+#[rtype(result = "Result<(Vec<TokenRecord>, Option<i32>), ApiError>")]
+pub struct ListTokens {
+    pub q: Option<String>,
+    pub after: Option<i32>,
+    pub limit: u64,
+}
 
 impl Handler<ListTokens> for UsageLedger {
-    type Result = ResponseActFuture<Self, Result<Vec<TokenRecord>, ApiError>>;
+    type Result = ResponseActFuture<Self, Result<(Vec<TokenRecord>, Option<i32>), ApiError>>;
 
-    fn handle(&mut self, _: ListTokens, _: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: ListTokens, _: &mut Context<Self>) -> Self::Result {
         let db = self.db.clone();
         Box::pin(
-            async move { store::list(&db).await }
+            async move { store::page(&db, msg.q.as_deref(), msg.after, msg.limit).await }
                 .into_actor(self)
                 .map(|res, act, _| {
-                    let rows = res.map_err(|e| ApiError::internal("cannot list tokens", e))?;
-                    Ok(rows.into_iter().map(|r| act.record_of(r)).collect())
+                    let (rows, more) =
+                        res.map_err(|e| ApiError::internal("cannot list tokens", e))?;
+                    let next = rows.last().filter(|_| more).map(|r| r.id);
+                    Ok((rows.into_iter().map(|r| act.record_of(r)).collect(), next))
                 }),
         )
     }

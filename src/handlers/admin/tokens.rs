@@ -2,7 +2,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use super::{double_option, mailbox};
 use crate::actors::usage_ledger::{
@@ -88,6 +88,20 @@ pub struct CreatedToken {
 #[derive(Serialize, ToSchema)]
 pub struct TokenList {
     pub data: Vec<TokenView>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TokenQuery {
+    /// Tokens per page, 1..=1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<u64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Only tokens whose name contains this (any case).
+    pub q: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -231,12 +245,43 @@ pub async fn create(
     }))
 }
 
+/// A page of tokens by id (`limit`, `cursor`), optionally only names containing `q`.
 #[utoipa::path(get, path = "/admin/tokens", tag = "admin", security(("bearer" = [])),
-    responses((status = 200, body = TokenList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn list(_: AdminAuth, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let tokens = state.ledger.send(ListTokens).await.map_err(mailbox)??;
+    params(TokenQuery),
+    responses((status = 200, body = TokenList), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn list(
+    _: AdminAuth,
+    query: web::Query<TokenQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::invalid_param("limit", "limit must be 1..=1000"));
+    }
+    let after = query
+        .cursor
+        .as_deref()
+        .map(|c| {
+            c.parse::<i32>()
+                .map_err(|_| ApiError::invalid_param("cursor", "invalid cursor"))
+        })
+        .transpose()?;
+    if query.q.as_ref().is_some_and(|q| q.len() > 200) {
+        return Err(ApiError::invalid_param("q", "q is at most 200 bytes"));
+    }
+    let (tokens, next) = state
+        .ledger
+        .send(ListTokens {
+            q: query.q.clone(),
+            after,
+            limit,
+        })
+        .await
+        .map_err(mailbox)??;
     Ok(HttpResponse::Ok().json(TokenList {
         data: tokens.iter().map(TokenView::from).collect(),
+        next_cursor: next.map(|id| id.to_string()),
     }))
 }
 

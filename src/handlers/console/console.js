@@ -362,7 +362,13 @@ async function providers() {
 }
 
 async function tokens() {
-  const list = (await api("GET", "/admin/tokens")).data;
+  // Pages of 100 by id, searched by name: an organisation has tens of thousands of tokens.
+  const search = h("form", { class: "toolbar", id: "token-search" },
+    h("label", {}, "Name contains", h("input", { name: "q", type: "search", size: 20 })),
+    h("button", { type: "submit" }, "Search"));
+  const rows = h("div");
+  const more = h("button", { type: "button", class: "secondary", id: "more-tokens", hidden: true }, "Load more");
+  let cursor = null, shown = [];
   const create = () => modal("Create a token", [
     { name: "name", label: "Name", required: true },
     { name: "role", label: "Role", type: "select", options: ["client", "admin"], value: "client" },
@@ -397,9 +403,17 @@ async function tokens() {
     await api("PATCH", `/admin/tokens/${t.id}`, { max_amount: optNum(v.max_amount), max_tokens: optNum(v.max_tokens), rpm: optNum(v.rpm), tpm: optNum(v.tpm), max_parallel: optNum(v.max_parallel), allowed_models: optList(v.allowed_models) });
     toast("Saved"); tokens();
   });
-  page().replaceChildren(
-    h("div", { class: "toolbar" }, h("h1", {}, "Tokens"), h("span", { class: "spacer" }), h("button", { type: "button", id: "create-token", onclick: create }, "Create")),
-    table(["Name", "Role", "Status", "Tokens used", "Spend", "Limits", "Expires", ""], list, (t) => [
+  const load = async (reset) => {
+    if (reset) { cursor = null; shown = []; }
+    const q = new URLSearchParams({ limit: 100 });
+    const name = new FormData(search).get("q");
+    if (name) q.set("q", name);
+    if (cursor) q.set("cursor", cursor);
+    const r = await api("GET", "/admin/tokens?" + q);
+    shown = shown.concat(r.data);
+    cursor = r.next_cursor;
+    more.hidden = !cursor;
+    rows.replaceChildren(table(["Name", "Role", "Status", "Tokens used", "Spend", "Limits", "Expires", ""], shown, (t) => [
       h("div", {}, h("strong", {}, t.name), h("div", { class: "muted mono" }, t.token_prefix + "…")),
       t.role,
       t.enabled ? pill("enabled", "ok") : pill("disabled", "bad"),
@@ -411,7 +425,14 @@ async function tokens() {
         h("button", { class: "small secondary", onclick: () => edit(t) }, "Edit"),
         h("button", { class: "small secondary", onclick: async () => { await api("PATCH", `/admin/tokens/${t.id}`, { enabled: !t.enabled }); tokens(); } }, t.enabled ? "Disable" : "Enable"),
         h("button", { class: "small danger", onclick: async () => { if (!confirm(`Delete token ${t.name}?`)) return; await api("DELETE", `/admin/tokens/${t.id}`); toast("Deleted"); tokens(); } }, "Delete"))],
-    { empty: "No tokens yet." }));
+    { empty: name ? "No token matches." : "No tokens yet." }));
+  };
+  search.addEventListener("submit", (e) => { e.preventDefault(); load(true).catch((err) => toast(err.message)); });
+  more.addEventListener("click", () => load(false).catch((err) => toast(err.message)));
+  page().replaceChildren(
+    h("div", { class: "toolbar" }, h("h1", {}, "Tokens"), h("span", { class: "spacer" }), h("button", { type: "button", id: "create-token", onclick: create }, "Create")),
+    search, rows, h("p", {}, more));
+  await load(true);
 }
 
 async function logs() {
