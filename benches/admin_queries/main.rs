@@ -243,7 +243,47 @@ async fn measure(db: &DatabaseConnection, now: i64) -> Vec<(String, f64)> {
         })
         .await,
     ));
+    // Token pages at 100,000 tokens (the admin list and the console's Tokens page).
+    use gateway_zero::store::tokens;
+    let first = tokens::page(db, None, None, 1).await.unwrap().0[0].id;
+    for (name, q, after, limit) in [
+        ("tokens page, first 10 of 100,000", None, None, 10u64),
+        ("tokens page, first 100 of 100,000", None, None, 100),
+        ("tokens page, 100 after token 90,000", None, Some(first + 90_000), 100),
+        ("tokens search, q = \"token-99\" (100 of 1,111)", Some("token-99"), None, 100),
+    ] {
+        let ms = time(runs, || async {
+            tokens::page(db, q, after, limit).await.unwrap().0.len()
+        })
+        .await;
+        out.push((name.to_string(), ms));
+    }
     out
+}
+
+/// 100,000 tokens, named `token-<n>`, written in batches.
+async fn fill_tokens(db: &DatabaseConnection) {
+    let backend = db.get_database_backend();
+    for chunk in (0..100_000).collect::<Vec<i64>>().chunks(1000) {
+        let rows: Vec<String> = chunk
+            .iter()
+            .map(|n| {
+                format!(
+                    "('token-{n}', '{:064x}', 'gz-', 'client', TRUE, 0, 0, 0, 0, 0, 0, 0)",
+                    n
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO tokens (name, token_hash, token_prefix, role, enabled, prompt_tokens, \
+             completion_tokens, total_tokens, amount_spent_nano, request_count, created_at, \
+             updated_at) VALUES {}",
+            rows.join(", ")
+        );
+        db.execute(sea_orm::Statement::from_string(backend, sql))
+            .await
+            .expect("insert tokens");
+    }
 }
 
 async fn count(db: &DatabaseConnection, table: &str) -> i64 {
@@ -264,6 +304,7 @@ async fn run(name: &str, url: &str, rows: usize) -> Vec<(String, f64)> {
     migration::Migrator::up(&db, None).await.expect("migrate");
     let now = now_ms();
     let took = fill(&db, rows, now).await;
+    fill_tokens(&db).await;
     eprintln!(
         "{name}: wrote {rows} rows in {:.1} s ({:.0} rows/s); rollup rows: {} minute + {} hour (provider/model), {} hour/token, {} hour/end user, {} end user sessions, {} + {} latency",
         took.as_secs_f64(),
