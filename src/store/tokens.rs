@@ -145,6 +145,24 @@ pub async fn page(
     Ok((rows, more))
 }
 
+/// The names of tokens `ids` (deleted ones too: their rows stay), for views that would
+/// otherwise show ids.
+pub async fn names(
+    db: &DatabaseConnection,
+    ids: &[i32],
+) -> Result<std::collections::HashMap<i32, String>, DbErr> {
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    Ok(token::Entity::find()
+        .filter(token::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|t| (t.id, t.name))
+        .collect())
+}
+
 /// What start-up did with `auth.bootstrap_admin_token`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Bootstrap {

@@ -54,7 +54,7 @@ async fn rows_name_who_spent_it(backend: &Backend) {
     gw.add_provider("open", &mock, Value::Null, &["sk-end-users-0001"])
         .await;
     add_claude(&gw, &mock, "sk-ant-end-users-0001").await;
-    let (_, token) = token_with(&gw, json!({})).await;
+    let (token_id, token) = token_with(&gw, json!({})).await;
 
     type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, Value);
     let cases: Vec<Case> = vec![
@@ -122,6 +122,25 @@ async fn rows_name_who_spent_it(backend: &Backend) {
             (Some("eve\\x1b[2J"), None),
             (None, None),
         ]
+    );
+
+    // Rows and the summary name the token, not only its id.
+    let (_, view) = gw
+        .admin_send("GET", &format!("/admin/tokens/{token_id}"), &Value::Null)
+        .await;
+    let token_name = view["name"].as_str().unwrap().to_string();
+    assert!(all.iter().all(|r| r["token_name"] == token_name.as_str()));
+    let (_, summary) = gw
+        .admin_send(
+            "GET",
+            "/admin/metrics/summary?window_minutes=60",
+            &Value::Null,
+        )
+        .await;
+    assert_eq!(
+        summary["top_tokens"][0]["name"],
+        token_name.as_str(),
+        "{summary}"
     );
 
     // Filters.

@@ -85,7 +85,10 @@ pub async fn fetch(http: &Http, url: &str, bearer: &str) -> Result<Snapshot, Str
         .flatten()
         .map(|t| {
             (
-                t["key"].as_str().unwrap_or_default().to_string(),
+                t["name"]
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| format!("token {}", t["key"].as_str().unwrap_or_default())),
                 t["requests"].as_i64().unwrap_or(0),
                 t["amount"].as_f64().unwrap_or(0.0),
             )

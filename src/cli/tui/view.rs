@@ -209,9 +209,9 @@ fn tokens(frame: &mut Frame, app: &App, snap: &Snapshot, area: Rect) {
         .top_tokens
         .iter()
         .skip(app.scroll_of(3))
-        .map(|(id, n, usd)| {
+        .map(|(name, n, usd)| {
             Row::new(vec![
-                Cell::from(format!("token {id}")),
+                Cell::from(crate::core::text::printable(name).into_owned()),
                 Cell::from(n.to_string()),
                 Cell::from(format!("${usd:.4}")),
             ])

@@ -22,6 +22,8 @@ pub struct LogView {
     pub request_id: String,
     pub created_at: String,
     pub token_id: Option<i32>,
+    /// The token's name (read when the page is answered).
+    pub token_name: Option<String>,
     pub endpoint: String,
     pub requested_model: Option<String>,
     pub model: Option<String>,
@@ -68,6 +70,7 @@ impl From<&request_log::Model> for LogView {
             request_id: r.request_id.clone(),
             created_at: to_rfc3339(r.created_at),
             token_id: r.token_id,
+            token_name: None,
             endpoint: r.endpoint.clone(),
             requested_model: r.requested_model.clone(),
             model: r.model.clone(),
@@ -220,8 +223,10 @@ pub async fn list(
         .await
         .map_err(mailbox)?
         .map_err(|e| ApiError::internal("cannot read request logs", e))?;
+    let mut data: Vec<LogView> = rows.iter().map(LogView::from).collect();
+    name_tokens(&state, &mut data).await?;
     Ok(HttpResponse::Ok().json(LogPage {
-        data: rows.iter().map(LogView::from).collect(),
+        data,
         next_cursor: next.map(|c| c.encode()),
     }))
 }
@@ -244,5 +249,21 @@ pub async fn get(
         .map_err(mailbox)?
         .map_err(|e| ApiError::internal("cannot read request logs", e))?
         .ok_or_else(not_found)?;
-    Ok(HttpResponse::Ok().json(LogView::from(&row)))
+    let mut view = [LogView::from(&row)];
+    name_tokens(&state, &mut view).await?;
+    Ok(HttpResponse::Ok().json(&view[0]))
+}
+
+/// Fills in the names of the rows' tokens: one read of committed token rows per page.
+pub async fn name_tokens(state: &AppState, views: &mut [LogView]) -> Result<(), ApiError> {
+    let mut ids: Vec<i32> = views.iter().filter_map(|v| v.token_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let names = crate::store::tokens::names(&state.db, &ids)
+        .await
+        .map_err(|e| ApiError::internal("cannot read token names", e))?;
+    for v in views {
+        v.token_name = v.token_id.and_then(|id| names.get(&id).cloned());
+    }
+    Ok(())
 }

@@ -37,6 +37,8 @@ fn window(q: &WindowQuery) -> Result<i64, ApiError> {
 pub struct TopItem {
     /// Model name, provider name or token id.
     pub key: String,
+    /// The token's name (top tokens only).
+    pub name: Option<String>,
     pub requests: i64,
     pub errors: i64,
     pub prompt_tokens: i64,
@@ -50,6 +52,7 @@ impl From<&Group> for TopItem {
     fn from(g: &Group) -> Self {
         TopItem {
             key: g.key.clone(),
+            name: None,
             requests: g.requests,
             errors: g.errors,
             prompt_tokens: g.prompt_tokens,
@@ -118,6 +121,21 @@ pub async fn summary(
             .map(TopItem::from)
             .collect()
     };
+    let mut top_tokens = named(&r.top_tokens);
+    let ids: Vec<i32> = top_tokens
+        .iter()
+        .filter_map(|t| t.key.parse().ok())
+        .collect();
+    let names = crate::store::tokens::names(&state.db, &ids)
+        .await
+        .map_err(|e| ApiError::internal("cannot read token names", e))?;
+    for t in &mut top_tokens {
+        t.name = t
+            .key
+            .parse()
+            .ok()
+            .and_then(|id: i32| names.get(&id).cloned());
+    }
     Ok(HttpResponse::Ok().json(Summary {
         window_minutes,
         since: to_rfc3339(r.since_bucket),
@@ -135,7 +153,7 @@ pub async fn summary(
         amount: Money::from_nanos(t.amount_nano).usd(),
         top_models: named(&r.top_models),
         top_providers: named(&r.top_providers),
-        top_tokens: named(&r.top_tokens),
+        top_tokens,
     }))
 }
 

@@ -291,7 +291,7 @@ async function overview() {
         chart("Spend", [{ name: "USD", color: "#b48ef9", kind: "bars", values: pts.map((p) => p.amount) }], "USD per step", labels),
         chart("Tokens", [{ name: "tokens", color: "#4fd1c5", kind: "bars", values: pts.map((p) => p.total_tokens) }], "per step", labels)),
       h("div", { class: "grid2" },
-        topTable("By model", sum.top_models), topTable("By provider", sum.top_providers), topTable("Top tokens by spend", sum.top_tokens, (k) => "token " + k)));
+        topTable("By model", sum.top_models), topTable("By provider", sum.top_providers), topTable("Top tokens by spend", sum.top_tokens, (i) => i.name || "token " + i.key)));
     stamp.textContent = "updated " + new Date().toLocaleTimeString() + " · every 5 s";
   }
   await draw();
@@ -304,7 +304,7 @@ function stat(label, value, sub) {
 
 function topTable(title, items, name) {
   return h("div", {}, h("h2", {}, title), table(["Name", "Requests", "Errors", "Tokens", "Spend"], items, (i) => [
-    name ? name(i.key) : i.key, num(i.requests), num(i.errors), num(i.total_tokens), usd(i.amount)], { numeric: [1, 2, 3, 4] }));
+    name ? name(i) : i.key, num(i.requests), num(i.errors), num(i.total_tokens), usd(i.amount)], { numeric: [1, 2, 3, 4] }));
 }
 
 function table(headers, rows, cells, opts = {}) {
@@ -460,14 +460,14 @@ async function logs() {
     more.hidden = !cursor;
     rows.replaceChildren(table(["Time", "Status", "Endpoint", "Model", "Provider", "Token", "End user", "Tokens", "Cost", "Latency"], shown, (l) => [
       when(l.created_at), l.status === "success" ? pill(String(l.status_code), "ok") : pill(String(l.status_code), "bad"), l.endpoint,
-      l.model || l.requested_model || "—", l.provider || "—", l.token_id ?? "—", l.end_user || "—", num(l.total_tokens), usd(l.amount), ms(l.latency_ms)],
+      l.model || l.requested_model || "—", l.provider || "—", l.token_name || l.token_id || "—", l.end_user || "—", num(l.total_tokens), usd(l.amount), ms(l.latency_ms)],
     { numeric: [7, 8, 9], onclick: show, empty: "No calls match." }));
   };
   const show = async (l) => {
     const d = await api("GET", `/admin/logs/requests/${l.id}`);
     const rowsOf = [["Request id", d.request_id], ["Time", when(d.created_at)], ["Endpoint", d.endpoint], ["Status", `${d.status_code} ${d.status}`],
       ["Model asked / served", `${d.requested_model || "—"} / ${d.model || "—"}`], ["Provider / key", `${d.provider || "—"} / key ${d.key_id ?? "—"}`],
-      ["Token", d.token_id ?? "—"], ["End user / session", `${d.end_user || "—"} / ${d.session_id || "—"}`],
+      ["Token", d.token_name ? `${d.token_name} (${d.token_id})` : (d.token_id ?? "—")], ["End user / session", `${d.end_user || "—"} / ${d.session_id || "—"}`],
       ["Stream", d.stream ? "yes" : "no"], ["Attempts", d.attempts],
       ["Latency / first token", `${ms(d.latency_ms)} / ${ms(d.first_byte_ms)}`],
       ["Tokens", `${num(d.prompt_tokens)} prompt (${num(d.cached_tokens)} cached, ${num(d.cache_write_tokens)} cache writes) · ${num(d.completion_tokens)} completion (${num(d.reasoning_tokens)} reasoning)${d.usage_estimated ? " · estimated" : ""}`],
