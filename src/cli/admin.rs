@@ -153,12 +153,12 @@ fn plan(command: AdminCommand) -> Result<Call, String> {
         AdminCommand::Keys(c) => match c {
             KeyCmd::List { provider } => Call::new(
                 Method::GET,
-                format!("/providers/{}/keys", enc(&provider)),
+                format!("/providers/{}/keys?limit=1000", enc(&provider)),
                 V::Keys,
             ),
             KeyCmd::Show { provider, id } => Call::new(
                 Method::GET,
-                format!("/providers/{}/keys", enc(&provider)),
+                format!("/providers/{}/keys?limit=1000", enc(&provider)),
                 V::Keys,
             )
             .pick("id", json!(id)),
@@ -230,12 +230,18 @@ fn plan(command: AdminCommand) -> Result<Call, String> {
             }
         },
         AdminCommand::Redirects(c) => match c {
-            RedirectCmd::List => Call::new(Method::GET, "/admin/model-redirects", V::Redirects),
-            RedirectCmd::Show { source, provider } => {
-                Call::new(Method::GET, "/admin/model-redirects", V::Redirects)
-                    .pick("source", json!(source))
-                    .pick("provider", json!(provider))
-            }
+            RedirectCmd::List => Call::new(
+                Method::GET,
+                "/admin/model-redirects?limit=1000",
+                V::Redirects,
+            ),
+            RedirectCmd::Show { source, provider } => Call::new(
+                Method::GET,
+                "/admin/model-redirects?limit=1000",
+                V::Redirects,
+            )
+            .pick("source", json!(source))
+            .pick("provider", json!(provider)),
             RedirectCmd::Create(f) | RedirectCmd::Update(f) => {
                 Call::new(Method::PUT, "/admin/model-redirects", V::Redirects).body(object(vec![
                     ("source", Some(json!(f.source))),
@@ -253,9 +259,9 @@ fn plan(command: AdminCommand) -> Result<Call, String> {
             ),
         },
         AdminCommand::Prices(c) => match c {
-            PriceCmd::List => Call::new(Method::GET, "/admin/model-prices", V::Prices),
+            PriceCmd::List => Call::new(Method::GET, "/admin/model-prices?limit=1000", V::Prices),
             PriceCmd::Show { model, provider } => {
-                Call::new(Method::GET, "/admin/model-prices", V::Prices)
+                Call::new(Method::GET, "/admin/model-prices?limit=1000", V::Prices)
                     .pick("model", json!(model))
                     .pick("provider", json!(provider))
             }
@@ -315,7 +321,9 @@ fn plan(command: AdminCommand) -> Result<Call, String> {
             ),
         },
         AdminCommand::AdminKeys(c) => match c {
-            AdminKeyCmd::List => Call::new(Method::GET, "/admin/admin-keys", V::AdminKeys),
+            AdminKeyCmd::List => {
+                Call::new(Method::GET, "/admin/admin-keys?limit=1000", V::AdminKeys)
+            }
             AdminKeyCmd::Create { public_key, name } => {
                 Call::new(Method::POST, "/admin/admin-keys", V::AdminKeys)
                     .body(json!({"public_key": public_key, "name": name}))

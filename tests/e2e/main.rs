@@ -16,6 +16,7 @@ mod end_users;
 mod errors;
 mod hostile;
 mod legs;
+mod lists;
 mod login;
 mod logs;
 mod observability;
@@ -24,5 +25,5 @@ mod proxy;
 mod responses;
 mod sdk;
 mod small_doors;
-mod token_pages;
+
 mod upstream_wire;

@@ -65,7 +65,10 @@ pub async fn fetch(http: &Http, url: &str, bearer: &str) -> Result<Snapshot, Str
     }
     for p in providers["data"].as_array().into_iter().flatten() {
         let name = p["name"].as_str().unwrap_or_default().to_string();
-        let path = format!("/providers/{}/keys", super::super::admin::enc(&name));
+        let path = format!(
+            "/providers/{}/keys?limit=1000",
+            super::super::admin::enc(&name)
+        );
         let keys = get(path).await?;
         for k in keys["data"].as_array().into_iter().flatten() {
             let (state, healthy) = key_state(k);

@@ -39,6 +39,8 @@ impl From<&admin_key::Model> for AdminKeyView {
 #[derive(Serialize, ToSchema)]
 pub struct AdminKeyList {
     pub data: Vec<AdminKeyView>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -57,12 +59,18 @@ pub struct Deleted {
 }
 
 #[utoipa::path(get, path = "/admin/admin-keys", tag = "admin", security(("bearer" = [])),
-    responses((status = 200, body = AdminKeyList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn list(_: AdminAuth, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    params(super::paging::PageQuery),
+    responses((status = 200, body = AdminKeyList), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn list(
+    _: AdminAuth,
+    query: web::Query<super::paging::PageQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let keys = state.gate.send(ListAdminKeys).await.map_err(mailbox)??;
-    Ok(HttpResponse::Ok().json(AdminKeyList {
-        data: keys.iter().map(AdminKeyView::from).collect(),
-    }))
+    let views: Vec<AdminKeyView> = keys.iter().map(AdminKeyView::from).collect();
+    let (data, next_cursor) = super::paging::page(views, |k| k.fingerprint.clone(), &query)?;
+    Ok(HttpResponse::Ok().json(AdminKeyList { data, next_cursor }))
 }
 
 #[utoipa::path(post, path = "/admin/admin-keys", tag = "admin", security(("bearer" = [])),

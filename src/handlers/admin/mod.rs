@@ -6,6 +6,7 @@ pub mod audit;
 pub mod end_users;
 pub mod logs;
 pub mod metrics;
+pub mod paging;
 pub mod price_import;
 pub mod prices;
 pub mod provider_keys;

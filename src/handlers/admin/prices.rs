@@ -83,14 +83,25 @@ impl From<&PriceRow> for PriceView {
 #[derive(Serialize, ToSchema)]
 pub struct PriceList {
     pub data: Vec<PriceView>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
 }
 
 #[utoipa::path(get, path = "/admin/model-prices", tag = "admin", security(("bearer" = [])),
-    responses((status = 200, body = PriceList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn list(_: AdminAuth, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    params(super::paging::PageQuery),
+    responses((status = 200, body = PriceList), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn list(
+    _: AdminAuth,
+    query: web::Query<super::paging::PageQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let rows = state.ledger.send(ListPrices).await.map_err(mailbox)?;
+    let (rows, next_cursor) =
+        super::paging::page(rows, |r| format!("{}\u{0}{}", r.provider, r.model), &query)?;
     Ok(HttpResponse::Ok().json(PriceList {
         data: rows.iter().map(PriceView::from).collect(),
+        next_cursor,
     }))
 }
 
@@ -233,7 +244,10 @@ pub async fn put(
             AdminAuth::snapshot(&data),
         )
         .await;
-    Ok(HttpResponse::Ok().json(PriceList { data }))
+    Ok(HttpResponse::Ok().json(PriceList {
+        data,
+        next_cursor: None,
+    }))
 }
 
 #[derive(Deserialize, IntoParams)]

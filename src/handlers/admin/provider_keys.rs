@@ -79,6 +79,8 @@ impl From<&provider_key::Model> for AddedKeyView {
 #[derive(Serialize, ToSchema)]
 pub struct KeyList {
     pub data: Vec<KeyView>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -94,16 +96,22 @@ async fn key_views(state: &AppState, provider: &str) -> Result<Vec<KeyView>, Api
 }
 
 #[utoipa::path(get, path = "/providers/{name}/keys", tag = "providers", security(("bearer" = [])),
-    params(("name" = String, Path)),
-    responses((status = 200, body = KeyList), (status = 401, body = ErrorBody),
+    params(("name" = String, Path), super::paging::PageQuery),
+    responses((status = 200, body = KeyList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn list_keys(
     _: AdminAuth,
     path: web::Path<String>,
+    query: web::Query<super::paging::PageQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let data = key_views(&state, &path).await?;
-    Ok(HttpResponse::Ok().json(KeyList { data }))
+    let views = key_views(&state, &path).await?;
+    let (data, next_cursor) = super::paging::page(
+        views,
+        |k| super::paging::numeric_key(i64::from(k.id)),
+        &query,
+    )?;
+    Ok(HttpResponse::Ok().json(KeyList { data, next_cursor }))
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -45,6 +45,8 @@ impl From<&RedirectRecord> for RedirectView {
 #[derive(Serialize, ToSchema)]
 pub struct RedirectList {
     pub data: Vec<RedirectView>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -76,15 +78,26 @@ fn current(state: &AppState, provider: &Option<String>, source: &str) -> Option<
 }
 
 #[utoipa::path(get, path = "/admin/model-redirects", tag = "admin", security(("bearer" = [])),
-    responses((status = 200, body = RedirectList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn list(_: AdminAuth, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let data = state
+    params(super::paging::PageQuery),
+    responses((status = 200, body = RedirectList), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn list(
+    _: AdminAuth,
+    query: web::Query<super::paging::PageQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let views: Vec<RedirectView> = state
         .table()
         .redirects()
         .iter()
         .map(RedirectView::from)
         .collect();
-    Ok(HttpResponse::Ok().json(RedirectList { data }))
+    let (data, next_cursor) = super::paging::page(
+        views,
+        |r| format!("{}\u{0}{}", r.provider.as_deref().unwrap_or(""), r.source),
+        &query,
+    )?;
+    Ok(HttpResponse::Ok().json(RedirectList { data, next_cursor }))
 }
 
 /// Creates or replaces the redirect for (`provider`, `source`).

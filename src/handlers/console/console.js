@@ -75,6 +75,19 @@ async function api(method, path, body) {
   return data;
 }
 
+// Every page of a short admin list (keys, prices, redirects), 1,000 at a time.
+async function apiAll(path) {
+  let all = [], cursor = null;
+  do {
+    const q = new URLSearchParams({ limit: 1000 });
+    if (cursor) q.set("cursor", cursor);
+    const r = await api("GET", path + "?" + q);
+    all = all.concat(r.data);
+    cursor = r.next_cursor;
+  } while (cursor);
+  return all;
+}
+
 // ------------------------------------------------------------------ sign-in
 
 function showSignin(message) {
@@ -328,7 +341,7 @@ function keyState(k) {
 
 async function providers() {
   const list = (await api("GET", "/providers")).data;
-  const keys = await Promise.all(list.map((p) => api("GET", `/providers/${encodeURIComponent(p.name)}/keys`).then((r) => r.data)));
+  const keys = await Promise.all(list.map((p) => apiAll(`/providers/${encodeURIComponent(p.name)}/keys`)));
   const blocks = list.map((p, i) => {
     const name = encodeURIComponent(p.name);
     const reload = () => providers();
@@ -503,7 +516,7 @@ async function audit() {
 }
 
 async function prices() {
-  const list = (await api("GET", "/admin/model-prices")).data;
+  const list = await apiAll("/admin/model-prices");
   const edit = (p) => modal(p ? `Price of ${p.model}` : "Set a price", [
     { name: "model", label: "Model", value: p ? p.model : "", required: true },
     { name: "provider", label: "Provider (empty: any)", value: p ? p.provider || "" : "" },
@@ -523,7 +536,7 @@ async function prices() {
 }
 
 async function redirects() {
-  const list = (await api("GET", "/admin/model-redirects")).data;
+  const list = await apiAll("/admin/model-redirects");
   const add = () => modal("Redirect a model", [
     { name: "source", label: "Model asked for", required: true },
     { name: "target", label: "Model served", required: true },

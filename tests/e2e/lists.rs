@@ -1,6 +1,7 @@
 //! Lists that scale (contract section 4): `GET /admin/tokens` pages by `limit` and an
-//! opaque `cursor` (default 100, at most 1000) and searches names with `q`; walking the
-//! pages sees every token once.
+//! opaque `cursor` (default 100, at most 1000) and searches names with `q`; the short
+//! lists (redirects, prices, provider keys, admin keys) page the same way; walking the
+//! pages sees every item once.
 
 use std::collections::HashSet;
 
@@ -103,4 +104,81 @@ async fn token_lists_page_and_search() {
         drop(gw);
         backend.drop_database().await;
     }
+}
+
+/// The short admin lists page the same way: 120 redirects are a page of 100 and one of 20.
+#[actix_web::test]
+async fn redirects_prices_and_keys_page_like_tokens() {
+    let backend = Backend::sqlite();
+    let mock = Mock::start();
+    let gw = Gateway::start(&backend, &[]);
+    gw.add_provider(
+        "open",
+        &mock,
+        Value::Null,
+        &["sk-page-0001", "sk-page-0002"],
+    )
+    .await;
+    let bodies: Vec<Value> = (0..120)
+        .map(|i| json!({"source": format!("alias-{i:03}"), "target": "gpt-4o-mini"}))
+        .collect();
+    for chunk in bodies.chunks(40) {
+        let done = join_all(
+            chunk
+                .iter()
+                .map(|b| gw.admin_send("PUT", "/admin/model-redirects", b)),
+        )
+        .await;
+        assert!(done.iter().all(|(s, b)| *s == 200 || panic!("{b}")));
+    }
+    let (status, first) = gw
+        .admin_send("GET", "/admin/model-redirects", &Value::Null)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(first["data"].as_array().unwrap().len(), 100);
+    let cursor = first["next_cursor"].as_str().unwrap().to_string();
+    let (_, second) = gw
+        .admin_send(
+            "GET",
+            &format!("/admin/model-redirects?cursor={cursor}"),
+            &Value::Null,
+        )
+        .await;
+    let rest = second["data"].as_array().unwrap();
+    assert_eq!(rest.len(), 20);
+    assert!(second["next_cursor"].is_null());
+    let mut sources: Vec<&str> = first["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(rest)
+        .map(|r| r["source"].as_str().unwrap())
+        .collect();
+    sources.dedup();
+    assert_eq!(sources.len(), 120, "each redirect once, in order");
+
+    let (_, keys) = gw
+        .admin_send("GET", "/providers/open/keys?limit=1", &Value::Null)
+        .await;
+    assert_eq!(keys["data"].as_array().unwrap().len(), 1);
+    let next = keys["next_cursor"].as_str().unwrap().to_string();
+    let (_, keys) = gw
+        .admin_send(
+            "GET",
+            &format!("/providers/open/keys?limit=1&cursor={next}"),
+            &Value::Null,
+        )
+        .await;
+    assert_eq!(keys["data"].as_array().unwrap().len(), 1);
+    assert!(keys["next_cursor"].is_null());
+    let (status, prices) = gw
+        .admin_send("GET", "/admin/model-prices?limit=5", &Value::Null)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(prices["data"].as_array().unwrap().len(), 5);
+    assert!(prices["next_cursor"].is_string());
+    let (status, _) = gw
+        .admin_send("GET", "/admin/model-prices?cursor=zz", &Value::Null)
+        .await;
+    assert_eq!(status, 400);
 }
