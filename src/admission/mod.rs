@@ -58,7 +58,12 @@ pub fn check(
 /// `max_parallel`), taken before anything costly is done with the body. In a cluster an
 /// instance whose hold on the token's slots is full asks the database for one more, one
 /// request at a time per token; refused, the call is a 429 like a full instance.
-pub async fn take_slot(state: &AppState, token_id: i32) -> Result<Option<Slot>, ApiError> {
+pub async fn take_slot(state: &AppState, token: &TokenInfo) -> Result<Option<Slot>, ApiError> {
+    // Most tokens have no cap: nothing to count, no account to lock.
+    if token.limits.max_parallel.is_none() {
+        return Ok(None);
+    }
+    let token_id = token.id;
     let ledger = &state.accounts;
     let Some(shared) = &state.shared else {
         return LedgerState::take_slot(ledger, token_id);

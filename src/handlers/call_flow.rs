@@ -97,7 +97,7 @@ async fn admitted(
     // Limits first: a refused call costs what a small one does.
     let route = admission::check(state, &token, endpoint, route)?;
     // Last of the cheap checks: a call refused above takes no slot.
-    let slot = admission::take_slot(state, token.id).await?;
+    let slot = admission::take_slot(state, &token).await?;
     if let Some(ctx) = &parsed.responses {
         if ctx.store {
             state.response_quota.admit(token.id).await?;
