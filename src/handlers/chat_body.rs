@@ -161,7 +161,7 @@ pub fn parse_request(endpoint: Endpoint, raw: bytes::Bytes) -> Result<ClientRequ
     let unpriced_tier = unpriced_tier(peek.service_tier)?;
     let sent_max_tokens = peek.max_tokens.is_some_and(|v| !v.is_null());
     let sent_max_completion_tokens = peek.max_completion_tokens.is_some_and(|v| !v.is_null());
-    let end_user = end_user_of(&[peek.user.as_ref(), peek.safety_identifier.as_ref()]);
+    let end_user = super::who::from_body(&[peek.user.as_ref(), peek.safety_identifier.as_ref()]);
     Ok(ClientRequest {
         raw,
         model,
@@ -206,15 +206,6 @@ pub fn unpriced_tier(value: Option<Value>) -> Result<Option<String>, ApiError> {
             "'service_tier' must be a string",
         )),
     }
-}
-
-/// The first of `fields` that is a non-empty string, as a label (OpenAI's `user`, then
-/// `safety_identifier`, which replaces it).
-pub fn end_user_of(fields: &[Option<&Value>]) -> Option<String> {
-    fields
-        .iter()
-        .flatten()
-        .find_map(|v| v.as_str().and_then(crate::core::text::label))
 }
 
 #[cfg(test)]

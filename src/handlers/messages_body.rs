@@ -91,7 +91,7 @@ pub fn parse(req: &HttpRequest, raw: Bytes, generates: bool) -> Result<ClientReq
         })
         .collect();
     let user_id = peek.metadata.as_ref().and_then(|m| m.get("user_id"));
-    let end_user = super::chat_body::end_user_of(&[user_id]);
+    let end_user = super::who::from_body(&[user_id]);
     Ok(ClientRequest {
         raw,
         model,

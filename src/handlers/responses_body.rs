@@ -145,8 +145,7 @@ pub fn parse(raw: Bytes) -> Result<ClientRequest, ApiError> {
     }
     let tools = read_tools(peek.tools.as_ref())?;
     let unpriced_tier = unpriced_tier(peek.service_tier.clone())?;
-    let end_user =
-        super::chat_body::end_user_of(&[peek.user.as_ref(), peek.safety_identifier.as_ref()]);
+    let end_user = super::who::from_body(&[peek.user.as_ref(), peek.safety_identifier.as_ref()]);
     let mut echo = Map::new();
     for (name, value) in [
         ("instructions", peek.instructions),

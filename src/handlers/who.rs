@@ -24,6 +24,15 @@ pub fn end_user(req: &HttpRequest, from_body: Option<String>) -> Option<String> 
     header_label(req, "x-gateway-end-user").or(from_body)
 }
 
+/// The end user a body names: the first of `fields` that is a non-empty string, as a
+/// label (OpenAI's `user`, then `safety_identifier`; Anthropic's `metadata.user_id`).
+pub fn from_body(fields: &[Option<&serde_json::Value>]) -> Option<String> {
+    fields
+        .iter()
+        .flatten()
+        .find_map(|v| v.as_str().and_then(label))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

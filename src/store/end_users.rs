@@ -8,17 +8,10 @@ use std::collections::BTreeMap;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, Value};
 
 use super::log_entry::LogEntry;
-use super::rollups::token_bucket;
+use super::rollups::{placeholder, token_bucket};
 
 /// Keys per upsert statement.
 const CHUNK: usize = 128;
-
-fn placeholder(backend: DbBackend, n: usize) -> String {
-    match backend {
-        DbBackend::Postgres => format!("${n}"),
-        _ => "?".into(),
-    }
-}
 
 /// Runs `INSERT INTO {head} VALUES (…), … {tail}` over `rows` (each `width` values), in
 /// chunks whose keys are distinct (the callers grouped them).

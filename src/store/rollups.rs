@@ -96,7 +96,8 @@ const SUM_COLUMNS: [&str; 10] = [
     "amount_nano",
 ];
 
-fn placeholder(backend: DbBackend, n: usize) -> String {
+/// The `n`th statement placeholder in the backend's style.
+pub(super) fn placeholder(backend: DbBackend, n: usize) -> String {
     match backend {
         DbBackend::Postgres => format!("${n}"),
         _ => "?".into(),

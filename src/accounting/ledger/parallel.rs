@@ -143,6 +143,7 @@ impl LedgerState {
     }
 
     /// Calls in flight for the token now.
+    #[cfg(test)]
     pub fn in_flight(&self, token_id: i32) -> u32 {
         self.by_id
             .get(&token_id)
