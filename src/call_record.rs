@@ -125,7 +125,7 @@ impl CallRecord {
         match self.hold.take() {
             Some(hold) => hold.settle(&mut entry),
             // Never admitted: priced all the same (the log shows what it would cost).
-            None => self.ledger.settle(None, &mut entry),
+            None => self.ledger.settle(&[], &mut entry),
         }
         let to_first_attempt = self.first_attempt.map(|t| t.duration_since(self.started));
         let model_known = self.model_listed

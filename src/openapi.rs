@@ -51,6 +51,8 @@ impl Modify for Security {
         admin::provider_keys::update_key, admin::provider_keys::delete_key,
         admin::tokens::list, admin::tokens::create, admin::tokens::get,
         admin::tokens::update, admin::tokens::delete,
+        admin::teams::list, admin::teams::create, admin::teams::get,
+        admin::teams::update, admin::teams::delete,
         admin::redirects::list, admin::redirects::put, admin::redirects::delete,
         admin::prices::list, admin::prices::put, admin::prices::delete,
         admin::price_import::import,

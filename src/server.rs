@@ -53,6 +53,12 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
             negative_cache_ms: settings.auth.negative_cache_secs.saturating_mul(1000) as i64,
             lookups_per_sec: settings.auth.unknown_token_lookups_per_sec.max(1),
             default_completion_tokens: accounting.default_completion_tokens,
+            time_zone: crate::accounting::period::time_zone(&settings.budgets.timezone)?,
+            alert_thresholds: if settings.alerts.webhook_url.is_some() {
+                settings.alerts.thresholds.clone()
+            } else {
+                Vec::new()
+            },
         },
         price_book(&prices),
     ));
@@ -313,6 +319,10 @@ route_table! {
     "/admin/tokens" => { get: admin::tokens::list, post: admin::tokens::create },
     "/admin/tokens/{id}" => {
         get: admin::tokens::get, patch: admin::tokens::update, delete: admin::tokens::delete,
+    },
+    "/admin/teams" => { get: admin::teams::list, post: admin::teams::create },
+    "/admin/teams/{id}" => {
+        get: admin::teams::get, patch: admin::teams::update, delete: admin::teams::delete,
     },
     "/admin/model-prices" => {
         get: admin::prices::list, put: admin::prices::put, delete: admin::prices::delete,

@@ -23,8 +23,27 @@ pub struct Settings {
     pub pricing: PricingSettings,
     pub logging: LoggingSettings,
     pub responses: ResponsesSettings,
+    pub budgets: BudgetSettings,
+    pub alerts: AlertSettings,
     #[serde(default)]
     pub providers: Vec<ProviderSeed>,
+}
+
+/// Budget periods.
+#[derive(Debug, Clone, Deserialize)]
+pub struct BudgetSettings {
+    /// IANA time zone of the calendar periods.
+    pub timezone: String,
+}
+
+/// Budget alerts.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AlertSettings {
+    #[serde(default)]
+    pub webhook_url: Option<String>,
+    #[serde(default)]
+    pub webhook_secret: Option<String>,
+    pub thresholds: Vec<f64>,
 }
 
 /// Stored Responses-API responses.
@@ -207,7 +226,8 @@ impl Settings {
                 .try_parsing(true)
                 .list_separator(",")
                 .with_list_parse_key("server.cors_allowed_origins")
-                .with_list_parse_key("server.trusted_proxies"),
+                .with_list_parse_key("server.trusted_proxies")
+                .with_list_parse_key("alerts.thresholds"),
         );
         let settings: Settings = builder
             .build()
@@ -218,6 +238,33 @@ impl Settings {
     }
 
     fn validate(&self) -> Result<(), String> {
+        crate::accounting::period::time_zone(&self.budgets.timezone)?;
+        let t = &self.alerts.thresholds;
+        if t.len() > 32 || t.iter().any(|x| !x.is_finite() || *x <= 0.0 || *x > 10.0) {
+            return Err(
+                "alerts.thresholds must be at most 32 fractions, each above 0 and at most 10"
+                    .into(),
+            );
+        }
+        if let Some(url) = &self.alerts.webhook_url {
+            let parsed = url::Url::parse(url)
+                .map_err(|e| format!("alerts.webhook_url is not a URL: {e}"))?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                return Err("alerts.webhook_url must be http or https".into());
+            }
+            if self
+                .alerts
+                .webhook_secret
+                .as_deref()
+                .is_none_or(|s| s.is_empty())
+            {
+                return Err(
+                    "alerts.webhook_url is set without alerts.webhook_secret: receivers could not \
+                     tell our events from forgeries"
+                        .into(),
+                );
+            }
+        }
         if self.routing.max_attempts == 0 {
             return Err("routing.max_attempts must be at least 1".into());
         }

@@ -15,6 +15,7 @@ pub mod provider;
 pub mod provider_key;
 pub mod request_log;
 pub mod stored_response;
+pub mod team;
 pub mod token;
 
 pub mod prelude {
@@ -28,5 +29,6 @@ pub mod prelude {
     pub use super::provider_key::Entity as ProviderKey;
     pub use super::request_log::Entity as RequestLog;
     pub use super::stored_response::Entity as StoredResponse;
+    pub use super::team::Entity as Team;
     pub use super::token::Entity as Token;
 }

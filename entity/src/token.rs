@@ -27,6 +27,16 @@ pub struct Model {
     pub tpm: Option<i32>,
     /// Calls in flight at once (a stream until it ends); `None`: no cap.
     pub max_parallel: Option<i32>,
+    /// The team whose limits the token's calls also answer to.
+    pub team_id: Option<i32>,
+    /// `none` (the budget is for the token's life), `daily`, `weekly`, `monthly` or a
+    /// fixed length (`15m`, `1h`, `30d`) from `created_at`.
+    pub budget_period: String,
+    /// Start (Unix ms) of the period `period_tokens` / `period_nano` count (0 for `none`:
+    /// they then equal the lifetime counters).
+    pub period_start: i64,
+    pub period_tokens: i64,
+    pub period_nano: i64,
     pub prompt_tokens: i64,
     pub completion_tokens: i64,
     pub total_tokens: i64,

@@ -13,6 +13,7 @@ mod m20261202_000001_stored_responses;
 mod m20261204_000001_billing_classes;
 mod m20261205_000001_end_users;
 mod m20261205_000002_max_parallel;
+mod m20261206_000001_teams;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000001_billing_classes::Migration),
             Box::new(m20261205_000001_end_users::Migration),
             Box::new(m20261205_000002_max_parallel::Migration),
+            Box::new(m20261206_000001_teams::Migration),
         ]
     }
 }

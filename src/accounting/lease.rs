@@ -147,7 +147,7 @@ mod tests {
 
     fn r(tokens: i64) -> Reservation {
         Reservation {
-            token_id: 1,
+            key: crate::accounting::AccountKey::Token(1),
             cost: Money::from_nanos(tokens * 10),
             tokens,
         }

@@ -1,7 +1,7 @@
 //! `LedgerState`: the tokens, accounts and prices that the `UsageLedger` owns, shared with
 //! request handlers so that authentication, admission and settlement cost no actor round
-//! trip. Each token's account sits behind its own mutex: admissions of one token are
-//! serialised (so budgets hold), different tokens never contend.
+//! trip. Each token's and team's account sits behind its own mutex: admissions of one
+//! account are serialised (so budgets hold), different accounts never contend.
 
 use std::collections::HashSet;
 use std::num::NonZeroU32;
@@ -17,19 +17,22 @@ use dashmap::DashMap;
 use entity::token;
 
 use super::token::TokenInfo;
-use super::{Account, CallEstimate, Limits, Reservation, Totals};
+use super::{Account, AccountKey, CallEstimate, Limits, PeriodSpend, Reservation, Totals};
 use crate::core::money::Money;
-use crate::core::usage::{ServiceTier, Usage};
+use crate::core::usage::ServiceTier;
 use crate::error::ApiError;
 use crate::pricing::CacheAsk;
 use crate::pricing::{Price, PriceBook};
 use crate::settings::MissingPrice;
-use crate::store::log_entry::LogEntry;
 
 mod cluster;
 mod parallel;
-pub use cluster::LeaseGrant;
-pub use parallel::{Slot, SlotTry};
+mod settle;
+pub mod teams;
+pub use cluster::{LeaseGrant, Renewed, Returned};
+pub use parallel::{full as slots_full, Slot, SlotSize, SlotTry};
+pub use settle::Crossing;
+pub use teams::TeamState;
 
 #[derive(Debug, Clone)]
 pub struct LedgerConfig {
@@ -41,6 +44,32 @@ pub struct LedgerConfig {
     pub lookups_per_sec: u32,
     pub missing_price: MissingPrice,
     pub default_completion_tokens: i64,
+    /// The calendar of budget periods (`budgets.timezone`).
+    pub time_zone: jiff::tz::TimeZone,
+    /// Fractions of a budget that raise an alert (empty: no alerts).
+    pub alert_thresholds: Vec<f64>,
+}
+
+/// A token's or team's account with the limits it is kept against.
+pub(crate) struct Cell {
+    limits: ArcSwap<Limits>,
+    account: Mutex<Account>,
+    /// Held while this instance asks the database for more of the budget, so concurrent
+    /// calls make one request, not one each.
+    lease_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Held while this instance grows or shrinks its cluster hold on the slots.
+    slot_lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Cell {
+    fn new(key: AccountKey, limits: Limits, totals: Totals, period: PeriodSpend) -> Cell {
+        Cell {
+            account: Mutex::new(Account::new(key, totals, period, limits.period)),
+            limits: ArcSwap::from_pointee(limits),
+            lease_lock: Arc::default(),
+            slot_lock: Arc::default(),
+        }
+    }
 }
 
 struct TokenSlot {
@@ -51,20 +80,19 @@ struct TokenSlot {
     /// `updated_at` of the row `info` came from: an older row (a sync that read before a
     /// change this instance made) never replaces a newer one.
     updated_at: AtomicI64,
-    account: Mutex<Account>,
-    /// Held while this instance asks the database for more of the token's budget, so
-    /// concurrent calls of one token make one request, not one each.
-    lease_lock: Arc<tokio::sync::Mutex<()>>,
-    /// Held while this instance grows or shrinks its cluster hold on the token's slots.
-    slot_lock: Arc<tokio::sync::Mutex<()>>,
+    cell: Arc<Cell>,
 }
 
-/// A token with its live counters.
+/// A token or team with its live counters.
 #[derive(Debug, Clone)]
 pub struct TokenState {
     pub info: Arc<TokenInfo>,
+    /// Lifetime counters.
     pub totals: Totals,
     pub reserved_nano: i64,
+    /// The current period's usage, and when the period ends (`None`: never).
+    pub period: PeriodSpend,
+    pub resets_at: Option<i64>,
 }
 
 /// Unpriced (provider, model) pairs warned about, at most; past it one line says so.
@@ -73,6 +101,8 @@ const MAX_UNPRICED_WARNINGS: usize = 1024;
 /// What admission needs to know about a call.
 pub struct AdmitRequest<'a> {
     pub token_id: i32,
+    /// The token's team, whose account is admitted too.
+    pub team_id: Option<i32>,
     /// `(provider, model)` of each candidate, in routing order.
     pub candidates: Vec<(&'a str, &'a str)>,
     pub prompt_tokens: i64,
@@ -96,6 +126,8 @@ pub struct AdmitRequest<'a> {
 pub struct Admission {
     /// `None` when accounting is off.
     pub reservation: Option<Reservation>,
+    /// The team's, for a token in a team.
+    pub team_reservation: Option<Reservation>,
     /// Which candidates may be used (false: unpriced while `missing_price = refuse`).
     pub usable: Vec<bool>,
     /// Each candidate's maximum output tokens, where the price book knows it.
@@ -122,6 +154,11 @@ pub struct LedgerState {
     /// Deleted tokens → the deletion's `updated_at`: an older row read by a sync that
     /// raced the deletion does not bring them back.
     deleted: DashMap<i32, i64>,
+    teams: DashMap<i32, Arc<teams::TeamSlot>>,
+    /// Deleted teams → the deletion's `updated_at` (as `deleted` for tokens).
+    deleted_teams: DashMap<i32, i64>,
+    /// Where thresholds crossed are reported (the alert sender), once it is started.
+    alerts: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<Crossing>>,
     prices: ArcSwap<PriceBook>,
     warned_unpriced: Mutex<HashSet<(String, String)>>,
 }
@@ -137,12 +174,24 @@ pub fn totals_of(row: &token::Model) -> Totals {
     }
 }
 
+/// A token row's current-period counters.
+pub fn period_of(row: &token::Model) -> PeriodSpend {
+    PeriodSpend {
+        start: row.period_start,
+        tokens: row.period_tokens,
+        nano: row.period_nano,
+    }
+}
+
 impl LedgerState {
     pub fn new(config: LedgerConfig, prices: PriceBook) -> LedgerState {
         LedgerState {
             by_hash: DashMap::new(),
             by_id: DashMap::new(),
             deleted: DashMap::new(),
+            teams: DashMap::new(),
+            deleted_teams: DashMap::new(),
+            alerts: std::sync::OnceLock::new(),
             unknown: DashMap::new(),
             lookups: RateLimiter::direct(Quota::per_second(
                 NonZeroU32::new(config.lookups_per_sec).unwrap_or(NonZeroU32::MIN),
@@ -226,9 +275,12 @@ impl LedgerState {
                     info: ArcSwap::new(info.clone()),
                     replacing: Mutex::new(()),
                     updated_at: AtomicI64::new(row.updated_at),
-                    account: Mutex::new(Account::new(totals_of(row))),
-                    lease_lock: Arc::default(),
-                    slot_lock: Arc::default(),
+                    cell: Arc::new(Cell::new(
+                        AccountKey::Token(row.id),
+                        info.limits,
+                        totals_of(row),
+                        period_of(row),
+                    )),
                 })
             })
             .clone();
@@ -239,6 +291,7 @@ impl LedgerState {
             }
             slot.updated_at.store(row.updated_at, Ordering::Release);
             slot.info.store(info.clone());
+            slot.cell.limits.store(Arc::new(info.limits));
         }
         self.by_hash.insert(row.token_hash.clone(), slot);
         info
@@ -256,18 +309,59 @@ impl LedgerState {
         }
     }
 
+    /// The account kept for `key`, if it is in memory.
+    pub(crate) fn cell(&self, key: AccountKey) -> Option<Arc<Cell>> {
+        match key {
+            AccountKey::Token(id) => Some(self.by_id.get(&id)?.cell.clone()),
+            AccountKey::Team(id) => Some(self.teams.get(&id)?.cell.clone()),
+        }
+    }
+
     pub fn state(&self, id: i32) -> Option<TokenState> {
         let slot = self.by_id.get(&id)?.clone();
-        let (totals, reserved_nano) = {
-            let account = slot.account.lock();
-            (account.shown_totals(), account.reserved_nano)
-        };
         let info = slot.info.load_full();
+        let (totals, reserved_nano, period, resets_at) = self.shown(&slot.cell);
         Some(TokenState {
             info,
             totals,
             reserved_nano,
+            period,
+            resets_at,
         })
+    }
+
+    /// The period usage a row shows now, for an account not in memory: the row's counts
+    /// while its period is current, else nothing yet; and when the period ends.
+    pub fn period_now(
+        &self,
+        rule: super::period::BudgetPeriod,
+        created_at: i64,
+        stored: PeriodSpend,
+    ) -> (PeriodSpend, Option<i64>) {
+        let b = rule.bounds(crate::time::now_ms(), created_at, &self.config.time_zone);
+        let period = if stored.start >= b.start {
+            stored
+        } else {
+            PeriodSpend {
+                start: b.start,
+                tokens: 0,
+                nano: 0,
+            }
+        };
+        (period, b.end)
+    }
+
+    /// An account's counters to show, its period moved to now first.
+    fn shown(&self, cell: &Cell) -> (Totals, i64, PeriodSpend, Option<i64>) {
+        let limits = cell.limits.load();
+        let mut account = cell.account.lock();
+        account.roll(&limits, crate::time::now_ms(), &self.config.time_zone);
+        (
+            account.shown_totals(),
+            account.reserved_nano,
+            account.shown_period(),
+            account.resets_at(),
+        )
     }
 
     pub fn set_prices(&self, book: PriceBook) {
@@ -298,14 +392,23 @@ impl LedgerState {
     /// Admission: prices, rate limits and budgets for a call about to go upstream.
     pub fn admit(&self, req: AdmitRequest<'_>) -> Result<Admission, ApiError> {
         let book = self.prices.load_full();
-        let slot = self.by_id.get(&req.token_id).map(|s| s.clone());
-        // A money budget means nothing for a call it cannot price: such tokens use priced
-        // models only, whatever `pricing.missing_price` says for the others.
+        let token = self.cell(AccountKey::Token(req.token_id));
+        let team = match req.team_id {
+            Some(id) => Some(
+                self.cell(AccountKey::Team(id))
+                    .ok_or_else(|| unknown_team(id))?,
+            ),
+            None => None,
+        };
+        // A money budget means nothing for a call it cannot price: such tokens (and the
+        // tokens of such teams) use priced models only, whatever `pricing.missing_price`
+        // says for the others.
         let money_budget = self.config.enabled
             && !req.free
-            && slot
-                .as_ref()
-                .is_some_and(|s| s.info.load().limits.max_amount.is_some());
+            && token
+                .iter()
+                .chain(team.iter())
+                .any(|c| c.limits.load().max_amount.is_some());
         let prices: Vec<Option<Price>> = req
             .candidates
             .iter()
@@ -357,6 +460,7 @@ impl LedgerState {
         if !self.config.enabled {
             return Ok(Admission {
                 reservation: None,
+                team_reservation: None,
                 usable,
                 max_output,
                 allowance: None,
@@ -389,14 +493,38 @@ impl LedgerState {
                     .max(search * req.web_searches.max(0) as f64);
             }
         }
-        let slot = slot.ok_or(ApiError::InvalidToken)?;
-        let limits = slot.info.load().limits;
-        let (reservation, allowance) =
-            slot.account
-                .lock()
-                .admit(req.token_id, &limits, &estimate, Instant::now())?;
+        let token = token.ok_or(ApiError::InvalidToken)?;
+        let (now, now_ms) = (Instant::now(), crate::time::now_ms());
+        let (reservation, mut allowance) = self.admit_one(
+            &token,
+            AccountKey::Token(req.token_id),
+            &estimate,
+            now,
+            now_ms,
+        )?;
+        let mut team_reservation = None;
+        if let (Some(team), Some(id)) = (&team, req.team_id) {
+            // The team pays for what the token's budget lets the call generate, at most.
+            if let Some(a) = allowance {
+                estimate.completion_per_choice = estimate.completion_per_choice.min(a);
+            }
+            match self.admit_one(team, AccountKey::Team(id), &estimate, now, now_ms) {
+                Ok((r, a)) => {
+                    team_reservation = Some(r);
+                    allowance = match (allowance, a) {
+                        (Some(x), Some(y)) => Some(x.min(y)),
+                        (x, y) => x.or(y),
+                    };
+                }
+                Err(e) => {
+                    token.account.lock().release(&reservation);
+                    return Err(e);
+                }
+            }
+        }
         Ok(Admission {
             reservation: Some(reservation),
+            team_reservation,
             usable,
             max_output,
             // Only a generated completion can be capped (an embedding has none).
@@ -404,80 +532,54 @@ impl LedgerState {
         })
     }
 
+    fn admit_one(
+        &self,
+        cell: &Cell,
+        key: AccountKey,
+        estimate: &CallEstimate,
+        now: Instant,
+        now_ms: i64,
+    ) -> Result<(Reservation, Option<i64>), ApiError> {
+        let limits = cell.limits.load();
+        let mut account = cell.account.lock();
+        account.roll(&limits, now_ms, &self.config.time_zone);
+        account.admit(key, &limits, estimate, now)
+    }
+
     /// Refuses a call before its body costs anything (see `Account::precheck`).
-    pub fn precheck(&self, token_id: i32, budgets: bool) -> Result<(), ApiError> {
+    pub fn precheck(&self, key: AccountKey, budgets: bool) -> Result<(), ApiError> {
         if !self.config.enabled {
             return Ok(());
         }
-        let slot = self
-            .by_id
-            .get(&token_id)
-            .map(|s| s.clone())
-            .ok_or(ApiError::InvalidToken)?;
-        let limits = slot.info.load().limits;
-        if limits == Limits::default() {
+        let cell = self.cell(key).ok_or(match key {
+            AccountKey::Token(_) => ApiError::InvalidToken,
+            AccountKey::Team(id) => unknown_team(id),
+        })?;
+        let limits = cell.limits.load();
+        if limits.unlimited() {
             return Ok(());
         }
-        let checked = slot
-            .account
-            .lock()
-            .precheck(&limits, budgets, Instant::now());
-        checked
+        let mut account = cell.account.lock();
+        account.roll(&limits, crate::time::now_ms(), &self.config.time_zone);
+        account.precheck(&limits, budgets, Instant::now())
     }
 
     /// Gives a reservation back early (a call refused after admission).
     pub fn release(&self, reservation: &Reservation) {
-        if let Some(slot) = self.by_id.get(&reservation.token_id) {
-            slot.account.lock().release(reservation);
+        if let Some(cell) = self.cell(reservation.key) {
+            cell.account.lock().release(reservation);
         }
     }
 
-    /// A token's per-minute limits (`rpm`, `tpm`), if it has any.
-    pub fn rate_limits(&self, token_id: i32) -> Option<(Option<i32>, Option<i32>)> {
-        let slot = self.by_id.get(&token_id)?;
-        let limits = slot.info.load().limits;
+    /// An account's per-minute limits (`rpm`, `tpm`), if it has any.
+    pub fn rate_limits(&self, key: AccountKey) -> Option<(Option<i32>, Option<i32>)> {
+        let limits = **self.cell(key)?.limits.load();
         (limits.rpm.is_some() || limits.tpm.is_some()).then_some((limits.rpm, limits.tpm))
     }
 
-    /// Whether a token has a budget (tokens or money).
-    pub fn has_budget(&self, token_id: i32) -> bool {
-        self.by_id.get(&token_id).is_some_and(|slot| {
-            let limits = slot.info.load().limits;
-            limits.max_tokens.is_some() || limits.max_amount.is_some()
-        })
-    }
-
-    /// The end of a call: prices its usage into `entry` and settles the reservation.
-    pub fn settle(&self, reservation: Option<Reservation>, entry: &mut LogEntry) {
-        if let (Some(provider), Some(model)) = (&entry.provider, &entry.model) {
-            if entry.total_tokens > 0 {
-                let usage = entry.usage();
-                let book = self.prices.load_full();
-                entry.amount = self
-                    .price_of(&book, provider, model)
-                    .map_or(Money::ZERO, |p| p.cost(&usage));
-            }
-        }
-        if !self.config.enabled {
-            return;
-        }
-        let Some(slot) = entry
-            .token_id
-            .and_then(|id| self.by_id.get(&id).map(|s| s.clone()))
-        else {
-            return;
-        };
-        let mut account = slot.account.lock();
-        if let Some(r) = &reservation {
-            account.release(r);
-        }
-        let usage = Usage {
-            prompt_tokens: entry.prompt_tokens,
-            completion_tokens: entry.completion_tokens,
-            total_tokens: entry.total_tokens,
-            ..Usage::default()
-        };
-        account.record(&usage, entry.amount, Instant::now());
+    /// Whether an account has a budget (tokens or money).
+    pub fn has_budget(&self, key: AccountKey) -> bool {
+        self.cell(key).is_some_and(|c| c.limits.load().has_budget())
     }
 
     /// Whether the price book has a price for `model` on `provider`.
@@ -487,8 +589,14 @@ impl LedgerState {
 
     /// The live totals of a token, if it is in memory.
     pub fn totals(&self, id: i32) -> Option<Totals> {
-        let slot = self.by_id.get(&id)?.clone();
-        let totals = slot.account.lock().totals;
+        let cell = self.by_id.get(&id)?.cell.clone();
+        let totals = cell.account.lock().totals;
         Some(totals)
     }
+}
+
+fn unknown_team(id: i32) -> ApiError {
+    ApiError::PermissionDenied(format!(
+        "this token's team ({id}) is not known to this instance yet; retry shortly"
+    ))
 }

@@ -7,14 +7,19 @@
 
 pub mod lease;
 pub mod ledger;
+pub mod period;
 pub mod prompt_bound;
 pub mod response_quota;
 pub mod shared;
+pub mod team;
 pub mod token;
 pub mod token_window;
+pub mod upkeep;
 
 use std::collections::VecDeque;
 
+use jiff::tz::TimeZone;
+use period::{Bounds, BudgetPeriod};
 use std::time::{Duration, Instant};
 use token_window::TokenWindow;
 
@@ -43,12 +48,63 @@ pub struct Limits {
     pub tpm: Option<i32>,
     /// Calls in flight at once.
     pub max_parallel: Option<i32>,
+    /// What stretch of time the budgets count (`None`: the subject's life).
+    pub period: BudgetPeriod,
+    /// When the subject was created (fixed-length periods count from it), Unix ms.
+    pub created_at: i64,
+}
+
+impl Limits {
+    /// Nothing to enforce: no budget, rate or concurrency limit.
+    pub fn unlimited(&self) -> bool {
+        self.max_tokens.is_none()
+            && self.max_amount.is_none()
+            && self.rpm.is_none()
+            && self.tpm.is_none()
+            && self.max_parallel.is_none()
+    }
+
+    pub fn has_budget(&self) -> bool {
+        self.max_tokens.is_some() || self.max_amount.is_some()
+    }
+}
+
+/// Whose limits an account keeps: a token's or a team's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AccountKey {
+    Token(i32),
+    Team(i32),
+}
+
+impl AccountKey {
+    /// "token" or "team", as messages and alerts name it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AccountKey::Token(_) => "token",
+            AccountKey::Team(_) => "team",
+        }
+    }
+
+    pub fn id(&self) -> i32 {
+        match self {
+            AccountKey::Token(id) | AccountKey::Team(id) => *id,
+        }
+    }
+}
+
+/// The usage a budget counts: the current period's (for `none`, the whole life's).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PeriodSpend {
+    /// Start of the period, Unix ms (0 for `none`).
+    pub start: i64,
+    pub tokens: i64,
+    pub nano: i64,
 }
 
 /// What a call holds between admission and settlement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Reservation {
-    pub token_id: i32,
+    pub key: AccountKey,
     pub cost: Money,
     pub tokens: i64,
 }
@@ -84,7 +140,18 @@ impl CallEstimate {
 
 #[derive(Debug)]
 pub struct Account {
+    /// Lifetime counters.
     pub totals: Totals,
+    /// What the budgets count now, and the period rule and end it was computed for.
+    pub period: PeriodSpend,
+    period_rule: BudgetPeriod,
+    period_end: Option<i64>,
+    /// In a cluster: the period's usage as the database last showed it.
+    pub cluster_period: PeriodSpend,
+    /// Thresholds (indices into `alerts.thresholds`) already reported this period.
+    pub alerted: u32,
+    /// "token" or "team": whose limits a refusal names.
+    whose: &'static str,
     pub reserved_nano: i64,
     pub reserved_tokens: i64,
     /// In a cluster: tokens and nano-USD spent or held by other instances, as last learnt
@@ -108,9 +175,21 @@ pub struct Account {
 }
 
 impl Account {
-    pub fn new(totals: Totals) -> Account {
+    pub fn new(
+        key: AccountKey,
+        totals: Totals,
+        period: PeriodSpend,
+        rule: BudgetPeriod,
+    ) -> Account {
         Account {
+            whose: key.kind(),
             totals,
+            period,
+            period_rule: rule,
+            // Computed at the first roll.
+            period_end: Some(i64::MIN),
+            cluster_period: PeriodSpend::default(),
+            alerted: 0,
             reserved_nano: 0,
             reserved_tokens: 0,
             external_tokens: 0,
@@ -123,6 +202,76 @@ impl Account {
             slots_held: 0,
             requests: VecDeque::new(),
             tokens: None,
+        }
+    }
+
+    /// Moves to the period `now_ms` falls in: a new one starts with nothing spent (on every
+    /// instance alike, with no job to run: each moves when it first sees the new period).
+    pub fn roll(&mut self, limits: &Limits, now_ms: i64, tz: &TimeZone) {
+        if limits.period != self.period_rule {
+            self.set_rule(limits.period);
+        }
+        if self.period_end.is_none_or(|end| now_ms < end) {
+            return;
+        }
+        let Bounds { start, end } = limits.period.bounds(now_ms, limits.created_at, tz);
+        if start > self.period.start {
+            self.period = PeriodSpend {
+                start,
+                tokens: 0,
+                nano: 0,
+            };
+            // The others' spend was the old period's; their holds are learnt again at the
+            // next lease (the database decides leases: this view only sizes them).
+            self.external_tokens = 0;
+            self.external_nano = 0;
+            self.alerted = 0;
+        }
+        self.period_end = end;
+    }
+
+    /// The budget period changed: a fresh period starts (a lifetime budget counts the
+    /// whole life again), as the admin API writes it.
+    pub fn set_rule(&mut self, rule: BudgetPeriod) {
+        self.period_rule = rule;
+        self.period = match rule {
+            BudgetPeriod::None => PeriodSpend {
+                start: 0,
+                tokens: self.totals.total_tokens,
+                nano: self.totals.amount.nanos(),
+            },
+            _ => PeriodSpend::default(),
+        };
+        self.period_end = Some(i64::MIN);
+        self.external_tokens = 0;
+        self.external_nano = 0;
+        self.alerted = 0;
+    }
+
+    /// When the current period ends (`None`: never), as of the last roll.
+    pub fn resets_at(&self) -> Option<i64> {
+        self.period_end.filter(|e| *e != i64::MIN)
+    }
+
+    /// The period's usage to show: this instance's, or the cluster's as last read when it
+    /// is of the same period and further along.
+    pub fn shown_period(&self) -> PeriodSpend {
+        let (a, b) = (self.period, self.cluster_period);
+        if b.start == a.start {
+            PeriodSpend {
+                start: a.start,
+                tokens: a.tokens.max(b.tokens),
+                nano: a.nano.max(b.nano),
+            }
+        } else {
+            a
+        }
+    }
+
+    fn resets_note(&self) -> String {
+        match self.resets_at() {
+            Some(at) => format!("; it resets at {}", period::rfc3339(at)),
+            None => String::new(),
         }
     }
 
@@ -142,7 +291,8 @@ impl Account {
         if let Some(rpm) = limits.rpm {
             if self.requests.len() as i64 >= rpm as i64 {
                 return Err(ApiError::RateLimited(format!(
-                    "rate limit reached: {rpm} requests per minute"
+                    "{} rate limit reached: {rpm} requests per minute",
+                    self.whose
                 )));
             }
         }
@@ -150,7 +300,8 @@ impl Account {
             let settled = self.tokens.as_mut().map_or(0, |w| w.used(now));
             if settled.saturating_add(self.reserved_tokens) >= tpm as i64 {
                 return Err(ApiError::RateLimited(format!(
-                    "rate limit reached: {tpm} tokens per minute"
+                    "{} rate limit reached: {tpm} tokens per minute",
+                    self.whose
                 )));
             }
         }
@@ -174,9 +325,11 @@ impl Account {
         if limits.max_tokens.is_some_and(|_| left.tokens < 1)
             || limits.max_amount.is_some_and(|_| left.nano < 1)
         {
-            return Err(ApiError::InsufficientQuota(
-                "token budget is spent or held by calls in flight".into(),
-            ));
+            return Err(ApiError::InsufficientQuota(format!(
+                "{} budget is spent or held by calls in flight{}",
+                self.whose,
+                self.resets_note()
+            )));
         }
         Ok(())
     }
@@ -185,7 +338,7 @@ impl Account {
     /// allowance per choice that the budgets can pay for (`None`: no budget limits it).
     pub fn admit(
         &mut self,
-        token_id: i32,
+        key: AccountKey,
         limits: &Limits,
         call: &CallEstimate,
         now: Instant,
@@ -198,8 +351,9 @@ impl Account {
             let left = budget_left.tokens.saturating_sub(call.prompt_tokens);
             if left < call.minimum() {
                 return Err(ApiError::InsufficientQuota(format!(
-                    "token budget of {max} tokens cannot pay for this call ({} used, {} reserved by calls in flight, about {} in the prompt)",
-                    self.totals.total_tokens, self.reserved_tokens, call.prompt_tokens
+                    "{} budget of {max} tokens cannot pay for this call ({} used, {} reserved by calls in flight, about {} in the prompt){}",
+                    self.whose, self.period.tokens, self.reserved_tokens, call.prompt_tokens,
+                    self.resets_note()
                 )));
             }
             allowance = Some(left / n);
@@ -218,10 +372,12 @@ impl Account {
             };
             if left < 0.0 || affordable < call.minimum() as f64 / n as f64 {
                 return Err(ApiError::InsufficientQuota(format!(
-                    "token budget of {} cannot pay for this call ({} spent, {} reserved by calls in flight)",
+                    "{} budget of {} cannot pay for this call ({} spent, {} reserved by calls in flight){}",
+                    self.whose,
                     max,
-                    self.totals.amount,
-                    Money::from_nanos(self.reserved_nano)
+                    Money::from_nanos(self.period.nano),
+                    Money::from_nanos(self.reserved_nano),
+                    self.resets_note()
                 )));
             }
             if per_token > 0.0 {
@@ -242,14 +398,7 @@ impl Account {
         self.requests.push_back(now);
         self.reserved_nano = self.reserved_nano.saturating_add(cost.nanos());
         self.reserved_tokens = self.reserved_tokens.saturating_add(tokens);
-        Ok((
-            Reservation {
-                token_id,
-                cost,
-                tokens,
-            },
-            allowance,
-        ))
+        Ok((Reservation { key, cost, tokens }, allowance))
     }
 
     /// Learns what the rest of the cluster spends or holds, from the database's view of the
@@ -258,11 +407,11 @@ impl Account {
     /// database) and its lease; the rest is the others'.
     pub fn learn_cluster(&mut self, global_tokens: i64, global_nano: i64) {
         self.external_tokens = global_tokens
-            .saturating_sub(self.totals.total_tokens)
+            .saturating_sub(self.period.tokens)
             .saturating_sub(self.lease.tokens.max(self.reserved_tokens))
             .max(0);
         self.external_nano = global_nano
-            .saturating_sub(self.totals.amount.nanos())
+            .saturating_sub(self.period.nano)
             .saturating_sub(self.lease.nano.max(self.reserved_nano))
             .max(0);
     }
@@ -297,13 +446,13 @@ impl Account {
         lease::Left {
             tokens: left(
                 limits.max_tokens,
-                self.totals.total_tokens,
+                self.period.tokens,
                 self.reserved_tokens,
                 self.external_tokens,
             ),
             nano: left(
                 limits.max_amount.map(Money::nanos),
-                self.totals.amount.nanos(),
+                self.period.nano,
                 self.reserved_nano,
                 self.external_nano,
             ),
@@ -324,6 +473,8 @@ impl Account {
         t.total_tokens = t.total_tokens.saturating_add(usage.total_tokens);
         t.amount = t.amount.saturating_add(amount);
         t.requests = t.requests.saturating_add(1);
+        self.period.tokens = self.period.tokens.saturating_add(usage.total_tokens);
+        self.period.nano = self.period.nano.saturating_add(amount.nanos());
         self.lease.spend(usage.total_tokens, amount.nanos());
         if usage.total_tokens > 0 {
             self.tokens

@@ -1,12 +1,14 @@
-//! The cluster's side of a token's limits (Postgres with `cluster.shared_limits`): budget
-//! leases and shared rate windows, as the database holds them for every instance. The
-//! request path reaches the database only through this handle, and only for what one
-//! instance cannot know alone: a lease that no longer covers a call, a budget this
-//! instance believes spent, a shared minute.
+//! The cluster's side of a token's and a team's limits (Postgres with
+//! `cluster.shared_limits`): budget leases, concurrency holds and shared rate windows, as
+//! the database holds them for every instance. The request path reaches the database only
+//! through this handle, and only for what one instance cannot know alone: a lease that no
+//! longer covers a call, a budget this instance believes spent, a shared minute.
 
 use sea_orm::DatabaseConnection;
 
+use crate::accounting::AccountKey;
 use crate::error::ApiError;
+use crate::store::account_tables::{Tables, TEAMS, TOKENS};
 use crate::store::budget_holds::{self, Global, Grant};
 use crate::store::{parallel_holds, rate_windows};
 
@@ -20,9 +22,17 @@ pub struct SharedLimits {
 /// minute starting `start`; at settle they shrink to the call's usage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WindowShare {
-    pub token_id: i32,
+    pub key: AccountKey,
     pub start: i64,
     pub reserved: i64,
+}
+
+/// The tables an account's shared limits live in.
+pub fn tables(key: AccountKey) -> &'static Tables {
+    match key {
+        AccountKey::Token(_) => &TOKENS,
+        AccountKey::Team(_) => &TEAMS,
+    }
 }
 
 impl SharedLimits {
@@ -35,59 +45,79 @@ impl SharedLimits {
         self.lease_ttl_ms
     }
 
-    /// The token's cluster-wide `spent + held`.
-    pub async fn global(&self, token_id: i32) -> Result<Global, ApiError> {
-        budget_holds::global(&self.db, token_id)
+    /// The account's cluster-wide `spent + held` in the period starting `period`.
+    pub async fn global(&self, key: AccountKey, period: i64) -> Result<Global, ApiError> {
+        budget_holds::global(&self.db, tables(key), key.id(), period)
             .await
             .map_err(|e| ApiError::internal("cannot read the shared budget", e))
     }
 
-    /// Takes `tokens`/`nano` more of the token's budget into lease `lease` (or a new one).
+    /// Takes `tokens`/`nano` more of the account's budget in the period starting `period`
+    /// into lease `lease` (or a new one).
     pub async fn grant(
         &self,
-        token_id: i32,
+        key: AccountKey,
+        period: i64,
         lease: Option<i64>,
         tokens: i64,
         nano: i64,
     ) -> Result<Grant, ApiError> {
-        budget_holds::grant(&self.db, token_id, lease, tokens, nano, self.lease_ttl_ms)
-            .await
-            .map_err(|e| ApiError::internal("cannot lease the budget", e))
+        budget_holds::grant(
+            &self.db,
+            tables(key),
+            key.id(),
+            period,
+            lease,
+            tokens,
+            nano,
+            self.lease_ttl_ms,
+        )
+        .await
+        .map_err(|e| ApiError::internal("cannot lease the budget", e))
     }
 
-    /// Grows this instance's hold on a token's slots to `slots` (`hold`: its row, if any)
-    /// when the cluster holds fewer than `max` without it: the hold's id, or `None`.
+    /// Grows this instance's hold on an account's slots to `slots` (`hold`: its row, if
+    /// any) when the cluster holds fewer than `max` without it: the hold's id, or `None`.
     pub async fn grow_slots(
         &self,
-        token_id: i32,
+        key: AccountKey,
         hold: Option<i64>,
         slots: i32,
         max: i32,
     ) -> Result<Option<i64>, ApiError> {
-        parallel_holds::grow(&self.db, token_id, hold, slots, max, self.lease_ttl_ms)
-            .await
-            .map_err(|e| ApiError::internal("cannot take a concurrency slot", e))
+        parallel_holds::grow(
+            &self.db,
+            tables(key),
+            key.id(),
+            hold,
+            slots,
+            max,
+            self.lease_ttl_ms,
+        )
+        .await
+        .map_err(|e| ApiError::internal("cannot take a concurrency slot", e))
     }
 
-    /// Counts a call of `tokens` into the token's shared minute; its share, or a 429 when
-    /// the minute is full on the cluster.
+    /// Counts a call of `tokens` into the account's shared minute; its share, or a 429
+    /// when the minute is full on the cluster.
     pub async fn count_in_window(
         &self,
-        token_id: i32,
+        key: AccountKey,
         rpm: Option<i32>,
         tpm: Option<i32>,
         tokens: i64,
     ) -> Result<WindowShare, ApiError> {
-        let start = rate_windows::admit(&self.db, token_id, rpm, tpm, tokens)
+        let start = rate_windows::admit(&self.db, tables(key), key.id(), rpm, tpm, tokens)
             .await
             .map_err(|e| ApiError::internal("cannot read the shared rate window", e))?
             .ok_or_else(|| {
-                ApiError::RateLimited(
-                    "rate limit reached across the cluster for this minute".into(),
-                )
+                ApiError::RateLimited(format!(
+                    "{} rate limit reached across the cluster for this minute",
+                    key.kind()
+                ))
             })?;
         Ok(WindowShare {
-            token_id,
+            key,
             start,
             reserved: tokens,
         })
@@ -101,12 +131,20 @@ impl SharedLimits {
         }
         let db = self.db.clone();
         actix_web::rt::spawn(async move {
-            let settled =
-                rate_windows::settle(&db, share.token_id, share.start, share.reserved, used);
+            let key = share.key;
+            let settled = rate_windows::settle(
+                &db,
+                tables(key),
+                key.id(),
+                share.start,
+                share.reserved,
+                used,
+            );
             if let Err(e) = settled.await {
                 log::warn!(
-                    "cannot settle the rate window of token {}: {e}",
-                    share.token_id
+                    "cannot settle the rate window of {} {}: {e}",
+                    key.kind(),
+                    key.id()
                 );
             }
         });

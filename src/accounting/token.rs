@@ -1,5 +1,6 @@
 //! `TokenInfo`: a token's settings as the request path checks them.
 
+use crate::accounting::period::BudgetPeriod;
 use crate::accounting::Limits;
 use crate::core::model_name::glob_match;
 use crate::error::ApiError;
@@ -17,6 +18,8 @@ pub struct TokenInfo {
     pub limits: Limits,
     pub expires_at: Option<i64>,
     pub enabled: bool,
+    /// The team whose limits its calls also answer to.
+    pub team_id: Option<i32>,
 }
 
 impl TokenInfo {
@@ -34,9 +37,12 @@ impl TokenInfo {
                 rpm: row.rpm,
                 tpm: row.tpm,
                 max_parallel: row.max_parallel,
+                period: BudgetPeriod::from_stored(&row.budget_period),
+                created_at: row.created_at,
             },
             expires_at: row.expires_at,
             enabled: row.enabled,
+            team_id: row.team_id,
         }
     }
 
@@ -58,22 +64,28 @@ impl TokenInfo {
     /// only there; `*/meta-llama/*` for names that contain a slash themselves). Adding or
     /// dropping a prefix in the request therefore cannot widen what is allowed.
     pub fn allows(&self, provider: &str, model: &str) -> bool {
-        let Some(list) = self.allowed_models.as_deref() else {
-            return true;
-        };
-        let qualified = format!("{provider}/{model}");
-        list.iter().any(|p| {
-            if p.contains('/') {
-                glob_match(p, &qualified)
-            } else {
-                glob_match(p, model)
-            }
-        })
+        allows(self.allowed_models.as_deref(), provider, model)
     }
 
     pub fn is_admin(&self) -> bool {
         self.role == Role::Admin
     }
+}
+
+/// Whether an allow-list (`None`: everything) lets a call use `model` on `provider` (see
+/// [`TokenInfo::allows`]; teams read their lists the same way).
+pub fn allows(list: Option<&[String]>, provider: &str, model: &str) -> bool {
+    let Some(list) = list else {
+        return true;
+    };
+    let qualified = format!("{provider}/{model}");
+    list.iter().any(|p| {
+        if p.contains('/') {
+            glob_match(p, &qualified)
+        } else {
+            glob_match(p, model)
+        }
+    })
 }
 
 #[cfg(test)]
@@ -89,6 +101,7 @@ mod tests {
             limits: Limits::default(),
             expires_at: None,
             enabled: true,
+            team_id: None,
         }
     }
 

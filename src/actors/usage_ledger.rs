@@ -14,20 +14,22 @@ use actix::prelude::*;
 use entity::token;
 use sea_orm::DatabaseConnection;
 
-use crate::accounting::ledger::{totals_of, LedgerState};
+use crate::accounting::ledger::{period_of, totals_of, LedgerState};
+use crate::accounting::period::BudgetPeriod;
 use crate::accounting::token::TokenInfo;
+use crate::accounting::upkeep;
 use crate::error::ApiError;
 use crate::pricing::PriceBook;
-use crate::store::budget_holds as holds;
-use crate::store::parallel_holds;
 use crate::store::prices::{self as price_store, PriceRow};
 use crate::store::tokens::{self as store};
 use crate::time::now_ms;
 
 mod price_admin;
+mod team_admin;
 mod token_admin;
 
 pub use price_admin::{DeletePrice, ListPrices, PutPrices};
+pub use team_admin::{CreateTeam, DeleteTeam, GetTeam, ListTeams, TeamRecord, UpdateTeam};
 pub use token_admin::{CreateToken, DeleteToken, GetToken, ListTokens, TokenRecord, UpdateToken};
 
 /// Callers waiting for the same token's look-up.
@@ -99,15 +101,25 @@ impl UsageLedger {
             // look-up (so a flood of bad tokens, whose look-ups are rate-limited, cannot keep
             // a new one out), changed ones are refreshed. Usage does not count as a change.
             let rows = store::changed_since(&db, since).await?;
+            // Teams first (a token's team must be known when the token is): every team at
+            // the first sync, changes after.
+            let teams = crate::store::teams::changed_since(
+                &db,
+                if last.is_none() { i64::MIN } else { since },
+            )
+            .await?;
             let prices = price_store::load(&db).await?;
-            Ok::<_, sea_orm::DbErr>((started, rows, prices))
+            Ok::<_, sea_orm::DbErr>((started, teams, rows, prices))
         }
         .into_actor(self)
         .map(move |res, act, ctx| {
             act.syncing = false;
             match res {
-                Ok((started, rows, prices)) => {
+                Ok((started, teams, rows, prices)) => {
                     act.synced_until = Some(started);
+                    for team in teams {
+                        act.state.upsert_team(&team);
+                    }
                     for row in rows {
                         act.state.upsert(&row);
                     }
@@ -142,18 +154,14 @@ impl UsageLedger {
         let slots = self.state.slot_tick();
         let db = self.db.clone();
         async move {
-            let sizes: Vec<(i64, i32)> = slots.iter().map(|(h, n, _)| (*h, *n)).collect();
-            if let Err(e) = parallel_holds::set(&db, &sizes, ttl).await {
+            if let Err(e) = upkeep::resize_slots(&db, &slots, ttl).await {
                 log::warn!("cannot shrink or renew concurrency holds: {e}; they expire by themselves");
             }
             drop(slots);
-            if let Err(e) = parallel_holds::expire(&db).await {
-                log::warn!("cannot expire concurrency holds: {e}");
-            }
-            let returned = holds::give_back(&db, &idle).await;
-            let renewed = holds::renew(&db, &live, ttl).await;
-            let expired = holds::expire(&db).await;
-            let pruned = crate::store::rate_windows::prune(&db).await;
+            let returned = upkeep::give_back(&db, &idle).await;
+            let renewed = upkeep::renew(&db, &live, ttl).await;
+            let expired = upkeep::expire(&db).await;
+            let pruned = upkeep::prune_windows(&db).await;
             (idle, returned, live, renewed, expired, pruned)
         }
         .into_actor(self)
@@ -170,7 +178,7 @@ impl UsageLedger {
             match expired {
                 Ok(0) => {}
                 Ok(n) => log::warn!(
-                    "{n} token(s) had a budget lease expire unreturned (an instance stopped without shutting down)"
+                    "{n} token(s) or team(s) had a budget lease expire unreturned (an instance stopped without shutting down)"
                 ),
                 Err(e) => log::warn!("cannot expire budget leases: {e}"),
             }
@@ -185,11 +193,23 @@ impl UsageLedger {
     /// usage) merged with this instance's live counters.
     fn record_of(&self, row: token::Model) -> TokenRecord {
         self.state.learn_totals(&row);
-        let totals = self
-            .state
-            .state(row.id)
-            .map_or_else(|| totals_of(&row), |s| s.totals);
-        TokenRecord { row, totals }
+        let (totals, period, resets_at) = match self.state.state(row.id) {
+            Some(s) => (s.totals, s.period, s.resets_at),
+            None => {
+                let (period, resets_at) = self.state.period_now(
+                    BudgetPeriod::from_stored(&row.budget_period),
+                    row.created_at,
+                    period_of(&row),
+                );
+                (totals_of(&row), period, resets_at)
+            }
+        };
+        TokenRecord {
+            row,
+            totals,
+            period,
+            resets_at,
+        }
     }
 }
 
@@ -238,11 +258,10 @@ impl Handler<ReturnLeases> for UsageLedger {
         let ttl = self.lease_ttl_ms.unwrap_or(0);
         let db = self.db.clone();
         Box::pin(async move {
-            let sizes: Vec<(i64, i32)> = slots.iter().map(|(h, n, _)| (*h, *n)).collect();
-            if let Err(e) = parallel_holds::set(&db, &sizes, ttl).await {
+            if let Err(e) = upkeep::resize_slots(&db, &slots, ttl).await {
                 log::warn!("cannot return concurrency holds: {e}; they expire by themselves");
             }
-            if let Err(e) = holds::give_back(&db, &leases).await {
+            if let Err(e) = upkeep::give_back(&db, &leases).await {
                 log::warn!(
                     "cannot return {} budget lease(s): {e}; they expire by themselves",
                     leases.len()

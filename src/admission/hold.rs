@@ -1,24 +1,25 @@
-//! What an admitted call holds of its token's limits until it ends: the budget's
-//! reservation in this instance's account, the cluster lease it was drawn from, and its
-//! share of a shared rate window. Settling replaces them with the call's usage; a hold
-//! dropped unsettled (a call refused after admission, an error, a panic) gives all of it
-//! back, and its concurrency slot with it. Team budgets are the next thing a hold will own.
+//! What an admitted call holds of its token's and its team's limits until it ends: the
+//! budgets' reservations in this instance's accounts, the cluster leases they were drawn
+//! from, its shares of shared rate windows and its concurrency slots. Settling replaces
+//! them with the call's usage; a hold dropped unsettled (a call refused after admission, an
+//! error, a panic) gives all of it back, its slots with it.
 
 use std::sync::Arc;
 
 use crate::accounting::ledger::{LedgerState, Slot};
 use crate::accounting::shared::{SharedLimits, WindowShare};
-use crate::accounting::Reservation;
+use crate::accounting::{AccountKey, Reservation};
 use crate::store::log_entry::LogEntry;
 
 pub struct Hold {
     ledger: Arc<LedgerState>,
     shared: Option<SharedLimits>,
-    reservation: Option<Reservation>,
-    lease_id: Option<i64>,
-    window: Option<WindowShare>,
-    /// A concurrency slot (tokens with `max_parallel`), given back when the hold ends.
-    slot: Option<Slot>,
+    /// The token's reservation, then the team's.
+    reservations: Vec<Reservation>,
+    leases: Vec<(AccountKey, i64)>,
+    windows: Vec<WindowShare>,
+    /// Concurrency slots (accounts with `max_parallel`), given back when the hold ends.
+    slots: Vec<Slot>,
 }
 
 impl Hold {
@@ -27,59 +28,69 @@ impl Hold {
         Hold {
             ledger,
             shared,
-            reservation: None,
-            lease_id: None,
-            window: None,
-            slot: None,
+            reservations: Vec::new(),
+            leases: Vec::new(),
+            windows: Vec::new(),
+            slots: Vec::new(),
         }
     }
 
-    /// Holds a concurrency slot until the hold ends.
-    pub fn occupy(&mut self, slot: Option<Slot>) {
-        self.slot = slot;
+    /// Holds concurrency slots until the hold ends.
+    pub fn occupy(&mut self, slots: Vec<Slot>) {
+        self.slots.extend(slots);
     }
 
-    pub fn reservation(&self) -> Option<&Reservation> {
-        self.reservation.as_ref()
+    /// The reservation held on `key`'s account.
+    pub fn reservation(&self, key: AccountKey) -> Option<&Reservation> {
+        self.reservations.iter().find(|r| r.key == key)
     }
 
-    /// Holds `reservation`, giving back one held before (a call admitted again).
-    pub fn reserve(&mut self, reservation: Option<Reservation>) {
+    /// Holds `reservations`, giving back those held before (a call admitted again).
+    pub fn reserve(&mut self, reservations: impl IntoIterator<Item = Option<Reservation>>) {
         self.release();
-        self.reservation = reservation;
+        self.reservations = reservations.into_iter().flatten().collect();
     }
 
-    /// Gives the reservation back now (a lease refused: the call is admitted again or not
-    /// at all).
+    /// Gives the reservations back now (a lease refused: the call is admitted again or
+    /// not at all).
     pub fn release(&mut self) {
-        if let Some(r) = self.reservation.take() {
+        for r in self.reservations.drain(..) {
             self.ledger.release(&r);
         }
     }
 
-    /// The reservation was drawn from cluster lease `id`: the call's usage leaves that
-    /// lease when it is written.
-    pub fn drew_from(&mut self, id: i64) {
-        self.lease_id = Some(id);
+    /// The reservation on `key` was drawn from cluster lease `id`: the call's usage leaves
+    /// that lease when it is written.
+    pub fn drew_from(&mut self, key: AccountKey, id: i64) {
+        self.leases.retain(|(k, _)| *k != key);
+        self.leases.push((key, id));
     }
 
-    pub fn lease_id(&self) -> Option<i64> {
-        self.lease_id
+    fn lease(&self, key: Option<AccountKey>) -> Option<i64> {
+        let key = key?;
+        self.leases
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, id)| *id)
     }
 
     /// The call counts in a shared minute with this share (trued up at settle).
     pub fn counted_in(&mut self, share: WindowShare) {
-        self.window = Some(share);
+        self.windows.push(share);
     }
 
     /// Ends the hold with the call's usage in `entry`: the usage priced into it, moved
-    /// from the reservation to the account, the lease named for the writer, the shared
-    /// window trued up.
+    /// from the reservations to the accounts, the leases named for the writer, the shared
+    /// windows trued up.
     pub fn settle(mut self, entry: &mut LogEntry) {
-        entry.lease_id = self.lease_id;
-        self.ledger.settle(self.reservation.take(), entry);
-        if let (Some(share), Some(shared)) = (self.window.take(), &self.shared) {
-            shared.true_up(share, entry.total_tokens);
+        entry.lease_id = self.lease(entry.token_id.map(AccountKey::Token));
+        entry.team_lease_id = self.lease(entry.team_id.map(AccountKey::Team));
+        let reservations = std::mem::take(&mut self.reservations);
+        self.ledger.settle(&reservations, entry);
+        if let Some(shared) = &self.shared {
+            for share in self.windows.drain(..) {
+                shared.true_up(share, entry.total_tokens);
+            }
         }
     }
 }
@@ -88,8 +99,10 @@ impl Drop for Hold {
     /// Unsettled: nothing was used.
     fn drop(&mut self) {
         self.release();
-        if let (Some(share), Some(shared)) = (self.window.take(), &self.shared) {
-            shared.true_up(share, 0);
+        if let Some(shared) = &self.shared {
+            for share in self.windows.drain(..) {
+                shared.true_up(share, 0);
+            }
         }
     }
 }

@@ -14,9 +14,13 @@ mod hold;
 pub use hold::Hold;
 
 use crate::accounting::lease::Draw;
-use crate::accounting::ledger::{Admission, AdmitRequest, LeaseGrant, LedgerState, Slot, SlotTry};
+use crate::accounting::ledger::{
+    slots_full, Admission, AdmitRequest, LeaseGrant, LedgerState, Slot, SlotTry,
+};
 use crate::accounting::shared::SharedLimits;
+use crate::accounting::team::TeamInfo;
 use crate::accounting::token::TokenInfo;
+use crate::accounting::AccountKey;
 use crate::core::endpoint::Endpoint;
 use crate::error::ApiError;
 use crate::routing::table::Route;
@@ -47,48 +51,86 @@ pub fn check(
             route.model
         )));
     }
-    let route = restrict(token, route)?;
-    // A shared budget's local view may be stale: `admit` asks the cluster before refusing.
-    let budgets = !(state.shared.is_some() && state.accounts.has_budget(token.id));
-    state.accounts.precheck(token.id, budgets)?;
+    let team = team_of(state, token)?;
+    if let Some(team) = &team {
+        team.check_usable()?;
+    }
+    let route = restrict(token, team.as_deref(), route)?;
+    for key in accounts(token) {
+        // A shared budget's local view may be stale: `admit` asks the cluster before
+        // refusing.
+        let budgets = !(state.shared.is_some() && state.accounts.has_budget(key));
+        state.accounts.precheck(key, budgets)?;
+    }
     Ok(route)
 }
 
-/// A concurrency slot for a call of `token_id` that `check` passed (`None` without a
-/// `max_parallel`), taken before anything costly is done with the body. In a cluster an
-/// instance whose hold on the token's slots is full asks the database for one more, one
-/// request at a time per token; refused, the call is a 429 like a full instance.
-pub async fn take_slot(state: &AppState, token: &TokenInfo) -> Result<Option<Slot>, ApiError> {
-    // Most tokens have no cap: nothing to count, no account to lock.
-    if token.limits.max_parallel.is_none() {
+/// The accounts a call of `token` answers to: the token's, then its team's.
+fn accounts(token: &TokenInfo) -> impl Iterator<Item = AccountKey> {
+    std::iter::once(AccountKey::Token(token.id)).chain(token.team_id.map(AccountKey::Team))
+}
+
+/// The token's team, as this instance knows it; a team it does not know (yet) refuses.
+fn team_of(
+    state: &AppState,
+    token: &TokenInfo,
+) -> Result<Option<std::sync::Arc<TeamInfo>>, ApiError> {
+    let Some(id) = token.team_id else {
         return Ok(None);
+    };
+    state.accounts.team(id).map(Some).ok_or_else(|| {
+        ApiError::PermissionDenied(format!(
+            "this token's team ({id}) is not known to this instance yet; retry shortly"
+        ))
+    })
+}
+
+/// The concurrency slots of a call of `token` that `check` passed (one per account with a
+/// `max_parallel`: the token's, its team's), taken before anything costly is done with the
+/// body. In a cluster an instance whose hold on an account's slots is full asks the
+/// database for one more, one request at a time per account; refused, the call is a 429
+/// like a full instance (and the slots already taken go back with the vector).
+pub async fn take_slots(state: &AppState, token: &TokenInfo) -> Result<Vec<Slot>, ApiError> {
+    let mut slots = Vec::new();
+    for key in accounts(token) {
+        // Most accounts have no cap: nothing to count, no account to lock.
+        let capped = match key {
+            AccountKey::Token(_) => token.limits.max_parallel.is_some(),
+            AccountKey::Team(id) => state
+                .accounts
+                .team(id)
+                .is_some_and(|t| t.limits.max_parallel.is_some()),
+        };
+        if capped {
+            slots.extend(take_slot(state, key).await?);
+        }
     }
-    let token_id = token.id;
+    Ok(slots)
+}
+
+async fn take_slot(state: &AppState, key: AccountKey) -> Result<Option<Slot>, ApiError> {
     let ledger = &state.accounts;
     let Some(shared) = &state.shared else {
-        return LedgerState::take_slot(ledger, token_id);
+        return LedgerState::take_slot(ledger, key);
     };
     let grow = |attempt: SlotTry| match attempt {
         SlotTry::Uncapped => Ok(None),
         SlotTry::Taken(slot) => Ok(Some(slot)),
         SlotTry::Grow { hold, want, max } => Err((hold, want, max)),
     };
-    if let Ok(slot) = grow(LedgerState::try_slot(ledger, token_id, true)?) {
+    if let Ok(slot) = grow(LedgerState::try_slot(ledger, key, true)?) {
         return Ok(slot);
     }
-    let lock = ledger.slot_lock(token_id).ok_or(ApiError::InvalidToken)?;
+    let lock = ledger.slot_lock(key).ok_or(ApiError::InvalidToken)?;
     let _one_at_a_time = lock.lock().await;
     // The request before this one may have grown the hold.
-    let (hold, want, max) = match grow(LedgerState::try_slot(ledger, token_id, true)?) {
+    let (hold, want, max) = match grow(LedgerState::try_slot(ledger, key, true)?) {
         Ok(slot) => return Ok(slot),
         Err(ask) => ask,
     };
-    match shared.grow_slots(token_id, hold, want, max).await? {
-        Some(id) => Ok(Some(LedgerState::slot_granted(ledger, token_id, id, want))),
-        None => Err(ApiError::ConcurrencyLimit(format!(
-            "this token already has {max} calls in flight across the cluster (max_parallel); \
-             retry when one ends"
-        ))),
+    match shared.grow_slots(key, hold, want, max).await? {
+        Some(id) => Ok(Some(LedgerState::slot_granted(ledger, key, id, want))),
+        None => Err(slots_full(key, max, " across the cluster")),
     }
 }
 
@@ -102,7 +144,7 @@ pub async fn admit(
     endpoint: Endpoint,
     parsed: &mut ClientRequest,
     mut route: Route,
-    slot: Option<Slot>,
+    slots: Vec<Slot>,
     searches_at_least: &mut i64,
 ) -> Result<(Route, Hold), ApiError> {
     if endpoint != Endpoint::CountTokens {
@@ -113,19 +155,17 @@ pub async fn admit(
         parsed.web_searches = bound.web_searches;
         *searches_at_least = bound.searches_certain;
     }
-    if let (Some(why), true, true) = (
-        &parsed.unbounded,
-        token.limits.max_tokens.is_some() || token.limits.max_amount.is_some(),
-        endpoint.generates(),
-    ) {
+    let budgeted = accounts(token).any(|key| state.accounts.has_budget(key));
+    if let (Some(why), true, true) = (&parsed.unbounded, budgeted, endpoint.generates()) {
         return Err(ApiError::invalid(format!(
-            "this token has a budget, and the request holds content whose cost cannot be \
-             bounded before the call: {why}"
+            "this token (or its team) has a budget, and the request holds content whose \
+             cost cannot be bounded before the call: {why}"
         )));
     }
     let admit = |route: &Route| {
         state.accounts.admit(AdmitRequest {
             token_id: token.id,
+            team_id: token.team_id,
             candidates: route
                 .candidates
                 .iter()
@@ -143,41 +183,47 @@ pub async fn admit(
             web_searches: parsed.web_searches,
         })
     };
-    let budget_shared = state
-        .shared
-        .as_ref()
-        .filter(|_| state.accounts.has_budget(token.id));
-    let mut admission = match (admit(&route), budget_shared) {
+    let shared_budgets: Vec<AccountKey> = match &state.shared {
+        Some(_) => accounts(token)
+            .filter(|key| state.accounts.has_budget(*key))
+            .collect(),
+        None => Vec::new(),
+    };
+    let mut admission = match (admit(&route), &state.shared) {
         // What this instance knows of the others' spend may be stale (their calls ended):
         // ask the database before refusing.
-        (Err(ApiError::InsufficientQuota(_)), Some(shared)) => {
-            let global = shared.global(token.id).await?;
-            state
-                .accounts
-                .learn_cluster(token.id, global.tokens, global.nano);
+        (Err(ApiError::InsufficientQuota(_)), Some(shared)) if !shared_budgets.is_empty() => {
+            for key in &shared_budgets {
+                let period = state.accounts.period_start(*key);
+                let global = shared.global(*key, period).await?;
+                state
+                    .accounts
+                    .learn_cluster(*key, global.tokens, global.nano);
+            }
             admit(&route)?
         }
         (other, _) => other?,
     };
     let mut hold = Hold::new(state.accounts.clone(), state.shared.clone());
-    hold.occupy(slot);
-    hold.reserve(admission.reservation);
-    if let (Some(shared), Some((rpm, tpm)), Some(reservation)) = (
-        &state.shared,
-        state.accounts.rate_limits(token.id),
-        admission.reservation,
-    ) {
-        // The minute's requests and tokens across the cluster; with a tpm, the window's
-        // tokens shrink to the call's usage when it settles.
-        let share = shared
-            .count_in_window(token.id, rpm, tpm, reservation.tokens)
-            .await?;
-        if tpm.is_some() {
-            hold.counted_in(share);
+    hold.occupy(slots);
+    hold.reserve([admission.reservation, admission.team_reservation]);
+    if let (Some(shared), Some(reservation)) = (&state.shared, admission.reservation) {
+        for key in accounts(token) {
+            let Some((rpm, tpm)) = state.accounts.rate_limits(key) else {
+                continue;
+            };
+            // The minute's requests and tokens across the cluster; with a tpm, the
+            // window's tokens shrink to the call's usage when it settles.
+            let share = shared
+                .count_in_window(key, rpm, tpm, reservation.tokens)
+                .await?;
+            if tpm.is_some() {
+                hold.counted_in(share);
+            }
         }
     }
-    if let Some(shared) = budget_shared {
-        admission = lease_in_cluster(state, shared, &mut hold, token.id, admission, || {
+    if let (Some(shared), false) = (&state.shared, shared_budgets.is_empty()) {
+        admission = lease_in_cluster(state, shared, &mut hold, &shared_budgets, admission, || {
             admit(&route)
         })
         .await?;
@@ -191,8 +237,13 @@ pub async fn admit(
     Ok((route, hold))
 }
 
-/// Keeps only the providers this token may use for the model; 403 when none is left.
-fn restrict(token: &TokenInfo, mut route: Route) -> Result<Route, ApiError> {
+/// Keeps only the providers this token and its team may both use for the model; 403
+/// when none is left.
+fn restrict(
+    token: &TokenInfo,
+    team: Option<&TeamInfo>,
+    mut route: Route,
+) -> Result<Route, ApiError> {
     let bare = route.bare.clone();
     route
         .candidates
@@ -203,99 +254,141 @@ fn restrict(token: &TokenInfo, mut route: Route) -> Result<Route, ApiError> {
             route.requested
         )));
     }
+    if let Some(team) = team {
+        route
+            .candidates
+            .retain(|c| team.allows(&c.provider.record.name, &bare));
+        if route.candidates.is_empty() {
+            return Err(ApiError::PermissionDenied(format!(
+                "this token's team may not use model '{}'",
+                route.requested
+            )));
+        }
+    }
     Ok(route)
 }
 
-/// In a cluster, a budgeted call must be covered by this instance's lease on the token's
-/// budget, a slice held in the database where every instance's leases meet. Usually it is,
-/// and nothing waits on the database. If not, the instance asks for the call's need plus
-/// a slice for the calls after it, then for the need alone; refused, the call learns the
-/// cluster's figures and is admitted again with the allowance they leave (a smaller
-/// completion cap); refused again, it is a 429 like any exhausted budget.
+/// In a cluster, a budgeted call must be covered by this instance's lease on each budget
+/// it answers to (the token's, the team's), a slice held in the database where every
+/// instance's leases meet. Usually it is, and nothing waits on the database. If not, the
+/// instance asks for the call's need plus a slice for the calls after it, then for the
+/// need alone; refused, the call learns the cluster's figures and is admitted again with
+/// the allowance they leave (a smaller completion cap); refused again, it is a 429 like
+/// any exhausted budget. A lease granted before a refusal stays this instance's (the next
+/// calls draw on it).
 async fn lease_in_cluster(
     state: &AppState,
     shared: &SharedLimits,
     hold: &mut Hold,
-    token_id: i32,
+    keys: &[AccountKey],
     first: Admission,
     readmit: impl Fn() -> Result<Admission, ApiError>,
 ) -> Result<Admission, ApiError> {
-    let ttl_ms = shared.lease_ttl_ms();
     let mut admission = first;
+    let mut refused = AccountKey::Token(0);
     for attempt in 0..2 {
-        let Some(reservation) = admission.reservation else {
-            return Ok(admission);
-        };
-        let draw = || {
-            state
-                .accounts
-                .draw_lease(&reservation)
-                .ok_or(ApiError::InvalidToken)
-        };
-        if let Draw::Covered(id) = draw()? {
-            hold.drew_from(id);
-            return Ok(admission);
-        }
-        // One request for more at a time per token; the one before may have covered this.
-        let lock = state
-            .accounts
-            .lease_lock(token_id)
-            .ok_or(ApiError::InvalidToken)?;
-        let _one_at_a_time = lock.lock().await;
-        let short = match draw()? {
-            Draw::Covered(id) => {
-                hold.drew_from(id);
-                return Ok(admission);
-            }
-            Draw::Short(short) => short,
-        };
-        let mut asks = vec![(
-            short.need_tokens.saturating_add(short.slice_tokens),
-            short.need_nano.saturating_add(short.slice_nano),
-        )];
-        if short.slice_tokens > 0 || short.slice_nano > 0 {
-            asks.push((short.need_tokens, short.need_nano));
-        }
-        let mut global = None;
-        for (tokens, nano) in asks {
-            match shared.grant(token_id, short.lease, tokens, nano).await? {
-                Grant::Granted {
-                    id,
-                    renewed,
-                    global,
-                } => {
-                    state.accounts.lease_granted(
-                        token_id,
-                        LeaseGrant {
-                            id,
-                            renewed,
-                            tokens,
-                            nano,
-                            valid_ms: ttl_ms / 2,
-                            global_tokens: global.tokens,
-                            global_nano: global.nano,
-                        },
-                    );
-                    hold.drew_from(id);
-                    return Ok(admission);
+        let mut all = true;
+        for key in keys {
+            let Some(reservation) = hold.reservation(*key).copied() else {
+                continue;
+            };
+            match lease_one(state, shared, hold, reservation).await? {
+                true => {}
+                false => {
+                    all = false;
+                    refused = *key;
+                    break;
                 }
-                Grant::Refused(g) => global = Some(g),
             }
         }
-        // Refused: give the local reservation back, learn what the cluster holds.
-        hold.release();
-        if let Some(g) = global {
-            state.accounts.learn_cluster(token_id, g.tokens, g.nano);
+        if all {
+            return Ok(admission);
         }
+        // Refused: give the local reservations back (the call is admitted again).
+        hold.release();
         if attempt == 1 {
             break;
         }
         admission = readmit()?;
-        hold.reserve(admission.reservation);
+        hold.reserve([admission.reservation, admission.team_reservation]);
     }
-    Err(ApiError::InsufficientQuota(
-        "token budget is spent or held by calls in flight across the cluster".into(),
-    ))
+    Err(ApiError::InsufficientQuota(format!(
+        "{} budget is spent or held by calls in flight across the cluster",
+        refused.kind()
+    )))
+}
+
+/// Covers one reservation by this instance's lease on its account, asking the database
+/// for more when it is short; false when the database refused (the cluster's figures
+/// learnt).
+async fn lease_one(
+    state: &AppState,
+    shared: &SharedLimits,
+    hold: &mut Hold,
+    reservation: crate::accounting::Reservation,
+) -> Result<bool, ApiError> {
+    let key = reservation.key;
+    let draw = || {
+        state
+            .accounts
+            .draw_lease(&reservation)
+            .ok_or(ApiError::InvalidToken)
+    };
+    if let Draw::Covered(id) = draw()? {
+        hold.drew_from(key, id);
+        return Ok(true);
+    }
+    // One request for more at a time per account; the one before may have covered this.
+    let lock = state
+        .accounts
+        .lease_lock(key)
+        .ok_or(ApiError::InvalidToken)?;
+    let _one_at_a_time = lock.lock().await;
+    let short = match draw()? {
+        Draw::Covered(id) => {
+            hold.drew_from(key, id);
+            return Ok(true);
+        }
+        Draw::Short(short) => short,
+    };
+    let mut asks = vec![(
+        short.need_tokens.saturating_add(short.slice_tokens),
+        short.need_nano.saturating_add(short.slice_nano),
+    )];
+    if short.slice_tokens > 0 || short.slice_nano > 0 {
+        asks.push((short.need_tokens, short.need_nano));
+    }
+    let period = state.accounts.period_start(key);
+    let mut global = None;
+    for (tokens, nano) in asks {
+        match shared.grant(key, period, short.lease, tokens, nano).await? {
+            Grant::Granted {
+                id,
+                renewed,
+                global,
+            } => {
+                state.accounts.lease_granted(
+                    key,
+                    LeaseGrant {
+                        id,
+                        renewed,
+                        tokens,
+                        nano,
+                        valid_ms: shared.lease_ttl_ms() / 2,
+                        global_tokens: global.tokens,
+                        global_nano: global.nano,
+                    },
+                );
+                hold.drew_from(key, id);
+                return Ok(true);
+            }
+            Grant::Refused(g) => global = Some(g),
+        }
+    }
+    if let Some(g) = global {
+        state.accounts.learn_cluster(key, g.tokens, g.nano);
+    }
+    Ok(false)
 }
 
 #[cfg(test)]

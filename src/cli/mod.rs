@@ -146,6 +146,8 @@ fn new_token(args: CreateArgs) -> Result<NewToken, String> {
         expires_at: args.expires_at.as_deref().map(parse_rfc3339).transpose()?,
         rpm: args.rpm,
         tpm: args.tpm,
+        team_id: None,
+        budget_period: "none".into(),
     })
 }
 

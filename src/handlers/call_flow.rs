@@ -82,6 +82,7 @@ async fn admitted(
 ) -> Result<(ClientRequest, Route), ApiError> {
     let token = authenticate(state, req).await?;
     rec.entry.token_id = Some(token.id);
+    rec.entry.team_id = token.team_id;
     rec.entry.session_id = who::session(req);
     let raw = read_body(req, payload, state.settings.server.max_body_bytes).await?;
     let mut parsed = match endpoint {
@@ -97,7 +98,7 @@ async fn admitted(
     // Limits first: a refused call costs what a small one does.
     let route = admission::check(state, &token, endpoint, route)?;
     // Last of the cheap checks: a call refused above takes no slot.
-    let slot = admission::take_slot(state, &token).await?;
+    let slots = admission::take_slots(state, &token).await?;
     if let Some(ctx) = &parsed.responses {
         if ctx.store {
             state.response_quota.admit(token.id).await?;
@@ -106,7 +107,7 @@ async fn admitted(
     }
     let searches = &mut rec.searches_at_least;
     let (route, hold) =
-        admission::admit(state, &token, endpoint, &mut parsed, route, slot, searches).await?;
+        admission::admit(state, &token, endpoint, &mut parsed, route, slots, searches).await?;
     rec.hold = Some(hold);
     Ok((parsed, route))
 }

@@ -8,6 +8,8 @@ use super::admin::logs::LogView;
 use super::admin::mailbox;
 use super::extract::ClientAuth;
 use crate::accounting::ledger::TokenState;
+use crate::accounting::period::rfc3339_opt;
+use crate::accounting::{Limits, PeriodSpend};
 use crate::actors::log_sink::RecentForToken;
 use crate::actors::usage_ledger::RefreshTotals;
 
@@ -53,13 +55,44 @@ fn totals(s: &TokenState) -> UsageTotals {
 
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct Balance {
-    /// USD left: max_amount − amount_spent; null without a money budget.
+    /// USD left in the current period: max_amount − its spend; null without a money
+    /// budget.
     pub balance: Option<f64>,
     pub max_amount: Option<f64>,
     pub max_tokens: Option<i64>,
     pub tokens_remaining: Option<i64>,
     pub expires_at: Option<String>,
+    /// `none` (the budgets are for the token's life), `daily`, `weekly`, `monthly` or a
+    /// fixed length.
+    pub budget_period: String,
+    /// The current period's start and end; null without a period.
+    pub period_started_at: Option<String>,
+    pub resets_at: Option<String>,
+    /// The token's team, when it is in one: what its budgets leave.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub team: Option<TeamBalance>,
+    /// Lifetime usage.
     pub usage: UsageTotals,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct TeamBalance {
+    pub id: i32,
+    pub name: String,
+    /// USD left in the team's period; null without a money budget.
+    pub balance: Option<f64>,
+    pub tokens_remaining: Option<i64>,
+    pub resets_at: Option<String>,
+}
+
+/// What a budget leaves: USD and tokens (null where there is no such budget).
+fn left(limits: &Limits, period: &PeriodSpend) -> (Option<f64>, Option<i64>) {
+    (
+        limits
+            .max_amount
+            .map(|max| max.left_after(Money::from_nanos(period.nano)).usd()),
+        limits.max_tokens.map(|max| (max - period.tokens).max(0)),
+    )
 }
 
 /// `GET /v1/token/balance`
@@ -71,16 +104,31 @@ pub async fn balance(
 ) -> Result<HttpResponse, ApiError> {
     let s = state_of(&state, &token).await?;
     let limits = s.info.limits;
+    let (balance, tokens_remaining) = left(&limits, &s.period);
+    let team = s
+        .info
+        .team_id
+        .and_then(|id| state.accounts.team_state(id))
+        .map(|t| {
+            let (balance, tokens_remaining) = left(&t.info.limits, &t.period);
+            TeamBalance {
+                id: t.info.id,
+                name: t.info.name.clone(),
+                balance,
+                tokens_remaining,
+                resets_at: rfc3339_opt(t.resets_at),
+            }
+        });
     Ok(HttpResponse::Ok().json(Balance {
-        balance: limits
-            .max_amount
-            .map(|max| max.left_after(s.totals.amount).usd()),
+        balance,
         max_amount: limits.max_amount.map(Money::usd),
         max_tokens: limits.max_tokens,
-        tokens_remaining: limits
-            .max_tokens
-            .map(|max| (max - s.totals.total_tokens).max(0)),
+        tokens_remaining,
         expires_at: s.info.expires_at.map(to_rfc3339),
+        budget_period: limits.period.text(),
+        period_started_at: rfc3339_opt(Some(s.period.start).filter(|_| s.resets_at.is_some())),
+        resets_at: rfc3339_opt(s.resets_at),
+        team,
         usage: totals(&s),
     }))
 }

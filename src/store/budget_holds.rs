@@ -7,12 +7,18 @@
 //! usage moves that usage from the lease to `spent` in the same transaction (so
 //! `spent + held` never dips below the truth). Unused leases are given back after a quiet
 //! sync tick and at shutdown; the lease of an instance that died stops counting when it
-//! expires. Tokens without a budget never come here.
+//! expires. Tokens without a budget never come here. Teams' budgets are leased the same
+//! way from their own rows and lease table ([`Tables`]).
+//!
+//! A budget counts its current period: `spent` is `period_tokens` / `period_nano` while
+//! the row's `period_start` is the period the caller is in (or later: a clock behind),
+//! and nothing when the row was last written in an earlier period.
 
 use std::collections::HashMap;
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, Value};
 
+use super::account_tables::Tables;
 use super::db_clock_sql;
 
 /// The token's cluster-wide `spent + held`, in tokens and nano-USD.
@@ -37,28 +43,47 @@ pub enum Grant {
 
 /// Takes `tokens`/`nano` more of a token's budget: into lease `lease` when it still exists
 /// (its expiry pushed to now + `ttl_ms`), else into a new lease.
+/// `spent` in the current period (`$p`: its start), tokens and nano-USD.
+fn spent(p: &str) -> (String, String) {
+    (
+        format!("(CASE WHEN period_start >= {p} THEN period_tokens ELSE 0 END)"),
+        format!("(CASE WHEN period_start >= {p} THEN period_nano ELSE 0 END)"),
+    )
+}
+
+/// Takes `tokens`/`nano` more of an account's budget in the period starting `period`:
+/// into lease `lease` when it still exists (its expiry pushed to now + `ttl_ms`), else
+/// into a new lease.
+#[allow(clippy::too_many_arguments)]
 pub async fn grant(
     db: &DatabaseConnection,
-    token_id: i32,
+    t: &Tables,
+    owner_id: i32,
+    period: i64,
     lease: Option<i64>,
     tokens: i64,
     nano: i64,
     ttl_ms: i64,
 ) -> Result<Grant, DbErr> {
+    let (owner, holds, fk) = (t.owner, t.holds, t.fk);
     let now = db_clock_sql(DbBackend::Postgres);
-    let fits = "(max_tokens IS NULL OR total_tokens + held_tokens + $2 <= max_tokens) \
-         AND (max_amount_nano IS NULL OR amount_spent_nano + held_nano + $3 <= max_amount_nano)";
-    let add = "UPDATE tokens SET held_tokens = held_tokens + $2, held_nano = held_nano + $3";
-    let global = "total_tokens + held_tokens AS g_tokens, amount_spent_nano + held_nano AS g_nano";
+    let (st, sn) = spent("$6");
+    let fits = format!(
+        "(max_tokens IS NULL OR {st} + held_tokens + $2 <= max_tokens) \
+         AND (max_amount_nano IS NULL OR {sn} + held_nano + $3 <= max_amount_nano)"
+    );
+    let add =
+        format!("UPDATE {owner} SET held_tokens = held_tokens + $2, held_nano = held_nano + $3");
+    let global = format!("{st} + held_tokens AS g_tokens, {sn} + held_nano AS g_nano");
     if let Some(lease) = lease {
         // The lease row is locked first (as the batch writer and the expiry sweep do), so
         // it cannot vanish between the check and the update.
         let sql = format!(
-            "WITH l AS (SELECT id FROM budget_holds WHERE id = $5 AND token_id = $1 FOR UPDATE), \
+            "WITH l AS (SELECT id FROM {holds} WHERE id = $5 AND {fk} = $1 FOR UPDATE), \
              u AS ({add} WHERE id = $1 AND EXISTS (SELECT 1 FROM l) AND {fits} \
                    RETURNING id, {global}), \
-             h AS (UPDATE budget_holds SET tokens = tokens + $2, nano = nano + $3, \
-                   expires_at = {now} + $4 FROM u WHERE budget_holds.id = $5 RETURNING budget_holds.id) \
+             h AS (UPDATE {holds} SET tokens = tokens + $2, nano = nano + $3, \
+                   expires_at = {now} + $4 FROM u WHERE {holds}.id = $5 RETURNING {holds}.id) \
              SELECT (SELECT COUNT(*) FROM l) AS lease_found, h.id AS hold_id, u.g_tokens, u.g_nano \
              FROM (SELECT 1) AS one LEFT JOIN u ON true LEFT JOIN h ON true"
         );
@@ -67,11 +92,12 @@ pub async fn grant(
                 DbBackend::Postgres,
                 sql,
                 [
-                    Value::from(token_id),
+                    Value::from(owner_id),
                     Value::from(tokens),
                     Value::from(nano),
                     Value::from(ttl_ms),
                     Value::from(lease),
+                    Value::from(period),
                 ],
             ))
             .await?
@@ -89,25 +115,28 @@ pub async fn grant(
                     global,
                 });
             }
-            return Ok(Grant::Refused(self::global(db, token_id).await?));
+            return Ok(Grant::Refused(self::global(db, t, owner_id, period).await?));
         }
         // The lease expired (this instance could not renew it): start a new one.
     }
     let sql = format!(
         "WITH u AS ({add} WHERE id = $1 AND {fits} RETURNING id, {global}), \
-         h AS (INSERT INTO budget_holds (token_id, tokens, nano, expires_at) \
+         h AS (INSERT INTO {holds} ({fk}, tokens, nano, expires_at) \
                SELECT id, $2, $3, {now} + $4 FROM u RETURNING id) \
          SELECT h.id AS hold_id, u.g_tokens, u.g_nano FROM h, u"
     );
+    // Without a lease id among the parameters, the period is the fifth.
+    let sql = sql.replace("$6", "$5");
     let row = db
         .query_one(Statement::from_sql_and_values(
             DbBackend::Postgres,
             sql,
             [
-                Value::from(token_id),
+                Value::from(owner_id),
                 Value::from(tokens),
                 Value::from(nano),
                 Value::from(ttl_ms),
+                Value::from(period),
             ],
         ))
         .await?;
@@ -120,21 +149,30 @@ pub async fn grant(
                 nano: row.try_get("", "g_nano")?,
             },
         }),
-        None => Ok(Grant::Refused(self::global(db, token_id).await?)),
+        None => Ok(Grant::Refused(self::global(db, t, owner_id, period).await?)),
     }
 }
 
-/// The token's cluster-wide `spent + held`.
-pub async fn global(db: &DatabaseConnection, token_id: i32) -> Result<Global, DbErr> {
+/// An account's cluster-wide `spent + held` in the period starting `period`.
+pub async fn global(
+    db: &DatabaseConnection,
+    t: &Tables,
+    owner_id: i32,
+    period: i64,
+) -> Result<Global, DbErr> {
+    let (st, sn) = spent("$2");
     let row = db
         .query_one(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT total_tokens + held_tokens AS g_tokens, amount_spent_nano + held_nano AS g_nano \
-             FROM tokens WHERE id = $1",
-            [Value::from(token_id)],
+            format!(
+                "SELECT {st} + held_tokens AS g_tokens, {sn} + held_nano AS g_nano \
+                 FROM {} WHERE id = $1",
+                t.owner
+            ),
+            [Value::from(owner_id), Value::from(period)],
         ))
         .await?
-        .ok_or_else(|| DbErr::RecordNotFound(format!("token {token_id}")))?;
+        .ok_or_else(|| DbErr::RecordNotFound(format!("{} {owner_id}", t.owner)))?;
     Ok(Global {
         tokens: row.try_get("", "g_tokens")?,
         nano: row.try_get("", "g_nano")?,
@@ -145,8 +183,10 @@ pub async fn global(db: &DatabaseConnection, token_id: i32) -> Result<Global, Db
 /// zero): usage written in the same transaction (`consume`), or unused lease given back.
 async fn take_off(
     conn: &impl ConnectionTrait,
+    t: &Tables,
     mut amounts: Vec<(i64, i64, i64)>,
 ) -> Result<(), DbErr> {
+    let (owner, holds, fk) = (t.owner, t.holds, t.fk);
     if amounts.is_empty() {
         return Ok(());
     }
@@ -172,14 +212,14 @@ async fn take_off(
         .collect();
     let sql = format!(
         "WITH a(id, t, n) AS (VALUES {}), \
-         o AS (SELECT h.id, h.tokens AS old_t, h.nano AS old_n FROM budget_holds h \
+         o AS (SELECT h.id, h.tokens AS old_t, h.nano AS old_n FROM {holds} h \
                JOIN a ON a.id = h.id ORDER BY h.id FOR UPDATE OF h), \
-         b AS (UPDATE budget_holds h SET tokens = GREATEST(o.old_t - a.t, 0), nano = GREATEST(o.old_n - a.n, 0) \
+         b AS (UPDATE {holds} h SET tokens = GREATEST(o.old_t - a.t, 0), nano = GREATEST(o.old_n - a.n, 0) \
                FROM o JOIN a ON a.id = o.id WHERE h.id = o.id \
-               RETURNING h.token_id, o.old_t - h.tokens AS dt, o.old_n - h.nano AS dn), \
-         s AS (SELECT token_id, SUM(dt) AS t, SUM(dn) AS n FROM b GROUP BY token_id) \
-         UPDATE tokens SET held_tokens = GREATEST(held_tokens - s.t, 0), held_nano = GREATEST(held_nano - s.n, 0) \
-         FROM s WHERE tokens.id = s.token_id",
+               RETURNING h.{fk} AS owner, o.old_t - h.tokens AS dt, o.old_n - h.nano AS dn), \
+         s AS (SELECT owner, SUM(dt) AS t, SUM(dn) AS n FROM b GROUP BY owner) \
+         UPDATE {owner} SET held_tokens = GREATEST(held_tokens - s.t, 0), held_nano = GREATEST(held_nano - s.n, 0) \
+         FROM s WHERE {owner}.id = s.owner",
         rows.join(", ")
     );
     conn.execute(Statement::from_sql_and_values(
@@ -193,7 +233,11 @@ async fn take_off(
 
 /// Moves written usage out of the leases it was reserved from (inside the batch that adds
 /// it to the tokens' spend). `usage` is (lease, tokens, nano) per call.
-pub async fn consume(conn: &impl ConnectionTrait, usage: &[(i64, i64, i64)]) -> Result<(), DbErr> {
+pub async fn consume(
+    conn: &impl ConnectionTrait,
+    t: &Tables,
+    usage: &[(i64, i64, i64)],
+) -> Result<(), DbErr> {
     if usage.is_empty() || conn.get_database_backend() != DbBackend::Postgres {
         return Ok(());
     }
@@ -207,22 +251,32 @@ pub async fn consume(conn: &impl ConnectionTrait, usage: &[(i64, i64, i64)]) -> 
         .into_iter()
         .map(|(id, (t, n))| (id, t, n))
         .collect();
-    take_off(conn, amounts).await
+    take_off(conn, t, amounts).await
 }
 
 /// Gives unused lease back: (lease, tokens, nano).
-pub async fn give_back(db: &DatabaseConnection, amounts: &[(i64, i64, i64)]) -> Result<(), DbErr> {
-    take_off(db, amounts.to_vec()).await
+pub async fn give_back(
+    db: &DatabaseConnection,
+    t: &Tables,
+    amounts: &[(i64, i64, i64)],
+) -> Result<(), DbErr> {
+    take_off(db, t, amounts.to_vec()).await
 }
 
 /// Pushes the expiry of leases still in use to now + `ttl_ms`.
-pub async fn renew(db: &DatabaseConnection, ids: &[i64], ttl_ms: i64) -> Result<(), DbErr> {
+pub async fn renew(
+    db: &DatabaseConnection,
+    t: &Tables,
+    ids: &[i64],
+    ttl_ms: i64,
+) -> Result<(), DbErr> {
     if ids.is_empty() {
         return Ok(());
     }
     let list: Vec<String> = ids.iter().map(i64::to_string).collect();
     let sql = format!(
-        "UPDATE budget_holds SET expires_at = {} + $1 WHERE id IN ({})",
+        "UPDATE {} SET expires_at = {} + $1 WHERE id IN ({})",
+        t.holds,
         db_clock_sql(DbBackend::Postgres),
         list.join(", ")
     );
@@ -238,17 +292,18 @@ pub async fn renew(db: &DatabaseConnection, ids: &[i64], ttl_ms: i64) -> Result<
 /// Ends leases that were not renewed (their instance died, or gave them back and left the
 /// empty row): their rows go, and what they still held stops counting. Returns how many
 /// tokens had something left in an expired lease.
-pub async fn expire(db: &DatabaseConnection) -> Result<u64, DbErr> {
+pub async fn expire(db: &DatabaseConnection, t: &Tables) -> Result<u64, DbErr> {
     if db.get_database_backend() != DbBackend::Postgres {
         return Ok(0);
     }
+    let (owner, holds, fk) = (t.owner, t.holds, t.fk);
     let sql = format!(
-        "WITH d AS (DELETE FROM budget_holds WHERE expires_at < {} RETURNING token_id, tokens, nano), \
-         s AS (SELECT token_id, SUM(tokens) AS t, SUM(nano) AS n FROM d GROUP BY token_id \
+        "WITH d AS (DELETE FROM {holds} WHERE expires_at < {} RETURNING {fk} AS owner, tokens, nano), \
+         s AS (SELECT owner, SUM(tokens) AS t, SUM(nano) AS n FROM d GROUP BY owner \
                HAVING SUM(tokens) > 0 OR SUM(nano) > 0) \
-         UPDATE tokens SET held_tokens = GREATEST(held_tokens - s.t, 0), \
+         UPDATE {owner} SET held_tokens = GREATEST(held_tokens - s.t, 0), \
                            held_nano = GREATEST(held_nano - s.n, 0) \
-         FROM s WHERE tokens.id = s.token_id",
+         FROM s WHERE {owner}.id = s.owner",
         db_clock_sql(DbBackend::Postgres)
     );
     Ok(db

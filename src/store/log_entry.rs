@@ -43,6 +43,14 @@ pub struct LogEntry {
     pub end_user: Option<String>,
     /// The client's session, as it named it (bounded, no control characters).
     pub session_id: Option<String>,
+    /// The token's team (its counters are written with the row; not a log column).
+    pub team_id: Option<i32>,
+    /// The team budget lease the call reserved from (cluster).
+    pub team_lease_id: Option<i64>,
+    /// Start of the budget period the usage counts in, for the token and its team (Unix
+    /// ms; 0 for a lifetime budget), as settlement saw it.
+    pub token_period: i64,
+    pub team_period: i64,
 }
 
 impl LogEntry {

@@ -1,11 +1,9 @@
 //! Request log rows, written in batches by the `LogSink`.
 
-use std::collections::BTreeMap;
+use entity::request_log;
 
-use entity::{request_log, token};
-
+use super::account_tables::{TEAMS, TOKENS};
 use super::log_entry::LogEntry;
-use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, Statement, TransactionTrait, Value,
@@ -69,16 +67,6 @@ fn insert_sql(backend: DbBackend, rows: usize) -> String {
 }
 
 /// Per-token sums of a batch of rows, added to the token's counters.
-#[derive(Default)]
-struct Increment {
-    prompt: i64,
-    completion: i64,
-    total: i64,
-    amount: i64,
-    requests: i64,
-    last_used: i64,
-}
-
 /// Writes a batch in one transaction: the log rows and, with `counters`, the token usage
 /// counters they add up to (atomic `col = col + n` updates). Either both land or neither,
 /// so the log and the counters always agree.
@@ -90,19 +78,6 @@ pub async fn write_batch(
     // Fixed-size statements: full chunks share one SQL text, so the driver's statement cache
     // saves SQLite re-parsing a fresh multi-thousand-parameter insert for every batch.
     const CHUNK: usize = 64;
-    let mut increments: BTreeMap<i32, Increment> = BTreeMap::new();
-    if counters {
-        for row in rows {
-            let Some(id) = row.token_id else { continue };
-            let inc = increments.entry(id).or_default();
-            inc.prompt += row.prompt_tokens;
-            inc.completion += row.completion_tokens;
-            inc.total += row.total_tokens;
-            inc.amount += row.amount.nanos();
-            inc.requests += 1;
-            inc.last_used = inc.last_used.max(row.created_at);
-        }
-    }
     let txn = db.begin().await?;
     let backend = db.get_database_backend();
     let mut values = Vec::with_capacity(CHUNK * COLUMNS.len());
@@ -121,28 +96,19 @@ pub async fn write_batch(
     }
     super::rollups::add(&txn, rows).await?;
     super::end_users::add(&txn, rows).await?;
-    let spent_from_leases: Vec<(i64, i64, i64)> = rows
-        .iter()
-        .filter_map(|r| Some((r.lease_id?, r.total_tokens, r.amount.nanos())))
-        .collect();
-    super::budget_holds::consume(&txn, &spent_from_leases).await?;
-    for (id, inc) in increments {
-        let add = |col: token::Column, n: i64| (col, Expr::col(col).add(n));
-        let mut update = token::Entity::update_many();
-        for (col, expr) in [
-            add(token::Column::PromptTokens, inc.prompt),
-            add(token::Column::CompletionTokens, inc.completion),
-            add(token::Column::TotalTokens, inc.total),
-            add(token::Column::AmountSpentNano, inc.amount),
-            add(token::Column::RequestCount, inc.requests),
-        ] {
-            update = update.col_expr(col, expr);
-        }
-        update
-            .col_expr(token::Column::LastUsedAt, Expr::value(inc.last_used))
-            .filter(token::Column::Id.eq(id))
-            .exec(&txn)
-            .await?;
+    let spent_from_leases = |lease: fn(&LogEntry) -> Option<i64>| -> Vec<(i64, i64, i64)> {
+        rows.iter()
+            .filter_map(|r| Some((lease(r)?, r.total_tokens, r.amount.nanos())))
+            .collect()
+    };
+    let (token_leases, team_leases) = (
+        spent_from_leases(|r| r.lease_id),
+        spent_from_leases(|r| r.team_lease_id),
+    );
+    super::budget_holds::consume(&txn, &TOKENS, &token_leases).await?;
+    super::budget_holds::consume(&txn, &TEAMS, &team_leases).await?;
+    if counters {
+        super::counters::add(&txn, rows).await?;
     }
     txn.commit().await
 }

@@ -1,10 +1,12 @@
 //! Database access through the sea-orm entities, one module per aggregate.
 //! Actors and the CLI call these; handlers never do.
 
+pub mod account_tables;
 pub mod audit;
 pub mod budget_holds;
 pub mod changes;
 pub mod cooldowns;
+pub mod counters;
 pub mod end_users;
 pub mod log_entry;
 pub mod log_search;
@@ -22,6 +24,7 @@ pub mod responses;
 pub mod rollups;
 pub mod sessions;
 pub mod summary;
+pub mod teams;
 pub mod tokens;
 
 pub use entity::columns::ModelList;
@@ -57,6 +60,24 @@ pub fn models_to_db(models: &Option<Vec<String>>) -> Option<ModelList> {
 
 /// Reads a stored model list. Fails closed: an unreadable one (a hand-edited row, say)
 /// becomes an empty list, which allows and serves nothing.
+/// A filter: `column` contains `q`, in any case, with `%` and `_` taken literally.
+pub fn name_contains<C: sea_orm::ColumnTrait>(
+    column: C,
+    q: &str,
+) -> sea_orm::sea_query::SimpleExpr {
+    use sea_orm::sea_query::{Expr, Func, LikeExpr};
+    let escaped: String = q
+        .to_lowercase()
+        .chars()
+        .flat_map(|c| match c {
+            '%' | '_' | '\\' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect();
+    Expr::expr(Func::lower(Expr::col(column)))
+        .like(LikeExpr::new(format!("%{escaped}%")).escape('\\'))
+}
+
 pub fn models_from_db(stored: Option<&ModelList>) -> Option<Vec<String>> {
     match stored? {
         ModelList::Names(names) => Some(names.clone()),

@@ -8,6 +8,7 @@ use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, TransactionTrait, Value,
 };
 
+use super::account_tables::Tables;
 use super::db_clock_sql;
 
 /// Sets this instance's hold on a token to `slots` when the other instances' live holds
@@ -15,7 +16,8 @@ use super::db_clock_sql;
 /// `None` when they do not.
 pub async fn grow(
     db: &DatabaseConnection,
-    token_id: i32,
+    t: &Tables,
+    owner_id: i32,
     lease: Option<i64>,
     slots: i32,
     max: i32,
@@ -28,17 +30,18 @@ pub async fn grow(
     };
     // One grower per token at a time, across the cluster.
     txn.execute(pg(
-        "SELECT id FROM tokens WHERE id = $1 FOR UPDATE".into(),
-        vec![Value::from(token_id)],
+        format!("SELECT id FROM {} WHERE id = $1 FOR UPDATE", t.owner),
+        vec![Value::from(owner_id)],
     ))
     .await?;
     let others = txn
         .query_one(pg(
             format!(
-                "SELECT CAST(COALESCE(SUM(slots), 0) AS BIGINT) AS n FROM parallel_holds \
-                 WHERE token_id = $1 AND expires_at > {now} AND id IS DISTINCT FROM $2"
+                "SELECT CAST(COALESCE(SUM(slots), 0) AS BIGINT) AS n FROM {} \
+                 WHERE {} = $1 AND expires_at > {now} AND id IS DISTINCT FROM $2",
+                t.slots, t.fk
             ),
-            vec![Value::from(token_id), Value::from(lease)],
+            vec![Value::from(owner_id), Value::from(lease)],
         ))
         .await?
         .map(|r| r.try_get::<i64>("", "n"))
@@ -52,8 +55,9 @@ pub async fn grow(
         Some(id) => txn
             .query_one(pg(
                 format!(
-                    "UPDATE parallel_holds SET slots = $2, expires_at = {now} + $3 \
-                     WHERE id = $1 RETURNING id"
+                    "UPDATE {} SET slots = $2, expires_at = {now} + $3 \
+                     WHERE id = $1 RETURNING id",
+                    t.slots
                 ),
                 vec![Value::from(id), Value::from(slots), Value::from(ttl_ms)],
             ))
@@ -67,11 +71,12 @@ pub async fn grow(
         None => txn
             .query_one(pg(
                 format!(
-                    "INSERT INTO parallel_holds (token_id, slots, expires_at) \
-                     VALUES ($1, $2, {now} + $3) RETURNING id"
+                    "INSERT INTO {} ({}, slots, expires_at) \
+                     VALUES ($1, $2, {now} + $3) RETURNING id",
+                    t.slots, t.fk
                 ),
                 vec![
-                    Value::from(token_id),
+                    Value::from(owner_id),
                     Value::from(slots),
                     Value::from(ttl_ms),
                 ],
@@ -86,18 +91,24 @@ pub async fn grow(
 
 /// Shrinks (or renews) holds to what their instance has in flight: `(id, slots)`; a hold
 /// of 0 slots is deleted.
-pub async fn set(db: &DatabaseConnection, holds: &[(i64, i32)], ttl_ms: i64) -> Result<(), DbErr> {
+pub async fn set(
+    db: &DatabaseConnection,
+    t: &Tables,
+    holds: &[(i64, i32)],
+    ttl_ms: i64,
+) -> Result<(), DbErr> {
     let now = db_clock_sql(DbBackend::Postgres);
     for (id, slots) in holds {
         let (sql, values) = if *slots <= 0 {
             (
-                "DELETE FROM parallel_holds WHERE id = $1".to_string(),
+                format!("DELETE FROM {} WHERE id = $1", t.slots),
                 vec![Value::from(*id)],
             )
         } else {
             (
                 format!(
-                    "UPDATE parallel_holds SET slots = $2, expires_at = {now} + $3 WHERE id = $1"
+                    "UPDATE {} SET slots = $2, expires_at = {now} + $3 WHERE id = $1",
+                    t.slots
                 ),
                 vec![Value::from(*id), Value::from(*slots), Value::from(ttl_ms)],
             )
@@ -113,12 +124,12 @@ pub async fn set(db: &DatabaseConnection, holds: &[(i64, i32)], ttl_ms: i64) -> 
 }
 
 /// Deletes holds that expired (their instance stopped renewing them).
-pub async fn expire(db: &DatabaseConnection) -> Result<u64, DbErr> {
+pub async fn expire(db: &DatabaseConnection, t: &Tables) -> Result<u64, DbErr> {
     let now = db_clock_sql(DbBackend::Postgres);
     let done = db
         .execute(Statement::from_string(
             DbBackend::Postgres,
-            format!("DELETE FROM parallel_holds WHERE expires_at <= {now}"),
+            format!("DELETE FROM {} WHERE expires_at <= {now}", t.slots),
         ))
         .await?;
     Ok(done.rows_affected())

@@ -5,33 +5,37 @@
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, Value};
 
+use super::account_tables::Tables;
 use super::db_clock_sql;
 
 /// Counts a call into the current minute if `rpm` / `tpm` leave room; the window's start
 /// (to shrink later) or `None` when the minute is full.
 pub async fn admit(
     db: &DatabaseConnection,
-    token_id: i32,
+    t: &Tables,
+    owner_id: i32,
     rpm: Option<i32>,
     tpm: Option<i32>,
     tokens: i64,
 ) -> Result<Option<i64>, DbErr> {
     let now = db_clock_sql(DbBackend::Postgres);
     let sql = format!(
-        "INSERT INTO rate_windows (token_id, window_start, requests, tokens) \
+        "INSERT INTO {w} ({fk}, window_start, requests, tokens) \
          VALUES ($1, ({now} / 60000) * 60000, 1, $2) \
-         ON CONFLICT (token_id, window_start) DO UPDATE \
-           SET requests = rate_windows.requests + 1, tokens = rate_windows.tokens + excluded.tokens \
-           WHERE ($3::BIGINT IS NULL OR rate_windows.requests < $3) \
-             AND ($4::BIGINT IS NULL OR rate_windows.tokens < $4) \
-         RETURNING window_start"
+         ON CONFLICT ({fk}, window_start) DO UPDATE \
+           SET requests = {w}.requests + 1, tokens = {w}.tokens + excluded.tokens \
+           WHERE ($3::BIGINT IS NULL OR {w}.requests < $3) \
+             AND ($4::BIGINT IS NULL OR {w}.tokens < $4) \
+         RETURNING window_start",
+        w = t.windows,
+        fk = t.fk
     );
     let row = db
         .query_one(Statement::from_sql_and_values(
             DbBackend::Postgres,
             sql,
             [
-                Value::from(token_id),
+                Value::from(owner_id),
                 Value::from(tokens),
                 Value::from(rpm.map(i64::from)),
                 Value::from(tpm.map(i64::from)),
@@ -45,7 +49,8 @@ pub async fn admit(
 /// A settled call used `used` of the `reserved` tokens it was counted with.
 pub async fn settle(
     db: &DatabaseConnection,
-    token_id: i32,
+    t: &Tables,
+    owner_id: i32,
     window_start: i64,
     reserved: i64,
     used: i64,
@@ -56,22 +61,32 @@ pub async fn settle(
     }
     db.execute(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "UPDATE rate_windows SET tokens = GREATEST(tokens - $3, 0) WHERE token_id = $1 AND window_start = $2",
-        [Value::from(token_id), Value::from(window_start), Value::from(less)],
+        format!(
+            "UPDATE {} SET tokens = GREATEST(tokens - $3, 0) WHERE {} = $1 AND window_start = $2",
+            t.windows, t.fk
+        ),
+        [
+            Value::from(owner_id),
+            Value::from(window_start),
+            Value::from(less),
+        ],
     ))
     .await?;
     Ok(())
 }
 
 /// Drops windows older than ten minutes.
-pub async fn prune(db: &DatabaseConnection) -> Result<(), DbErr> {
+pub async fn prune(db: &DatabaseConnection, t: &Tables) -> Result<(), DbErr> {
     if db.get_database_backend() != DbBackend::Postgres {
         return Ok(());
     }
     let now = db_clock_sql(DbBackend::Postgres);
     db.execute(Statement::from_string(
         DbBackend::Postgres,
-        format!("DELETE FROM rate_windows WHERE window_start < {now} - 600000"),
+        format!(
+            "DELETE FROM {} WHERE window_start < {now} - 600000",
+            t.windows
+        ),
     ))
     .await?;
     Ok(())

@@ -4,7 +4,7 @@ use super::models_to_db;
 use entity::token;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    Set,
+    Set, TransactionTrait,
 };
 
 use crate::secrets::{generate_token, hash_token, token_display_prefix};
@@ -31,6 +31,9 @@ pub struct NewToken {
     pub rpm: Option<i32>,
     pub tpm: Option<i32>,
     pub max_parallel: Option<i32>,
+    pub team_id: Option<i32>,
+    /// Validated text (`none`, `daily`, …, `30d`).
+    pub budget_period: String,
 }
 
 impl NewToken {
@@ -45,6 +48,8 @@ impl NewToken {
             rpm: None,
             tpm: None,
             max_parallel: None,
+            team_id: None,
+            budget_period: "none".into(),
         }
     }
 }
@@ -71,6 +76,11 @@ pub async fn create(
         rpm: Set(new.rpm),
         tpm: Set(new.tpm),
         max_parallel: Set(new.max_parallel),
+        team_id: Set(new.team_id),
+        budget_period: Set(new.budget_period.clone()),
+        period_start: Set(0),
+        period_tokens: Set(0),
+        period_nano: Set(0),
         prompt_tokens: Set(0),
         completion_tokens: Set(0),
         total_tokens: Set(0),
@@ -112,28 +122,20 @@ pub async fn list(db: &DatabaseConnection) -> Result<Vec<token::Model>, DbErr> {
 pub async fn page(
     db: &DatabaseConnection,
     q: Option<&str>,
+    team_id: Option<i32>,
     after: Option<i32>,
     limit: u64,
 ) -> Result<(Vec<token::Model>, bool), DbErr> {
-    use sea_orm::sea_query::{Expr, Func};
     use sea_orm::QuerySelect;
     let mut query = token::Entity::find().filter(token::Column::DeletedAt.is_null());
     if let Some(id) = after {
         query = query.filter(token::Column::Id.gt(id));
     }
+    if let Some(team) = team_id {
+        query = query.filter(token::Column::TeamId.eq(team));
+    }
     if let Some(q) = q.filter(|q| !q.is_empty()) {
-        let escaped: String = q
-            .to_lowercase()
-            .chars()
-            .flat_map(|c| match c {
-                '%' | '_' | '\\' => vec!['\\', c],
-                c => vec![c],
-            })
-            .collect();
-        query = query.filter(
-            Expr::expr(Func::lower(Expr::col(token::Column::Name)))
-                .like(sea_orm::sea_query::LikeExpr::new(format!("%{escaped}%")).escape('\\')),
-        );
+        query = query.filter(super::name_contains(token::Column::Name, q));
     }
     let mut rows = query
         .order_by_asc(token::Column::Id)
@@ -210,6 +212,8 @@ pub struct TokenPatch {
     pub rpm: Option<Option<i32>>,
     pub tpm: Option<Option<i32>>,
     pub max_parallel: Option<Option<i32>>,
+    pub team_id: Option<Option<i32>>,
+    pub budget_period: Option<String>,
 }
 
 pub async fn find(db: &DatabaseConnection, id: i32) -> Result<Option<token::Model>, DbErr> {
@@ -229,6 +233,7 @@ pub async fn update(
     let Some(existing) = find(db, id).await? else {
         return Ok(None);
     };
+    let existing_period = existing.budget_period.clone();
     let mut row: token::ActiveModel = existing.into();
     if let Some(v) = &patch.name {
         row.name = Set(v.clone());
@@ -260,6 +265,16 @@ pub async fn update(
     if let Some(v) = patch.max_parallel {
         row.max_parallel = Set(v);
     }
+    if let Some(v) = patch.team_id {
+        row.team_id = Set(v);
+    }
+    let new_period = patch
+        .budget_period
+        .as_ref()
+        .filter(|p| **p != existing_period);
+    if let Some(v) = new_period {
+        row.budget_period = Set(v.clone());
+    }
     row.updated_at = Set(super::db_now(db).await?);
     // Only the columns set above are written, so concurrent counter increments survive.
     row.prompt_tokens = sea_orm::ActiveValue::NotSet;
@@ -268,7 +283,15 @@ pub async fn update(
     row.amount_spent_nano = sea_orm::ActiveValue::NotSet;
     row.request_count = sea_orm::ActiveValue::NotSet;
     row.last_used_at = sea_orm::ActiveValue::NotSet;
-    row.update(db).await?;
+    row.period_start = sea_orm::ActiveValue::NotSet;
+    row.period_tokens = sea_orm::ActiveValue::NotSet;
+    row.period_nano = sea_orm::ActiveValue::NotSet;
+    let txn = db.begin().await?;
+    row.update(&txn).await?;
+    if let Some(period) = new_period {
+        super::counters::restart_period(&txn, "tokens", id, period == "none").await?;
+    }
+    txn.commit().await?;
     find(db, id).await
 }
 

@@ -14,18 +14,19 @@ use std::sync::Arc;
 use tokio::sync::OwnedMutexGuard;
 
 use super::LedgerState;
+use crate::accounting::AccountKey;
 use crate::error::ApiError;
 
 /// One of a token's slots, given back when dropped.
 pub struct Slot {
     ledger: Arc<LedgerState>,
-    token_id: i32,
+    key: AccountKey,
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        if let Some(slot) = self.ledger.by_id.get(&self.token_id).map(|s| s.clone()) {
-            let mut account = slot.account.lock();
+        if let Some(cell) = self.ledger.cell(self.key) {
+            let mut account = cell.account.lock();
             account.in_flight = account.in_flight.saturating_sub(1);
         }
     }
@@ -45,10 +46,15 @@ pub enum SlotTry {
     },
 }
 
-fn full(max: i32, across: &str) -> ApiError {
+/// The 429 for an account whose slots are all in use.
+pub fn full(key: AccountKey, max: i32, across: &str) -> ApiError {
     ApiError::ConcurrencyLimit(format!(
-        "this token already has {max} calls in flight{across} (max_parallel); retry when one \
-         ends"
+        "this {} already has {max} calls in flight{across} (max_parallel); retry when one \
+         ends",
+        match key {
+            AccountKey::Token(_) => "token",
+            AccountKey::Team(_) => "token's team",
+        }
     ))
 }
 
@@ -57,16 +63,16 @@ impl LedgerState {
     /// hold); a 429 `concurrency_limit` when every slot is in use.
     pub fn try_slot(
         ledger: &Arc<LedgerState>,
-        token_id: i32,
+        key: AccountKey,
         clustered: bool,
     ) -> Result<SlotTry, ApiError> {
-        let Some(slot) = ledger.by_id.get(&token_id).map(|s| s.clone()) else {
+        let Some(cell) = ledger.cell(key) else {
             return Ok(SlotTry::Uncapped);
         };
-        let Some(max) = slot.info.load().limits.max_parallel else {
+        let Some(max) = cell.limits.load().max_parallel else {
             return Ok(SlotTry::Uncapped);
         };
-        let mut account = slot.account.lock();
+        let mut account = cell.account.lock();
         let room = if clustered {
             account.slots_held
         } else {
@@ -76,11 +82,12 @@ impl LedgerState {
             account.in_flight += 1;
             return Ok(SlotTry::Taken(Slot {
                 ledger: ledger.clone(),
-                token_id,
+                key,
             }));
         }
         if !clustered || i64::from(account.in_flight) >= i64::from(max) {
             return Err(full(
+                key,
                 max,
                 if clustered { " across the cluster" } else { "" },
             ));
@@ -93,43 +100,43 @@ impl LedgerState {
     }
 
     /// Takes one of the token's slots on one instance: `None` without a `max_parallel`.
-    pub fn take_slot(ledger: &Arc<LedgerState>, token_id: i32) -> Result<Option<Slot>, ApiError> {
-        match LedgerState::try_slot(ledger, token_id, false)? {
+    pub fn take_slot(ledger: &Arc<LedgerState>, key: AccountKey) -> Result<Option<Slot>, ApiError> {
+        match LedgerState::try_slot(ledger, key, false)? {
             SlotTry::Taken(slot) => Ok(Some(slot)),
             _ => Ok(None),
         }
     }
 
     /// The database granted this instance `slots` in hold `hold`: one of them is the call's.
-    pub fn slot_granted(ledger: &Arc<LedgerState>, token_id: i32, hold: i64, slots: i32) -> Slot {
-        if let Some(slot) = ledger.by_id.get(&token_id).map(|s| s.clone()) {
-            let mut account = slot.account.lock();
+    pub fn slot_granted(ledger: &Arc<LedgerState>, key: AccountKey, hold: i64, slots: i32) -> Slot {
+        if let Some(cell) = ledger.cell(key) {
+            let mut account = cell.account.lock();
             account.slot_hold = Some(hold);
             account.slots_held = account.slots_held.max(slots.max(0) as u32);
             account.in_flight += 1;
         }
         Slot {
             ledger: ledger.clone(),
-            token_id,
+            key,
         }
     }
 
     /// The lock held while this instance changes its hold on a token's slots.
-    pub fn slot_lock(&self, token_id: i32) -> Option<Arc<tokio::sync::Mutex<()>>> {
-        Some(self.by_id.get(&token_id)?.slot_lock.clone())
+    pub fn slot_lock(&self, key: AccountKey) -> Option<Arc<tokio::sync::Mutex<()>>> {
+        Some(self.cell(key)?.slot_lock.clone())
     }
 
     /// The lease tick: every hold this instance has, shrunk here to what is in flight (so
     /// no call takes the slack meanwhile) — `(hold, slots, guard)`, the guard keeping
     /// growers of that token out until the database has the new size. Tokens whose hold is
     /// being grown right now are left for the next tick.
-    pub fn slot_tick(&self) -> Vec<(i64, i32, OwnedMutexGuard<()>)> {
+    pub fn slot_tick(&self) -> Vec<SlotSize> {
         let mut out = Vec::new();
-        for entry in self.by_id.iter() {
-            let Ok(guard) = entry.slot_lock.clone().try_lock_owned() else {
+        for (key, cell) in self.keyed_cells() {
+            let Ok(guard) = cell.slot_lock.clone().try_lock_owned() else {
                 continue;
             };
-            let mut account = entry.account.lock();
+            let mut account = cell.account.lock();
             let Some(hold) = account.slot_hold else {
                 continue;
             };
@@ -137,16 +144,29 @@ impl LedgerState {
             if account.in_flight == 0 {
                 account.slot_hold = None;
             }
-            out.push((hold, account.in_flight as i32, guard));
+            out.push(SlotSize {
+                key,
+                hold,
+                slots: account.in_flight as i32,
+                _guard: guard,
+            });
         }
         out
     }
 
     /// Calls in flight for the token now.
     #[cfg(test)]
-    pub fn in_flight(&self, token_id: i32) -> u32 {
-        self.by_id
-            .get(&token_id)
-            .map_or(0, |slot| slot.account.lock().in_flight)
+    pub fn in_flight(&self, key: AccountKey) -> u32 {
+        self.cell(key)
+            .map_or(0, |cell| cell.account.lock().in_flight)
     }
+}
+
+/// A cluster hold on an account's slots at its new size, the account's growers kept out
+/// while the guard lives.
+pub struct SlotSize {
+    pub key: AccountKey,
+    pub hold: i64,
+    pub slots: i32,
+    _guard: OwnedMutexGuard<()>,
 }

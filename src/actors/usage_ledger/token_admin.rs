@@ -5,16 +5,21 @@ use actix::prelude::*;
 use entity::token;
 
 use super::UsageLedger;
-use crate::accounting::Totals;
+use crate::accounting::{PeriodSpend, Totals};
 use crate::error::ApiError;
 use crate::store::changes::{self, Change};
+use crate::store::teams;
 use crate::store::tokens::{self as store, NewToken, TokenPatch};
 
 /// A token row as the admin API shows it, with counters from memory where they are fresher.
 #[derive(Debug, Clone)]
 pub struct TokenRecord {
     pub row: token::Model,
+    /// Lifetime counters.
     pub totals: Totals,
+    /// The current period's usage and its end.
+    pub period: PeriodSpend,
+    pub resets_at: Option<i64>,
 }
 
 /// A page of tokens: after `after`, names containing `q`, at most `limit`; with the id to
@@ -23,6 +28,7 @@ pub struct TokenRecord {
 #[rtype(result = "Result<(Vec<TokenRecord>, Option<i32>), ApiError>")]
 pub struct ListTokens {
     pub q: Option<String>,
+    pub team_id: Option<i32>,
     pub after: Option<i32>,
     pub limit: u64,
 }
@@ -33,7 +39,7 @@ impl Handler<ListTokens> for UsageLedger {
     fn handle(&mut self, msg: ListTokens, _: &mut Context<Self>) -> Self::Result {
         let db = self.db.clone();
         Box::pin(
-            async move { store::page(&db, msg.q.as_deref(), msg.after, msg.limit).await }
+            async move { store::page(&db, msg.q.as_deref(), msg.team_id, msg.after, msg.limit).await }
                 .into_actor(self)
                 .map(|res, act, _| {
                     let (rows, more) =
@@ -43,6 +49,23 @@ impl Handler<ListTokens> for UsageLedger {
                 }),
         )
     }
+}
+
+/// A `team_id` names a live team, or the call is a 400 naming the field.
+async fn team_exists(
+    db: &sea_orm::DatabaseConnection,
+    team_id: Option<i32>,
+) -> Result<Result<(), ApiError>, sea_orm::DbErr> {
+    let Some(id) = team_id else {
+        return Ok(Ok(()));
+    };
+    Ok(match teams::find(db, id).await? {
+        Some(_) => Ok(()),
+        None => Err(ApiError::invalid_param(
+            "team_id",
+            format!("there is no team {id}"),
+        )),
+    })
 }
 
 #[derive(Message)]
@@ -85,13 +108,17 @@ impl Handler<CreateToken> for UsageLedger {
         let db = self.db.clone();
         Box::pin(
             async move {
+                if let Err(e) = team_exists(&db, msg.0.team_id).await? {
+                    return Ok(Err(e));
+                }
                 let created = store::create(&db, &msg.0, None).await?;
                 changes::announce(&db, Change::Accounts).await;
-                Ok::<_, sea_orm::DbErr>(created)
+                Ok::<_, sea_orm::DbErr>(Ok(created))
             }
             .into_actor(self)
             .map(|res, act, _| {
-                let (row, plain) = res.map_err(|e| ApiError::internal("cannot create token", e))?;
+                let (row, plain) =
+                    res.map_err(|e| ApiError::internal("cannot create token", e))??;
                 act.state.upsert(&row);
                 Ok((act.record_of(row), plain))
             }),
@@ -113,14 +140,17 @@ impl Handler<UpdateToken> for UsageLedger {
         let db = self.db.clone();
         Box::pin(
             async move {
+                if let Err(e) = team_exists(&db, msg.patch.team_id.flatten()).await? {
+                    return Ok(Err(e));
+                }
                 let row = store::update(&db, msg.id, &msg.patch).await?;
                 changes::announce(&db, Change::Accounts).await;
-                Ok::<_, sea_orm::DbErr>(row)
+                Ok::<_, sea_orm::DbErr>(Ok(row))
             }
             .into_actor(self)
             .map(move |res, act, _| {
                 let row = res
-                    .map_err(|e| ApiError::internal("cannot update token", e))?
+                    .map_err(|e| ApiError::internal("cannot update token", e))??
                     .ok_or_else(|| token_not_found(msg.id))?;
                 act.state.upsert(&row);
                 Ok(act.record_of(row))

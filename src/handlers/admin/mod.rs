@@ -4,6 +4,7 @@
 pub mod admin_keys;
 pub mod audit;
 pub mod end_users;
+pub mod limits_input;
 pub mod logs;
 pub mod metrics;
 pub mod paging;
@@ -12,6 +13,7 @@ pub mod prices;
 pub mod provider_keys;
 pub mod providers;
 pub mod redirects;
+pub mod teams;
 pub mod tokens;
 
 use serde::{Deserialize, Deserializer};

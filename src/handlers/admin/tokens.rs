@@ -4,7 +4,11 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::limits_input::{
+    amount, budget_period, expiry, max_parallel, max_tokens, models, name, nullable, per_minute,
+};
 use super::{double_option, mailbox};
+use crate::accounting::period::rfc3339_opt;
 use crate::actors::usage_ledger::{
     CreateToken, DeleteToken, GetToken, ListTokens, TokenRecord, UpdateToken,
 };
@@ -16,7 +20,7 @@ use crate::handlers::schemas::ErrorBody;
 use crate::state::AppState;
 use crate::store::models_from_db;
 use crate::store::tokens::{parse_role, NewToken, Role, TokenPatch};
-use crate::time::{parse_rfc3339, to_rfc3339};
+use crate::time::to_rfc3339;
 
 #[derive(Serialize, Deserialize, ToSchema, Debug, Clone)]
 pub struct TokenView {
@@ -37,6 +41,18 @@ pub struct TokenView {
     pub tpm: Option<i32>,
     /// Calls in flight at once (a stream until it ends); null: no cap.
     pub max_parallel: Option<i32>,
+    /// The team whose limits the token's calls also answer to.
+    pub team_id: Option<i32>,
+    /// `none` (the budgets are for the token's life), `daily`, `weekly`, `monthly` or a
+    /// fixed length (`15m`, `1h`, `30d`).
+    pub budget_period: String,
+    /// The current period's usage (what the budgets count), its start and its end (null
+    /// without a period).
+    pub spent_tokens: i64,
+    /// USD.
+    pub spent_amount: f64,
+    pub period_started_at: Option<String>,
+    pub resets_at: Option<String>,
     pub prompt_tokens: i64,
     pub completion_tokens: i64,
     pub total_tokens: i64,
@@ -64,6 +80,12 @@ impl From<&TokenRecord> for TokenView {
             rpm: r.rpm,
             tpm: r.tpm,
             max_parallel: r.max_parallel,
+            team_id: r.team_id,
+            budget_period: r.budget_period.clone(),
+            spent_tokens: t.period.tokens,
+            spent_amount: Money::from_nanos(t.period.nano).usd(),
+            period_started_at: rfc3339_opt(Some(t.period.start).filter(|s| *s > 0)),
+            resets_at: rfc3339_opt(t.resets_at),
             prompt_tokens: t.totals.prompt_tokens,
             completion_tokens: t.totals.completion_tokens,
             total_tokens: t.totals.total_tokens,
@@ -102,6 +124,8 @@ pub struct TokenQuery {
     pub cursor: Option<String>,
     /// Only tokens whose name contains this (any case).
     pub q: Option<String>,
+    /// Only the tokens of this team.
+    pub team_id: Option<i32>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -117,57 +141,6 @@ fn parse_id(text: &str) -> Result<i32, ApiError> {
 
 fn role(text: &str) -> Result<Role, ApiError> {
     parse_role(text).ok_or_else(|| ApiError::invalid_param("role", "role must be client or admin"))
-}
-
-fn name(text: &str) -> Result<String, ApiError> {
-    let t = text.trim();
-    if t.is_empty() || t.len() > 100 {
-        return Err(ApiError::invalid_param(
-            "name",
-            "name must be 1-100 characters",
-        ));
-    }
-    Ok(t.to_string())
-}
-
-fn models(list: Vec<String>) -> Result<Vec<String>, ApiError> {
-    if list.iter().any(|m| m.trim().is_empty() || m.len() > 200) {
-        return Err(ApiError::invalid_param(
-            "allowed_models",
-            "allowed_models must be model names or globs",
-        ));
-    }
-    Ok(list.into_iter().map(|m| m.trim().to_string()).collect())
-}
-
-fn max_tokens(n: i64) -> Result<i64, ApiError> {
-    (n >= 0)
-        .then_some(n)
-        .ok_or_else(|| ApiError::invalid_param("max_tokens", "max_tokens must not be negative"))
-}
-
-fn amount(usd: f64) -> Result<i64, ApiError> {
-    Money::from_usd(usd)
-        .map(Money::nanos)
-        .map_err(|e| ApiError::invalid_param("max_amount", e))
-}
-
-fn expiry(text: &str) -> Result<i64, ApiError> {
-    parse_rfc3339(text).map_err(|e| ApiError::invalid_param("expires_at", e))
-}
-
-/// A concurrency cap: 1..=100000 calls in flight.
-fn max_parallel(n: i64) -> Result<i32, ApiError> {
-    i32::try_from(n)
-        .ok()
-        .filter(|n| (1..=100_000).contains(n))
-        .ok_or_else(|| ApiError::invalid_param("max_parallel", "max_parallel must be 1..=100000"))
-}
-
-fn per_minute(field: &'static str, n: i64) -> Result<i32, ApiError> {
-    i32::try_from(n).ok().filter(|n| *n > 0).ok_or_else(|| {
-        ApiError::invalid_param(field, format!("{field} must be a positive integer"))
-    })
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -196,6 +169,12 @@ pub struct NewTokenBody {
     /// `concurrency_limit` with `Retry-After: 1`.
     #[serde(default)]
     pub max_parallel: Option<i64>,
+    /// The team to join.
+    #[serde(default)]
+    pub team_id: Option<i32>,
+    /// `none` (default), `daily`, `weekly`, `monthly`, or `<n>m` / `<n>h` / `<n>d`.
+    #[serde(default)]
+    pub budget_period: Option<String>,
 }
 
 #[utoipa::path(post, path = "/admin/tokens", tag = "admin", security(("bearer" = [])),
@@ -224,6 +203,13 @@ pub async fn create(
         rpm: b.rpm.map(|n| per_minute("rpm", n)).transpose()?,
         tpm: b.tpm.map(|n| per_minute("tpm", n)).transpose()?,
         max_parallel: b.max_parallel.map(max_parallel).transpose()?,
+        team_id: b.team_id,
+        budget_period: b
+            .budget_period
+            .as_deref()
+            .map(budget_period)
+            .transpose()?
+            .unwrap_or_else(|| "none".into()),
     };
     let (record, plaintext) = state
         .ledger
@@ -274,6 +260,7 @@ pub async fn list(
         .ledger
         .send(ListTokens {
             q: query.q.clone(),
+            team_id: query.team_id,
             after,
             limit,
         })
@@ -339,14 +326,13 @@ pub struct TokenPatchBody {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<i64>)]
     pub max_parallel: Option<Option<i64>>,
-}
-
-/// Validates an optional-nullable field: absent stays absent, null clears, a value is checked.
-fn nullable<T, U>(
-    v: Option<Option<T>>,
-    check: impl Fn(T) -> Result<U, ApiError>,
-) -> Result<Option<Option<U>>, ApiError> {
-    v.map(|inner| inner.map(check).transpose()).transpose()
+    /// null leaves the team.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<i32>)]
+    pub team_id: Option<Option<i32>>,
+    /// A changed period starts afresh (a lifetime budget counts the whole life again).
+    #[serde(default)]
+    pub budget_period: Option<String>,
 }
 
 #[utoipa::path(patch, path = "/admin/tokens/{id}", tag = "admin", security(("bearer" = [])),
@@ -374,6 +360,8 @@ pub async fn update(
         rpm: nullable(b.rpm, |n| per_minute("rpm", n))?,
         tpm: nullable(b.tpm, |n| per_minute("tpm", n))?,
         max_parallel: nullable(b.max_parallel, max_parallel)?,
+        team_id: b.team_id,
+        budget_period: b.budget_period.as_deref().map(budget_period).transpose()?,
     };
     let before = token_view(&state, id).await?;
     let token = state
