@@ -142,6 +142,19 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
     };
     let app_state = state.clone();
     let upstream_config = upstream::http::HttpConfig::load(&settings.upstream)?;
+    if let (Some(url), Some(secret)) = (
+        &settings.alerts.webhook_url,
+        &settings.alerts.webhook_secret,
+    ) {
+        crate::actors::budget_alerts::BudgetAlerts::new(
+            app_state.db.clone(),
+            app_state.accounts.clone(),
+            upstream::http::UpstreamHttp::new(&upstream_config),
+            url.clone(),
+            secret.clone(),
+        )
+        .start();
+    }
     let server = HttpServer::new(move || {
         let state = app_state.clone();
         let upstream_client = upstream::http::UpstreamHttp::new(&upstream_config);

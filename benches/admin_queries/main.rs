@@ -245,7 +245,7 @@ async fn measure(db: &DatabaseConnection, now: i64) -> Vec<(String, f64)> {
     ));
     // Token pages at 100,000 tokens (the admin list and the console's Tokens page).
     use gateway_zero::store::tokens;
-    let first = tokens::page(db, None, None, 1).await.unwrap().0[0].id;
+    let first = tokens::page(db, None, None, None, 1).await.unwrap().0[0].id;
     for (name, q, after, limit) in [
         ("tokens page, first 10 of 100,000", None, None, 10u64),
         ("tokens page, first 100 of 100,000", None, None, 100),
@@ -263,7 +263,11 @@ async fn measure(db: &DatabaseConnection, now: i64) -> Vec<(String, f64)> {
         ),
     ] {
         let ms = time(runs, || async {
-            tokens::page(db, q, after, limit).await.unwrap().0.len()
+            tokens::page(db, q, None, after, limit)
+                .await
+                .unwrap()
+                .0
+                .len()
         })
         .await;
         out.push((name.to_string(), ms));

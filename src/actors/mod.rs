@@ -3,6 +3,7 @@
 //! handlers message them for writes and for reads of what they hold.
 
 pub mod admin_gate;
+pub mod budget_alerts;
 pub mod log_sink;
 pub mod provider_registry;
 pub mod response_store;

@@ -23,7 +23,7 @@ struct Increment {
 }
 
 /// `?` placeholders in order, numbered for Postgres.
-fn numbered(backend: DbBackend, sql: &str) -> String {
+pub(super) fn numbered(backend: DbBackend, sql: &str) -> String {
     if backend != DbBackend::Postgres {
         return sql.to_string();
     }

@@ -3,6 +3,7 @@
 
 pub mod account_tables;
 pub mod audit;
+pub mod budget_alerts;
 pub mod budget_holds;
 pub mod changes;
 pub mod cooldowns;

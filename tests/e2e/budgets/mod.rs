@@ -13,9 +13,12 @@
 
 mod accounting;
 mod across_instances;
+mod alerts;
 mod billing;
 mod bound_classes;
 mod concurrency;
 mod hard_limits;
 mod leaks;
+mod periods;
 mod prompt_bounds;
+mod teams;
