@@ -238,7 +238,14 @@ impl Settings {
     }
 
     fn validate(&self) -> Result<(), String> {
-        crate::accounting::period::time_zone(&self.budgets.timezone)?;
+        if !self.budgets.timezone.eq_ignore_ascii_case("utc") {
+            jiff::tz::TimeZone::get(&self.budgets.timezone).map_err(|e| {
+                format!(
+                    "budgets.timezone {:?} is not a time zone: {e}",
+                    self.budgets.timezone
+                )
+            })?;
+        }
         let t = &self.alerts.thresholds;
         if t.len() > 32 || t.iter().any(|x| !x.is_finite() || *x <= 0.0 || *x > 10.0) {
             return Err(
