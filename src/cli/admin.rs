@@ -8,11 +8,11 @@ use serde_json::{json, Map, Value};
 pub use super::admin_args::*;
 use super::http::Http;
 use super::login::{self, load_session, save_session, session_path};
-use super::table;
+use super::{admin_teams, table};
 use crate::settings::Settings;
 
 /// One REST call and how to print its answer.
-struct Call {
+pub(super) struct Call {
     method: Method,
     path: String,
     body: Option<Value>,
@@ -22,7 +22,7 @@ struct Call {
 }
 
 impl Call {
-    fn new(method: Method, path: impl Into<String>, view: table::View) -> Call {
+    pub(super) fn new(method: Method, path: impl Into<String>, view: table::View) -> Call {
         Call {
             method,
             path: path.into(),
@@ -32,7 +32,7 @@ impl Call {
         }
     }
 
-    fn body(mut self, body: Value) -> Call {
+    pub(super) fn body(mut self, body: Value) -> Call {
         self.body = Some(body);
         self
     }
@@ -56,7 +56,7 @@ pub(crate) fn enc(text: &str) -> String {
     out
 }
 
-fn query(pairs: &[(&str, Option<String>)]) -> String {
+pub(super) fn query(pairs: &[(&str, Option<String>)]) -> String {
     let parts: Vec<String> = pairs
         .iter()
         .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", enc(v))))
@@ -69,7 +69,7 @@ fn query(pairs: &[(&str, Option<String>)]) -> String {
 }
 
 /// A JSON object of the fields that were given.
-fn object(fields: Vec<(&str, Option<Value>)>) -> Value {
+pub(super) fn object(fields: Vec<(&str, Option<Value>)>) -> Value {
     let map: Map<String, Value> = fields
         .into_iter()
         .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))
@@ -103,6 +103,12 @@ fn token_body(f: TokenFields) -> Value {
         ("tpm", f.tpm.map(Value::from)),
         ("max_parallel", f.max_parallel.map(Value::from)),
         ("enabled", f.enabled.map(Value::from)),
+        (
+            "team_id",
+            f.team
+                .map(|t| t.parse::<i64>().map_or(Value::Null, Value::from)),
+        ),
+        ("budget_period", f.budget_period.map(Value::from)),
     ])
 }
 
@@ -200,12 +206,18 @@ fn plan(command: AdminCommand) -> Result<Call, String> {
             ),
         },
         AdminCommand::Tokens(c) => match c {
-            TokenCmd::List { q, limit, cursor } => Call::new(
+            TokenCmd::List {
+                q,
+                team,
+                limit,
+                cursor,
+            } => Call::new(
                 Method::GET,
                 format!(
                     "/admin/tokens{}",
                     query(&[
                         ("q", q),
+                        ("team_id", team.map(|t| t.to_string())),
                         ("limit", limit.map(|n| n.to_string())),
                         ("cursor", cursor),
                     ])
@@ -229,6 +241,7 @@ fn plan(command: AdminCommand) -> Result<Call, String> {
                 Call::new(Method::DELETE, format!("/admin/tokens/{id}"), V::Done)
             }
         },
+        AdminCommand::Teams(c) => admin_teams::team_call(c)?,
         AdminCommand::Redirects(c) => match c {
             RedirectCmd::List => Call::new(
                 Method::GET,

@@ -53,6 +53,9 @@ pub enum AdminCommand {
     /// Gateway tokens.
     #[command(subcommand)]
     Tokens(TokenCmd),
+    /// Teams: budgets, rates, concurrency and allow-lists shared by their tokens.
+    #[command(subcommand)]
+    Teams(TeamCmd),
     /// Model redirects.
     #[command(subcommand)]
     Redirects(RedirectCmd),
@@ -180,6 +183,12 @@ pub struct TokenFields {
     pub max_parallel: Option<i64>,
     #[arg(long)]
     pub enabled: Option<bool>,
+    /// The team to join (`none` leaves it).
+    #[arg(long)]
+    pub team: Option<String>,
+    /// none, daily, weekly, monthly, or a length like 15m, 1h, 30d.
+    #[arg(long)]
+    pub budget_period: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -189,6 +198,9 @@ pub enum TokenCmd {
         /// Only names containing this (any case).
         #[arg(long)]
         q: Option<String>,
+        /// Only the tokens of this team (id).
+        #[arg(long)]
+        team: Option<i32>,
         #[arg(long)]
         limit: Option<u64>,
         #[arg(long)]
@@ -340,5 +352,61 @@ pub enum AuditCmd {
         limit: u64,
         #[arg(long)]
         cursor: Option<String>,
+    },
+}
+
+#[derive(Args, Debug, Default)]
+pub struct TeamFields {
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Budget in USD per period.
+    #[arg(long)]
+    pub max_amount: Option<f64>,
+    /// Budget in tokens per period.
+    #[arg(long)]
+    pub max_tokens: Option<i64>,
+    /// none, daily, weekly, monthly, or a length like 15m, 1h, 30d.
+    #[arg(long)]
+    pub budget_period: Option<String>,
+    #[arg(long)]
+    pub rpm: Option<i64>,
+    #[arg(long)]
+    pub tpm: Option<i64>,
+    /// Calls in flight at once across the team's tokens.
+    #[arg(long)]
+    pub max_parallel: Option<i64>,
+    /// Allowed models, comma separated.
+    #[arg(long, value_delimiter = ',')]
+    pub models: Option<Vec<String>>,
+    #[arg(long)]
+    pub enabled: Option<bool>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TeamCmd {
+    /// A page of teams (100 by default; the answer names the next page's cursor).
+    List {
+        /// Only names containing this (any case).
+        #[arg(long)]
+        q: Option<String>,
+        #[arg(long)]
+        limit: Option<u64>,
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+    Show {
+        id: i32,
+    },
+    Create(TeamFields),
+    Update {
+        id: i32,
+        #[command(flatten)]
+        fields: TeamFields,
+    },
+    /// Deletes a team; one with tokens only with --force (they leave it).
+    Delete {
+        id: i32,
+        #[arg(long)]
+        force: bool,
     },
 }

@@ -3,6 +3,7 @@
 
 pub mod admin;
 mod admin_args;
+mod admin_teams;
 mod http;
 pub mod login;
 mod prices;

@@ -61,6 +61,29 @@ with sync_playwright() as p:
     assert page.evaluate("window.__pwned") is None
     page.screenshot(path=f"{shots}/tokens.png", full_page=True)
 
+    # Teams: create one with a hostile name and a monthly budget; its usage, period and
+    # reset show, and its (still empty) token list opens.
+    page.click("nav >> text=Teams")
+    page.click("#create-team")
+    page.fill(".modal input[name=name]", HOSTILE)
+    page.fill(".modal input[name=budget_period]", "monthly")
+    page.fill(".modal input[name=max_amount]", "250")
+    page.click(".modal button[type=submit]")
+    team = page.locator("td strong", has_text=HOSTILE)
+    expect(team).to_have_count(1)
+    assert team.inner_text() == HOSTILE, team.inner_text()
+    row = page.locator("tr", has=team)
+    expect(row).to_contain_text("monthly")
+    expect(row).to_contain_text("of $250")
+    row.locator("button:has-text('Tokens')").click()
+    expect(page.locator("#team-tokens")).to_contain_text("No tokens in this team yet")
+    assert page.locator("td img").count() == 0 and page.locator("td b").count() == 0
+    assert page.evaluate("window.__pwned") is None
+    page.fill("#team-search input[name=q]", "no such team")
+    page.click("#team-search button[type=submit]")
+    expect(page.locator("text=No team matches.")).to_be_visible()
+    page.screenshot(path=f"{shots}/teams.png", full_page=True)
+
     page.click("nav >> text=Logs")
     expect(page.locator("table tbody tr").first).to_be_visible()
     page.locator("table tbody tr").first.click()

@@ -59,7 +59,7 @@ async fn the_console_is_served_with_a_strict_policy() {
     assert_eq!(status, 200);
     let html = String::from_utf8(body).unwrap();
     assert!(html.contains("name=\"token\"") && html.contains("type=\"submit\""));
-    for nav in ["Overview", "Providers", "Tokens", "Logs", "Audit"] {
+    for nav in ["Overview", "Providers", "Tokens", "Teams", "Logs", "Audit"] {
         assert!(html.contains(&format!(">{nav}</a>")), "{nav}");
     }
     // No inline script anywhere: every <script> has a src.

@@ -391,10 +391,13 @@ async function tokens() {
     { name: "tpm", label: "Tokens per minute (empty: none)", type: "number" },
     { name: "max_parallel", label: "Calls in flight at once (empty: no cap)", type: "number" },
     { name: "allowed_models", label: "Allowed models (comma-separated; empty: all)" },
+    { name: "budget_period", label: "Budget period (none, daily, weekly, monthly, 15m, 1h, 30d…)", value: "none" },
+    { name: "team_id", label: "Team id (empty: none)", type: "number" },
     { name: "expires_at", label: "Expires (empty: never)", type: "datetime-local" },
   ], "Create", async (v, box) => {
     const created = await api("POST", "/admin/tokens", {
       name: v.name, role: v.role, max_amount: optNum(v.max_amount), max_tokens: optNum(v.max_tokens),
+      budget_period: v.budget_period || "none", team_id: optNum(v.team_id),
       rpm: optNum(v.rpm), tpm: optNum(v.tpm), max_parallel: optNum(v.max_parallel), allowed_models: optList(v.allowed_models),
       expires_at: v.expires_at ? new Date(v.expires_at).toISOString() : null,
     });
@@ -412,8 +415,10 @@ async function tokens() {
     { name: "tpm", label: "Tokens per minute", type: "number", value: t.tpm ?? "" },
     { name: "max_parallel", label: "Calls in flight at once", type: "number", value: t.max_parallel ?? "" },
     { name: "allowed_models", label: "Allowed models (comma-separated; empty: all)", value: (t.allowed_models || []).join(", ") },
+    { name: "budget_period", label: "Budget period (a change starts a fresh one)", value: t.budget_period },
+    { name: "team_id", label: "Team id (empty: none)", type: "number", value: t.team_id ?? "" },
   ], "Save", async (v) => {
-    await api("PATCH", `/admin/tokens/${t.id}`, { max_amount: optNum(v.max_amount), max_tokens: optNum(v.max_tokens), rpm: optNum(v.rpm), tpm: optNum(v.tpm), max_parallel: optNum(v.max_parallel), allowed_models: optList(v.allowed_models) });
+    await api("PATCH", `/admin/tokens/${t.id}`, { max_amount: optNum(v.max_amount), max_tokens: optNum(v.max_tokens), rpm: optNum(v.rpm), tpm: optNum(v.tpm), max_parallel: optNum(v.max_parallel), allowed_models: optList(v.allowed_models), budget_period: v.budget_period || "none", team_id: optNum(v.team_id) });
     toast("Saved"); tokens();
   });
   const load = async (reset) => {
@@ -426,13 +431,14 @@ async function tokens() {
     shown = shown.concat(r.data);
     cursor = r.next_cursor;
     more.hidden = !cursor;
-    rows.replaceChildren(table(["Name", "Role", "Status", "Tokens used", "Spend", "Limits", "Expires", ""], shown, (t) => [
+    rows.replaceChildren(table(["Name", "Role", "Status", "Tokens this period", "Spend this period", "Limits", "Expires", ""], shown, (t) => [
       h("div", {}, h("strong", {}, t.name), h("div", { class: "muted mono" }, t.token_prefix + "…")),
       t.role,
       t.enabled ? pill("enabled", "ok") : pill("disabled", "bad"),
-      h("div", {}, `${num(t.total_tokens)}${t.max_tokens ? " of " + num(t.max_tokens) : ""}`, t.max_tokens ? bar(t.total_tokens, t.max_tokens) : null),
-      h("div", {}, `${usd(t.amount_spent)}${t.max_amount ? " of " + usd(t.max_amount) : ""}`, t.max_amount ? bar(t.amount_spent, t.max_amount) : null),
-      h("div", { class: "muted" }, `rpm ${t.rpm ?? "∞"} · tpm ${t.tpm ?? "∞"} · parallel ${t.max_parallel ?? "∞"}`, h("br"), `models: ${t.allowed_models ? t.allowed_models.join(", ") : "all"}`),
+      h("div", {}, `${num(t.spent_tokens)}${t.max_tokens ? " of " + num(t.max_tokens) : ""}`, t.max_tokens ? bar(t.spent_tokens, t.max_tokens) : null),
+      h("div", {}, `${usd(t.spent_amount)}${t.max_amount ? " of " + usd(t.max_amount) : ""}`, t.max_amount ? bar(t.spent_amount, t.max_amount) : null),
+      h("div", { class: "muted" }, `rpm ${t.rpm ?? "∞"} · tpm ${t.tpm ?? "∞"} · parallel ${t.max_parallel ?? "∞"}`, h("br"), `models: ${t.allowed_models ? t.allowed_models.join(", ") : "all"}`,
+        h("br"), `period: ${t.budget_period}${t.resets_at ? " · resets " + when(t.resets_at) : ""}${t.team_id ? " · team " + t.team_id : ""}`),
       when(t.expires_at),
       h("div", { class: "actions" },
         h("button", { class: "small secondary", onclick: () => edit(t) }, "Edit"),

@@ -1,8 +1,8 @@
-//! The web console (`/console/`): three files compiled into the binary — a page, a script
-//! and a style sheet, no framework, no build step — served with a strict
+//! The web console (`/console/`): files compiled into the binary — a page, its scripts
+//! (one per page that outgrew the first) and a style sheet, no framework, no build step — served with a strict
 //! Content-Security-Policy (scripts and styles from this origin only, no inline script, no
 //! framing). The console is a client of the admin API: it holds no logic of its own, and
-//! costs the proxy path nothing (three routes that nobody calls until someone opens it).
+//! costs the proxy path nothing (routes that nobody calls until someone opens it).
 
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
@@ -11,6 +11,7 @@ use crate::error::ApiError;
 
 const INDEX: &str = include_str!("index.html");
 const SCRIPT: &str = include_str!("console.js");
+const TEAMS: &str = include_str!("teams.js");
 const STYLE: &str = include_str!("console.css");
 
 /// Only this origin's script and style; fetches to this origin; no plugins, frames, forms
@@ -44,6 +45,7 @@ async fn index() -> HttpResponse {
 async fn file(name: web::Path<String>) -> Result<HttpResponse, ApiError> {
     match name.as_str() {
         "console.js" => Ok(asset("text/javascript; charset=utf-8", SCRIPT)),
+        "teams.js" => Ok(asset("text/javascript; charset=utf-8", TEAMS)),
         "console.css" => Ok(asset("text/css; charset=utf-8", STYLE)),
         "" | "index.html" => Ok(asset("text/html; charset=utf-8", INDEX)),
         other => Err(ApiError::NotFound(format!(
