@@ -125,9 +125,12 @@ async fn compare(secs: f64, other: &str) {
     let this = std::env::var("BENCH_GATEWAY_BIN").unwrap_or_else(|_| procs::GATEWAY_BIN.into());
     let (a, _) = procs::start_gateway_bin(&this, dir_a.path(), &[]);
     let (b, _) = procs::start_gateway_bin(other, dir_b.path(), &[]);
+    // `BENCH_B_TEAM=1`: the second gateway's token is in a team, with budget periods on
+    // both (with BENCH_COMPARE_BIN naming this same build: what teams and periods cost).
+    let b_team = std::env::var("BENCH_B_TEAM").is_ok_and(|v| v == "1");
     let (ta, tb) = (
         provision(&a.addr, &mock.addr).await,
-        provision(&b.addr, &mock.addr).await,
+        procs::provision_with(&b.addr, &mock.addr, b_team).await,
     );
     let (ra, rb) = (
         Rc::new(chat_request(&ta, "gpt-4o-mini", 16, false, "")),

@@ -191,6 +191,38 @@ pub fn start_nginx(prefix: &std::path::Path, conf: &str, port: u16) -> Nginx {
 }
 
 /// A provider `mock` at `upstream` serving gpt-4o-mini with two keys, and a budgeted
+/// token (so calls go through accounting); the token. With `team`, the token has a daily
+/// budget period and is in a team with a monthly money budget and a concurrency cap (so
+/// every call is admitted and settled on two accounts).
+pub async fn provision_with(gw: &str, mock: &str, team: bool) -> String {
+    if !team {
+        return provision(gw, mock).await;
+    }
+    // The provider and its keys (and a plain token, unused here).
+    provision(gw, mock).await;
+    let created = admin(
+        gw,
+        "POST",
+        "/admin/teams",
+        r#"{"name":"bench-team","max_amount":1000000,"budget_period":"monthly","max_parallel":100000}"#,
+    )
+    .await;
+    let team: serde_json::Value = serde_json::from_str(&created).unwrap();
+    let created = admin(
+        gw,
+        "POST",
+        "/admin/tokens",
+        &format!(
+            r#"{{"name":"bench-in-team","max_amount":1000000,"budget_period":"daily","team_id":{}}}"#,
+            team["id"]
+        ),
+    )
+    .await;
+    let v: serde_json::Value = serde_json::from_str(&created).unwrap();
+    v["token"].as_str().unwrap().to_string()
+}
+
+/// A provider `mock` at `upstream` serving gpt-4o-mini with two keys, and a budgeted
 /// token (so calls go through accounting); the token.
 pub async fn provision(gw: &str, mock: &str) -> String {
     admin(gw, "POST", "/providers", &format!(

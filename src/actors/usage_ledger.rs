@@ -225,18 +225,35 @@ impl Handler<RefreshTotals> for UsageLedger {
     fn handle(&mut self, msg: RefreshTotals, _: &mut Context<Self>) -> Self::Result {
         let db = self.db.clone();
         let stale = self.state.cluster_totals_stale(msg.0, self.sync_interval);
+        // The token's team too: its balance is shown with the token's.
+        let team = self
+            .state
+            .state(msg.0)
+            .and_then(|s| s.info.team_id)
+            .filter(|id| self.state.team_totals_stale(*id, self.sync_interval));
         Box::pin(
             async move {
-                if stale {
-                    store::find(&db, msg.0).await
+                let token = if stale {
+                    store::find(&db, msg.0).await?
                 } else {
-                    Ok(None)
-                }
+                    None
+                };
+                let team = match team {
+                    Some(id) => crate::store::teams::find(&db, id).await?,
+                    None => None,
+                };
+                Ok::<_, sea_orm::DbErr>((token, team))
             }
             .into_actor(self)
             .map(|res, act, _| match res {
-                Ok(Some(row)) => act.state.learn_totals(&row),
-                Ok(None) => {}
+                Ok((token, team)) => {
+                    if let Some(row) = token {
+                        act.state.learn_totals(&row);
+                    }
+                    if let Some(row) = team {
+                        act.state.learn_team_totals(&row);
+                    }
+                }
                 Err(e) => log::warn!("cannot read a token's cluster-wide usage: {e}"),
             }),
         )

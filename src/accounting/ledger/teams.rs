@@ -115,6 +115,17 @@ impl LedgerState {
         })
     }
 
+    /// Whether the cluster's view of a team's counters is older than `max_age`.
+    pub fn team_totals_stale(&self, id: i32, max_age: std::time::Duration) -> bool {
+        self.teams.get(&id).is_some_and(|slot| {
+            slot.cell
+                .account
+                .lock()
+                .cluster_read
+                .is_none_or(|at| at.elapsed() >= max_age)
+        })
+    }
+
     /// Records a team's counters as the database shows them (every instance's usage).
     pub fn learn_team_totals(&self, row: &team::Model) {
         if let Some(slot) = self.teams.get(&row.id) {

@@ -321,7 +321,7 @@ pub async fn update(
 
 #[utoipa::path(delete, path = "/admin/teams/{id}", tag = "admin", security(("bearer" = [])),
     params(("id" = i32, Path), DeleteQuery),
-    responses((status = 200, body = DeletedTeam), (status = 401, body = ErrorBody),
+    responses((status = 200, body = DeletedTeam), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn delete(
     admin: AdminAuth,

@@ -330,3 +330,74 @@ async fn a_team_budget_holds_across_instances() {
     assert!(settled >= budget / 2, "only {settled} of {budget} usable");
     backend.drop_database().await;
 }
+
+/// The terminal admin manages teams and puts tokens in them.
+#[actix_web::test]
+async fn the_terminal_admin_manages_teams() {
+    let backend = Backend::sqlite();
+    let (_mock, gw) = gateway_with_mock(&backend, &[], json!(["m"]), &["sk-team-key-000004"]).await;
+    let admin = |args: &[&str]| -> Value {
+        let mut all = vec!["admin", "--url", &gw.base, "--token", &gw.admin, "--json"];
+        all.extend_from_slice(args);
+        let (ok, stdout, stderr) = gw.cli(&backend, &all);
+        assert!(ok, "admin {args:?}: {stderr}");
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+    };
+    let created = admin(&[
+        "teams",
+        "create",
+        "--name",
+        "search",
+        "--max-tokens",
+        "5000",
+        "--budget-period",
+        "weekly",
+        "--max-parallel",
+        "3",
+        "--models",
+        "m,gpt-*",
+    ]);
+    let id = created["id"].as_i64().unwrap().to_string();
+    assert_eq!(created["budget_period"], "weekly", "{created}");
+    assert_eq!(created["allowed_models"], json!(["m", "gpt-*"]));
+    let token = admin(&[
+        "tokens",
+        "create",
+        "--name",
+        "crawler",
+        "--team",
+        &id,
+        "--budget-period",
+        "1h",
+    ]);
+    assert_eq!(token["team_id"].to_string(), id, "{token}");
+    assert_eq!(token["budget_period"], "1h");
+    let listed = admin(&["tokens", "list", "--team", &id]);
+    assert_eq!(listed["data"].as_array().unwrap().len(), 1, "{listed}");
+    let found = admin(&["teams", "list", "--q", "SEAR"]);
+    assert_eq!(found["data"][0]["name"], "search", "{found}");
+    let updated = admin(&["teams", "update", &id, "--max-tokens", "9000"]);
+    assert_eq!(updated["max_tokens"], 9000);
+    // Refused without --force while it has a token; then the token leaves it.
+    let mut all = vec![
+        "admin", "--url", &gw.base, "--token", &gw.admin, "teams", "delete", &id,
+    ];
+    let (ok, _, stderr) = gw.cli(&backend, &all);
+    assert!(!ok && stderr.contains("force=true"), "{stderr}");
+    all.push("--force");
+    let (ok, _, stderr) = gw.cli(&backend, &all);
+    assert!(ok, "{stderr}");
+    let token = admin(&["tokens", "show", &token["id"].to_string()]);
+    assert_eq!(token["team_id"], Value::Null, "{token}");
+    // A table for people: the team's columns.
+    let (ok, table, _) = gw.cli(
+        &backend,
+        &[
+            "admin", "--url", &gw.base, "--token", &gw.admin, "teams", "list",
+        ],
+    );
+    assert!(
+        ok && table.contains("BUDGET_PERIOD") && table.contains("RESETS_AT"),
+        "{table}"
+    );
+}
