@@ -401,3 +401,40 @@ async fn the_terminal_admin_manages_teams() {
         "{table}"
     );
 }
+
+/// Two instances, a team with `max_parallel` 2 and two tokens: never more than two of the
+/// team's calls in flight across the cluster.
+#[actix_web::test]
+async fn a_team_concurrency_cap_holds_across_instances() {
+    let Some(backend) = postgres().await else {
+        return;
+    };
+    let mock = Mock::start();
+    let a = Gateway::start(&backend, &[]);
+    let b = Gateway::start(&backend, &[]);
+    a.add_provider("shared", &mock, json!(["m"]), &["sk-team-key-000005"])
+        .await;
+    let id = team(&a, json!({"name": "capped-team", "max_parallel": 2})).await;
+    let (_, t1) = token_with(&a, json!({"team_id": id})).await;
+    let (_, t2) = token_with(&a, json!({"team_id": id})).await;
+    serving(&[&a, &b], &t1).await;
+    serving(&[&a, &b], &t2).await;
+    // Let the slot holds of the serving checks shrink away (lease tick).
+    actix_web::rt::time::sleep(Duration::from_millis(2500)).await;
+    let mut slow = chat("m");
+    slow["mock"] = json!({"first_delay_ms": 1500});
+    let calls = [(&a, &t1), (&a, &t2), (&b, &t1), (&b, &t2)]
+        .map(|(gw, t)| gw.post("/v1/chat/completions", t, &slow));
+    let answers = join_all(calls).await;
+    let served = answers.iter().filter(|x| x.0 == 200).count();
+    let refused: Vec<&Value> = answers
+        .iter()
+        .filter(|x| x.0 == 429)
+        .map(|x| &x.1)
+        .collect();
+    assert_eq!((served, refused.len()), (2, 2), "{answers:?}");
+    for body in refused {
+        assert_eq!(body["error"]["code"], "concurrency_limit", "{body}");
+    }
+    backend.drop_database().await;
+}
