@@ -14,9 +14,9 @@ use crate::store::log_entry::LogEntry;
 pub struct Hold {
     ledger: Arc<LedgerState>,
     shared: Option<SharedLimits>,
-    /// The token's reservation, then the team's.
-    reservations: Vec<Reservation>,
-    leases: Vec<(AccountKey, i64)>,
+    /// The token's reservation, then the team's (no allocation per call).
+    reservations: [Option<Reservation>; 2],
+    leases: [Option<(AccountKey, i64)>; 2],
     windows: Vec<WindowShare>,
     /// Concurrency slots (accounts with `max_parallel`), given back when the hold ends.
     slots: Vec<Slot>,
@@ -28,8 +28,8 @@ impl Hold {
         Hold {
             ledger,
             shared,
-            reservations: Vec::new(),
-            leases: Vec::new(),
+            reservations: [None, None],
+            leases: [None, None],
             windows: Vec::new(),
             slots: Vec::new(),
         }
@@ -42,19 +42,19 @@ impl Hold {
 
     /// The reservation held on `key`'s account.
     pub fn reservation(&self, key: AccountKey) -> Option<&Reservation> {
-        self.reservations.iter().find(|r| r.key == key)
+        self.reservations.iter().flatten().find(|r| r.key == key)
     }
 
     /// Holds `reservations`, giving back those held before (a call admitted again).
-    pub fn reserve(&mut self, reservations: impl IntoIterator<Item = Option<Reservation>>) {
+    pub fn reserve(&mut self, reservations: [Option<Reservation>; 2]) {
         self.release();
-        self.reservations = reservations.into_iter().flatten().collect();
+        self.reservations = reservations;
     }
 
     /// Gives the reservations back now (a lease refused: the call is admitted again or
     /// not at all).
     pub fn release(&mut self) {
-        for r in self.reservations.drain(..) {
+        for r in self.reservations.iter_mut().filter_map(Option::take) {
             self.ledger.release(&r);
         }
     }
@@ -62,14 +62,15 @@ impl Hold {
     /// The reservation on `key` was drawn from cluster lease `id`: the call's usage leaves
     /// that lease when it is written.
     pub fn drew_from(&mut self, key: AccountKey, id: i64) {
-        self.leases.retain(|(k, _)| *k != key);
-        self.leases.push((key, id));
+        let i = usize::from(matches!(key, AccountKey::Team(_)));
+        self.leases[i] = Some((key, id));
     }
 
     fn lease(&self, key: Option<AccountKey>) -> Option<i64> {
         let key = key?;
         self.leases
             .iter()
+            .flatten()
             .find(|(k, _)| *k == key)
             .map(|(_, id)| *id)
     }

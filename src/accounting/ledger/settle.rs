@@ -31,7 +31,7 @@ impl LedgerState {
     }
 
     /// The end of a call: prices its usage into `entry` and settles the reservations.
-    pub fn settle(&self, reservations: &[Reservation], entry: &mut LogEntry) {
+    pub fn settle(&self, reservations: &[Option<Reservation>], entry: &mut LogEntry) {
         if let (Some(provider), Some(model)) = (&entry.provider, &entry.model) {
             if entry.total_tokens > 0 {
                 let usage = entry.usage();
@@ -58,7 +58,7 @@ impl LedgerState {
             let Some(cell) = self.cell(key) else {
                 continue;
             };
-            let held = reservations.iter().find(|r| r.key == key);
+            let held = reservations.iter().flatten().find(|r| r.key == key);
             let period = self.record(&cell, key, held, &usage, entry.amount);
             match key {
                 AccountKey::Token(_) => entry.token_period = period,
