@@ -35,13 +35,21 @@ pub enum ApiError {
     Conflict(String),
     /// 413: body over `server.max_body_bytes`.
     PayloadTooLarge { limit: usize },
-    /// 429 `rate_limit_error`: token RPM/TPM exceeded.
-    RateLimited(String),
+    /// 429 `rate_limit_error`: token RPM/TPM exceeded; `Retry-After` says when the minute
+    /// has room again.
+    RateLimited {
+        message: String,
+        retry_after_secs: u64,
+    },
     /// 429 `rate_limit_error`, code `concurrency_limit`: as many calls in flight as the
     /// token's `max_parallel` allows; `Retry-After: 1`.
     ConcurrencyLimit(String),
-    /// 429 `insufficient_quota`: token budget exhausted.
-    InsufficientQuota(String),
+    /// 429 `insufficient_quota`: token budget exhausted; `Retry-After` says when its period
+    /// resets (a lifetime budget: an hour, for a client that would retry).
+    InsufficientQuota {
+        message: String,
+        retry_after_secs: u64,
+    },
     /// 429 `insufficient_quota`, code `stored_responses_quota`: the token's stored
     /// responses fill its quota (`responses.max_stored_bytes_per_token`).
     StorageFull(String),
@@ -111,9 +119,9 @@ impl ApiError {
             ApiError::MethodNotAllowed => ("invalid_request_error", "method_not_allowed"),
             ApiError::Conflict(_) => ("invalid_request_error", "conflict"),
             ApiError::PayloadTooLarge { .. } => ("invalid_request_error", "payload_too_large"),
-            ApiError::RateLimited(_) => ("rate_limit_error", "rate_limit_exceeded"),
+            ApiError::RateLimited { .. } => ("rate_limit_error", "rate_limit_exceeded"),
             ApiError::ConcurrencyLimit(_) => ("rate_limit_error", "concurrency_limit"),
-            ApiError::InsufficientQuota(_) => ("insufficient_quota", "insufficient_quota"),
+            ApiError::InsufficientQuota { .. } => ("insufficient_quota", "insufficient_quota"),
             ApiError::StorageFull(_) => ("insufficient_quota", "stored_responses_quota"),
             ApiError::UpstreamFailed(_) => ("upstream_error", "upstream_failed"),
             ApiError::NoUpstream(_) | ApiError::Cooling { .. } => {
@@ -144,9 +152,9 @@ impl ApiError {
             | ApiError::NotPriced(m)
             | ApiError::NotFound(m)
             | ApiError::Conflict(m)
-            | ApiError::RateLimited(m)
+            | ApiError::RateLimited { message: m, .. }
             | ApiError::ConcurrencyLimit(m)
-            | ApiError::InsufficientQuota(m)
+            | ApiError::InsufficientQuota { message: m, .. }
             | ApiError::StorageFull(m)
             | ApiError::UpstreamFailed(m)
             | ApiError::NoUpstream(m)
@@ -156,13 +164,40 @@ impl ApiError {
         }
     }
 
-    /// The `Retry-After` this answer carries, if any.
+    /// A 429 for a full minute, free again in `retry_after_secs`.
+    pub fn rate_limited(message: impl Into<String>, retry_after_secs: u64) -> ApiError {
+        ApiError::RateLimited {
+            message: message.into(),
+            retry_after_secs: retry_after_secs.max(1),
+        }
+    }
+
+    /// A 429 for a spent budget, back in `retry_after_secs`.
+    pub fn insufficient_quota(message: impl Into<String>, retry_after_secs: u64) -> ApiError {
+        ApiError::InsufficientQuota {
+            message: message.into(),
+            retry_after_secs: retry_after_secs.max(1),
+        }
+    }
+
+    /// The `Retry-After` this answer carries, in whole seconds: every 429 and 503 has one
+    /// (Claude Code and the SDKs read it to pace their retries).
     pub fn retry_after_secs(&self) -> Option<u64> {
         match self {
             ApiError::Cooling {
                 retry_after_secs, ..
+            }
+            | ApiError::RateLimited {
+                retry_after_secs, ..
+            }
+            | ApiError::InsufficientQuota {
+                retry_after_secs, ..
             } => Some(*retry_after_secs),
             ApiError::ConcurrencyLimit(_) => Some(1),
+            // Room comes back when stored responses are deleted or expire.
+            ApiError::StorageFull(_) => Some(60),
+            // No usable key (disabled, benched) or no database: a short wait.
+            ApiError::NoUpstream(_) => Some(5),
             _ => None,
         }
     }
@@ -224,9 +259,9 @@ impl ResponseError for ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::RateLimited(_)
+            ApiError::RateLimited { .. }
             | ApiError::ConcurrencyLimit(_)
-            | ApiError::InsufficientQuota(_)
+            | ApiError::InsufficientQuota { .. }
             | ApiError::StorageFull(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::UpstreamFailed(_) => StatusCode::BAD_GATEWAY,
             ApiError::NoUpstream(_) | ApiError::Cooling { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -265,7 +300,7 @@ mod tests {
         assert!(body["error"]["param"].is_null());
         let body = ApiError::invalid_param("model", "model is required").body();
         assert_eq!(body["error"]["param"], "model");
-        assert_eq!(ApiError::InsufficientQuota("x".into()).status_code(), 429);
+        assert_eq!(ApiError::insufficient_quota("x", 3).status_code(), 429);
     }
 
     #[test]

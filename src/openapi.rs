@@ -8,7 +8,7 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::handlers::{admin, auth, chat, messages, ops, responses, token};
+use crate::handlers::{admin, auth, chat, messages, models, ops, responses, token};
 
 struct Security;
 
@@ -40,7 +40,7 @@ impl Modify for Security {
     modifiers(&Security),
     paths(
         ops::health, ops::ready, ops::prometheus, ops::openapi_json,
-        chat::chat_completions, chat::embeddings, chat::models,
+        chat::chat_completions, chat::embeddings, models::models, ops::hello, ops::hello_head,
         messages::messages, messages::count_tokens,
         responses::create, responses::get, responses::delete, responses::input_items,
         token::balance, token::usage,

@@ -15,7 +15,9 @@ use crate::actors::provider_registry::{ProviderRegistry, Reload, SyncRouting};
 use crate::actors::response_store::ResponseStore;
 use crate::actors::usage_ledger::{price_book, ReturnLeases, SyncTokens, UsageLedger};
 use crate::error::ApiError;
-use crate::handlers::{admin, auth, chat, console, messages, ops, request_id, responses, token};
+use crate::handlers::{
+    admin, auth, chat, console, messages, models, ops, request_id, responses, token,
+};
 use crate::routing::table::{RoutingTable, SharedRouting};
 use crate::secrets::MasterKey;
 use crate::settings::Settings;
@@ -309,7 +311,8 @@ route_table! {
     "/v1/responses" => { post: responses::create },
     "/v1/responses/{id}" => { get: responses::get, delete: responses::delete },
     "/v1/responses/{id}/input_items" => { get: responses::input_items },
-    "/v1/models" => { get: chat::models },
+    "/v1/models" => { get: models::models },
+    "/api/hello" => { get: ops::hello, head: ops::hello_head },
     "/v1/token/balance" => { get: token::balance },
     "/v1/token/usage" => { get: token::usage },
     // auth

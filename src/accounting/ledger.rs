@@ -369,6 +369,20 @@ impl LedgerState {
         self.cell(key).is_some_and(|c| c.limits.load().has_budget())
     }
 
+    /// The priced model names that `pattern` (a provider's `*` glob) matches for
+    /// `provider`, sorted.
+    pub fn priced_matching(&self, provider: &str, pattern: &str) -> Vec<String> {
+        let book = self.prices.load();
+        let mut names: Vec<String> = book
+            .names_for(provider)
+            .filter(|name| crate::core::model_name::glob_match(pattern, name))
+            .cloned()
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
     /// Whether the price book has a price for `model` on `provider`.
     pub fn is_priced(&self, provider: &str, model: &str) -> bool {
         self.prices.load().lookup(provider, model).is_some()

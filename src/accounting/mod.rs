@@ -5,6 +5,7 @@
 //! reservation with the real usage. A call is admitted while `spent + reserved` is below the
 //! budget, so concurrent calls can overshoot by at most the last admitted call.
 
+mod account_period;
 pub mod lease;
 pub mod ledger;
 pub mod period;
@@ -18,8 +19,7 @@ pub mod upkeep;
 
 use std::collections::VecDeque;
 
-use jiff::tz::TimeZone;
-use period::{Bounds, BudgetPeriod};
+use period::BudgetPeriod;
 use std::time::{Duration, Instant};
 use token_window::TokenWindow;
 
@@ -205,76 +205,6 @@ impl Account {
         }
     }
 
-    /// Moves to the period `now_ms` falls in: a new one starts with nothing spent (on every
-    /// instance alike, with no job to run: each moves when it first sees the new period).
-    pub fn roll(&mut self, limits: &Limits, now_ms: i64, tz: &TimeZone) {
-        if limits.period != self.period_rule {
-            self.set_rule(limits.period);
-        }
-        if self.period_end.is_none_or(|end| now_ms < end) {
-            return;
-        }
-        let Bounds { start, end } = limits.period.bounds(now_ms, limits.created_at, tz);
-        if start > self.period.start {
-            self.period = PeriodSpend {
-                start,
-                tokens: 0,
-                nano: 0,
-            };
-            // The others' spend was the old period's; their holds are learnt again at the
-            // next lease (the database decides leases: this view only sizes them).
-            self.external_tokens = 0;
-            self.external_nano = 0;
-            self.alerted = 0;
-        }
-        self.period_end = end;
-    }
-
-    /// The budget period changed: a fresh period starts (a lifetime budget counts the
-    /// whole life again), as the admin API writes it.
-    pub fn set_rule(&mut self, rule: BudgetPeriod) {
-        self.period_rule = rule;
-        self.period = match rule {
-            BudgetPeriod::None => PeriodSpend {
-                start: 0,
-                tokens: self.totals.total_tokens,
-                nano: self.totals.amount.nanos(),
-            },
-            _ => PeriodSpend::default(),
-        };
-        self.period_end = Some(i64::MIN);
-        self.external_tokens = 0;
-        self.external_nano = 0;
-        self.alerted = 0;
-    }
-
-    /// When the current period ends (`None`: never), as of the last roll.
-    pub fn resets_at(&self) -> Option<i64> {
-        self.period_end.filter(|e| *e != i64::MIN)
-    }
-
-    /// The period's usage to show: this instance's, or the cluster's as last read when it
-    /// is of the same period and further along.
-    pub fn shown_period(&self) -> PeriodSpend {
-        let (a, b) = (self.period, self.cluster_period);
-        if b.start == a.start {
-            PeriodSpend {
-                start: a.start,
-                tokens: a.tokens.max(b.tokens),
-                nano: a.nano.max(b.nano),
-            }
-        } else {
-            a
-        }
-    }
-
-    fn resets_note(&self) -> String {
-        match self.resets_at() {
-            Some(at) => format!("; it resets at {}", period::rfc3339(at)),
-            None => String::new(),
-        }
-    }
-
     fn prune(&mut self, now: Instant) {
         while self
             .requests
@@ -290,19 +220,29 @@ impl Account {
         self.prune(now);
         if let Some(rpm) = limits.rpm {
             if self.requests.len() as i64 >= rpm as i64 {
-                return Err(ApiError::RateLimited(format!(
-                    "{} rate limit reached: {rpm} requests per minute",
-                    self.whose
-                )));
+                // Room comes back when the oldest request of the minute leaves it.
+                let oldest = self
+                    .requests
+                    .front()
+                    .map_or(WINDOW, |t| now.duration_since(*t));
+                let wait = WINDOW.saturating_sub(oldest).as_millis().div_ceil(1000) as u64;
+                return Err(ApiError::rate_limited(
+                    format!(
+                        "{} rate limit reached: {rpm} requests per minute",
+                        self.whose
+                    ),
+                    wait,
+                ));
             }
         }
         if let Some(tpm) = limits.tpm {
             let settled = self.tokens.as_mut().map_or(0, |w| w.used(now));
             if settled.saturating_add(self.reserved_tokens) >= tpm as i64 {
-                return Err(ApiError::RateLimited(format!(
-                    "{} rate limit reached: {tpm} tokens per minute",
-                    self.whose
-                )));
+                let wait = self.tokens.as_mut().map_or(1, |w| w.frees_in_secs(now));
+                return Err(ApiError::rate_limited(
+                    format!("{} rate limit reached: {tpm} tokens per minute", self.whose),
+                    wait,
+                ));
             }
         }
         Ok(())
@@ -325,11 +265,14 @@ impl Account {
         if limits.max_tokens.is_some_and(|_| left.tokens < 1)
             || limits.max_amount.is_some_and(|_| left.nano < 1)
         {
-            return Err(ApiError::InsufficientQuota(format!(
-                "{} budget is spent or held by calls in flight{}",
-                self.whose,
-                self.resets_note()
-            )));
+            return Err(ApiError::insufficient_quota(
+                format!(
+                    "{} budget is spent or held by calls in flight{}",
+                    self.whose,
+                    self.resets_note()
+                ),
+                self.retry_after_secs(),
+            ));
         }
         Ok(())
     }
@@ -350,11 +293,14 @@ impl Account {
         if let Some(max) = limits.max_tokens {
             let left = budget_left.tokens.saturating_sub(call.prompt_tokens);
             if left < call.minimum() {
-                return Err(ApiError::InsufficientQuota(format!(
-                    "{} budget of {max} tokens cannot pay for this call ({} used, {} reserved by calls in flight, about {} in the prompt){}",
-                    self.whose, self.period.tokens, self.reserved_tokens, call.prompt_tokens,
-                    self.resets_note()
-                )));
+                return Err(ApiError::insufficient_quota(
+                    format!(
+                        "{} budget of {max} tokens cannot pay for this call ({} used, {} reserved by calls in flight, about {} in the prompt){}",
+                        self.whose, self.period.tokens, self.reserved_tokens, call.prompt_tokens,
+                        self.resets_note()
+                    ),
+                    self.retry_after_secs(),
+                ));
             }
             allowance = Some(left / n);
         }
@@ -371,14 +317,17 @@ impl Account {
                 -1.0
             };
             if left < 0.0 || affordable < call.minimum() as f64 / n as f64 {
-                return Err(ApiError::InsufficientQuota(format!(
-                    "{} budget of {} cannot pay for this call ({} spent, {} reserved by calls in flight){}",
-                    self.whose,
-                    max,
-                    Money::from_nanos(self.period.nano),
-                    Money::from_nanos(self.reserved_nano),
-                    self.resets_note()
-                )));
+                return Err(ApiError::insufficient_quota(
+                    format!(
+                        "{} budget of {} cannot pay for this call ({} spent, {} reserved by calls in flight){}",
+                        self.whose,
+                        max,
+                        Money::from_nanos(self.period.nano),
+                        Money::from_nanos(self.reserved_nano),
+                        self.resets_note()
+                    ),
+                    self.retry_after_secs(),
+                ));
             }
             if per_token > 0.0 {
                 let tokens = affordable.min(i64::MAX as f64) as i64;

@@ -111,10 +111,16 @@ impl SharedLimits {
             .await
             .map_err(|e| ApiError::internal("cannot read the shared rate window", e))?
             .ok_or_else(|| {
-                ApiError::RateLimited(format!(
-                    "{} rate limit reached across the cluster for this minute",
-                    key.kind()
-                ))
+                // Shared windows are whole minutes of the database's clock: room comes
+                // back when the next one starts.
+                let into_minute = (crate::time::now_ms().rem_euclid(60_000) / 1000) as u64;
+                ApiError::rate_limited(
+                    format!(
+                        "{} rate limit reached across the cluster for this minute",
+                        key.kind()
+                    ),
+                    60 - into_minute.min(59),
+                )
             })?;
         Ok(WindowShare {
             key,

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::accounting::period::BudgetPeriod;
+use jiff::tz::TimeZone;
 
 fn usage(total: i64) -> Usage {
     Usage {
@@ -57,7 +58,7 @@ fn the_allowance_is_what_the_token_budget_can_pay_for() {
             &call(1, 10, 1),
             now
         ),
-        Err(ApiError::InsufficientQuota(_))
+        Err(ApiError::InsufficientQuota { .. })
     ));
     a.release(&r);
     // n choices share the allowance.
@@ -226,7 +227,7 @@ fn rpm_window_slides() {
             &call(0, 0, 1),
             start + Duration::from_secs(59)
         ),
-        Err(ApiError::RateLimited(_))
+        Err(ApiError::RateLimited { .. })
     ));
     assert!(a
         .admit(
@@ -307,9 +308,13 @@ fn a_new_period_gives_the_whole_allowance_back_and_keeps_lifetime_usage() {
     a.record(&usage(900), Money::ZERO, now);
     let refused = a.admit(AccountKey::Team(3), &limits, &call(100, 10, 1), now);
     match refused {
-        Err(ApiError::InsufficientQuota(m)) => {
+        Err(ApiError::InsufficientQuota {
+            message: m,
+            retry_after_secs,
+        }) => {
             assert!(m.contains("team budget"), "{m}");
             assert!(m.contains("resets at 1970-01-01T01:00:00Z"), "{m}");
+            assert!(retry_after_secs >= 1, "a refusal says when to retry");
         }
         other => panic!("admitted past the period's budget: {other:?}"),
     }

@@ -59,12 +59,39 @@ impl TokenWindow {
         self.advance(now);
         self.total
     }
+
+    /// Whole seconds until the oldest usage still counted leaves the window (1 when
+    /// nothing is: what fills the minute is calls in flight, which settle soon).
+    pub fn frees_in_secs(&mut self, now: Instant) -> u64 {
+        let current = self.advance(now) as u64;
+        // Slots after the current one, in ring order, hold the oldest seconds.
+        for age in (1..SLOTS as u64).rev() {
+            let slot = ((current + SLOTS as u64 - age) % SLOTS as u64) as usize;
+            if self.sums[slot] > 0 {
+                return (SLOTS as u64 - age).max(1);
+            }
+        }
+        1
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn the_wait_is_until_the_oldest_usage_leaves() {
+        let start = Instant::now();
+        let mut w = TokenWindow::new(start);
+        assert_eq!(w.frees_in_secs(start), 1, "empty: soon");
+        w.record(start + Duration::from_secs(5), 40);
+        w.record(start + Duration::from_secs(20), 10);
+        // At second 30 the usage of second 5 counts until the end of second 65.
+        assert_eq!(w.frees_in_secs(start + Duration::from_secs(30)), 36);
+        assert_eq!(w.used(start + Duration::from_secs(66)), 10);
+        assert_eq!(w.frees_in_secs(start + Duration::from_secs(66)), 15);
+    }
 
     #[test]
     fn usage_leaves_after_a_minute_and_at_most_a_second() {

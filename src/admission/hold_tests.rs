@@ -103,7 +103,7 @@ fn a_live_hold_keeps_its_reservation() {
     let first = admit(&ledger).unwrap();
     assert!(first.reservation(KEY).is_some_and(|r| r.tokens == 200));
     assert!(
-        matches!(admit(&ledger), Err(ApiError::InsufficientQuota(_))),
+        matches!(admit(&ledger), Err(ApiError::InsufficientQuota { .. })),
         "200 of 300 are held: another 200 does not fit"
     );
     drop(first);
@@ -214,7 +214,9 @@ fn a_team_budget_binds_its_tokens_and_settles_with_them() {
         .reservation(AccountKey::Team(4))
         .is_some_and(|r| r.tokens == 200));
     match admit_in_team(&ledger) {
-        Err(ApiError::InsufficientQuota(m)) => assert!(m.contains("team budget"), "{m}"),
+        Err(ApiError::InsufficientQuota { message: m, .. }) => {
+            assert!(m.contains("team budget"), "{m}")
+        }
         other => panic!("the team's budget did not bind: {:?}", other.err()),
     }
     let mut entry = used(150);

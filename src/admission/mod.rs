@@ -192,7 +192,7 @@ pub async fn admit(
     let mut admission = match (admit(&route), &state.shared) {
         // What this instance knows of the others' spend may be stale (their calls ended):
         // ask the database before refusing.
-        (Err(ApiError::InsufficientQuota(_)), Some(shared)) if !shared_budgets.is_empty() => {
+        (Err(ApiError::InsufficientQuota { .. }), Some(shared)) if !shared_budgets.is_empty() => {
             for key in &shared_budgets {
                 let period = state.accounts.period_start(*key);
                 let global = shared.global(*key, period).await?;
@@ -312,10 +312,14 @@ async fn lease_in_cluster(
         admission = readmit()?;
         hold.reserve([admission.reservation, admission.team_reservation]);
     }
-    Err(ApiError::InsufficientQuota(format!(
-        "{} budget is spent or held by calls in flight across the cluster",
-        refused.kind()
-    )))
+    let resets = state.accounts.resets_in_secs(refused);
+    Err(ApiError::insufficient_quota(
+        format!(
+            "{} budget is spent or held by calls in flight across the cluster",
+            refused.kind()
+        ),
+        resets,
+    ))
 }
 
 /// Covers one reservation by this instance's lease on its account, asking the database

@@ -3,79 +3,14 @@
 //! `--json`.
 
 use http::Method;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 pub use super::admin_args::*;
+use super::call::{enc, object, query, Call};
 use super::http::Http;
 use super::login::{self, load_session, save_session, session_path};
 use super::{admin_teams, table};
 use crate::settings::Settings;
-
-/// One REST call and how to print its answer.
-pub(super) struct Call {
-    method: Method,
-    path: String,
-    body: Option<Value>,
-    view: table::View,
-    /// Keep only the `data` item whose fields have these values (`show` over a list route).
-    pick: Vec<(&'static str, Value)>,
-}
-
-impl Call {
-    pub(super) fn new(method: Method, path: impl Into<String>, view: table::View) -> Call {
-        Call {
-            method,
-            path: path.into(),
-            body: None,
-            view,
-            pick: Vec::new(),
-        }
-    }
-
-    pub(super) fn body(mut self, body: Value) -> Call {
-        self.body = Some(body);
-        self
-    }
-
-    fn pick(mut self, field: &'static str, value: Value) -> Call {
-        self.pick.push((field, value));
-        self
-    }
-}
-
-/// Percent-encodes a path segment or query value.
-pub(crate) fn enc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-pub(super) fn query(pairs: &[(&str, Option<String>)]) -> String {
-    let parts: Vec<String> = pairs
-        .iter()
-        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", enc(v))))
-        .collect();
-    if parts.is_empty() {
-        String::new()
-    } else {
-        format!("?{}", parts.join("&"))
-    }
-}
-
-/// A JSON object of the fields that were given.
-pub(super) fn object(fields: Vec<(&str, Option<Value>)>) -> Value {
-    let map: Map<String, Value> = fields
-        .into_iter()
-        .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))
-        .collect();
-    Value::Object(map)
-}
 
 fn provider_body(name: Option<&str>, f: ProviderFields) -> Value {
     let mut body = object(vec![

@@ -3,8 +3,8 @@
 use http::Method;
 use serde_json::{json, Value};
 
-use super::admin::{object, query, Call};
 use super::admin_args::{TeamCmd, TeamFields};
+use super::call::{object, query, Call};
 use super::table;
 
 fn team_body(f: TeamFields) -> Value {

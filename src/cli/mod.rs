@@ -4,6 +4,7 @@
 pub mod admin;
 mod admin_args;
 mod admin_teams;
+mod call;
 mod http;
 pub mod login;
 mod prices;

@@ -1,14 +1,10 @@
 //! The OpenAI-compatible client API: chat completions, embeddings, model listing.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 use super::call_flow::handle;
-use super::extract::ClientAuth;
 use super::schemas::{self as openapi, ErrorBody};
 use crate::core::endpoint::Endpoint;
-use crate::error::ApiError;
 use crate::state::AppState;
 use crate::upstream::http::UpstreamHttp;
 
@@ -48,47 +44,4 @@ pub async fn embeddings(
     client: web::Data<UpstreamHttp>,
 ) -> HttpResponse {
     handle(Endpoint::Embeddings, req, payload, state, client).await
-}
-
-#[derive(Serialize, Deserialize, ToSchema)]
-pub struct ModelEntry {
-    /// `provider/model`, or the bare name where a model is served.
-    pub id: String,
-    /// Always `model`.
-    pub object: String,
-    pub created: i64,
-    /// The provider's name.
-    pub owned_by: String,
-}
-
-#[derive(Serialize, Deserialize, ToSchema)]
-pub struct ModelList {
-    /// Always `list`.
-    pub object: String,
-    pub data: Vec<ModelEntry>,
-}
-
-/// `GET /v1/models`: the models this token may use.
-#[utoipa::path(get, path = "/v1/models", tag = "client", security(("bearer" = [])),
-    responses((status = 200, body = ModelList), (status = 401, body = ErrorBody)))]
-pub async fn models(
-    ClientAuth(token): ClientAuth,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let data = state
-        .table()
-        .models()
-        .into_iter()
-        .filter(|m| token.allows(&m.provider, &m.model))
-        .map(|m| ModelEntry {
-            id: m.id,
-            object: "model".into(),
-            created: 0,
-            owned_by: m.provider,
-        })
-        .collect();
-    Ok(HttpResponse::Ok().json(ModelList {
-        object: "list".into(),
-        data,
-    }))
 }

@@ -13,6 +13,7 @@ pub mod console;
 pub mod extract;
 pub mod messages;
 pub mod messages_body;
+pub mod models;
 pub mod ops;
 pub mod request_id;
 pub mod responses;

@@ -24,6 +24,24 @@ pub async fn health() -> HttpResponse {
     })
 }
 
+/// `GET` / `HEAD /api/hello`: the reachability probe Claude Code sends a gateway before
+/// its first call. No credential needed; says nothing but that this is a gateway that
+/// serves.
+#[utoipa::path(get, path = "/api/hello", tag = "ops",
+    responses((status = 200, body = Status, description = "The gateway serves (HEAD: the same, without a body)")))]
+pub async fn hello() -> HttpResponse {
+    HttpResponse::Ok().json(Status {
+        status: "ok".into(),
+    })
+}
+
+/// `HEAD /api/hello`: the same probe, answered without a body.
+#[utoipa::path(head, path = "/api/hello", tag = "ops",
+    responses((status = 200, description = "The gateway serves")))]
+pub async fn hello_head() -> HttpResponse {
+    HttpResponse::Ok().finish()
+}
+
 /// 200 only when the database answers.
 #[utoipa::path(get, path = "/ready", tag = "ops",
     responses((status = 200, body = Status), (status = 503, body = ErrorBody, description = "The database does not answer")))]

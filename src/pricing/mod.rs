@@ -256,6 +256,14 @@ impl PriceBook {
             .insert(model.to_string(), price);
     }
 
+    /// The model names priced for `provider` or for every provider.
+    pub fn names_for<'a>(&'a self, provider: &'a str) -> impl Iterator<Item = &'a String> + 'a {
+        [provider, ""]
+            .into_iter()
+            .filter_map(|p| self.prices.get(p))
+            .flat_map(|models| models.keys())
+    }
+
     fn exact(&self, provider: &str, model: &str) -> Option<Price> {
         let of = |p: &str| self.prices.get(p).and_then(|m| m.get(model)).copied();
         of(provider).or_else(|| of(""))

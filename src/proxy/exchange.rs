@@ -46,6 +46,28 @@ pub enum Outcome {
 pub struct Exchange {
     pub outcome: Outcome,
     pub head_at: Option<Instant>,
+    /// The upstream's pacing headers, for a pass-through answer to relay.
+    pub pacing: Pacing,
+}
+
+/// Headers that tell a client how to pace itself — `retry-after`, `x-should-retry`,
+/// Anthropic's `anthropic-ratelimit-*` and OpenAI's `x-ratelimit-*` — as the upstream sent
+/// them (at most 32).
+pub type Pacing = Vec<(http::HeaderName, http::HeaderValue)>;
+
+fn pacing(headers: &http::HeaderMap) -> Pacing {
+    headers
+        .iter()
+        .filter(|(name, _)| {
+            let n = name.as_str();
+            n == "retry-after"
+                || n == "x-should-retry"
+                || n.starts_with("anthropic-ratelimit-")
+                || n.starts_with("x-ratelimit-")
+        })
+        .take(32)
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect()
 }
 
 /// Sends `up` and waits for its answer: the head within `deadlines.head`, a whole body
@@ -67,6 +89,7 @@ pub async fn send(
                     deadlines.head.as_secs()
                 )),
                 head_at: None,
+                pacing: Pacing::new(),
             }
         }
         Ok(Err(e)) => {
@@ -78,10 +101,12 @@ pub async fn send(
             return Exchange {
                 outcome,
                 head_at: None,
+                pacing: Pacing::new(),
             };
         }
     };
     let head_at = Some(Instant::now());
+    let pacing = pacing(response.headers());
     let status = response.status().as_u16();
     let outcome = if !(200..300).contains(&status) {
         let retry_after = retry_after(response.headers());
@@ -103,7 +128,11 @@ pub async fn send(
             Err(e) => Outcome::Broken(format!("body: {e}")),
         }
     };
-    Exchange { outcome, head_at }
+    Exchange {
+        outcome,
+        head_at,
+        pacing,
+    }
 }
 
 /// Reads a whole upstream body, at most `limit` bytes, before `deadline`.
@@ -141,6 +170,27 @@ mod tests {
         let mut headers = http::HeaderMap::new();
         headers.insert(http::header::RETRY_AFTER, value.parse().unwrap());
         retry_after(&headers).map(|d| d.as_secs())
+    }
+
+    #[test]
+    fn only_pacing_headers_are_kept() {
+        let mut headers = http::HeaderMap::new();
+        for (k, v) in [
+            ("retry-after", "3"),
+            ("x-should-retry", "true"),
+            ("anthropic-ratelimit-requests-remaining", "9"),
+            ("x-ratelimit-remaining-tokens", "100"),
+            ("set-cookie", "a=b"),
+            ("x-api-key", "sk-secret"),
+        ] {
+            headers.insert(http::HeaderName::from_static(k), v.parse().unwrap());
+        }
+        let kept: Vec<String> = pacing(&headers)
+            .iter()
+            .map(|(n, _)| n.to_string())
+            .collect();
+        assert_eq!(kept.len(), 4, "{kept:?}");
+        assert!(!kept.iter().any(|k| k == "set-cookie" || k == "x-api-key"));
     }
 
     #[test]

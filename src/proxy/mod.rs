@@ -26,7 +26,7 @@ use crate::upstream::http::UpstreamHttp;
 use crate::upstream::leg::Leg;
 use crate::upstream::quirks::Quirks;
 use crate::upstream::{answer, request, stream, Answer, ClientRequest, Target};
-use exchange::{Deadlines, Outcome};
+use exchange::{Deadlines, Outcome, Pacing};
 use relay::{MeteredStream, StreamEnd};
 
 /// Why an attempt failed, and whether another may follow.
@@ -49,9 +49,10 @@ enum Delivery {
     Stream {
         body: hyper::body::Incoming,
         translator: Box<dyn StreamTranslator>,
+        pacing: Pacing,
     },
     /// A whole answer in the client's dialect.
-    Whole(Answer),
+    Whole(Answer, Pacing),
 }
 
 /// Proxies one admitted call. Its record is settled when it succeeds (for streams, when
@@ -210,6 +211,13 @@ async fn attempt(
     if let Some(at) = exchange.head_at {
         rec.mark_first_byte_at(at);
     }
+    // A pass-through answer relays the upstream's pacing headers (its client speaks the
+    // same API and reads them); a translated one does not (they describe another API).
+    let pacing = if leg.passes_through() {
+        exchange.pacing
+    } else {
+        Pacing::new()
+    };
     let (health, detail) = key_health(&exchange.outcome, endpoint, quirks);
     keys.report(key.id, health, detail.clone());
     let named = |what: String| format!("provider '{}': {what}", provider.name);
@@ -238,12 +246,19 @@ async fn attempt(
         Outcome::Stream(body) => {
             let max_line = state.settings.upstream.max_sse_line_bytes;
             let translator = stream::translator(leg, endpoint, req, max_line);
-            return Ok((Delivery::Stream { body, translator }, leg));
+            return Ok((
+                Delivery::Stream {
+                    body,
+                    translator,
+                    pacing,
+                },
+                leg,
+            ));
         }
         Outcome::Whole(body) => body,
     };
     let answer = answer::read(leg, endpoint, req, body);
-    Ok((Delivery::Whole(answer), leg))
+    Ok((Delivery::Whole(answer, pacing), leg))
 }
 
 /// Renders a delivered answer and hands the call's record on: a stream carries it to its
@@ -257,19 +272,27 @@ fn deliver(
     keep: Option<Keep>,
 ) -> HttpResponse {
     match delivery {
-        Delivery::Stream { body, translator } => {
+        Delivery::Stream {
+            body,
+            translator,
+            pacing,
+        } => {
             let end = StreamEnd {
                 record: rec,
                 prompt_tokens: req.prompt_estimate(),
                 keep,
             };
             let stream = MeteredStream::new(body, translator, deadline, end, endpoint.dialect());
-            HttpResponse::Ok()
+            let mut response = HttpResponse::Ok();
+            response
                 .content_type("text/event-stream")
-                .insert_header(("cache-control", "no-cache"))
-                .streaming(stream)
+                .insert_header(("cache-control", "no-cache"));
+            for (name, value) in &pacing {
+                response.insert_header((name.as_str(), value.as_bytes()));
+            }
+            response.streaming(stream)
         }
-        Delivery::Whole(answer) => {
+        Delivery::Whole(answer, pacing) => {
             let prompt = if answer.usage.is_none() {
                 req.prompt_estimate()
             } else {
@@ -280,9 +303,12 @@ fn deliver(
             if let (Some(keep), Some(object)) = (keep, answer.response_object) {
                 keep.response(object);
             }
-            HttpResponse::build(StatusCode::OK)
-                .content_type("application/json")
-                .body(answer.body)
+            let mut response = HttpResponse::build(StatusCode::OK);
+            response.content_type("application/json");
+            for (name, value) in &pacing {
+                response.insert_header((name.as_str(), value.as_bytes()));
+            }
+            response.body(answer.body)
         }
     }
 }

@@ -253,6 +253,24 @@ impl RoutingTable {
 
     /// Every model name an enabled provider lists explicitly (globs cannot be enumerated):
     /// `provider/model` and the bare name, plus redirect sources that route somewhere.
+    /// The `*` patterns enabled providers serve, with their provider (a model list can
+    /// name no model such a provider serves: the price book's names are matched instead).
+    pub fn model_patterns(&self) -> Vec<(String, String)> {
+        self.providers
+            .iter()
+            .filter(|p| p.info.record.enabled)
+            .flat_map(|entry| {
+                let record = &entry.info.record;
+                record
+                    .models
+                    .iter()
+                    .flatten()
+                    .filter(|m| m.contains('*'))
+                    .map(|m| (record.name.clone(), m.clone()))
+            })
+            .collect()
+    }
+
     pub fn models(&self) -> Vec<ServedModel> {
         let mut out = Vec::new();
         let mut bare_seen = HashSet::new();

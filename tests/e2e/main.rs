@@ -14,6 +14,7 @@ mod console;
 mod dialects;
 mod end_users;
 mod errors;
+mod gateway_protocol;
 mod hostile;
 mod legs;
 mod lists;

@@ -55,6 +55,12 @@ impl LedgerState {
         }
     }
 
+    /// The `Retry-After` of a refusal by `key`'s budget (see `Account::retry_after_secs`).
+    pub fn resets_in_secs(&self, key: AccountKey) -> u64 {
+        self.cell(key)
+            .map_or(3600, |cell| cell.account.lock().retry_after_secs())
+    }
+
     /// The start of the period an account's budget counts now (0: its whole life).
     pub fn period_start(&self, key: AccountKey) -> i64 {
         self.cell(key).map_or(0, |cell| {

@@ -113,7 +113,7 @@ fn key_subject(fingerprint: &str, addr: Option<IpAddr>) -> String {
 /// The refusal of a login attempt over a limit.
 pub(super) fn too_many() -> ApiError {
     metrics::counter!("gateway_login_rate_limited_total").increment(1);
-    ApiError::RateLimited("too many login attempts; try again in a minute".into())
+    ApiError::rate_limited("too many login attempts; try again in a minute", 60)
 }
 
 /// The cluster's count (Postgres): every instance's attempts this minute, per key and per

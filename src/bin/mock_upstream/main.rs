@@ -259,7 +259,12 @@ async fn messages(req: HttpRequest, body: web::Bytes, state: Shared) -> HttpResp
         .into_response();
     }
     let call = Call::of(&req, &body);
-    messages_reply(call, &state).await.into_response()
+    let mut reply = messages_reply(call, &state).await;
+    // As Anthropic does on every answer: the key's rate-limit state.
+    reply
+        .headers
+        .push(("anthropic-ratelimit-requests-remaining", "999".into()));
+    reply.into_response()
 }
 
 /// Anthropic's token counting: the mock's own prompt count.

@@ -67,7 +67,7 @@ pub async fn fetch(http: &Http, url: &str, bearer: &str) -> Result<Snapshot, Str
         let name = p["name"].as_str().unwrap_or_default().to_string();
         let path = format!(
             "/providers/{}/keys?limit=1000",
-            super::super::admin::enc(&name)
+            super::super::call::enc(&name)
         );
         let keys = get(path).await?;
         for k in keys["data"].as_array().into_iter().flatten() {
