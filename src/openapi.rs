@@ -88,6 +88,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
             ("put", item.put.as_mut()),
             ("patch", item.patch.as_mut()),
             ("delete", item.delete.as_mut()),
+            ("head", item.head.as_mut()),
         ];
         for (method, op) in ops {
             let Some(op) = op else { continue };

@@ -371,6 +371,7 @@ mod tests {
                 ("put", item.put.is_some()),
                 ("patch", item.patch.is_some()),
                 ("delete", item.delete.is_some()),
+                ("head", item.head.is_some()),
             ];
             for (method, present) in ops {
                 if present {
