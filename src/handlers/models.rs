@@ -57,6 +57,7 @@ pub struct AnthropicModelList {
 #[into_params(parameter_in = Query)]
 pub struct ModelQuery {
     /// Anthropic shape: models per page, 1..=1000 (default 20).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     /// Anthropic shape: the page after this id.
     pub after_id: Option<String>,
@@ -100,6 +101,9 @@ pub async fn models(
     query: web::Query<ModelQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    if query.limit.is_some_and(|l| !(1..=1000).contains(&l)) {
+        return Err(ApiError::invalid_param("limit", "limit must be 1..=1000"));
+    }
     let models = allowed(&state, &token);
     if req.headers().contains_key("anthropic-version") {
         return anthropic(models, &query);
@@ -121,9 +125,6 @@ pub async fn models(
 
 fn anthropic(models: BTreeMap<String, String>, q: &ModelQuery) -> Result<HttpResponse, ApiError> {
     let limit = q.limit.unwrap_or(20);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::invalid_param("limit", "limit must be 1..=1000"));
-    }
     let ids: Vec<&String> = models.keys().collect();
     let (from, to) = match (&q.after_id, &q.before_id) {
         (Some(after), _) => {
