@@ -96,6 +96,9 @@ pub struct RoutingSettings {
 pub struct UpstreamSettings {
     pub connect_timeout_ms: u64,
     pub first_byte_timeout_secs: u64,
+    /// A translated stream to an Anthropic client sends a `ping` event after this many
+    /// seconds of upstream silence (Claude Code has an idle watchdog).
+    pub stream_ping_secs: u64,
     pub request_timeout_secs: u64,
     pub max_response_bytes: usize,
     /// Longest SSE line accepted from a streaming upstream before the stream is ended.
@@ -284,6 +287,9 @@ impl Settings {
         }
         if !(1..=10_000_000).contains(&self.accounting.default_completion_tokens) {
             return Err("accounting.default_completion_tokens must be 1..=10000000".into());
+        }
+        if !(1..=60).contains(&self.upstream.stream_ping_secs) {
+            return Err("upstream.stream_ping_secs must be 1..=60".into());
         }
         if self.upstream.max_sse_line_bytes < 1024 {
             return Err("upstream.max_sse_line_bytes must be at least 1024".into());

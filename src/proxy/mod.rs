@@ -50,6 +50,8 @@ enum Delivery {
         body: hyper::body::Incoming,
         translator: Box<dyn StreamTranslator>,
         pacing: Pacing,
+        /// Keep-alive interval (a translated stream to an Anthropic client).
+        ping: Option<Duration>,
     },
     /// A whole answer in the client's dialect.
     Whole(Answer, Pacing),
@@ -246,11 +248,15 @@ async fn attempt(
         Outcome::Stream(body) => {
             let max_line = state.settings.upstream.max_sse_line_bytes;
             let translator = stream::translator(leg, endpoint, req, max_line);
+            let ping = (!leg.passes_through()
+                && endpoint.dialect() == crate::core::endpoint::Dialect::Messages)
+                .then(|| Duration::from_secs(state.settings.upstream.stream_ping_secs));
             return Ok((
                 Delivery::Stream {
                     body,
                     translator,
                     pacing,
+                    ping,
                 },
                 leg,
             ));
@@ -276,13 +282,15 @@ fn deliver(
             body,
             translator,
             pacing,
+            ping,
         } => {
             let end = StreamEnd {
                 record: rec,
                 prompt_tokens: req.prompt_estimate(),
                 keep,
             };
-            let stream = MeteredStream::new(body, translator, deadline, end, endpoint.dialect());
+            let stream =
+                MeteredStream::new(body, translator, deadline, end, endpoint.dialect(), ping);
             let mut response = HttpResponse::Ok();
             response
                 .content_type("text/event-stream")

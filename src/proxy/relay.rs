@@ -41,16 +41,24 @@ pub struct MeteredStream {
     delivered: bool,
     /// The client's dialect (for error events).
     dialect: Dialect,
+    /// Keep-alive for a translated Anthropic stream: a `ping` event after this long without
+    /// upstream data (once something reached the client: never before `message_start`).
+    ping: Option<(std::time::Duration, Pin<Box<actix_web::rt::time::Sleep>>)>,
 }
 
+/// Anthropic's keep-alive event, as its own streams send it.
+const PING: &[u8] = b"event: ping\ndata: {\"type\": \"ping\"}\n\n";
+
 impl MeteredStream {
-    /// Relays `inner` through `translator` until `deadline`; `done` settles the call.
+    /// Relays `inner` through `translator` until `deadline`; `done` settles the call;
+    /// `ping`: the keep-alive interval of a translated Anthropic stream.
     pub fn new(
         inner: Incoming,
         translator: Box<dyn StreamTranslator>,
         deadline: std::time::Instant,
         done: StreamEnd,
         dialect: Dialect,
+        ping: Option<std::time::Duration>,
     ) -> MeteredStream {
         let remaining = deadline.saturating_duration_since(std::time::Instant::now());
         MeteredStream {
@@ -62,6 +70,31 @@ impl MeteredStream {
             yielded: false,
             delivered: false,
             dialect,
+            ping: ping.map(|every| (every, Box::pin(actix_web::rt::time::sleep(every)))),
+        }
+    }
+
+    /// Upstream silent and nothing waiting: a `ping` when the keep-alive is due.
+    fn poll_ping(&mut self, cx: &mut Context<'_>) -> Option<Bytes> {
+        let (every, sleep) = self.ping.as_mut()?;
+        if !self.delivered || sleep.as_mut().poll(cx).is_pending() {
+            return None;
+        }
+        let every = *every;
+        sleep
+            .as_mut()
+            .reset(actix_web::rt::time::Instant::now() + every);
+        // Registers the new deadline with this task's waker.
+        let _ = sleep.as_mut().poll(cx);
+        Some(Bytes::from_static(PING))
+    }
+
+    /// Upstream data arrived: the keep-alive waits a whole interval again.
+    fn quiet_reset(&mut self) {
+        if let Some((every, sleep)) = self.ping.as_mut() {
+            sleep
+                .as_mut()
+                .reset(actix_web::rt::time::Instant::now() + *every);
         }
     }
 
@@ -131,7 +164,12 @@ impl Stream for MeteredStream {
                 return Poll::Ready(Some(Ok(this.take_pending())));
             }
             match Pin::new(&mut this.inner).poll_frame(cx) {
-                Poll::Pending if this.pending.is_empty() => return Poll::Pending,
+                Poll::Pending if this.pending.is_empty() => {
+                    return match this.poll_ping(cx) {
+                        Some(ping) => Poll::Ready(Some(Ok(ping))),
+                        None => Poll::Pending,
+                    };
+                }
                 // The first event goes out at once: time to first token matters most.
                 Poll::Pending if !this.yielded && this.delivered => {
                     this.yielded = true;
@@ -147,6 +185,7 @@ impl Stream for MeteredStream {
                         end.record.mark_first_byte();
                     }
                     this.yielded = false;
+                    this.quiet_reset();
                     if let Err(broken) = this.translator.feed(&bytes, &mut this.pending) {
                         let id = this
                             .done

@@ -198,3 +198,49 @@ async fn every_429_says_when_to_retry_in_whole_seconds() {
     };
     assert_eq!(retry_after(&refused), Some(3600));
 }
+
+/// A stream translated for an Anthropic client pings while the upstream is silent
+/// (`upstream.stream_ping_secs`, 1 s here), only after `message_start`, and still ends with
+/// one `content_block_stop` per block, `message_delta` and `message_stop`.
+#[actix_web::test]
+async fn translated_anthropic_streams_ping_while_the_upstream_is_silent() {
+    let backend = Backend::sqlite();
+    let mock = Mock::start();
+    let gw = Gateway::start(&backend, &[("GATEWAY__UPSTREAM__STREAM_PING_SECS", "1")]);
+    gw.add_provider("open", &mock, json!(["gpt-4o-mini"]), &["sk-protocol-0005"])
+        .await;
+    // Every chunk of the OpenAI-type upstream 1.5 s after the last.
+    mock.fault(json!({"chunk_delay_ms": 1500, "times": 1}))
+        .await;
+    let body = json!({"model": "gpt-4o-mini", "max_tokens": 3, "stream": true,
+                      "messages": [{"role": "user", "content": "hi"}]});
+    let mut resp = client()
+        .post(gw.url("/v1/messages"))
+        .insert_header(("x-api-key", gw.admin.as_str()))
+        .insert_header(("anthropic-version", "2023-06-01"))
+        .timeout(std::time::Duration::from_secs(60))
+        .send_json(&body)
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let text = String::from_utf8(resp.body().limit(1 << 20).await.unwrap().to_vec()).unwrap();
+    let events: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("event: "))
+        .collect();
+    assert!(
+        events.contains(&"ping"),
+        "no ping in a silent stream: {events:?}"
+    );
+    let first_ping = events.iter().position(|e| *e == "ping").unwrap();
+    assert!(first_ping > 0 && events[0] == "message_start", "{events:?}");
+    let count = |name: &str| events.iter().filter(|e| **e == name).count();
+    assert_eq!(
+        count("content_block_start"),
+        count("content_block_stop"),
+        "{events:?}"
+    );
+    assert_eq!(count("message_stop"), 1);
+    assert_eq!(events.last(), Some(&"message_stop"), "{events:?}");
+    assert_eq!(events[events.len() - 2], "message_delta", "{events:?}");
+}
