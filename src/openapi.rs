@@ -8,7 +8,7 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::handlers::{admin, auth, chat, messages, models, ops, responses, token};
+use crate::handlers::{admin, auth, chat, compact, messages, models, ops, responses, token};
 
 struct Security;
 
@@ -43,6 +43,7 @@ impl Modify for Security {
         chat::chat_completions, chat::embeddings, models::models, ops::hello, ops::hello_head,
         messages::messages, messages::count_tokens,
         responses::create, responses::get, responses::delete, responses::input_items,
+        compact::compact,
         token::balance, token::usage,
         auth::challenge, auth::verify, auth::logout,
         admin::providers::list, admin::providers::create, admin::providers::get,

@@ -16,7 +16,7 @@ use crate::actors::response_store::ResponseStore;
 use crate::actors::usage_ledger::{price_book, ReturnLeases, SyncTokens, UsageLedger};
 use crate::error::ApiError;
 use crate::handlers::{
-    admin, auth, chat, console, messages, models, ops, request_id, responses, token,
+    admin, auth, chat, compact, console, messages, models, ops, request_id, responses, token,
 };
 use crate::routing::table::{RoutingTable, SharedRouting};
 use crate::secrets::MasterKey;
@@ -309,6 +309,7 @@ route_table! {
     "/v1/messages" => { post: messages::messages },
     "/v1/messages/count_tokens" => { post: messages::count_tokens },
     "/v1/responses" => { post: responses::create },
+    "/v1/responses/compact" => { post: compact::compact },
     "/v1/responses/{id}" => { get: responses::get, delete: responses::delete },
     "/v1/responses/{id}/input_items" => { get: responses::input_items },
     "/v1/models" => { get: models::models },

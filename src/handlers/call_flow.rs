@@ -22,6 +22,13 @@ use crate::state::AppState;
 use crate::upstream::http::UpstreamHttp;
 use crate::upstream::ClientRequest;
 
+/// Where a call's body comes from: the client's upload, or bytes a handler made (a
+/// compaction's summarising call).
+pub enum CallBody {
+    Upload(web::Payload),
+    Made(bytes::Bytes),
+}
+
 /// One proxied call of `endpoint`, start to end; its errors in the client's dialect.
 pub async fn handle(
     endpoint: Endpoint,
@@ -30,13 +37,28 @@ pub async fn handle(
     state: web::Data<AppState>,
     client: web::Data<UpstreamHttp>,
 ) -> HttpResponse {
-    let id = request_id(&req);
-    let rec = CallRecord::new(endpoint, id.to_string(), &state);
-    let Unanswered { error, record } =
-        match proxied(endpoint, &req, payload, &state, &client, rec).await {
-            Ok(response) => return response,
-            Err(unanswered) => unanswered,
-        };
+    let body = CallBody::Upload(payload);
+    handle_as(endpoint, endpoint.name(), &req, body, &state, &client).await
+}
+
+/// As [`handle`], logged as `log_name` (a compaction is a Responses call logged as
+/// `responses.compact`), with its body from `body`.
+pub async fn handle_as(
+    endpoint: Endpoint,
+    log_name: &'static str,
+    req: &HttpRequest,
+    body: CallBody,
+    state: &AppState,
+    client: &UpstreamHttp,
+) -> HttpResponse {
+    let id = request_id(req);
+    let mut rec = CallRecord::new(endpoint, id.to_string(), state);
+    rec.entry.endpoint = log_name;
+    let Unanswered { error, record } = match proxied(endpoint, req, body, state, client, rec).await
+    {
+        Ok(response) => return response,
+        Err(unanswered) => unanswered,
+    };
     if error.is_authentication() {
         // Junk must not cost a log row each: 401s are counted instead.
         record.discard();
@@ -52,7 +74,7 @@ pub async fn handle(
 async fn proxied(
     endpoint: Endpoint,
     req: &HttpRequest,
-    payload: web::Payload,
+    payload: CallBody,
     state: &AppState,
     client: &UpstreamHttp,
     mut rec: CallRecord,
@@ -76,7 +98,7 @@ async fn proxied(
 async fn admitted(
     endpoint: Endpoint,
     req: &HttpRequest,
-    payload: web::Payload,
+    payload: CallBody,
     state: &AppState,
     rec: &mut CallRecord,
 ) -> Result<(ClientRequest, Route), ApiError> {
@@ -84,7 +106,10 @@ async fn admitted(
     rec.entry.token_id = Some(token.id);
     rec.entry.team_id = token.team_id;
     rec.entry.session_id = who::session(req);
-    let raw = read_body(req, payload, state.settings.server.max_body_bytes).await?;
+    let raw = match payload {
+        CallBody::Upload(p) => read_body(req, p, state.settings.server.max_body_bytes).await?,
+        CallBody::Made(bytes) => bytes,
+    };
     let mut parsed = match endpoint {
         Endpoint::Messages => messages_body::parse(req, raw, true)?,
         Endpoint::CountTokens => messages_body::parse(req, raw, false)?,

@@ -9,6 +9,7 @@ pub mod body;
 pub mod call_flow;
 pub mod chat;
 pub mod chat_body;
+pub mod compact;
 pub mod console;
 pub mod extract;
 pub mod messages;

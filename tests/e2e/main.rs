@@ -10,6 +10,7 @@ mod cli;
 mod cluster;
 mod cluster_accounts;
 mod cluster_keys;
+mod compaction;
 mod console;
 mod dialects;
 mod end_users;
