@@ -42,7 +42,7 @@ impl Modify for Security {
         ops::health, ops::ready, ops::prometheus, ops::openapi_json,
         chat::chat_completions, chat::embeddings, models::models, ops::hello, ops::hello_head,
         messages::messages, messages::count_tokens,
-        responses::create, responses::get, responses::delete, responses::input_items,
+        responses::create, responses::socket, responses::get, responses::delete, responses::input_items,
         compact::compact,
         token::balance, token::usage,
         auth::challenge, auth::verify, auth::logout,

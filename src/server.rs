@@ -308,7 +308,7 @@ route_table! {
     "/v1/embeddings" => { post: chat::embeddings },
     "/v1/messages" => { post: messages::messages },
     "/v1/messages/count_tokens" => { post: messages::count_tokens },
-    "/v1/responses" => { post: responses::create },
+    "/v1/responses" => { post: responses::create, get: responses::socket },
     "/v1/responses/compact" => { post: compact::compact },
     "/v1/responses/{id}" => { get: responses::get, delete: responses::delete },
     "/v1/responses/{id}/input_items" => { get: responses::input_items },

@@ -19,6 +19,7 @@ pub mod ops;
 pub mod request_id;
 pub mod responses;
 pub mod responses_body;
+pub mod responses_socket;
 pub mod schemas;
 pub mod token;
 pub mod who;

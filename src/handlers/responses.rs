@@ -37,6 +37,23 @@ pub async fn create(
     handle(Endpoint::Responses, req, payload, state, client).await
 }
 
+/// `GET /v1/responses` with `Upgrade: websocket`: the Responses API over a WebSocket (see
+/// `responses_socket`).
+#[utoipa::path(get, path = "/v1/responses", tag = "client", security(("bearer" = [])),
+    responses(
+        (status = 101, description = "Switched to a WebSocket: each `{\"type\": \"response.create\", …}` text message is one call, answered with the stream's events as JSON text messages"),
+        (status = 400, body = ErrorBody, description = "Not a WebSocket upgrade"),
+        (status = 401, body = ErrorBody),
+    ))]
+pub async fn socket(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    client: web::Data<UpstreamHttp>,
+) -> HttpResponse {
+    super::responses_socket::open(req, payload, state, client).await
+}
+
 async fn load(
     state: &AppState,
     auth: &ClientAuth,

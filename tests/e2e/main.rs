@@ -25,6 +25,7 @@ mod observability;
 mod openapi;
 mod proxy;
 mod responses;
+mod responses_socket;
 mod sdk;
 mod small_doors;
 
