@@ -48,6 +48,7 @@ pub async fn open(
                 "type": "invalid_request_error", "code": "invalid_upgrade", "param": null}}))
         }
     };
+    metrics::counter!("gateway_websocket_upgrades_total").increment(1);
     let limit = state.settings.server.max_body_bytes;
     let messages = messages
         .max_frame_size(limit)

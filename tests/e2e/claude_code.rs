@@ -13,8 +13,10 @@ use crate::harness::*;
 
 /// The Claude Code executable npm installed (the platform package's native binary; the
 /// wrapper's own `claude` is only a placeholder until its postinstall script has run).
-fn claude_code() -> Option<PathBuf> {
-    let modules = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/claude_code/node_modules");
+fn claude_code(dir: &str) -> Option<PathBuf> {
+    let modules = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(dir)
+        .join("node_modules");
     let found = ["@anthropic-ai/claude-code-linux-x64/claude", ".bin/claude"]
         .iter()
         .map(|p| modules.join(p))
@@ -27,21 +29,31 @@ fn claude_code() -> Option<PathBuf> {
     let required = std::env::var("GATEWAY_TEST_CLAUDE_CODE").is_ok_and(|v| v == "1");
     assert!(
         found.is_some() || !required,
-        "GATEWAY_TEST_CLAUDE_CODE=1 but Claude Code is not installed in tests/claude_code"
+        "GATEWAY_TEST_CLAUDE_CODE=1 but Claude Code is not installed in {dir}"
     );
     if found.is_none() {
-        eprintln!(
-            "skipping: Claude Code is not installed (npm install --prefix tests/claude_code)"
-        );
+        eprintln!("skipping: Claude Code is not installed (npm install --prefix {dir})");
     }
     found
 }
 
+/// The older pin (tests/claude_code, 2.1.197).
 #[actix_web::test]
 async fn claude_code_works_through_an_openai_type_provider() {
-    let Some(claude) = claude_code() else {
-        return;
-    };
+    if let Some(claude) = claude_code("tests/claude_code") {
+        works_through_an_openai_type_provider(claude).await;
+    }
+}
+
+/// The newest pin (tests/claude_code_latest, 2.1.332).
+#[actix_web::test]
+async fn the_newest_claude_code_works_through_an_openai_type_provider() {
+    if let Some(claude) = claude_code("tests/claude_code_latest") {
+        works_through_an_openai_type_provider(claude).await;
+    }
+}
+
+async fn works_through_an_openai_type_provider(claude: PathBuf) {
     let backend = Backend::sqlite();
     let (mock, gw) = gateway_with_mock(&backend, &[], Value::Null, &["sk-claude-code-0001"]).await;
     let (_, token) = {

@@ -138,3 +138,90 @@ async fn responses_over_a_websocket_answer_like_the_sse_stream() {
         backend.drop_database().await;
     }
 }
+
+/// Codex 0.171 (pinned in tests/codex_latest) with only `openai_base_url` and
+/// `CODEX_API_KEY` set — its built-in OpenAI provider, WebSocket first — finishes a turn
+/// through the gateway without falling back to HTTPS.
+#[actix_web::test]
+async fn codex_built_in_provider_works_over_the_websocket() {
+    use std::process::{Command, Stdio};
+    let bin = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/codex_latest/node_modules/.bin/codex");
+    let installed = Command::new(&bin)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let required = std::env::var("GATEWAY_TEST_CODEX").is_ok_and(|v| v == "1");
+    assert!(
+        installed || !required,
+        "GATEWAY_TEST_CODEX=1 but tests/codex_latest is not installed"
+    );
+    if !installed {
+        eprintln!(
+            "skipping: Codex 0.171 is not installed (npm install --prefix tests/codex_latest)"
+        );
+        return;
+    }
+    let backend = Backend::sqlite();
+    let (mock, gw) = three_providers(&backend).await;
+    let (token_id, token) = token_with(&gw, json!({"max_tokens": 5_000_000})).await;
+    let home = tempfile::tempdir().unwrap();
+    let project = tempfile::tempdir().unwrap();
+    std::fs::write(
+        home.path().join("config.toml"),
+        format!(
+            "model = \"gpt-4o-mini\"\nopenai_base_url = \"{}/v1\"\n",
+            gw.base
+        ),
+    )
+    .unwrap();
+    let out = actix_web::rt::task::spawn_blocking(move || {
+        let child = Command::new(bin)
+            .current_dir(project.path())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", home.path())
+            .env("CODEX_HOME", home.path())
+            .env("CODEX_API_KEY", token)
+            .args(["exec", "--skip-git-repo-check", "Say hello"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run Codex");
+        wait_at_most(child, Duration::from_secs(120))
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "Codex failed: {stdout}\n{stderr}\n{}",
+        gw.logs()
+    );
+    assert!(
+        stdout.contains("tok0"),
+        "the mock's answer: {stdout}\n{stderr}"
+    );
+    assert!(
+        !format!("{stdout}{stderr}").contains("Falling back"),
+        "Codex fell back from the WebSocket: {stderr}"
+    );
+    let db = backend.connect().await;
+    assert!(!rows_of(&db, token_id, 1).await.is_empty());
+    // It went over the socket: the gateway counted the upgrade.
+    let (_, raw) = send_raw("GET", &gw.url("/metrics"), None, None, Vec::new()).await;
+    let metrics = String::from_utf8_lossy(&raw).to_string();
+    let upgrades = metrics
+        .lines()
+        .find(|l| l.starts_with("gateway_websocket_upgrades_total"))
+        .and_then(|l| l.split_whitespace().last())
+        .and_then(|n| n.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    assert!(
+        upgrades >= 1.0,
+        "Codex never opened the WebSocket:\n{stderr}"
+    );
+    let _ = mock;
+}
