@@ -69,6 +69,8 @@ pub struct ServerSettings {
     pub trusted_proxies: Vec<String>,
     pub workers: usize,
     pub shutdown_timeout_secs: u64,
+    /// A Responses WebSocket with no message for this long is closed.
+    pub websocket_idle_secs: u64,
     /// When set, `GET /metrics` requires it as a Bearer token.
     #[serde(default)]
     pub metrics_token: Option<String>,
@@ -287,6 +289,9 @@ impl Settings {
         }
         if !(1..=10_000_000).contains(&self.accounting.default_completion_tokens) {
             return Err("accounting.default_completion_tokens must be 1..=10000000".into());
+        }
+        if !(1..=86_400).contains(&self.server.websocket_idle_secs) {
+            return Err("server.websocket_idle_secs must be 1..=86400".into());
         }
         if !(1..=60).contains(&self.upstream.stream_ping_secs) {
             return Err("upstream.stream_ping_secs must be 1..=60".into());

@@ -5,7 +5,8 @@
 //! the same call flow as HTTP (admission, budgets, concurrency, routing, failover, logs,
 //! stored responses), answered with the same events as the SSE stream, one JSON text
 //! message each. Calls on one socket run one after another. A socket closed mid-call cuts
-//! the call's stream, billed like any cut stream; a socket idle for `IDLE` is closed;
+//! the call's stream, billed like any cut stream; a socket idle for
+//! `server.websocket_idle_secs` is closed;
 //! frames and messages are bounded (`server.max_body_bytes`).
 //!
 //! `actix-ws` (the actix project's own WebSocket session for actix-web handlers) does the
@@ -26,9 +27,6 @@ use super::call_flow::{handle_as, CallBody};
 use crate::core::endpoint::{Dialect, Endpoint};
 use crate::state::AppState;
 use crate::upstream::http::UpstreamHttp;
-
-/// A socket with no message for this long is closed.
-const IDLE: Duration = Duration::from_secs(300);
 
 /// Upgrades an authenticated `GET /v1/responses` and serves its calls.
 pub async fn open(
@@ -65,8 +63,9 @@ async fn serve(
     state: web::Data<AppState>,
     client: web::Data<UpstreamHttp>,
 ) {
+    let idle = Duration::from_secs(state.settings.server.websocket_idle_secs);
     loop {
-        let next = match tokio::time::timeout(IDLE, messages.next()).await {
+        let next = match tokio::time::timeout(idle, messages.next()).await {
             Ok(Some(Ok(message))) => message,
             Ok(Some(Err(e))) => {
                 let reason = CloseReason {

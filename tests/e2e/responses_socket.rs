@@ -225,3 +225,81 @@ async fn codex_built_in_provider_works_over_the_websocket() {
     );
     let _ = mock;
 }
+
+/// A message larger than `server.max_body_bytes` closes the socket (1009, too big) instead
+/// of being buffered.
+#[actix_web::test]
+async fn an_oversized_message_closes_the_socket() {
+    let backend = Backend::sqlite();
+    let (_mock, gw) = gateway_with_mock(
+        &backend,
+        &[("GATEWAY__SERVER__MAX_BODY_BYTES", "4096")],
+        json!(["gpt-4o-mini"]),
+        &["sk-socket-limit-01"],
+    )
+    .await;
+    let (_, token) = token_with(&gw, json!({})).await;
+    let url = gw.url("/v1/responses").replacen("http", "ws", 1);
+    let (_, mut socket) = awc::Client::new()
+        .ws(url.as_str())
+        .header("authorization", format!("Bearer {token}"))
+        .connect()
+        .await
+        .expect("the upgrade");
+    let big =
+        json!({"type": "response.create", "model": "gpt-4o-mini", "input": "x".repeat(10_000)});
+    socket
+        .send(Message::Text(big.to_string().into()))
+        .await
+        .unwrap();
+    let mut closed = None;
+    while let Ok(Some(frame)) = tokio::time::timeout(Duration::from_secs(5), socket.next()).await {
+        match frame {
+            Ok(Frame::Close(reason)) => {
+                closed = Some(reason.map(|r| u16::from(r.code)));
+                break;
+            }
+            Err(_) => break,
+            _ => {}
+        }
+    }
+    assert_eq!(
+        closed,
+        Some(Some(1009)),
+        "the socket was not closed as too big"
+    );
+}
+
+/// A socket with no message for `server.websocket_idle_secs` is closed by the gateway.
+#[actix_web::test]
+async fn an_idle_socket_is_closed() {
+    let backend = Backend::sqlite();
+    let (_mock, gw) = gateway_with_mock(
+        &backend,
+        &[("GATEWAY__SERVER__WEBSOCKET_IDLE_SECS", "1")],
+        json!(["gpt-4o-mini"]),
+        &["sk-socket-idle-01"],
+    )
+    .await;
+    let (_, token) = token_with(&gw, json!({})).await;
+    let url = gw.url("/v1/responses").replacen("http", "ws", 1);
+    let (_, mut socket) = awc::Client::new()
+        .ws(url.as_str())
+        .header("authorization", format!("Bearer {token}"))
+        .connect()
+        .await
+        .expect("the upgrade");
+    let started = std::time::Instant::now();
+    let frame = tokio::time::timeout(Duration::from_secs(10), socket.next())
+        .await
+        .expect("the idle socket was never closed");
+    assert!(
+        matches!(frame, Some(Ok(Frame::Close(_))) | None),
+        "{frame:?}"
+    );
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
+}
