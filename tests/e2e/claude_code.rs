@@ -130,3 +130,84 @@ async fn works_through_an_openai_type_provider(claude: PathBuf) {
         "a budgeted token's calls are capped"
     );
 }
+
+/// A real tool-using task, on both pins, through an OpenAI-type and an Anthropic-type
+/// provider: the mock plays a model that calls Claude Code's own Bash tool to write a file
+/// and print it, then answers once it has read the tool's output back.
+#[actix_web::test]
+async fn claude_code_runs_its_bash_tool_through_both_provider_types() {
+    let pins: Vec<PathBuf> = ["tests/claude_code", "tests/claude_code_latest"]
+        .iter()
+        .filter_map(|dir| claude_code(dir))
+        .collect();
+    if pins.is_empty() {
+        return;
+    }
+    let backend = Backend::sqlite();
+    let (mock, gw) = three_providers(&backend).await;
+    let (_, token) = token_with(&gw, json!({"max_tokens": 5_000_000})).await;
+    for claude in pins {
+        for model in ["gpt-4o-mini", "claude-sonnet-4-5"] {
+            mock.reset().await;
+            mock.fault(json!({"tool": "Bash", "tool_input": {
+                "command": "echo gateway-ok > hello.txt && cat hello.txt",
+                "description": "Write hello.txt and show it"}}))
+                .await;
+            let home = tempfile::tempdir().unwrap();
+            let project = tempfile::tempdir().unwrap();
+            let dir = project.path().to_path_buf();
+            let (gateway, token, claude_bin) = (gw.base.clone(), token.clone(), claude.clone());
+            let out = actix_web::rt::task::spawn_blocking(move || {
+                let child = Command::new(claude_bin)
+                    .current_dir(&dir)
+                    .env_clear()
+                    .env("PATH", std::env::var("PATH").unwrap_or_default())
+                    .env("HOME", home.path())
+                    .env("ANTHROPIC_BASE_URL", gateway)
+                    .env("ANTHROPIC_API_KEY", token)
+                    .env("DISABLE_AUTOUPDATER", "1")
+                    .env("DISABLE_TELEMETRY", "1")
+                    .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+                    .args([
+                        "-p",
+                        "Create hello.txt",
+                        "--model",
+                        model,
+                        "--allowedTools",
+                        "Bash",
+                    ])
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .expect("run Claude Code");
+                wait_at_most(child, Duration::from_secs(120))
+            })
+            .await
+            .unwrap();
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                out.status.success(),
+                "{claude:?} {model}: {stdout}\n{stderr}"
+            );
+            let written = std::fs::read_to_string(project.path().join("hello.txt"));
+            assert_eq!(
+                written.ok().as_deref(),
+                Some("gateway-ok\n"),
+                "{claude:?} {model}: the tool ran"
+            );
+            assert!(
+                stdout.contains("tok0"),
+                "{claude:?} {model}: the final answer: {stdout}"
+            );
+            // The tool's output went back upstream.
+            let (_, requests) =
+                get_json(&format!("{}/_mock/requests?limit=50", mock.base), None).await;
+            assert!(
+                requests.to_string().contains("gateway-ok"),
+                "{claude:?} {model}: the tool output never reached the upstream"
+            );
+        }
+    }
+}

@@ -49,10 +49,14 @@ pub(crate) async fn messages_reply(call: Call<'_>, state: &Shared) -> Reply {
         .and_then(|m| m.last())
         .and_then(|m| m["content"].as_array())
         .is_some_and(|blocks| blocks.iter().any(|b| b["type"] == "tool_result"));
-    let tool = body
-        .pointer("/tools/0/name")
-        .and_then(Value::as_str)
-        .filter(|_| !last_has_result);
+    let offered: Vec<&str> = body
+        .get("tools")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t.get("name").and_then(Value::as_str))
+        .collect();
+    let tool = crate::scripted_tool(fault.as_ref(), &offered).filter(|_| !last_has_result);
     let mut blocks = Vec::new();
     if body.get("thinking").is_some() {
         blocks.push(
@@ -60,10 +64,9 @@ pub(crate) async fn messages_reply(call: Call<'_>, state: &Shared) -> Reply {
         );
     }
     let (stop_reason, output) = match tool {
-        Some(name) => {
+        Some((name, input)) => {
             blocks.push(
-                json!({"type": "tool_use", "id": "toolu_mock_1", "name": name,
-                "input": {"city": "Paris", "unit": "celsius"}}),
+                json!({"type": "tool_use", "id": "toolu_mock_1", "name": name, "input": input}),
             );
             ("tool_use", 12)
         }

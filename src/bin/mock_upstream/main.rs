@@ -78,6 +78,26 @@ struct Fault {
     unterminated_line_bytes: Option<usize>,
     /// Stream: pause between events (also for clients whose body cannot carry `mock`).
     chunk_delay_ms: Option<u64>,
+    /// The tool the "model" calls when the request offers it (and the last turn is no
+    /// tool result), with `tool_input` as its arguments: an agent's own tool, scripted.
+    tool: Option<String>,
+    tool_input: Option<Value>,
+}
+
+/// The tool call a request gets: the scripted tool when the fault names one the request
+/// offers, else the first tool offered with the mock's stock arguments.
+pub(crate) fn scripted_tool<'a>(
+    fault: Option<&'a Fault>,
+    offered: &[&'a str],
+) -> Option<(String, Value)> {
+    if let Some(f) = fault {
+        if let Some(name) = f.tool.as_deref().filter(|n| offered.contains(n)) {
+            return Some((name.to_string(), f.tool_input.clone().unwrap_or(json!({}))));
+        }
+    }
+    offered
+        .first()
+        .map(|n| (n.to_string(), json!({"city": "Paris", "unit": "celsius"})))
 }
 
 #[derive(Default)]

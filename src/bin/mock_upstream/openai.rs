@@ -56,16 +56,25 @@ pub(crate) fn mock_opt(body: &Value, name: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// A tool the "model" calls: the first one offered, unless the last message is a tool result.
-fn wanted_tool(body: &Value) -> Option<&str> {
+/// The tool the "model" calls, and its arguments: the scripted one, else the first one
+/// offered — unless the last message is a tool result.
+fn wanted_tool(body: &Value, fault: Option<&Fault>) -> Option<(String, Value)> {
     let answered = body
         .get("messages")
         .and_then(Value::as_array)
         .and_then(|m| m.last())
         .is_some_and(|m| m["role"] == "tool");
-    body.pointer("/tools/0/function/name")
-        .and_then(Value::as_str)
-        .filter(|_| !answered)
+    if answered {
+        return None;
+    }
+    let offered: Vec<&str> = body
+        .get("tools")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t.pointer("/function/name").and_then(Value::as_str))
+        .collect();
+    crate::scripted_tool(fault, &offered)
 }
 
 fn include_usage_of(body: &Value) -> bool {
@@ -77,12 +86,13 @@ fn include_usage_of(body: &Value) -> bool {
 /// OpenAI's tool-call answer, whole or streamed (arguments in two pieces).
 fn tool_call_reply(
     model: &str,
-    name: &str,
+    (name, input): (String, Value),
     stream: bool,
     include_usage: bool,
     prompt: i64,
 ) -> Reply {
-    let arguments = r#"{"city":"Paris","unit":"celsius"}"#;
+    let arguments = input.to_string();
+    let arguments = arguments.as_str();
     let usage =
         json!({"prompt_tokens": prompt, "completion_tokens": 12, "total_tokens": prompt + 12});
     if !stream {
@@ -214,8 +224,8 @@ pub(crate) async fn chat_reply(call: Call<'_>, state: &Shared) -> Reply {
         usage["prompt_cache_miss_tokens"] = json!(prompt - prompt.min(2));
     }
     let stream = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
-    if let Some(name) = wanted_tool(&body) {
-        return tool_call_reply(&model, name, stream, include_usage_of(&body), prompt);
+    if let Some(tool) = wanted_tool(&body, fault.as_ref()) {
+        return tool_call_reply(&model, tool, stream, include_usage_of(&body), prompt);
     }
     let wide = body.pointer("/mock/wide").and_then(Value::as_bool) == Some(true);
     let token = move |i: usize| {
