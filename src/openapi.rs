@@ -40,7 +40,7 @@ impl Modify for Security {
     modifiers(&Security),
     paths(
         ops::health, ops::ready, ops::prometheus, ops::openapi_json,
-        chat::chat_completions, chat::embeddings, models::models, ops::hello, ops::hello_head,
+        chat::chat_completions, chat::embeddings, models::models, ops::hello, ops::hello_head, ops::root, ops::root_head,
         messages::messages, messages::count_tokens,
         responses::create, responses::socket, responses::get, responses::delete, responses::input_items,
         compact::compact,

@@ -314,6 +314,7 @@ route_table! {
     "/v1/responses/{id}/input_items" => { get: responses::input_items },
     "/v1/models" => { get: models::models },
     "/api/hello" => { get: ops::hello, head: ops::hello_head },
+    "/" => { get: ops::root, head: ops::root_head },
     "/v1/token/balance" => { get: token::balance },
     "/v1/token/usage" => { get: token::usage },
     // auth

@@ -42,6 +42,21 @@ pub async fn hello_head() -> HttpResponse {
     HttpResponse::Ok().finish()
 }
 
+/// `GET /`: the base URL answers (Claude Code sends `HEAD` to the base URL it was given
+/// before its first call).
+#[utoipa::path(get, path = "/", tag = "ops",
+    responses((status = 200, body = Status, description = "The gateway serves")))]
+pub async fn root() -> HttpResponse {
+    hello().await
+}
+
+/// `HEAD /`: the same, without a body.
+#[utoipa::path(head, path = "/", tag = "ops",
+    responses((status = 200, description = "The gateway serves")))]
+pub async fn root_head() -> HttpResponse {
+    HttpResponse::Ok().finish()
+}
+
 /// 200 only when the database answers.
 #[utoipa::path(get, path = "/ready", tag = "ops",
     responses((status = 200, body = Status), (status = 503, body = ErrorBody, description = "The database does not answer")))]

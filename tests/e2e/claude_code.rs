@@ -210,4 +210,13 @@ async fn claude_code_runs_its_bash_tool_through_both_provider_types() {
             );
         }
     }
+    // Claude Code's reachability probe (HEAD on its base URL) was answered, and nothing it
+    // asked for went unrouted.
+    let (_, raw) = send_raw("GET", &gw.url("/metrics"), None, None, Vec::new()).await;
+    let metrics = String::from_utf8_lossy(&raw).to_string();
+    assert!(
+        metrics.contains("gateway_http_requests_total{route=\"/\",method=\"HEAD\",status=\"200\"}"),
+        "Claude Code's probe was not answered: {metrics}"
+    );
+    assert!(!metrics.contains("route=\"unmatched\""), "{metrics}");
 }
