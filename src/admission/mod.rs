@@ -155,7 +155,11 @@ pub async fn admit(
         parsed.web_searches = bound.web_searches;
         *searches_at_least = bound.searches_certain;
     }
-    let budgeted = accounts(token).any(|key| state.accounts.has_budget(key));
+    // The token's own settings are at hand; only a team needs a look-up.
+    let budgeted = token.limits.has_budget()
+        || token
+            .team_id
+            .is_some_and(|id| state.accounts.has_budget(AccountKey::Team(id)));
     if let (Some(why), true, true) = (&parsed.unbounded, budgeted, endpoint.generates()) {
         return Err(ApiError::invalid(format!(
             "this token (or its team) has a budget, and the request holds content whose \

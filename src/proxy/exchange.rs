@@ -71,13 +71,15 @@ fn pacing(headers: &http::HeaderMap) -> Pacing {
 }
 
 /// Sends `up` and waits for its answer: the head within `deadlines.head`, a whole body
-/// (`stream: false`) of at most `limit` bytes within `deadlines.whole`.
+/// (`stream: false`) of at most `limit` bytes within `deadlines.whole`; the upstream's
+/// pacing headers kept when `keep_pacing` (a pass-through leg relays them).
 pub async fn send(
     client: &UpstreamHttp,
     up: UpstreamRequest,
     stream: bool,
     deadlines: &Deadlines,
     limit: usize,
+    keep_pacing: bool,
 ) -> Exchange {
     let answer = timeout(deadlines.head, client.post(&up.url, &up.headers, up.body)).await;
     let response = match answer {
@@ -106,7 +108,11 @@ pub async fn send(
         }
     };
     let head_at = Some(Instant::now());
-    let pacing = pacing(response.headers());
+    let pacing = if keep_pacing {
+        pacing(response.headers())
+    } else {
+        Pacing::new()
+    };
     let status = response.status().as_u16();
     let outcome = if !(200..300).contains(&status) {
         let retry_after = retry_after(response.headers());

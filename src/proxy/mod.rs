@@ -208,18 +208,22 @@ async fn attempt(
     };
     let limit = state.settings.upstream.max_response_bytes;
     let sent = Instant::now();
-    let exchange = exchange::send(client, up, req.stream, &deadlines, limit).await;
+    let exchange = exchange::send(
+        client,
+        up,
+        req.stream,
+        &deadlines,
+        limit,
+        leg.passes_through(),
+    )
+    .await;
     crate::telemetry::record_upstream(&provider.name, sent.elapsed());
     if let Some(at) = exchange.head_at {
         rec.mark_first_byte_at(at);
     }
     // A pass-through answer relays the upstream's pacing headers (its client speaks the
-    // same API and reads them); a translated one does not (they describe another API).
-    let pacing = if leg.passes_through() {
-        exchange.pacing
-    } else {
-        Pacing::new()
-    };
+    // same API and reads them); a translated one has none (they describe another API).
+    let pacing = exchange.pacing;
     let (health, detail) = key_health(&exchange.outcome, endpoint, quirks);
     keys.report(key.id, health, detail.clone());
     let named = |what: String| format!("provider '{}': {what}", provider.name);
