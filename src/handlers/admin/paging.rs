@@ -1,4 +1,5 @@
-//! Pages of the admin lists held in memory (provider keys, redirects, prices, admin keys),
+//! Pages of the admin lists held in memory (provider keys, redirects, prices, admin keys)
+//! and the checks of pages by id (tokens, teams),
 //! the way every growing admin list pages (contract section 4): `limit` (default 100, at
 //! most 1,000) and an opaque `cursor` — the last item's key, hex-encoded — answered with
 //! `next_cursor` (null on the last page).
@@ -58,6 +59,42 @@ pub fn page<T>(
     items.truncate(limit as usize);
     let next = items.last().filter(|_| more).map(|last| encode(&key(last)));
     Ok((items, next))
+}
+
+/// What a page of a list kept in the database by integer id asks for (tokens, teams):
+/// the checked `limit`, the id to continue after, and the name search.
+pub struct IdPage {
+    pub limit: u64,
+    pub after: Option<i32>,
+    pub q: Option<String>,
+}
+
+impl IdPage {
+    /// Checks `limit` (1..=1000, default 100), `cursor` (an id) and `q` (≤ 200 bytes).
+    pub fn of(
+        limit: Option<u64>,
+        cursor: Option<&str>,
+        q: Option<&str>,
+    ) -> Result<IdPage, ApiError> {
+        let limit = limit.unwrap_or(100);
+        if !(1..=1000).contains(&limit) {
+            return Err(ApiError::invalid_param("limit", "limit must be 1..=1000"));
+        }
+        let after = cursor
+            .map(|c| {
+                c.parse::<i32>()
+                    .map_err(|_| ApiError::invalid_param("cursor", "invalid cursor"))
+            })
+            .transpose()?;
+        if q.is_some_and(|q| q.len() > 200) {
+            return Err(ApiError::invalid_param("q", "q is at most 200 bytes"));
+        }
+        Ok(IdPage {
+            limit,
+            after,
+            q: q.map(str::to_string),
+        })
+    }
 }
 
 /// A key that sorts numbers in order (`page` compares keys as text).

@@ -8,6 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::limits_input::{
     amount, budget_period, max_parallel, max_tokens, models, name, nullable, per_minute,
 };
+use super::paging::IdPage;
 use super::{double_option, mailbox};
 use crate::accounting::period::rfc3339_opt;
 use crate::actors::usage_ledger::{
@@ -233,27 +234,13 @@ pub async fn list(
     query: web::Query<TeamQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = query.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::invalid_param("limit", "limit must be 1..=1000"));
-    }
-    let after = query
-        .cursor
-        .as_deref()
-        .map(|c| {
-            c.parse::<i32>()
-                .map_err(|_| ApiError::invalid_param("cursor", "invalid cursor"))
-        })
-        .transpose()?;
-    if query.q.as_ref().is_some_and(|q| q.len() > 200) {
-        return Err(ApiError::invalid_param("q", "q is at most 200 bytes"));
-    }
+    let page = IdPage::of(query.limit, query.cursor.as_deref(), query.q.as_deref())?;
     let (teams, next) = state
         .ledger
         .send(ListTeams {
-            q: query.q.clone(),
-            after,
-            limit,
+            q: page.q,
+            after: page.after,
+            limit: page.limit,
         })
         .await
         .map_err(mailbox)??;
