@@ -65,12 +65,21 @@ pub enum ApiError {
     },
     /// 504: upstream timed out.
     UpstreamTimeout(String),
-    /// An upstream 4xx answer (other than 401/403/429), passed through.
-    Upstream { status: StatusCode, body: Bytes },
+    /// An upstream 4xx answer (other than 401/403/429), passed through, with the
+    /// upstream's pacing headers when its client speaks the upstream's API (`pacing`).
+    Upstream {
+        status: StatusCode,
+        body: Bytes,
+        pacing: Relayed,
+    },
     /// 500: a bug or a database failure. The client sees `context` only; `detail` (a
     /// database's own text, say) goes to the log with the request id.
     Internal { context: String, detail: String },
 }
+
+/// Headers an answer relays from the upstream as they came (`retry-after`,
+/// `x-should-retry`, `anthropic-ratelimit-*`, `x-ratelimit-*`).
+pub type Relayed = Box<[(http::HeaderName, http::HeaderValue)]>;
 
 impl ApiError {
     pub fn invalid(message: impl Into<String>) -> ApiError {
@@ -146,7 +155,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { limit } => {
                 format!("request body is larger than the limit of {limit} bytes")
             }
-            ApiError::Upstream { status, body } => upstream_message(body)
+            ApiError::Upstream { status, body, .. } => upstream_message(body)
                 .unwrap_or_else(|| format!("upstream answered {}", status.as_u16())),
             ApiError::PermissionDenied(m)
             | ApiError::NotPriced(m)
@@ -308,11 +317,13 @@ mod tests {
         let err = ApiError::Upstream {
             status: StatusCode::BAD_REQUEST,
             body: Bytes::from_static(br#"{"error":{"message":"bad temperature"}}"#),
+            pacing: Relayed::default(),
         };
         assert_eq!(err.message(), "bad temperature");
         let err = ApiError::Upstream {
             status: StatusCode::UNPROCESSABLE_ENTITY,
             body: Bytes::from_static(b"<html>"),
+            pacing: Relayed::default(),
         };
         assert_eq!(err.message(), "upstream answered 422");
     }

@@ -137,8 +137,14 @@ impl BudgetAlerts {
 async fn send(db: &DatabaseConnection, http: &UpstreamHttp, url: &str, secret: &str, alert: Due) {
     let body = Bytes::from(alert.payload.clone());
     let headers = [
-        ("x-gateway-signature", signature(secret, &body)),
-        ("x-gateway-event", "budget.threshold".to_string()),
+        (
+            http::HeaderName::from_static("x-gateway-signature"),
+            signature(secret, &body),
+        ),
+        (
+            http::HeaderName::from_static("x-gateway-event"),
+            "budget.threshold".to_string(),
+        ),
     ];
     let sent = tokio::time::timeout(ATTEMPT_TIMEOUT, http.post(url, &headers, body)).await;
     let failure = match sent {

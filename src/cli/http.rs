@@ -33,7 +33,7 @@ impl Http {
         let full = format!("{}{path}", url.trim_end_matches('/'));
         let mut headers = Vec::new();
         if let Some(b) = bearer {
-            headers.push(("authorization", format!("Bearer {b}")));
+            headers.push((http::header::AUTHORIZATION, format!("Bearer {b}")));
         }
         let body = body.map(|b| Bytes::from(b.to_string())).unwrap_or_default();
         let response = self

@@ -28,8 +28,22 @@ struct Peek<'a> {
     messages: Option<&'a RawValue>,
 }
 
-/// Headers of Anthropic clients that an Anthropic upstream must see too.
-const FORWARDED: [&str; 2] = ["anthropic-version", "anthropic-beta"];
+/// `anthropic-*` headers kept for an Anthropic upstream, at most (each value counts).
+const MAX_FORWARDED: usize = 32;
+
+/// The `anthropic-*` headers an Anthropic client sent, every value of each (an Anthropic
+/// upstream on a pass-through leg gets them all; contract: an open list).
+fn anthropic_headers(req: &HttpRequest) -> Vec<(http::HeaderName, String)> {
+    req.headers()
+        .iter()
+        .filter(|(name, _)| name.as_str().starts_with("anthropic-"))
+        .filter_map(|(name, value)| {
+            let name = http::HeaderName::from_bytes(name.as_str().as_bytes()).ok()?;
+            Some((name, value.to_str().ok()?.to_string()))
+        })
+        .take(MAX_FORWARDED)
+        .collect()
+}
 
 fn model_of(value: Option<Value>) -> Result<String, ApiError> {
     match value {
@@ -83,13 +97,7 @@ pub fn parse(req: &HttpRequest, raw: Bytes, generates: bool) -> Result<ClientReq
         ));
     }
     let unpriced_tier = unpriced_tier(peek.service_tier)?;
-    let forwarded_headers = FORWARDED
-        .iter()
-        .filter_map(|name| {
-            let value = req.headers().get(*name)?.to_str().ok()?;
-            Some((*name, value.to_string()))
-        })
-        .collect();
+    let forwarded_headers = anthropic_headers(req);
     let user_id = peek.metadata.as_ref().and_then(|m| m.get("user_id"));
     let end_user = super::who::from_body(&[user_id]);
     Ok(ClientRequest {

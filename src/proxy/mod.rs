@@ -239,7 +239,11 @@ async fn attempt(
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
             return Err(match health {
                 KeyOutcome::RequestError if status.as_u16() != 429 => {
-                    Failure::Final(ApiError::Upstream { status, body })
+                    Failure::Final(ApiError::Upstream {
+                        status,
+                        body,
+                        pacing: pacing.into(),
+                    })
                 }
                 _ => Failure::Retry(ApiError::UpstreamFailed(format!(
                     "provider '{}' answered {}: {}",
@@ -360,6 +364,7 @@ fn key_health(
             let message = ApiError::Upstream {
                 status,
                 body: body.clone(),
+                pacing: Default::default(),
             }
             .message();
             (health, Some(truncate(&message, 300)))

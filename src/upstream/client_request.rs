@@ -43,9 +43,10 @@ pub struct ClientRequest {
     pub allowance: Option<i64>,
     /// A `service_tier` the price book cannot price (`priority`, `scale`, …), if asked for.
     pub unpriced_tier: Option<String>,
-    /// Headers an Anthropic client sent that an Anthropic upstream must get too
-    /// (`anthropic-version`, `anthropic-beta`).
-    pub forwarded_headers: Vec<(&'static str, String)>,
+    /// The `anthropic-*` headers an Anthropic client sent (`anthropic-version`,
+    /// `anthropic-beta`, and any the API adds), each value as sent, for an Anthropic
+    /// upstream on a pass-through leg: the body fields they switch on pass with them.
+    pub forwarded_headers: Vec<(http::HeaderName, String)>,
     /// A Responses-API call's client-side context (its id, echoed parameters, tool names).
     pub responses: Option<Arc<ResponsesContext>>,
     /// The request decoded into the core, once, when a candidate translates it.

@@ -139,7 +139,7 @@ impl UpstreamHttp {
     pub async fn post(
         &self,
         url: &str,
-        headers: &[(&'static str, String)],
+        headers: &[(http::HeaderName, String)],
         body: Bytes,
     ) -> Result<Response, SendError> {
         self.send(http::Method::POST, url, headers, body).await
@@ -150,7 +150,7 @@ impl UpstreamHttp {
         &self,
         method: http::Method,
         url: &str,
-        headers: &[(&'static str, String)],
+        headers: &[(http::HeaderName, String)],
         body: Bytes,
     ) -> Result<Response, SendError> {
         let uri: http::Uri = url.parse().map_err(|e| SendError::Url(format!("{e}")))?;
@@ -169,7 +169,7 @@ impl UpstreamHttp {
             }
         }
         for (name, value) in headers {
-            builder = builder.header(*name, value.as_str());
+            builder = builder.header(name, value.as_str());
         }
         let request = builder
             .body(Full::new(body))

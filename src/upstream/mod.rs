@@ -24,7 +24,7 @@ use quirks::Quirks;
 /// What one attempt sends upstream.
 pub struct UpstreamRequest {
     pub url: String,
-    pub headers: Vec<(&'static str, String)>,
+    pub headers: Vec<(::http::HeaderName, String)>,
     pub body: Bytes,
 }
 

@@ -2,6 +2,8 @@
 //! the vendor reads it, and the body — the client's bytes rewritten where they must be on
 //! a pass-through leg, the core encoded for the upstream on a translated one.
 
+use http::HeaderName;
+
 use super::encode::{self, Shape};
 use super::quirks::Auth;
 use super::{rewrite, ClientRequest, Target, UpstreamRequest};
@@ -47,31 +49,31 @@ pub fn build(
     })
 }
 
-/// The key as the vendor reads it; an Anthropic client's `anthropic-version` and
-/// `anthropic-beta` go on to an Anthropic upstream.
-fn headers(target: &Target<'_>, req: &ClientRequest) -> Vec<(&'static str, String)> {
+/// The key as the vendor reads it; on a pass-through leg, an Anthropic client's
+/// `anthropic-*` headers go on to the Anthropic upstream (an open list: a beta header and
+/// the body fields it switches on pass together); `anthropic-version` is always sent.
+fn headers(target: &Target<'_>, req: &ClientRequest) -> Vec<(HeaderName, String)> {
     match target.quirks.auth {
-        Auth::Bearer => vec![("authorization", format!("Bearer {}", target.key))],
+        Auth::Bearer => vec![(
+            http::header::AUTHORIZATION,
+            format!("Bearer {}", target.key),
+        )],
         Auth::XApiKey => {
-            let forwarded: &[(&'static str, String)] = if target.leg.passes_through() {
+            let forwarded: &[(HeaderName, String)] = if target.leg.passes_through() {
                 &req.forwarded_headers
             } else {
                 &[]
             };
-            let version = forwarded
+            let mut headers = Vec::with_capacity(2 + forwarded.len());
+            headers.push((HeaderName::from_static("x-api-key"), target.key.to_string()));
+            if !forwarded
                 .iter()
-                .find(|(name, _)| *name == "anthropic-version")
-                .map_or(API_VERSION.to_string(), |(_, v)| v.clone());
-            let mut headers = vec![
-                ("x-api-key", target.key.to_string()),
-                ("anthropic-version", version),
-            ];
-            headers.extend(
-                forwarded
-                    .iter()
-                    .filter(|(name, _)| *name == "anthropic-beta")
-                    .cloned(),
-            );
+                .any(|(name, _)| name == "anthropic-version")
+            {
+                let version = HeaderName::from_static("anthropic-version");
+                headers.push((version, API_VERSION.to_string()));
+            }
+            headers.extend(forwarded.iter().cloned());
             headers
         }
     }

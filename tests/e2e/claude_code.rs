@@ -11,32 +11,6 @@ use serde_json::{json, Value};
 
 use crate::harness::*;
 
-/// The Claude Code executable npm installed (the platform package's native binary; the
-/// wrapper's own `claude` is only a placeholder until its postinstall script has run).
-fn claude_code(dir: &str) -> Option<PathBuf> {
-    let modules = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join(dir)
-        .join("node_modules");
-    let found = ["@anthropic-ai/claude-code-linux-x64/claude", ".bin/claude"]
-        .iter()
-        .map(|p| modules.join(p))
-        .find(|p| {
-            Command::new(p)
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        });
-    let required = std::env::var("GATEWAY_TEST_CLAUDE_CODE").is_ok_and(|v| v == "1");
-    assert!(
-        found.is_some() || !required,
-        "GATEWAY_TEST_CLAUDE_CODE=1 but Claude Code is not installed in {dir}"
-    );
-    if found.is_none() {
-        eprintln!("skipping: Claude Code is not installed (npm install --prefix {dir})");
-    }
-    found
-}
-
 /// The older pin (tests/claude_code, 2.1.197).
 #[actix_web::test]
 async fn claude_code_works_through_an_openai_type_provider() {

@@ -278,7 +278,14 @@ async fn anthropic_clients_reach_every_provider_type() {
             let sent = mock.last_request().await;
             if model.starts_with("claude") {
                 assert_eq!(sent["path"], "/v1/messages");
-                assert_eq!(sent["anthropic_beta"], "prompt-caching-2024-07-31");
+                let beta = json!(["anthropic-beta", "prompt-caching-2024-07-31"]);
+                assert!(
+                    sent["anthropic_headers"]
+                        .as_array()
+                        .unwrap()
+                        .contains(&beta),
+                    "{sent}"
+                );
                 assert_eq!(sent["body"], body, "Anthropic to Anthropic passes through");
             } else {
                 assert_eq!(sent["path"], "/v1/chat/completions");

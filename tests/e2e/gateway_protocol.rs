@@ -244,3 +244,102 @@ async fn translated_anthropic_streams_ping_while_the_upstream_is_silent() {
     assert_eq!(events.last(), Some(&"message_stop"), "{events:?}");
     assert_eq!(events[events.len() - 2], "message_delta", "{events:?}");
 }
+
+/// `anthropic-*` headers are an open list on pass-through: every one an Anthropic client
+/// sends (each value of a repeated one) reaches the Anthropic upstream with the body fields
+/// they switch on, untouched; translated to an OpenAI-type provider, neither half goes. An
+/// upstream's refusal passed through keeps its pacing headers.
+#[actix_web::test]
+async fn anthropic_headers_and_the_fields_they_switch_on_pass_as_pairs() {
+    let backend = Backend::sqlite();
+    let mock = Mock::start();
+    let gw = Gateway::start(&backend, &[]);
+    add_claude(&gw, &mock, "sk-ant-protocol-0006").await;
+    gw.add_provider("open", &mock, json!(["gpt-4o-mini"]), &["sk-protocol-0007"])
+        .await;
+    let (_, token) = token_with(&gw, json!({})).await;
+    let body = |model: &str| {
+        json!({"model": model, "max_tokens": 64,
+            "context_management": {"edits": [{"type": "clear_tool_uses_20250919"}]},
+            "output_config": {"effort": "low"},
+            "tools": [{"name": "Read", "description": "reads", "strict": true, "defer_loading": true,
+                       "input_schema": {"type": "object", "properties": {}}}],
+            "system": [{"type": "text", "text": "be brief",
+                        "cache_control": {"type": "ephemeral", "ttl": "1h"}}],
+            "messages": [{"role": "user", "content": "hi"}]})
+    };
+    let send = |model: &'static str| {
+        let url = gw.url("/v1/messages");
+        let token = token.clone();
+        let body = body(model);
+        async move {
+            let mut resp = client()
+                .post(url)
+                .insert_header(("x-api-key", token.as_str()))
+                .insert_header(("anthropic-version", "2023-06-01"))
+                .append_header(("anthropic-beta", "context-management-2025-06-27"))
+                .append_header(("anthropic-beta", "extended-cache-ttl-2025-04-11"))
+                .insert_header(("anthropic-future-header", "on"))
+                .insert_header(("x-other", "not forwarded"))
+                .send_json(&body)
+                .await
+                .unwrap();
+            let status = resp.status().as_u16();
+            let pacing = resp
+                .headers()
+                .get("anthropic-ratelimit-requests-remaining")
+                .map(|v| v.to_str().unwrap().to_string());
+            let _ = resp.body().await;
+            (status, pacing)
+        }
+    };
+    let (status, _) = send("claude-sonnet-4-5").await;
+    assert_eq!(status, 200);
+    let sent = mock.last_request().await;
+    assert_eq!(
+        sent["body"],
+        body("claude-sonnet-4-5"),
+        "the body passes whole"
+    );
+    let headers: Vec<(String, String)> =
+        serde_json::from_value(sent["anthropic_headers"].clone()).unwrap();
+    for pair in [
+        ("anthropic-version", "2023-06-01"),
+        ("anthropic-beta", "context-management-2025-06-27"),
+        ("anthropic-beta", "extended-cache-ttl-2025-04-11"),
+        ("anthropic-future-header", "on"),
+    ] {
+        let pair = (pair.0.to_string(), pair.1.to_string());
+        assert!(headers.contains(&pair), "{pair:?} missing from {headers:?}");
+    }
+    assert_eq!(
+        headers
+            .iter()
+            .filter(|(n, _)| n == "anthropic-version")
+            .count(),
+        1,
+        "{headers:?}"
+    );
+    // Translated: neither the beta headers nor the fields they switch on reach OpenAI.
+    let (status, _) = send("gpt-4o-mini").await;
+    assert_eq!(status, 200);
+    let sent = mock.last_request().await;
+    assert_eq!(sent["path"], "/v1/chat/completions");
+    assert_eq!(sent["anthropic_headers"], json!([]), "{sent}");
+    for field in ["context_management", "output_config"] {
+        assert!(sent["body"].get(field).is_none(), "{field} in {sent}");
+    }
+    assert!(sent["body"]["tools"][0]["function"]
+        .get("defer_loading")
+        .is_none());
+    // The upstream refuses the request: its answer and its pacing headers come through.
+    mock.fault(json!({"key": "sk-ant-protocol-0006", "status": 400, "message": "no such beta", "times": 1}))
+        .await;
+    let (status, pacing) = send("claude-sonnet-4-5").await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        pacing.as_deref(),
+        Some("999"),
+        "pacing headers of a refusal"
+    );
+}

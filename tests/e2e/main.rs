@@ -6,6 +6,7 @@ mod harness;
 mod admin_api;
 mod budgets;
 mod claude_code;
+mod claude_code_protocol;
 mod cli;
 mod cluster;
 mod cluster_accounts;

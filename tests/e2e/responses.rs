@@ -3,7 +3,6 @@
 //! the database (both backends, read by a second instance); budgets, billing of cut
 //! streams and logs as on the other routes.
 
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -381,32 +380,13 @@ async fn translated_streams_flow_and_cut_streams_are_billed() {
     );
 }
 
-/// The Codex CLI npm installed (pinned in tests/codex), if any.
-fn codex() -> Option<PathBuf> {
-    let bin = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/codex/node_modules/.bin/codex");
-    let found = Command::new(&bin)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-        .then_some(bin);
-    let required = std::env::var("GATEWAY_TEST_CODEX").is_ok_and(|v| v == "1");
-    assert!(
-        found.is_some() || !required,
-        "GATEWAY_TEST_CODEX=1 but Codex is not installed in tests/codex"
-    );
-    if found.is_none() {
-        eprintln!("skipping: Codex is not installed (npm install --prefix tests/codex)");
-    }
-    found
-}
-
 /// Codex (`codex exec`, a custom provider whose base_url is the gateway, `wire_api =
 /// "responses"`) finishes its turn through an OpenAI-type and an Anthropic-type provider:
 /// the mock calls Codex's first tool with arguments it cannot use, Codex sends the error
 /// back, and the mock's text answer ends the turn.
 #[actix_web::test]
 async fn codex_finishes_its_turn_through_the_gateway() {
-    let Some(codex) = codex() else {
+    let Some(codex) = codex("tests/codex") else {
         return;
     };
     let backend = Backend::sqlite();

@@ -139,27 +139,6 @@ async fn responses_over_a_websocket_answer_like_the_sse_stream() {
     }
 }
 
-/// The newest Codex npm installed (pinned in tests/codex_latest), if any.
-fn codex_latest() -> Option<std::path::PathBuf> {
-    let bin = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/codex_latest/node_modules/.bin/codex");
-    let installed = std::process::Command::new(&bin)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    let required = std::env::var("GATEWAY_TEST_CODEX").is_ok_and(|v| v == "1");
-    assert!(
-        installed || !required,
-        "GATEWAY_TEST_CODEX=1 but tests/codex_latest is not installed"
-    );
-    if !installed {
-        eprintln!(
-            "skipping: Codex 0.171 is not installed (npm install --prefix tests/codex_latest)"
-        );
-    }
-    installed.then_some(bin)
-}
-
 /// A message larger than `server.max_body_bytes` closes the socket (1009, too big) instead
 /// of being buffered.
 #[actix_web::test]
@@ -245,7 +224,7 @@ async fn an_idle_socket_is_closed() {
 #[actix_web::test]
 async fn codex_runs_its_command_tool_over_the_websocket() {
     use std::process::{Command, Stdio};
-    let Some(bin) = codex_latest() else {
+    let Some(bin) = codex("tests/codex_latest") else {
         return;
     };
     let backend = Backend::sqlite();

@@ -67,7 +67,7 @@ async fn answer(mut socket: TcpStream, state: Shared, framing: Framing) -> std::
         path: &path,
         key,
         body: &body,
-        beta: None,
+        anthropic: Vec::new(),
     };
     let reply = if path.ends_with("/chat/completions") {
         chat_reply(call, &state).await
@@ -92,9 +92,10 @@ async fn answer(mut socket: TcpStream, state: Shared, framing: Framing) -> std::
     }
     head.push_str("\r\n");
     socket.write_all(head.as_bytes()).await?;
-    for part in reply.parts {
-        if !reply.chunk_delay.is_zero() {
-            actix_web::rt::time::sleep(reply.chunk_delay).await;
+    for (i, part) in reply.parts.into_iter().enumerate() {
+        let pause = reply.chunk_delay + if i == 1 { reply.stall } else { Duration::ZERO };
+        if !pause.is_zero() {
+            actix_web::rt::time::sleep(pause).await;
         }
         socket.write_all(&part).await?;
         socket.flush().await?;

@@ -78,6 +78,8 @@ struct Fault {
     unterminated_line_bytes: Option<usize>,
     /// Stream: pause between events (also for clients whose body cannot carry `mock`).
     chunk_delay_ms: Option<u64>,
+    /// Stream: one silence this long after the first event (an upstream thinking quietly).
+    stall_ms: Option<u64>,
     /// The tool the "model" calls when the request offers it (and the last turn is no
     /// tool result), with `tool_input` as its arguments: an agent's own tool, scripted.
     tool: Option<String>,
@@ -135,7 +137,7 @@ fn record(state: &Shared, call: &Call<'_>, body: &Value) -> Option<Fault> {
     *s.by_key.entry(key.clone()).or_default() += 1;
     *s.by_path.entry(call.path.to_string()).or_default() += 1;
     s.requests.push_back(
-        json!({"key": key, "path": call.path, "body": body, "anthropic_beta": call.beta}),
+        json!({"key": key, "path": call.path, "body": body, "anthropic_headers": call.anthropic}),
     );
     if s.requests.len() > 200 {
         s.requests.pop_front();
@@ -181,6 +183,8 @@ struct Reply {
     parts: Vec<Bytes>,
     /// Pause before each piece.
     chunk_delay: Duration,
+    /// A further pause before the second piece.
+    stall: Duration,
     /// Extra headers (`retry-after`).
     headers: Vec<(&'static str, String)>,
 }
@@ -192,6 +196,7 @@ impl Reply {
             content_type: "application/json",
             parts: vec![Bytes::from(body.to_string())],
             chunk_delay: Duration::ZERO,
+            stall: Duration::ZERO,
             headers: Vec::new(),
         }
     }
@@ -210,6 +215,7 @@ impl Reply {
             content_type: "text/event-stream",
             parts: events,
             chunk_delay: Duration::from_millis(delay),
+            stall: Duration::from_millis(fault.and_then(|f| f.stall_ms).unwrap_or(0)),
             headers: Vec::new(),
         }
     }
@@ -233,10 +239,12 @@ impl Reply {
         if self.parts.len() == 1 && self.content_type == "application/json" {
             return builder.body(self.parts.into_iter().next().unwrap_or_default());
         }
-        let delay = self.chunk_delay;
-        builder.streaming(stream::iter(self.parts).then(move |b| async move {
-            if !delay.is_zero() {
-                actix_web::rt::time::sleep(delay).await;
+        let (delay, stall) = (self.chunk_delay, self.stall);
+        let parts = self.parts.into_iter().enumerate();
+        builder.streaming(stream::iter(parts).then(move |(i, b)| async move {
+            let pause = if i == 1 { delay + stall } else { delay };
+            if !pause.is_zero() {
+                actix_web::rt::time::sleep(pause).await;
             }
             Ok::<_, std::convert::Infallible>(b)
         }))
@@ -250,11 +258,15 @@ impl<'a> Call<'a> {
             path: req.path(),
             key: key_of(req),
             body,
-            beta: req
+            anthropic: req
                 .headers()
-                .get("anthropic-beta")
-                .and_then(|v| v.to_str().ok())
-                .map(String::from),
+                .iter()
+                .filter(|(name, _)| name.as_str().starts_with("anthropic-"))
+                .map(|(name, value)| {
+                    let value = value.to_str().unwrap_or("(not text)");
+                    (name.as_str().to_string(), value.to_string())
+                })
+                .collect(),
         }
     }
 }
@@ -264,8 +276,8 @@ struct Call<'a> {
     path: &'a str,
     key: String,
     body: &'a [u8],
-    /// `anthropic-beta`, when the caller sent it (recorded with the request).
-    beta: Option<String>,
+    /// Every `anthropic-*` header as sent, in order (recorded with the request).
+    anthropic: Vec<(String, String)>,
 }
 
 async fn messages(req: HttpRequest, body: web::Bytes, state: Shared) -> HttpResponse {

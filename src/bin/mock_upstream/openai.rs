@@ -141,6 +141,7 @@ fn tool_call_reply(
         content_type: "text/event-stream",
         parts: events,
         chunk_delay: Duration::ZERO,
+        stall: Duration::ZERO,
         headers: Vec::new(),
     }
 }
@@ -225,7 +226,9 @@ pub(crate) async fn chat_reply(call: Call<'_>, state: &Shared) -> Reply {
     }
     let stream = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
     if let Some(tool) = wanted_tool(&body, fault.as_ref()) {
-        return tool_call_reply(&model, tool, stream, include_usage_of(&body), prompt);
+        let mut reply = tool_call_reply(&model, tool, stream, include_usage_of(&body), prompt);
+        reply.stall = Duration::from_millis(fault.as_ref().and_then(|f| f.stall_ms).unwrap_or(0));
+        return reply;
     }
     let wide = body.pointer("/mock/wide").and_then(Value::as_bool) == Some(true);
     let token = move |i: usize| {

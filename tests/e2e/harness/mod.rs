@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use awc::http::StatusCode;
 use serde_json::{json, Value};
 
+mod agents;
 mod backend;
 mod budget;
 mod cluster;
@@ -19,6 +20,7 @@ mod process;
 mod providers;
 mod scripts;
 
+pub use agents::*;
 pub use backend::*;
 pub use budget::*;
 pub use cluster::*;
