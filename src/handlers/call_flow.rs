@@ -22,11 +22,16 @@ use crate::state::AppState;
 use crate::upstream::http::UpstreamHttp;
 use crate::upstream::ClientRequest;
 
-/// Where a call's body comes from: the client's upload, or bytes a handler made (a
-/// compaction's summarising call).
+/// Where a call's body comes from: the client's upload, or bytes a handler made.
 pub enum CallBody {
     Upload(web::Payload),
     Made(bytes::Bytes),
+    /// A compaction: the summarising Responses call, and the client's own compaction body
+    /// for a native Responses upstream.
+    Compaction {
+        summarising: bytes::Bytes,
+        native: bytes::Bytes,
+    },
 }
 
 /// One proxied call of `endpoint`, start to end; its errors in the client's dialect.
@@ -106,9 +111,16 @@ async fn admitted(
     rec.entry.token_id = Some(token.id);
     rec.entry.team_id = token.team_id;
     rec.entry.session_id = who::session(req);
-    let raw = match payload {
-        CallBody::Upload(p) => read_body(req, p, state.settings.server.max_body_bytes).await?,
-        CallBody::Made(bytes) => bytes,
+    let (raw, compaction) = match payload {
+        CallBody::Upload(p) => {
+            let max = state.settings.server.max_body_bytes;
+            (read_body(req, p, max).await?, None)
+        }
+        CallBody::Made(bytes) => (bytes, None),
+        CallBody::Compaction {
+            summarising,
+            native,
+        } => (summarising, Some(native)),
     };
     let mut parsed = match endpoint {
         Endpoint::Messages => messages_body::parse(req, raw, true)?,
@@ -116,6 +128,7 @@ async fn admitted(
         Endpoint::Responses => responses_body::parse(raw)?,
         _ => chat_body::parse_request(endpoint, raw)?,
     };
+    parsed.compaction = compaction;
     rec.entry.end_user = who::end_user(req, parsed.end_user.take());
     rec.entry.requested_model = Some(parsed.model.clone());
     rec.entry.stream = parsed.stream;

@@ -1,9 +1,11 @@
-//! `POST /v1/responses/compact`: Codex's remote compaction of a long conversation. The
-//! history (`input`, with the model and the `instructions`) is summarised by one Responses
-//! call through the gateway like any other — admitted, routed to whatever provider serves
-//! the model, billed and logged (endpoint `responses.compact`) — and answered as
-//! `{"output": [...]}`: the user's own recent messages, then a handoff summary as a user
-//! message, the items Codex puts in place of the history to continue the conversation.
+//! `POST /v1/responses/compact`: Codex's remote compaction of a long conversation, one call
+//! through the gateway like any other — admitted, routed, billed and logged (endpoint
+//! `responses.compact`). A native Responses upstream (OpenAI) gets the client's own body on
+//! its `/responses/compact` and its answer (with the encrypted compaction item) comes back
+//! as it is; every other leg — and a budgeted token's, as the endpoint takes no output cap —
+//! summarises the history (`input`, with the model and the `instructions`) in one capped
+//! Responses call, answered as `{"output": [...]}`: the user's own recent messages, then a
+//! handoff summary as a user message, the items Codex puts in place of the history.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
@@ -49,7 +51,10 @@ pub async fn compact(
         Ok(made) => made,
         Err(e) => return fail(e),
     };
-    let body = CallBody::Made(ask.to_string().into());
+    let body = CallBody::Compaction {
+        summarising: ask.to_string().into(),
+        native: raw,
+    };
     let answer = handle_as(
         Endpoint::Responses,
         "responses.compact",
@@ -73,6 +78,12 @@ pub async fn compact(
     let Ok(response) = serde_json::from_slice::<Value>(&bytes) else {
         return fail(ApiError::UpstreamFailed("the summary was not JSON".into()));
     };
+    if response["object"] == "response.compaction" {
+        // A native Responses upstream compacted it itself (its encrypted compaction item).
+        return HttpResponse::Ok()
+            .content_type("application/json")
+            .body(bytes);
+    }
     HttpResponse::Ok().json(compacted(&input, &response))
 }
 

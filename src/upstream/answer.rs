@@ -117,7 +117,8 @@ fn chat_answer(endpoint: Endpoint, body: Bytes) -> Answer {
 /// (`None`: not a response object).
 fn responses_answer(body: &Bytes, req: &ClientRequest) -> Option<Answer> {
     let mut object: Value = serde_json::from_slice(body).ok()?;
-    if object["object"] != "response" {
+    // A native compaction (`response.compaction`) reports usage as a response does.
+    if object["object"] != "response" && object["object"] != "response.compaction" {
         return None;
     }
     let previous = req

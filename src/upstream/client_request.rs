@@ -41,6 +41,10 @@ pub struct ClientRequest {
     pub web_searches: i64,
     /// Completion tokens per choice the token's budget can pay for; `None`: unlimited.
     pub allowance: Option<i64>,
+    /// A compaction's own body (`/v1/responses/compact`), which a native Responses upstream
+    /// compacts itself when the token has no budget to cap (`raw` is then the summarising
+    /// call every other leg makes).
+    pub compaction: Option<Bytes>,
     /// A `service_tier` the price book cannot price (`priority`, `scale`, …), if asked for.
     pub unpriced_tier: Option<String>,
     /// The `anthropic-*` headers an Anthropic client sent (`anthropic-version`,

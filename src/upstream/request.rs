@@ -2,6 +2,7 @@
 //! the vendor reads it, and the body — the client's bytes rewritten where they must be on
 //! a pass-through leg, the core encoded for the upstream on a translated one.
 
+use bytes::Bytes;
 use http::HeaderName;
 
 use super::encode::{self, Shape};
@@ -18,6 +19,13 @@ pub fn build(
     req: &ClientRequest,
 ) -> Result<UpstreamRequest, ApiError> {
     let leg = target.leg;
+    if let Some(native) = native_compaction(target, req) {
+        return native.map(|body| UpstreamRequest {
+            url: format!("{}/responses/compact", target.base_url),
+            headers: headers(target, req),
+            body,
+        });
+    }
     let path = leg.path(endpoint)?;
     let body = if leg.passes_through() {
         rewrite::body(leg.upstream, target, req)?
@@ -47,6 +55,26 @@ pub fn build(
         headers: headers(target, req),
         body,
     })
+}
+
+/// A compaction's own body for a native Responses upstream, its model the provider's —
+/// only for a token without a budget: the compaction endpoint takes no output cap, so a
+/// budgeted token's compaction is the summarising call, capped like any.
+fn native_compaction(target: &Target<'_>, req: &ClientRequest) -> Option<Result<Bytes, ApiError>> {
+    let body = req.compaction.as_ref()?;
+    let native = target.leg.passes_through() && target.leg.upstream == Dialect::Responses;
+    if !native || req.allowance.is_some() {
+        return None;
+    }
+    let rewrite = || {
+        let mut map: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(body)
+            .map_err(|e| ApiError::invalid(format!("invalid JSON body: {e}")))?;
+        map.insert("model".into(), target.model.into());
+        serde_json::to_vec(&map)
+            .map(Bytes::from)
+            .map_err(|e| ApiError::internal("compaction body", e))
+    };
+    Some(rewrite())
 }
 
 /// The key as the vendor reads it; on a pass-through leg, an Anthropic client's

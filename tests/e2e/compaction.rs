@@ -21,7 +21,7 @@ fn history() -> Value {
 #[actix_web::test]
 async fn compaction_answers_on_every_provider_type_and_is_billed() {
     for backend in Backend::all().await {
-        let (_mock, gw) = three_providers(&backend).await;
+        let (mock, gw) = three_providers(&backend).await;
         let (token_id, token) = token_with(&gw, json!({"max_tokens": 1_000_000})).await;
         for model in ["gpt-4o-mini", "claude-sonnet-4-5", "native-4o"] {
             let body = json!({"model": model, "input": history(),
@@ -75,6 +75,40 @@ async fn compaction_answers_on_every_provider_type_and_is_billed() {
             .all(|r| r.total_tokens > 0));
         let (_, usage) = gw.get("/v1/token/usage", &token).await;
         assert!(usage["total_tokens"].as_i64().unwrap() > 0, "{usage}");
+        // A token without a budget on a native Responses provider: the upstream compacts
+        // the client's own body and its encrypted item comes back as it is, billed.
+        let (free_id, free) = token_with(&gw, json!({})).await;
+        let body = json!({"model": "native-4o", "input": history(),
+                          "instructions": "You are a coding agent."});
+        let (status, out) = gw.post("/v1/responses/compact", &free, &body).await;
+        assert_eq!(status, 200, "{out}");
+        assert_eq!(out["object"], "response.compaction", "{out}");
+        let last = out["output"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(last["type"], "compaction", "{out}");
+        assert_eq!(last["encrypted_content"], "mock-encrypted-summary");
+        let sent = mock.last_request().await;
+        assert_eq!(sent["path"], "/v1/responses/compact");
+        assert_eq!(sent["body"]["input"], history(), "the client's own body");
+        assert_eq!(sent["body"]["instructions"], "You are a coding agent.");
+        let row = rows_of(&db, free_id, 1).await.remove(0);
+        assert_eq!(
+            (
+                row.endpoint.as_str(),
+                row.completion_tokens,
+                row.usage_estimated
+            ),
+            ("responses.compact", 7, false),
+            "{row:?}"
+        );
+        // The same token on a Chat-type provider: summarised.
+        let body = json!({"model": "gpt-4o-mini", "input": history()});
+        let (status, out) = gw.post("/v1/responses/compact", &free, &body).await;
+        assert_eq!(status, 200, "{out}");
+        assert!(out["output"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["type"] == "message"));
         backend.drop_database().await;
     }
 }

@@ -380,12 +380,12 @@ async fn translated_streams_flow_and_cut_streams_are_billed() {
     );
 }
 
-/// Codex (`codex exec`, a custom provider whose base_url is the gateway, `wire_api =
-/// "responses"`) finishes its turn through an OpenAI-type and an Anthropic-type provider:
-/// the mock calls Codex's first tool with arguments it cannot use, Codex sends the error
-/// back, and the mock's text answer ends the turn.
+/// Codex 0.169 (`codex exec`, a custom provider whose base_url is the gateway, `wire_api =
+/// "responses"`) runs a real tool-using task through an OpenAI-type and an Anthropic-type
+/// provider: the mock calls Codex's own command tool to write a file and print it, and
+/// answers once the tool's output came back.
 #[actix_web::test]
-async fn codex_finishes_its_turn_through_the_gateway() {
+async fn codex_runs_its_command_tool_through_a_custom_provider() {
     let Some(codex) = codex("tests/codex") else {
         return;
     };
@@ -394,6 +394,9 @@ async fn codex_finishes_its_turn_through_the_gateway() {
     let (_, token) = token_with(&gw, json!({"max_tokens": 5_000_000})).await;
     for model in ["gpt-4o-mini", "claude-sonnet-4-5"] {
         mock.reset().await;
+        mock.fault(json!({"tool": "exec_command",
+            "tool_input": {"cmd": "echo gateway-ok > hello.txt && cat hello.txt"}}))
+            .await;
         let home = tempfile::tempdir().unwrap();
         let project = tempfile::tempdir().unwrap();
         std::fs::write(
@@ -406,16 +409,21 @@ async fn codex_finishes_its_turn_through_the_gateway() {
             ),
         )
         .unwrap();
-        let (codex, token) = (codex.clone(), token.clone());
+        let (codex, token, dir) = (codex.clone(), token.clone(), project.path().to_owned());
         let out = actix_web::rt::task::spawn_blocking(move || {
             let child = Command::new(codex)
-                .current_dir(project.path())
+                .current_dir(dir)
                 .env_clear()
                 .env("PATH", std::env::var("PATH").unwrap_or_default())
                 .env("HOME", home.path())
                 .env("CODEX_HOME", home.path())
                 .env("GATEWAY_ZERO_TOKEN", token)
-                .args(["exec", "--skip-git-repo-check", "Say hello"])
+                .args([
+                    "exec",
+                    "--skip-git-repo-check",
+                    "--dangerously-bypass-approvals-and-sandbox",
+                    "Create hello.txt",
+                ])
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
@@ -427,34 +435,28 @@ async fn codex_finishes_its_turn_through_the_gateway() {
         .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
         let stderr = String::from_utf8_lossy(&out.stderr);
+        let (_, requests) = get_json(&format!("{}/_mock/requests?limit=50", mock.base), None).await;
         assert!(
             out.status.success(),
             "Codex failed on {model}: {stdout}\n{stderr}\n{}",
             gw.logs()
         );
+        let written = std::fs::read_to_string(project.path().join("hello.txt"));
+        assert_eq!(
+            written.ok().as_deref(),
+            Some("gateway-ok\n"),
+            "{model}: the tool never ran: {stdout}\n{stderr}\n{}",
+            requests.to_string().chars().take(3000).collect::<String>()
+        );
         assert!(
             stdout.contains("tok0"),
-            "{model}: the mock's answer: {stdout}\n{stderr}"
+            "{model}: the final answer: {stdout}"
         );
-        // Two upstream calls: the tool call, then the answer to Codex's tool error.
-        let (_, requests) = get_json(&format!("{}/_mock/requests?limit=10", mock.base), None).await;
-        let bodies: Vec<&Value> = requests["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| &r["body"])
-            .collect();
         assert!(
-            bodies.len() >= 2,
-            "{model}: {} upstream calls",
-            bodies.len()
+            requests.to_string().contains("gateway-ok"),
+            "{model}: the tool output never came back"
         );
-        let last = bodies[0].to_string();
-        assert!(
-            last.contains("tool_result") || last.contains("\"role\":\"tool\""),
-            "{model}: Codex's tool output went back upstream: {}",
-            &last[last.len().saturating_sub(600)..]
-        );
-        assert!(bodies.iter().all(|b| b["stream"] == true));
+        let bodies = requests["data"].as_array().unwrap();
+        assert!(bodies.iter().all(|r| r["body"]["stream"] == true));
     }
 }

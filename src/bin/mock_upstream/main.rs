@@ -329,6 +329,11 @@ async fn responses_route(req: HttpRequest, body: web::Bytes, state: Shared) -> H
         .into_response()
 }
 
+async fn compact_route(req: HttpRequest, body: web::Bytes, state: Shared) -> HttpResponse {
+    let call = Call::of(&req, &body);
+    responses::compact_reply(call, &state).await.into_response()
+}
+
 async fn embeddings(req: HttpRequest, body: web::Bytes, state: Shared) -> HttpResponse {
     let call = Call::of(&req, &body);
     embeddings_reply(call, &state).into_response()
@@ -393,6 +398,7 @@ fn main() -> std::io::Result<()> {
                 .route("/v1/chat/completions", web::post().to(chat))
                 .route("/v1/messages", web::post().to(messages))
                 .route("/v1/responses", web::post().to(responses_route))
+                .route("/v1/responses/compact", web::post().to(compact_route))
                 .route("/v1/messages/count_tokens", web::post().to(count_tokens))
                 .route("/api/paas/v4/chat/completions", web::post().to(chat))
                 .route("/v1/embeddings", web::post().to(embeddings))

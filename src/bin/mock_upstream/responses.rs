@@ -164,3 +164,41 @@ pub(crate) async fn responses_reply(call: Call<'_>, state: &Shared) -> Reply {
     emit(end, json!({"response": response}));
     Reply::sse(events, fault.as_ref(), &body)
 }
+
+/// OpenAI's native compaction (`/v1/responses/compact`): the user's messages kept, then one
+/// `compaction` item with opaque "encrypted" content, and the call's usage.
+pub(crate) async fn compact_reply(call: Call<'_>, state: &Shared) -> Reply {
+    let Ok(body) = serde_json::from_slice::<Value>(call.body) else {
+        return Reply::error(400, "invalid JSON");
+    };
+    let (_, error) = arrive(state, &call, &body).await;
+    if let Some((status, message)) = error {
+        return Reply::error(status, &message);
+    }
+    for unknown in ["max_output_tokens", "stream", "tools"] {
+        if body.get(unknown).is_some() {
+            return Reply::error(
+                400,
+                &format!("mock: {unknown} is not a compaction parameter"),
+            );
+        }
+    }
+    let mut output: Vec<Value> = body["input"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|item| item["role"] == "user")
+        .cloned()
+        .collect();
+    output.push(json!({"type": "compaction", "id": "cmp_mock",
+        "encrypted_content": "mock-encrypted-summary"}));
+    let prompt = (body["input"].to_string().len() / 4 + 1) as i64;
+    Reply::json(
+        200,
+        json!({"id": "cmp_mock", "object": "response.compaction", "created_at": 1_700_000_000,
+            "model": body["model"], "output": output,
+            "usage": {"input_tokens": prompt, "output_tokens": 7, "total_tokens": prompt + 7,
+                      "input_tokens_details": {"cached_tokens": 0},
+                      "output_tokens_details": {"reasoning_tokens": 0}}}),
+    )
+}
