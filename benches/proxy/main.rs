@@ -10,6 +10,7 @@ mod http;
 mod load;
 #[allow(dead_code)] // the nginx helpers serve the other benches
 mod procs;
+mod socket;
 
 use std::rc::Rc;
 
@@ -304,6 +305,24 @@ async fn run(secs: f64) {
                 format!("responses at {:.0} % of chat", resp / chat * 100.0),
             ));
         }
+        // The same streamed call over SSE and over the WebSocket Codex opens, alternated.
+        let (mut sse, mut ws) = (Vec::new(), Vec::new());
+        for _ in 0..3 {
+            sse.push(socket::responses_calls(&gw.addr, &token, 16, secs / 2.0, false).await);
+            ws.push(socket::responses_calls(&gw.addr, &token, 16, secs / 2.0, true).await);
+        }
+        let median = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let (sse, ws) = (median(sse), median(ws));
+        rows.push(Row(
+            "gateway Responses calls/s, streamed: SSE / WebSocket, 16 connections (median of 3)"
+                .into(),
+            "".into(),
+            format!("{sse:.0} / {ws:.0}"),
+            format!("WebSocket at {:.0} % of SSE", ws / sse * 100.0),
+        ));
     } else {
         eprintln!("(this build has no /v1/responses)");
     }
