@@ -34,7 +34,8 @@ const MAX_FORWARDED: usize = 32;
 /// The `anthropic-*` headers an Anthropic client sent, every value of each (an Anthropic
 /// upstream on a pass-through leg gets them all; contract: an open list).
 fn anthropic_headers(req: &HttpRequest) -> Vec<(http::HeaderName, String)> {
-    req.headers()
+    let mut headers: Vec<(http::HeaderName, String)> = req
+        .headers()
         .iter()
         .filter(|(name, _)| name.as_str().starts_with("anthropic-"))
         .filter_map(|(name, value)| {
@@ -42,7 +43,10 @@ fn anthropic_headers(req: &HttpRequest) -> Vec<(http::HeaderName, String)> {
             Some((name, value.to_str().ok()?.to_string()))
         })
         .take(MAX_FORWARDED)
-        .collect()
+        .collect();
+    // The map's order is a hash's: sent in name order (a name's values keep theirs).
+    headers.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
+    headers
 }
 
 fn model_of(value: Option<Value>) -> Result<String, ApiError> {
