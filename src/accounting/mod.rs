@@ -10,6 +10,7 @@ pub mod lease;
 pub mod ledger;
 pub mod period;
 pub mod prompt_bound;
+pub mod rate_lease;
 pub mod response_quota;
 pub mod shared;
 pub mod team;

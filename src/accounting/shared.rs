@@ -4,22 +4,28 @@
 //! through this handle, and only for what one instance cannot know alone: a lease that no
 //! longer covers a call, a budget this instance believes spent, a shared minute.
 
+use std::sync::Arc;
+
 use sea_orm::DatabaseConnection;
 
+use crate::accounting::rate_lease::RateLeases;
 use crate::accounting::AccountKey;
 use crate::error::ApiError;
 use crate::store::account_tables::{Tables, TEAMS, TOKENS};
 use crate::store::budget_holds::{self, Global, Grant};
-use crate::store::{parallel_holds, rate_windows};
+use crate::store::parallel_holds;
 
 #[derive(Clone)]
 pub struct SharedLimits {
     db: DatabaseConnection,
     lease_ttl_ms: i64,
+    /// This instance's chunks of the accounts' shared minutes.
+    rates: Arc<RateLeases>,
 }
 
 /// A call's share of a shared per-minute window: `reserved` tokens were counted in the
-/// minute starting `start`; at settle they shrink to the call's usage.
+/// minute starting `start`; at settle what it did not use goes back to this instance's
+/// chunk of the minute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WindowShare {
     pub key: AccountKey,
@@ -37,7 +43,11 @@ pub fn tables(key: AccountKey) -> &'static Tables {
 
 impl SharedLimits {
     pub fn new(db: DatabaseConnection, lease_ttl_ms: i64) -> SharedLimits {
-        SharedLimits { db, lease_ttl_ms }
+        SharedLimits {
+            db,
+            lease_ttl_ms,
+            rates: Arc::default(),
+        }
     }
 
     /// How long a lease lives without renewal, in ms.
@@ -98,8 +108,9 @@ impl SharedLimits {
         .map_err(|e| ApiError::internal("cannot take a concurrency slot", e))
     }
 
-    /// Counts a call of `tokens` into the account's shared minute; its share, or a 429
-    /// when the minute is full on the cluster.
+    /// Counts a call of `tokens` into the account's shared minute, from this instance's
+    /// chunk of it (the database is asked once per chunk); its share, or a 429 when the
+    /// minute is full on the cluster.
     pub async fn count_in_window(
         &self,
         key: AccountKey,
@@ -107,19 +118,19 @@ impl SharedLimits {
         tpm: Option<i32>,
         tokens: i64,
     ) -> Result<WindowShare, ApiError> {
-        let start = rate_windows::admit(&self.db, tables(key), key.id(), rpm, tpm, tokens)
+        let start = self
+            .rates
+            .take(&self.db, tables(key), key, (rpm, tpm), tokens)
             .await
             .map_err(|e| ApiError::internal("cannot read the shared rate window", e))?
-            .ok_or_else(|| {
-                // Shared windows are whole minutes of the database's clock: room comes
-                // back when the next one starts.
-                let into_minute = (crate::time::now_ms().rem_euclid(60_000) / 1000) as u64;
+            .map_err(|full| {
+                let secs = full.retry_after.as_millis().div_ceil(1000).clamp(1, 60) as u64;
                 ApiError::rate_limited(
                     format!(
                         "{} rate limit reached across the cluster for this minute",
                         key.kind()
                     ),
-                    60 - into_minute.min(59),
+                    secs,
                 )
             })?;
         Ok(WindowShare {
@@ -129,30 +140,10 @@ impl SharedLimits {
         })
     }
 
-    /// Shrinks a window share to the `used` tokens, off the caller's path: until it runs
-    /// the window counts the whole reservation, which only errs on the safe side.
+    /// A settled call used `used` of its share's tokens: the rest goes back to this
+    /// instance's chunk of the minute.
     pub fn true_up(&self, share: WindowShare, used: i64) {
-        if used >= share.reserved {
-            return;
-        }
-        let db = self.db.clone();
-        actix_web::rt::spawn(async move {
-            let key = share.key;
-            let settled = rate_windows::settle(
-                &db,
-                tables(key),
-                key.id(),
-                share.start,
-                share.reserved,
-                used,
-            );
-            if let Err(e) = settled.await {
-                log::warn!(
-                    "cannot settle the rate window of {} {}: {e}",
-                    key.kind(),
-                    key.id()
-                );
-            }
-        });
+        self.rates
+            .give_back(share.key, share.start, share.reserved, used);
     }
 }

@@ -291,3 +291,67 @@ async fn rpm_holds_across_instances() {
     );
     backend.drop_database().await;
 }
+
+/// Shared rpm and tpm are leased in chunks (a sixteenth of the limit): the first call on
+/// each instance takes a chunk for the calls after it, so the database counts whole chunks;
+/// the cluster never admits more than the limit, and refuses at most one unspent chunk per
+/// other instance early.
+#[actix_web::test]
+async fn shared_rate_windows_are_leased_in_chunks() {
+    let Some(backend) = postgres().await else {
+        return;
+    };
+    let mock = Mock::start();
+    let a = Gateway::start(&backend, &[]);
+    let b = Gateway::start(&backend, &[]);
+    a.add_provider("shared", &mock, json!(["m"]), &["sk-rpm-key-0000002"])
+        .await;
+    let token = a.token(
+        &backend,
+        &["--name", "leased", "--rpm", "64", "--tpm", "100000000"],
+    );
+    serving(&[&a, &b], &token).await;
+    let now_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    if now_s % 60 > 40 {
+        actix_web::rt::time::sleep(Duration::from_secs(61 - now_s % 60)).await;
+    }
+    let db = backend.connect().await;
+    let counted = || async {
+        let row = db
+            .query_one(Statement::from_string(
+                db.get_database_backend(),
+                "SELECT COALESCE(SUM(requests), 0)::BIGINT AS n FROM rate_windows".to_string(),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get::<i64>("", "n").unwrap()
+    };
+    // One call on each instance: each took a chunk of four requests.
+    for gw in [&a, &b] {
+        let (s, body) = gw.post("/v1/chat/completions", &token, &chat("m")).await;
+        assert_eq!(s, 200, "{body}");
+    }
+    assert_eq!(counted().await, 8, "two chunks of ⌈64 / 16⌉ requests");
+    let mut admitted = 2;
+    for i in 0..100 {
+        let gw = if i % 2 == 0 { &a } else { &b };
+        let (s, body) = gw.post("/v1/chat/completions", &token, &chat("m")).await;
+        match s.as_u16() {
+            200 => admitted += 1,
+            429 => {
+                assert_eq!(body["error"]["type"], "rate_limit_error", "{body}");
+            }
+            other => panic!("{other}: {body}"),
+        }
+    }
+    assert!(
+        (60..=64).contains(&admitted),
+        "two instances admitted {admitted} calls on rpm 64 (chunks of 4)"
+    );
+    assert!(counted().await <= 64, "the database counted past the limit");
+    backend.drop_database().await;
+}
