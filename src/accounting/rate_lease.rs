@@ -65,9 +65,16 @@ pub struct Full {
     pub retry_after: Duration,
 }
 
+/// One account's share, and the gate its calls pass one at a time to fetch a chunk.
+#[derive(Default)]
+struct Cell {
+    share: std::sync::Mutex<Share>,
+    fetching: tokio::sync::Mutex<()>,
+}
+
 #[derive(Default)]
 pub struct RateLeases {
-    shares: DashMap<AccountKey, Arc<tokio::sync::Mutex<Share>>>,
+    shares: DashMap<AccountKey, Arc<Cell>>,
 }
 
 /// One chunk of a limit, and at least `need`.
@@ -86,21 +93,20 @@ impl RateLeases {
         (rpm, tpm): (Option<i32>, Option<i32>),
         tokens: i64,
     ) -> Result<Result<i64, Full>, DbErr> {
-        let cell = self.shares.entry(key).or_default().clone();
-        // Calls of one account wait here while a chunk is fetched: one statement for all.
-        let mut share = cell.lock().await;
-        let now = Instant::now();
-        if share.current(now) {
-            if share.full {
-                let ends = share.ends.unwrap_or(now);
-                return Ok(Err(Full {
-                    retry_after: ends - now,
-                }));
-            }
-            if share.spend(tokens) {
-                return Ok(Ok(share.start));
-            }
+        let cell = match self.shares.get(&key) {
+            Some(cell) => cell.clone(),
+            None => self.shares.entry(key).or_default().clone(),
+        };
+        // Most calls spend from the share under a short lock and never wait.
+        if let Some(counted) = Self::from_share(&cell, tokens) {
+            return Ok(counted);
         }
+        // Calls of one account that need a chunk wait here while one fetches it.
+        let _gate = cell.fetching.lock().await;
+        if let Some(counted) = Self::from_share(&cell, tokens) {
+            return Ok(counted);
+        }
+        let now = Instant::now();
         let (want_r, want_t) = (chunk(rpm, 1), chunk(tpm, tokens));
         let fits = want_t.is_none_or(|t| tpm.is_some_and(|l| t <= i64::from(l)));
         if fits {
@@ -113,7 +119,7 @@ impl RateLeases {
             )
             .await?;
             if let Some((start, db_now)) = granted {
-                *share = Share {
+                let mut share = Share {
                     start,
                     ends: Some(now + minute_left(start, db_now)),
                     requests: want_r,
@@ -121,13 +127,14 @@ impl RateLeases {
                     full: false,
                 };
                 share.spend(tokens);
+                *lock(&cell.share) = share;
                 return Ok(Ok(start));
             }
         }
         // No whole chunk left: this one call, if the minute still has room for it.
         match rate_windows::admit(db, tables, key.id(), rpm, tpm, tokens).await? {
             Some((start, db_now)) => {
-                *share = Share {
+                *lock(&cell.share) = Share {
                     start,
                     ends: Some(now + minute_left(start, db_now)),
                     requests: rpm.map(|_| 0),
@@ -137,6 +144,7 @@ impl RateLeases {
                 Ok(Ok(start))
             }
             None => {
+                let mut share = lock(&cell.share);
                 let ends = match share.ends {
                     Some(ends) if ends > now => ends,
                     // The minute's end by this instance's clock, when no grant told the
@@ -158,7 +166,7 @@ impl RateLeases {
 
     /// A call counted in `key`'s minute `start` with `reserved` tokens used only `used`:
     /// the rest goes back to this instance's share while the minute lasts (never waits:
-    /// a share busy fetching a chunk keeps the tokens counted, the safe side).
+    /// the lock is held only to spend or replace a share).
     pub fn give_back(&self, key: AccountKey, start: i64, reserved: i64, used: i64) {
         let back = reserved.saturating_sub(used);
         if back <= 0 {
@@ -167,15 +175,38 @@ impl RateLeases {
         let Some(cell) = self.shares.get(&key).map(|c| c.clone()) else {
             return;
         };
-        let Ok(mut share) = cell.try_lock() else {
-            return;
-        };
+        let mut share = lock(&cell.share);
         if share.start == start && share.current(Instant::now()) && !share.full {
             if let Some(t) = share.tokens.as_mut() {
                 *t += back;
             }
         }
     }
+}
+
+impl RateLeases {
+    /// Spends one call from the account's current share: counted (the minute's start),
+    /// refused (the minute is full), or `None` when a chunk must be fetched.
+    fn from_share(cell: &Cell, tokens: i64) -> Option<Result<i64, Full>> {
+        let mut share = lock(&cell.share);
+        let now = Instant::now();
+        if !share.current(now) {
+            return None;
+        }
+        if share.full {
+            let ends = share.ends.unwrap_or(now);
+            return Some(Err(Full {
+                retry_after: ends - now,
+            }));
+        }
+        share.spend(tokens).then_some(Ok(share.start))
+    }
+}
+
+fn lock(share: &std::sync::Mutex<Share>) -> std::sync::MutexGuard<'_, Share> {
+    share
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// What is left of the minute starting `start` when the database's clock reads `db_now`.
