@@ -18,17 +18,13 @@ pub mod token;
 pub mod token_window;
 pub mod upkeep;
 
-use std::collections::VecDeque;
-
 use period::BudgetPeriod;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use token_window::TokenWindow;
 
 use crate::core::money::Money;
 use crate::core::usage::Usage;
 use crate::error::ApiError;
-
-const WINDOW: Duration = Duration::from_secs(60);
 
 /// Usage counters as the API reports them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -170,7 +166,10 @@ pub struct Account {
     /// In a cluster: this instance's hold on the token's slots (its row) and its size.
     pub slot_hold: Option<i64>,
     pub slots_held: u32,
-    requests: VecDeque<Instant>,
+    /// The last minute's requests (for `rpm`), made when the account first has one: counts
+    /// per second in a fixed ring, like the tokens (was one `Instant` per call of every
+    /// account, rpm or not — a minute of a busy token's calls, reallocated as it grew).
+    requests: Option<Box<TokenWindow>>,
     /// The last minute's settled tokens (for `tpm`), made when the token first has one.
     tokens: Option<Box<TokenWindow>>,
 }
@@ -201,32 +200,18 @@ impl Account {
             in_flight: 0,
             slot_hold: None,
             slots_held: 0,
-            requests: VecDeque::new(),
+            requests: None,
             tokens: None,
-        }
-    }
-
-    fn prune(&mut self, now: Instant) {
-        while self
-            .requests
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= WINDOW)
-        {
-            self.requests.pop_front();
         }
     }
 
     /// Refuses a call whose minute is full (`rpm`, `tpm`).
     fn check_rates(&mut self, limits: &Limits, now: Instant) -> Result<(), ApiError> {
-        self.prune(now);
         if let Some(rpm) = limits.rpm {
-            if self.requests.len() as i64 >= rpm as i64 {
+            let requests = self.requests.as_mut().map_or(0, |w| w.used(now));
+            if requests >= rpm as i64 {
                 // Room comes back when the oldest request of the minute leaves it.
-                let oldest = self
-                    .requests
-                    .front()
-                    .map_or(WINDOW, |t| now.duration_since(*t));
-                let wait = WINDOW.saturating_sub(oldest).as_millis().div_ceil(1000) as u64;
+                let wait = self.requests.as_mut().map_or(1, |w| w.frees_in_secs(now));
                 return Err(ApiError::rate_limited(
                     format!(
                         "{} rate limit reached: {rpm} requests per minute",
@@ -345,7 +330,11 @@ impl Account {
             + completion as f64 * call.output_nano_per_token
             + call.fixed_nano;
         let cost = Money::from_fraction(cost, true);
-        self.requests.push_back(now);
+        if limits.rpm.is_some() {
+            self.requests
+                .get_or_insert_with(|| Box::new(TokenWindow::new(now)))
+                .record(now, 1);
+        }
         self.reserved_nano = self.reserved_nano.saturating_add(cost.nanos());
         self.reserved_tokens = self.reserved_tokens.saturating_add(tokens);
         Ok((Reservation { key, cost, tokens }, allowance))

@@ -4,6 +4,7 @@
 use super::*;
 use crate::accounting::period::BudgetPeriod;
 use jiff::tz::TimeZone;
+use std::time::Duration;
 
 fn usage(total: i64) -> Usage {
     Usage {
@@ -229,12 +230,21 @@ fn rpm_window_slides() {
         ),
         Err(ApiError::RateLimited { .. })
     ));
+    // A request counts for 60 to 61 seconds (per-second counts), never less.
     assert!(a
         .admit(
             AccountKey::Token(1),
             &limits,
             &call(0, 0, 1),
-            start + Duration::from_secs(60)
+            start + Duration::from_millis(60_500)
+        )
+        .is_err());
+    assert!(a
+        .admit(
+            AccountKey::Token(1),
+            &limits,
+            &call(0, 0, 1),
+            start + Duration::from_secs(61)
         )
         .is_ok());
 }
