@@ -5,11 +5,10 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use actix::Addr;
 use actix_web::ResponseError;
 
 use crate::accounting::ledger::LedgerState;
-use crate::actors::log_sink::{BatchFull, LogQueue, LogSink};
+use crate::actors::log_sink::LogQueue;
 use crate::admission::Hold;
 use crate::core::endpoint::Endpoint;
 use crate::core::text::truncate;
@@ -32,7 +31,6 @@ pub struct CallRecord {
     pub hold: Option<Hold>,
     ledger: Arc<LedgerState>,
     queue: Arc<LogQueue>,
-    logs: Addr<LogSink>,
     settled: bool,
 }
 
@@ -52,7 +50,6 @@ impl CallRecord {
             hold: None,
             ledger: state.accounts.clone(),
             queue: state.log_queue.clone(),
-            logs: state.logs.clone(),
             settled: false,
         }
     }
@@ -132,9 +129,7 @@ impl CallRecord {
             || matches!((&entry.provider, &entry.model),
                 (Some(p), Some(m)) if self.ledger.is_priced(p, m));
         crate::telemetry::record_call(&entry, to_first_attempt, model_known);
-        if self.queue.push(entry) {
-            self.logs.do_send(BatchFull);
-        }
+        self.queue.push(entry);
     }
 
     /// Ends a call that got an answer with `status_code`.

@@ -45,6 +45,7 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         settings.logging.clone(),
     )
     .start();
+    log_queue.attach(&logs);
     let prices = store::prices::load(&db)
         .await
         .map_err(|e| format!("cannot load prices: {e}"))?;

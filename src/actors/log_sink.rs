@@ -14,6 +14,7 @@ use parking_lot::Mutex;
 use std::time::Duration;
 
 use actix::prelude::*;
+use actix::WeakAddr;
 use entity::request_log;
 use sea_orm::DatabaseConnection;
 
@@ -33,6 +34,8 @@ const MAX_PENDING: usize = 200_000;
 pub struct LogQueue {
     rows: Mutex<Vec<LogEntry>>,
     batch_size: usize,
+    /// The sink to nudge when a batch is full (weak: the sink owns this queue).
+    sink: std::sync::OnceLock<WeakAddr<LogSink>>,
 }
 
 impl LogQueue {
@@ -40,14 +43,28 @@ impl LogQueue {
         Arc::new(LogQueue {
             rows: Mutex::new(Vec::new()),
             batch_size,
+            sink: std::sync::OnceLock::new(),
         })
     }
 
-    /// Queues a row; true when a batch is full and the sink should be told.
-    pub fn push(&self, row: LogEntry) -> bool {
-        let mut rows = self.rows.lock();
-        rows.push(row);
-        rows.len() == self.batch_size
+    /// The sink this queue's full batches go to.
+    pub fn attach(&self, sink: &Addr<LogSink>) {
+        let _ = self.sink.set(sink.downgrade());
+    }
+
+    /// Queues a row, and nudges the sink when a batch is full (a call holds no address of
+    /// its own: cloning one allocated twice per call).
+    pub fn push(&self, row: LogEntry) {
+        let full = {
+            let mut rows = self.rows.lock();
+            rows.push(row);
+            rows.len() == self.batch_size
+        };
+        if full {
+            if let Some(sink) = self.sink.get().and_then(WeakAddr::upgrade) {
+                sink.do_send(BatchFull);
+            }
+        }
     }
 
     /// Rows waiting.

@@ -6,7 +6,6 @@
 mod exchange;
 mod relay;
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use actix_web::http::StatusCode;
@@ -76,7 +75,9 @@ pub async fn forward(
     let mut candidates: Vec<Candidate> = route.candidates;
     // Candidates left without a usable key (their cool-downs make the `Retry-After`).
     let mut tried_candidates: Vec<Candidate> = Vec::new();
-    let mut tried: HashMap<i32, Vec<i32>> = HashMap::new();
+    // Keys tried so far, as (provider id, key id): no allocation until the first attempt,
+    // and exclusion lists are made only for a provider already tried (failover).
+    let mut tried: Vec<(i32, i32)> = Vec::new();
     let mut attempts = 0u32;
     let mut next = 0usize;
     let mut last_error: Option<ApiError> = None;
@@ -86,10 +87,7 @@ pub async fn forward(
         let (idx, candidate, key) = if !candidates.is_empty() {
             let idx = next % candidates.len();
             let candidate = candidates[idx].clone();
-            let exclude = tried
-                .get(&candidate.provider.record.id)
-                .cloned()
-                .unwrap_or_default();
+            let exclude = excluded(&tried, candidate.provider.record.id);
             let Some(key) = candidate.keys.pick(&exclude) else {
                 tried_candidates.push(candidates.remove(idx));
                 continue;
@@ -107,7 +105,7 @@ pub async fn forward(
         };
         let provider_id = candidate.provider.record.id;
         attempts += 1;
-        tried.entry(provider_id).or_default().push(key.id);
+        tried.push((provider_id, key.id));
         rec.first_attempt.get_or_insert_with(Instant::now);
         let e = &mut rec.entry;
         e.attempts = attempts;
@@ -372,18 +370,22 @@ fn key_health(
     }
 }
 
+/// The keys of `provider` already tried (empty, and unallocated, for one not tried yet).
+fn excluded(tried: &[(i32, i32)], provider: i32) -> Vec<i32> {
+    tried
+        .iter()
+        .filter(|(p, _)| *p == provider)
+        .map(|(_, key)| *key)
+        .collect()
+}
+
 /// The key, among every candidate's cooling keys, that recovers soonest, claimed for a
 /// recovery probe (`None`: none is cooling, or the probe is taken).
 fn recovery_probe(
     candidates: &[Candidate],
-    tried: &HashMap<i32, Vec<i32>>,
+    tried: &[(i32, i32)],
 ) -> Option<(Candidate, PickedKey)> {
-    let exclude = |c: &Candidate| {
-        tried
-            .get(&c.provider.record.id)
-            .cloned()
-            .unwrap_or_default()
-    };
+    let exclude = |c: &Candidate| excluded(tried, c.provider.record.id);
     let soonest = candidates
         .iter()
         .filter_map(|c| c.keys.soonest_recovery(&exclude(c)).map(|until| (until, c)))
