@@ -39,7 +39,12 @@ fn anthropic_headers(req: &HttpRequest) -> Vec<(http::HeaderName, String)> {
         .iter()
         .filter(|(name, _)| name.as_str().starts_with("anthropic-"))
         .filter_map(|(name, value)| {
-            let name = http::HeaderName::from_bytes(name.as_str().as_bytes()).ok()?;
+            // The two every Anthropic client sends are static names (no copy per call).
+            let name = match name.as_str() {
+                "anthropic-version" => http::HeaderName::from_static("anthropic-version"),
+                "anthropic-beta" => http::HeaderName::from_static("anthropic-beta"),
+                other => http::HeaderName::from_bytes(other.as_bytes()).ok()?,
+            };
             Some((name, value.to_str().ok()?.to_string()))
         })
         .take(MAX_FORWARDED)
