@@ -19,7 +19,7 @@ use sea_orm::{DatabaseConnection, DbErr};
 
 use super::AccountKey;
 use crate::store::account_tables::Tables;
-use crate::store::rate_windows;
+use crate::store::rate_windows::{self, Fit};
 
 /// Chunks per minute's limit.
 pub const CHUNKS: i64 = 16;
@@ -110,12 +110,13 @@ impl RateLeases {
         let (want_r, want_t) = (chunk(rpm, 1), chunk(tpm, tokens));
         let fits = want_t.is_none_or(|t| tpm.is_some_and(|l| t <= i64::from(l)));
         if fits {
-            let granted = rate_windows::grant(
+            let granted = rate_windows::take(
                 db,
                 tables,
                 key.id(),
                 (want_r.unwrap_or(1), want_t.unwrap_or(0)),
                 (rpm, tpm),
+                Fit::Whole,
             )
             .await?;
             if let Some((start, db_now)) = granted {
@@ -132,7 +133,8 @@ impl RateLeases {
             }
         }
         // No whole chunk left: this one call, if the minute still has room for it.
-        match rate_windows::admit(db, tables, key.id(), rpm, tpm, tokens).await? {
+        let one = (1, tokens);
+        match rate_windows::take(db, tables, key.id(), one, (rpm, tpm), Fit::Started).await? {
             Some((start, db_now)) => {
                 *lock(&cell.share) = Share {
                     start,
