@@ -4,8 +4,6 @@
 //! it and sets GATEWAY_TEST_CLAUDE_CODE=1, which makes its absence a failure.
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use serde_json::{json, Value};
 
@@ -48,24 +46,9 @@ async fn works_through_an_openai_type_provider(claude: PathBuf) {
     let project = tempfile::tempdir().unwrap();
     let gateway = gw.base.clone();
     let out = actix_web::rt::task::spawn_blocking(move || {
-        let child = Command::new(claude)
-            .current_dir(project.path())
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", home.path())
-            .env("ANTHROPIC_BASE_URL", gateway)
-            .env("ANTHROPIC_API_KEY", token)
-            // Offline: no update checks, telemetry or other calls home.
-            .env("DISABLE_AUTOUPDATER", "1")
-            .env("DISABLE_TELEMETRY", "1")
-            .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
-            .args(["-p", "Say hello", "--model", "gpt-4o-mini"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run Claude Code");
-        wait_at_most(child, Duration::from_secs(120))
+        let args = ["Say hello", "--model", "gpt-4o-mini"];
+        let to = (gateway.as_str(), token.as_str());
+        run_claude_code(&claude, project.path(), home.path(), to, &[], &args)
     })
     .await
     .unwrap();
@@ -132,30 +115,15 @@ async fn claude_code_runs_its_bash_tool_through_both_provider_types() {
             let dir = project.path().to_path_buf();
             let (gateway, token, claude_bin) = (gw.base.clone(), token.clone(), claude.clone());
             let out = actix_web::rt::task::spawn_blocking(move || {
-                let child = Command::new(claude_bin)
-                    .current_dir(&dir)
-                    .env_clear()
-                    .env("PATH", std::env::var("PATH").unwrap_or_default())
-                    .env("HOME", home.path())
-                    .env("ANTHROPIC_BASE_URL", gateway)
-                    .env("ANTHROPIC_API_KEY", token)
-                    .env("DISABLE_AUTOUPDATER", "1")
-                    .env("DISABLE_TELEMETRY", "1")
-                    .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
-                    .args([
-                        "-p",
-                        "Create hello.txt",
-                        "--model",
-                        model,
-                        "--allowedTools",
-                        "Bash",
-                    ])
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped())
-                    .spawn()
-                    .expect("run Claude Code");
-                wait_at_most(child, Duration::from_secs(120))
+                let args = [
+                    "Create hello.txt",
+                    "--model",
+                    model,
+                    "--allowedTools",
+                    "Bash",
+                ];
+                let to = (gateway.as_str(), token.as_str());
+                run_claude_code(&claude_bin, &dir, home.path(), to, &[], &args)
             })
             .await
             .unwrap();

@@ -3,7 +3,6 @@
 //! the database (both backends, read by a second instance); budgets, billing of cut
 //! streams and logs as on the other routes.
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use entity::{request_log, stored_response};
@@ -393,70 +392,18 @@ async fn codex_runs_its_command_tool_through_a_custom_provider() {
     let (mock, gw) = three_providers(&backend).await;
     let (_, token) = token_with(&gw, json!({"max_tokens": 5_000_000})).await;
     for model in ["gpt-4o-mini", "claude-sonnet-4-5"] {
-        mock.reset().await;
-        mock.fault(json!({"tool": "exec_command",
-            "tool_input": {"cmd": "echo gateway-ok > hello.txt && cat hello.txt"}}))
-            .await;
-        let home = tempfile::tempdir().unwrap();
-        let project = tempfile::tempdir().unwrap();
-        std::fs::write(
-            home.path().join("config.toml"),
-            format!(
-                "model = \"{model}\"\nmodel_provider = \"gateway\"\n\
-                 [model_providers.gateway]\nname = \"Gateway Zero\"\n\
-                 base_url = \"{}/v1\"\nenv_key = \"GATEWAY_ZERO_TOKEN\"\nwire_api = \"responses\"\n",
-                gw.base
-            ),
-        )
-        .unwrap();
-        let (codex, token, dir) = (codex.clone(), token.clone(), project.path().to_owned());
-        let out = actix_web::rt::task::spawn_blocking(move || {
-            let child = Command::new(codex)
-                .current_dir(dir)
-                .env_clear()
-                .env("PATH", std::env::var("PATH").unwrap_or_default())
-                .env("HOME", home.path())
-                .env("CODEX_HOME", home.path())
-                .env("GATEWAY_ZERO_TOKEN", token)
-                .args([
-                    "exec",
-                    "--skip-git-repo-check",
-                    "--dangerously-bypass-approvals-and-sandbox",
-                    "Create hello.txt",
-                ])
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("run Codex");
-            wait_at_most(child, Duration::from_secs(120))
-        })
-        .await
-        .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let (_, requests) = get_json(&format!("{}/_mock/requests?limit=50", mock.base), None).await;
-        assert!(
-            out.status.success(),
-            "Codex failed on {model}: {stdout}\n{stderr}\n{}",
-            gw.logs()
+        let config = format!(
+            "model = \"{model}\"\nmodel_provider = \"gateway\"\n\
+             [model_providers.gateway]\nname = \"Gateway Zero\"\n\
+             base_url = \"{}/v1\"\nenv_key = \"GATEWAY_ZERO_TOKEN\"\nwire_api = \"responses\"\n",
+            gw.base
         );
-        let written = std::fs::read_to_string(project.path().join("hello.txt"));
-        assert_eq!(
-            written.ok().as_deref(),
-            Some("gateway-ok\n"),
-            "{model}: the tool never ran: {stdout}\n{stderr}\n{}",
-            requests.to_string().chars().take(3000).collect::<String>()
-        );
-        assert!(
-            stdout.contains("tok0"),
-            "{model}: the final answer: {stdout}"
-        );
-        assert!(
-            requests.to_string().contains("gateway-ok"),
-            "{model}: the tool output never came back"
-        );
+        let key = ("GATEWAY_ZERO_TOKEN", token.clone());
+        let (_, requests) = codex_writes_a_file(&codex, &mock, config, key).await;
         let bodies = requests["data"].as_array().unwrap();
-        assert!(bodies.iter().all(|r| r["body"]["stream"] == true));
+        assert!(
+            bodies.iter().all(|r| r["body"]["stream"] == true),
+            "{model}: over SSE"
+        );
     }
 }

@@ -223,7 +223,6 @@ async fn an_idle_socket_is_closed() {
 /// tool to write a file and print it, then answers once the tool's output came back.
 #[actix_web::test]
 async fn codex_runs_its_command_tool_over_the_websocket() {
-    use std::process::{Command, Stdio};
     let Some(bin) = codex("tests/codex_latest") else {
         return;
     };
@@ -231,63 +230,12 @@ async fn codex_runs_its_command_tool_over_the_websocket() {
     let (mock, gw) = three_providers(&backend).await;
     let (_, token) = token_with(&gw, json!({"max_tokens": 5_000_000})).await;
     for model in ["gpt-4o-mini", "claude-sonnet-4-5"] {
-        mock.reset().await;
-        mock.fault(json!({"tool": "exec_command",
-            "tool_input": {"cmd": "echo gateway-ok > hello.txt && cat hello.txt"}}))
-            .await;
-        let home = tempfile::tempdir().unwrap();
-        let project = tempfile::tempdir().unwrap();
-        std::fs::write(
-            home.path().join("config.toml"),
-            format!(
-                "model = \"{model}\"\nopenai_base_url = \"{}/v1\"\n",
-                gw.base
-            ),
-        )
-        .unwrap();
-        let (dir, token, bin) = (project.path().to_path_buf(), token.clone(), bin.clone());
-        let out = actix_web::rt::task::spawn_blocking(move || {
-            let child = Command::new(bin)
-                .current_dir(&dir)
-                .env_clear()
-                .env("PATH", std::env::var("PATH").unwrap_or_default())
-                .env("HOME", home.path())
-                .env("CODEX_HOME", home.path())
-                .env("CODEX_API_KEY", token)
-                .args([
-                    "exec",
-                    "--skip-git-repo-check",
-                    "--dangerously-bypass-approvals-and-sandbox",
-                    "Create hello.txt",
-                ])
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("run Codex");
-            wait_at_most(child, Duration::from_secs(120))
-        })
-        .await
-        .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let (_, requests) = get_json(&format!("{}/_mock/requests?limit=50", mock.base), None).await;
-        assert!(out.status.success(), "{model}: {stdout}\n{stderr}");
-        let written = std::fs::read_to_string(project.path().join("hello.txt"));
-        assert_eq!(
-            written.ok().as_deref(),
-            Some("gateway-ok\n"),
-            "{model}: the tool never ran: {stdout}\n{stderr}\n{}",
-            requests.to_string().chars().take(3000).collect::<String>()
+        let config = format!(
+            "model = \"{model}\"\nopenai_base_url = \"{}/v1\"\n",
+            gw.base
         );
-        assert!(
-            stdout.contains("tok0"),
-            "{model}: the final answer: {stdout}"
-        );
-        assert!(
-            requests.to_string().contains("gateway-ok"),
-            "{model}: the tool output never came back"
-        );
+        let key = ("CODEX_API_KEY", token.clone());
+        let (stderr, _) = codex_writes_a_file(&bin, &mock, config, key).await;
         assert!(!stderr.contains("Falling back"), "{model}: {stderr}");
     }
     // It went over the socket: the gateway counted the upgrades.

@@ -267,14 +267,7 @@ async fn rpm_holds_across_instances() {
         .await;
     let token = a.token(&backend, &["--name", "paced", "--rpm", "5"]);
     serving(&[&a, &b], &token).await;
-    // Windows are the database's clock minutes: start well inside one.
-    let now_s = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    if now_s % 60 > 40 {
-        actix_web::rt::time::sleep(Duration::from_secs(61 - now_s % 60)).await;
-    }
+    inside_a_minute().await;
     let mut admitted = 0;
     for i in 0..12 {
         let gw = if i % 2 == 0 { &a } else { &b };
@@ -311,13 +304,7 @@ async fn shared_rate_windows_are_leased_in_chunks() {
         &["--name", "leased", "--rpm", "64", "--tpm", "100000000"],
     );
     serving(&[&a, &b], &token).await;
-    let now_s = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    if now_s % 60 > 40 {
-        actix_web::rt::time::sleep(Duration::from_secs(61 - now_s % 60)).await;
-    }
+    inside_a_minute().await;
     let db = backend.connect().await;
     let counted = || async {
         let row = db
@@ -354,4 +341,16 @@ async fn shared_rate_windows_are_leased_in_chunks() {
     );
     assert!(counted().await <= 64, "the database counted past the limit");
     backend.drop_database().await;
+}
+
+/// Shared windows are the database's clock minutes: waits, if need be, to start well
+/// inside one.
+async fn inside_a_minute() {
+    let now_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    if now_s % 60 > 40 {
+        actix_web::rt::time::sleep(Duration::from_secs(61 - now_s % 60)).await;
+    }
 }

@@ -74,3 +74,69 @@ pub fn run_claude_code(
     let child = command.spawn().expect("run Claude Code");
     super::wait_at_most(child, std::time::Duration::from_secs(120))
 }
+
+/// One Codex run of the file-writing task through the gateway, with `config` as its
+/// `config.toml` and `key` (variable, token) in its environment: the mock (reset first)
+/// calls Codex's own `exec_command` tool to write `hello.txt` and print it, then answers
+/// once the tool's output came back. Asserts the run, the file, the final answer and the
+/// tool output seen upstream; returns Codex's stderr and the requests the mock saw.
+pub async fn codex_writes_a_file(
+    codex: &std::path::Path,
+    mock: &super::Mock,
+    config: String,
+    key: (&'static str, String),
+) -> (String, serde_json::Value) {
+    mock.reset().await;
+    mock.fault(serde_json::json!({"tool": "exec_command",
+        "tool_input": {"cmd": "echo gateway-ok > hello.txt && cat hello.txt"}}))
+        .await;
+    let home = tempfile::tempdir().unwrap();
+    let project = tempfile::tempdir().unwrap();
+    std::fs::write(home.path().join("config.toml"), &config).unwrap();
+    let (codex, dir, home_dir) = (
+        codex.to_owned(),
+        project.path().to_owned(),
+        home.path().to_owned(),
+    );
+    let out = actix_web::rt::task::spawn_blocking(move || {
+        let child = Command::new(codex)
+            .current_dir(dir)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", &home_dir)
+            .env("CODEX_HOME", &home_dir)
+            .env(key.0, key.1)
+            .args([
+                "exec",
+                "--skip-git-repo-check",
+                "--dangerously-bypass-approvals-and-sandbox",
+                "Create hello.txt",
+            ])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run Codex");
+        super::wait_at_most(child, std::time::Duration::from_secs(120))
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let (_, requests) =
+        super::get_json(&format!("{}/_mock/requests?limit=50", mock.base), None).await;
+    assert!(out.status.success(), "{config}\n{stdout}\n{stderr}");
+    let written = std::fs::read_to_string(project.path().join("hello.txt"));
+    assert_eq!(
+        written.ok().as_deref(),
+        Some("gateway-ok\n"),
+        "the tool never ran: {config}\n{stdout}\n{stderr}\n{}",
+        requests.to_string().chars().take(3000).collect::<String>()
+    );
+    assert!(stdout.contains("tok0"), "the final answer: {stdout}");
+    assert!(
+        requests.to_string().contains("gateway-ok"),
+        "the tool output never came back: {config}"
+    );
+    (stderr, requests)
+}
