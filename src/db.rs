@@ -9,7 +9,11 @@ use crate::settings::Settings;
 
 /// Connects to `database.url`; for SQLite the file's directory is created first.
 pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, String> {
-    let url = &settings.database.url;
+    connect_url(&settings.database.url, settings.database.max_connections).await
+}
+
+/// Connects to `url` with a pool of up to `max_connections` (at most 4 for SQLite).
+pub async fn connect_url(url: &str, max_connections: u32) -> Result<DatabaseConnection, String> {
     if let Some(path) = sqlite_file(url) {
         if let Some(dir) = std::path::Path::new(path).parent() {
             if !dir.as_os_str().is_empty() {
@@ -19,13 +23,20 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, String> 
         }
         owner_only(path)?;
     }
-    let mut options = ConnectOptions::new(url.clone());
+    let mut options = ConnectOptions::new(url.to_string());
     let max = if url.starts_with("sqlite:") {
         // SQLite allows one writer; a small pool avoids lock contention.
-        settings.database.max_connections.clamp(1, 4)
+        max_connections.clamp(1, 4)
     } else {
-        settings.database.max_connections.max(1)
+        max_connections.max(1)
     };
+    // Per-connection settings go on every connection the pool opens (a `PRAGMA` run once
+    // reaches one connection only: the others would commit with `synchronous=FULL`).
+    options.map_sqlx_sqlite_opts(|o| {
+        o.synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(5))
+            .foreign_keys(true)
+    });
     options
         .max_connections(max)
         .min_connections(1)
@@ -36,16 +47,10 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, String> 
         .map_err(|e| format!("cannot connect to the database: {e}"))?;
     if url.starts_with("sqlite:") {
         use sea_orm::ConnectionTrait;
-        for pragma in [
-            "PRAGMA journal_mode=WAL",
-            "PRAGMA synchronous=NORMAL",
-            "PRAGMA busy_timeout=5000",
-            "PRAGMA foreign_keys=ON",
-        ] {
-            db.execute_unprepared(pragma)
-                .await
-                .map_err(|e| format!("cannot configure SQLite: {e}"))?;
-        }
+        // The journal mode is the database file's own (kept across connections).
+        db.execute_unprepared("PRAGMA journal_mode=WAL")
+            .await
+            .map_err(|e| format!("cannot configure SQLite: {e}"))?;
     }
     Ok(db)
 }

@@ -84,3 +84,41 @@ async fn every_call_gets_a_log_row_without_secrets() {
         backend.drop_database().await;
     }
 }
+
+/// Every connection of the SQLite pool commits with `synchronous=NORMAL` (the log batch may
+/// run on any of them); a `PRAGMA` run once after connecting reached one connection only
+/// and left the others at SQLite's `FULL` (a WAL sync on every commit).
+#[actix_web::test]
+async fn every_sqlite_connection_has_the_gateway_settings() {
+    use gateway_zero::db::connect_url;
+    use sea_orm::sqlx::{self, Row};
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/pool.db?mode=rwc", dir.path().display());
+    let db = connect_url(&url, 4).await.expect("connect");
+    let pool = db.get_sqlite_connection_pool();
+    // Four connections at once: the pool has to open the three it does not have yet.
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        held.push(pool.acquire().await.expect("a connection"));
+    }
+    for conn in &mut held {
+        let row = |sql: &'static str| sqlx::query(sql);
+        let sync: i64 = row("PRAGMA synchronous")
+            .fetch_one(&mut **conn)
+            .await
+            .unwrap()
+            .get(0);
+        let fk: i64 = row("PRAGMA foreign_keys")
+            .fetch_one(&mut **conn)
+            .await
+            .unwrap()
+            .get(0);
+        let journal: String = row("PRAGMA journal_mode")
+            .fetch_one(&mut **conn)
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!((sync, fk, journal.as_str()), (1, 1, "wal"));
+    }
+}
