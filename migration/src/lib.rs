@@ -14,6 +14,7 @@ mod m20261204_000001_billing_classes;
 mod m20261205_000001_end_users;
 mod m20261205_000002_max_parallel;
 mod m20261206_000001_teams;
+mod m20261207_000001_error_log_index;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000001_end_users::Migration),
             Box::new(m20261205_000002_max_parallel::Migration),
             Box::new(m20261206_000001_teams::Migration),
+            Box::new(m20261207_000001_error_log_index::Migration),
         ]
     }
 }

@@ -77,7 +77,9 @@ pub async fn page(
         q = q.filter(C::Model.eq(m.as_str()));
     }
     if let Some(s) = filter.status {
-        q = q.filter(C::Status.eq(s.as_str()));
+        // A literal, not a bound value: the planners match it against the partial index
+        // `… WHERE status = 'error'` (a parameter they could not prove equal to it).
+        q = q.filter(Expr::cust(format!("status = '{}'", s.as_str())));
     }
     if let Some(u) = &filter.end_user {
         q = q.filter(C::EndUser.eq(u.as_str()));
