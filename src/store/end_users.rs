@@ -10,11 +10,8 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, 
 use super::log_entry::LogEntry;
 use super::rollups::{placeholder, token_bucket};
 
-/// Keys per upsert statement.
-const CHUNK: usize = 128;
-
 /// Runs `INSERT INTO {head} VALUES (…), … {tail}` over `rows` (each `width` values), in
-/// chunks whose keys are distinct (the callers grouped them).
+/// chunks of the fixed sizes (`chunks`) whose keys are distinct (the callers grouped them).
 async fn upsert_rows(
     conn: &impl ConnectionTrait,
     head: &str,
@@ -23,7 +20,7 @@ async fn upsert_rows(
     rows: Vec<Vec<Value>>,
 ) -> Result<(), DbErr> {
     let backend = conn.get_database_backend();
-    for chunk in rows.chunks(CHUNK) {
+    for chunk in super::chunks::cut(&rows) {
         let mut values = Vec::with_capacity(chunk.len() * width);
         let mut tuples = Vec::with_capacity(chunk.len());
         for row in chunk {

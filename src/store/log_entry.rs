@@ -1,7 +1,5 @@
 //! `LogEntry`: one finished call as the request log stores it.
 
-use sea_orm::Value;
-
 use crate::core::money::Money;
 use crate::core::usage::{ServiceTier, Usage};
 
@@ -58,46 +56,13 @@ impl LogEntry {
         (200..300).contains(&self.status_code)
     }
 
-    /// The row's values in `COLUMNS` order.
-    pub(super) fn values(&self, out: &mut Vec<Value>) {
-        let status = if self.is_success() {
+    /// `request_logs.status`: "success" or "error".
+    pub fn status(&self) -> &'static str {
+        if self.is_success() {
             "success"
         } else {
             "error"
-        };
-        out.extend([
-            Value::from(self.created_at),
-            Value::from(self.request_id.as_str()),
-            Value::from(self.token_id),
-            Value::from(self.endpoint),
-            Value::from(self.requested_model.clone()),
-            Value::from(self.model.clone()),
-            Value::from(self.provider.clone()),
-            Value::from(self.key_id),
-            Value::from(self.stream),
-            Value::from(self.status_code as i32),
-            Value::from(status),
-            Value::from(self.error_type.clone()),
-            Value::from(self.error_message.clone()),
-            Value::from(self.latency_ms),
-            Value::from(self.first_byte_ms),
-            Value::from(self.attempts as i32),
-            Value::from(self.prompt_tokens),
-            Value::from(self.completion_tokens),
-            Value::from(self.total_tokens),
-            Value::from(self.cached_tokens),
-            Value::from(self.cache_write_tokens),
-            Value::from(self.reasoning_tokens),
-            Value::from(self.amount.nanos()),
-            Value::from(self.usage_estimated),
-            Value::from(self.cache_write_1h_tokens),
-            Value::from(self.web_search_requests),
-            Value::from(self.service_tier.name()),
-            Value::from(self.audio_input_tokens),
-            Value::from(self.audio_output_tokens),
-            Value::from(self.end_user.clone()),
-            Value::from(self.session_id.clone()),
-        ]);
+        }
     }
 
     /// The usage this row records (what it is billed for).

@@ -2,11 +2,16 @@
 
 use entity::request_log;
 
+use std::sync::OnceLock;
+
 use super::account_tables::{TEAMS, TOKENS};
+use super::batch_txn::{exec_err, BatchTxn, Open};
+use super::chunks::{self, SIZES};
 use super::log_entry::LogEntry;
+use sea_orm::sqlx::{self, Postgres, Sqlite};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Statement, TransactionTrait, Value,
+    QueryOrder, QuerySelect, Statement, Value,
 };
 
 const COLUMNS: [&str; 31] = [
@@ -66,34 +71,93 @@ fn insert_sql(backend: DbBackend, rows: usize) -> String {
     sql
 }
 
-/// Per-token sums of a batch of rows, added to the token's counters.
+/// Binds a row's fields, in `COLUMNS` order, borrowed from the row (no value boxes).
+macro_rules! bind_row {
+    ($q:expr, $r:expr) => {{
+        let r: &LogEntry = $r;
+        $q.bind(r.created_at)
+            .bind(r.request_id.as_str())
+            .bind(r.token_id)
+            .bind(r.endpoint)
+            .bind(r.requested_model.as_deref())
+            .bind(r.model.as_deref())
+            .bind(r.provider.as_deref())
+            .bind(r.key_id)
+            .bind(r.stream)
+            .bind(i32::from(r.status_code))
+            .bind(r.status())
+            .bind(r.error_type.as_deref())
+            .bind(r.error_message.as_deref())
+            .bind(r.latency_ms)
+            .bind(r.first_byte_ms)
+            .bind(r.attempts as i32)
+            .bind(r.prompt_tokens)
+            .bind(r.completion_tokens)
+            .bind(r.total_tokens)
+            .bind(r.cached_tokens)
+            .bind(r.cache_write_tokens)
+            .bind(r.reasoning_tokens)
+            .bind(r.amount.nanos())
+            .bind(r.usage_estimated)
+            .bind(r.cache_write_1h_tokens)
+            .bind(r.web_search_requests)
+            .bind(r.service_tier.name())
+            .bind(r.audio_input_tokens)
+            .bind(r.audio_output_tokens)
+            .bind(r.end_user.as_deref())
+            .bind(r.session_id.as_deref())
+    }};
+}
+
+/// The insert for `rows` rows (one of the chunk sizes), built once per backend.
+fn chunk_sql(backend: DbBackend, rows: usize) -> &'static str {
+    static SQLITE: [OnceLock<String>; SIZES.len()] = [const { OnceLock::new() }; SIZES.len()];
+    static POSTGRES: [OnceLock<String>; SIZES.len()] = [const { OnceLock::new() }; SIZES.len()];
+    let i = SIZES.iter().position(|&s| s == rows).expect("a chunk size");
+    let texts = match backend {
+        DbBackend::Postgres => &POSTGRES,
+        _ => &SQLITE,
+    };
+    texts[i].get_or_init(|| insert_sql(backend, rows))
+}
+
+/// Inserts `rows` on the batch's transaction, each field bound from the row.
+async fn insert_rows(txn: &BatchTxn, rows: &[LogEntry]) -> Result<(), DbErr> {
+    let backend = txn.get_database_backend();
+    let mut open = txn.lock().await;
+    for chunk in chunks::cut(rows) {
+        let sql = chunk_sql(backend, chunk.len());
+        match &mut *open {
+            Open::Sqlite(t) => {
+                let mut q = sqlx::query::<Sqlite>(sql);
+                for row in chunk {
+                    q = bind_row!(q, row);
+                }
+                q.execute(&mut **t).await.map(drop)
+            }
+            Open::Postgres(t) => {
+                let mut q = sqlx::query::<Postgres>(sql);
+                for row in chunk {
+                    q = bind_row!(q, row);
+                }
+                q.execute(&mut **t).await.map(drop)
+            }
+        }
+        .map_err(exec_err)?;
+    }
+    Ok(())
+}
+
 /// Writes a batch in one transaction: the log rows and, with `counters`, the token usage
-/// counters they add up to (atomic `col = col + n` updates). Either both land or neither,
-/// so the log and the counters always agree.
+/// counters they add up to (atomic `col = col + n` updates), their rollups and the leases
+/// they consume. Either all land or none, so the log and the counters always agree.
 pub async fn write_batch(
     db: &DatabaseConnection,
     rows: &[LogEntry],
     counters: bool,
 ) -> Result<(), DbErr> {
-    // Fixed-size statements: full chunks share one SQL text, so the driver's statement cache
-    // saves SQLite re-parsing a fresh multi-thousand-parameter insert for every batch.
-    const CHUNK: usize = 64;
-    let txn = db.begin().await?;
-    let backend = db.get_database_backend();
-    let mut values = Vec::with_capacity(CHUNK * COLUMNS.len());
-    for chunk in rows.chunks(CHUNK) {
-        values.clear();
-        for row in chunk {
-            row.values(&mut values);
-        }
-        let sql = insert_sql(backend, chunk.len());
-        txn.execute(Statement::from_sql_and_values(
-            backend,
-            sql,
-            values.drain(..),
-        ))
-        .await?;
-    }
+    let txn = BatchTxn::begin(db).await?;
+    insert_rows(&txn, rows).await?;
     super::rollups::add(&txn, rows).await?;
     super::end_users::add(&txn, rows).await?;
     let spent_from_leases = |lease: fn(&LogEntry) -> Option<i64>| -> Vec<(i64, i64, i64)> {
@@ -180,8 +244,9 @@ mod tests {
         assert_eq!(pg.matches('(').count(), 3);
         let lite = insert_sql(DbBackend::Sqlite, 1);
         assert_eq!(lite.matches('?').count(), COLUMNS.len());
-        let mut v = Vec::new();
-        LogEntry::default().values(&mut v);
-        assert_eq!(v.len(), COLUMNS.len());
+        assert_eq!(
+            chunk_sql(DbBackend::Sqlite, 64).matches('?').count(),
+            64 * COLUMNS.len()
+        );
     }
 }

@@ -3,9 +3,11 @@
 
 pub mod account_tables;
 pub mod audit;
+pub mod batch_txn;
 pub mod budget_alerts;
 pub mod budget_holds;
 pub mod changes;
+pub mod chunks;
 pub mod cooldowns;
 pub mod counters;
 pub mod end_users;
