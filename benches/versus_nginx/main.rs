@@ -14,6 +14,8 @@
 //! `BENCH_COMPARE_BIN` adds a second build as a column of its own (both up at once, every
 //! round alternating). Needs `nginx` on the PATH.
 
+#[path = "../proxy/allocs.rs"]
+mod allocs;
 #[path = "../proxy/http.rs"]
 #[allow(dead_code)]
 mod http;
@@ -104,6 +106,32 @@ fn pct(v: &[f64], p: f64) -> f64 {
 
 fn main() {
     procs::run_local(run);
+}
+
+/// Heap allocations a call costs build `bin` at 64 connections: its count over a timed
+/// round, less what it allocates idle over as long, divided by the calls.
+async fn allocations_per_call(bin: &str, upstream: &str, secs: f64) -> Option<f64> {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = allocs::build(dir.path())?;
+    let out = dir.path().join("allocs.txt");
+    let env = allocs::env(&lib, &out);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let (gw, _) = procs::start_gateway_bin(bin, dir.path(), &env);
+    let token = provision(&gw.addr, upstream).await;
+    let req = Rc::new(chat_request(&token, "gpt-4o-mini", 16, false, ""));
+    let pid = gw.child.id();
+    throughput(&gw.addr, req.clone(), 64, 1.0).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let idle0 = allocs::read(pid, &out).await;
+    let t = Instant::now();
+    tokio::time::sleep(Duration::from_secs_f64(secs / 2.0)).await;
+    let idle = (allocs::read(pid, &out).await - idle0) as f64 / t.elapsed().as_secs_f64();
+    let a = allocs::read(pid, &out).await;
+    let t = Instant::now();
+    let rate = throughput(&gw.addr, req, 64, secs / 2.0).await;
+    let elapsed = t.elapsed().as_secs_f64();
+    let b = allocs::read(pid, &out).await;
+    Some(((b - a) as f64 - idle * elapsed) / (rate * elapsed))
 }
 
 /// CPU time (user + system, seconds) used so far by process `pid` and its children that
@@ -280,6 +308,26 @@ async fn run(secs: f64) {
             .collect(),
     ));
     drop(gateways);
+    eprintln!("allocations per call ...");
+    rows.push((
+        "heap allocations per call (glibc malloc/calloc/realloc/memalign, LD_PRELOAD count)".into(),
+        (0..k)
+            .map(|i| {
+                if i < 2 {
+                    "—".to_string()
+                } else {
+                    String::new()
+                }
+            })
+            .collect(),
+    ));
+    let row = rows.len() - 1;
+    for (j, (_, bin)) in builds.iter().enumerate() {
+        rows[row].1[2 + j] = match allocations_per_call(bin, &canned.addr, secs).await {
+            Some(n) => format!("{n:.1}"),
+            None => "no C compiler".into(),
+        };
+    }
     drop(proxy);
     drop(canned);
 
