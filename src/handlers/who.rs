@@ -3,11 +3,18 @@
 //! Anthropic's `metadata.user_id`) and the session (`x-claude-code-session-id`, else
 //! `x-session-id`), each a bounded label with control characters escaped.
 
+use actix_web::http::header::HeaderName;
 use actix_web::HttpRequest;
 
 use crate::core::text::label;
 
-fn header_label(req: &HttpRequest, name: &str) -> Option<String> {
+// Header names as constants: a lookup by `&str` parses (and, for a name outside the
+// standard table, allocates) a `HeaderName` on every call.
+const CLAUDE_CODE_SESSION: HeaderName = HeaderName::from_static("x-claude-code-session-id");
+const SESSION: HeaderName = HeaderName::from_static("x-session-id");
+const END_USER: HeaderName = HeaderName::from_static("x-gateway-end-user");
+
+fn header_label(req: &HttpRequest, name: &HeaderName) -> Option<String> {
     req.headers()
         .get(name)
         .and_then(|v| std::str::from_utf8(v.as_bytes()).ok())
@@ -16,12 +23,12 @@ fn header_label(req: &HttpRequest, name: &str) -> Option<String> {
 
 /// The session the client named, if any.
 pub fn session(req: &HttpRequest) -> Option<String> {
-    header_label(req, "x-claude-code-session-id").or_else(|| header_label(req, "x-session-id"))
+    header_label(req, &CLAUDE_CODE_SESSION).or_else(|| header_label(req, &SESSION))
 }
 
 /// The end user: the header's, else the body's (`from_body`).
 pub fn end_user(req: &HttpRequest, from_body: Option<String>) -> Option<String> {
-    header_label(req, "x-gateway-end-user").or(from_body)
+    header_label(req, &END_USER).or(from_body)
 }
 
 /// The end user a body names: the first of `fields` that is a non-empty string, as a
