@@ -31,4 +31,5 @@ pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod time;
+pub mod trace_context;
 pub mod upstream;

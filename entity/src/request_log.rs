@@ -48,6 +48,8 @@ pub struct Model {
     pub end_user: Option<String>,
     /// The client's session (`x-claude-code-session-id`, else `x-session-id`).
     pub session_id: Option<String>,
+    /// The W3C trace the call belongs to, when the client sent a `traceparent`.
+    pub trace_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -15,6 +15,7 @@ mod m20261205_000001_end_users;
 mod m20261205_000002_max_parallel;
 mod m20261206_000001_teams;
 mod m20261207_000001_error_log_index;
+mod m20261207_000002_trace_ids;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000002_max_parallel::Migration),
             Box::new(m20261206_000001_teams::Migration),
             Box::new(m20261207_000001_error_log_index::Migration),
+            Box::new(m20261207_000002_trace_ids::Migration),
         ]
     }
 }

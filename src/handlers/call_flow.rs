@@ -1,6 +1,7 @@
 //! The call flow every proxied endpoint shares: authenticate, read and parse the body in the
 //! client's dialect, admit, then forward (or count), rendering errors in that dialect.
 
+use crate::trace_context::TraceContext;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
@@ -111,6 +112,8 @@ async fn admitted(
     rec.entry.token_id = Some(token.id);
     rec.entry.team_id = token.team_id;
     rec.entry.session_id = who::session(req);
+    let trace = TraceContext::from_headers(req.headers());
+    rec.entry.trace_id = trace.as_ref().map(|t| t.trace_id.clone());
     let (raw, compaction) = match payload {
         CallBody::Upload(p) => {
             let max = state.settings.server.max_body_bytes;
@@ -129,6 +132,7 @@ async fn admitted(
         _ => chat_body::parse_request(endpoint, raw)?,
     };
     parsed.compaction = compaction;
+    parsed.trace = trace;
     rec.entry.end_user = who::end_user(req, parsed.end_user.take());
     rec.entry.requested_model = Some(parsed.model.clone());
     rec.entry.stream = parsed.stream;

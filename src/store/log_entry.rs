@@ -41,6 +41,8 @@ pub struct LogEntry {
     pub end_user: Option<String>,
     /// The client's session, as it named it (bounded, no control characters).
     pub session_id: Option<String>,
+    /// The W3C trace the client's call belongs to (32 hex digits), when it sent one.
+    pub trace_id: Option<String>,
     /// The token's team (its counters are written with the row; not a log column).
     pub team_id: Option<i32>,
     /// The team budget lease the call reserved from (cluster).

@@ -14,7 +14,7 @@ use sea_orm::{
     QueryOrder, QuerySelect, Statement, Value,
 };
 
-const COLUMNS: [&str; 31] = [
+const COLUMNS: [&str; 32] = [
     "created_at",
     "request_id",
     "token_id",
@@ -46,6 +46,7 @@ const COLUMNS: [&str; 31] = [
     "audio_output_tokens",
     "end_user",
     "session_id",
+    "trace_id",
 ];
 
 /// `INSERT INTO request_logs (…) VALUES (…), …` for `rows` rows, in the backend's
@@ -106,6 +107,7 @@ macro_rules! bind_row {
             .bind(r.audio_output_tokens)
             .bind(r.end_user.as_deref())
             .bind(r.session_id.as_deref())
+            .bind(r.trace_id.as_deref())
     }};
 }
 
@@ -240,7 +242,7 @@ mod tests {
     #[test]
     fn insert_sql_placeholders() {
         let pg = insert_sql(DbBackend::Postgres, 2);
-        assert!(pg.ends_with("$61, $62)"), "{pg}");
+        assert!(pg.ends_with("$63, $64)"), "{pg}");
         assert_eq!(pg.matches('(').count(), 3);
         let lite = insert_sql(DbBackend::Sqlite, 1);
         assert_eq!(lite.matches('?').count(), COLUMNS.len());

@@ -51,6 +51,8 @@ pub struct ClientRequest {
     /// `anthropic-beta`, and any the API adds), each value as sent, for an Anthropic
     /// upstream on a pass-through leg: the body fields they switch on pass with them.
     pub forwarded_headers: Vec<(http::HeaderName, String)>,
+    /// The client's W3C trace context, passed on to the upstream as it came.
+    pub trace: Option<crate::trace_context::TraceContext>,
     /// A Responses-API call's client-side context (its id, echoed parameters, tool names).
     pub responses: Option<Arc<ResponsesContext>>,
     /// The request decoded into the core, once, when a candidate translates it.

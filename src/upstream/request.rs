@@ -81,6 +81,22 @@ fn native_compaction(target: &Target<'_>, req: &ClientRequest) -> Option<Result<
 /// `anthropic-*` headers go on to the Anthropic upstream (an open list: a beta header and
 /// the body fields it switches on pass together); `anthropic-version` is always sent.
 fn headers(target: &Target<'_>, req: &ClientRequest) -> Vec<(HeaderName, String)> {
+    let mut headers = auth_headers(target, req);
+    if let Some(trace) = &req.trace {
+        headers.push((TRACEPARENT, trace.traceparent()));
+        if let Some(state) = &trace.state {
+            headers.push((TRACESTATE, state.clone()));
+        }
+    }
+    headers
+}
+
+/// The W3C trace headers, on the upstream's side (its `http` crate's names).
+const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
+
+/// The key as the vendor reads it, and the `anthropic-*` headers that go with it.
+fn auth_headers(target: &Target<'_>, req: &ClientRequest) -> Vec<(HeaderName, String)> {
     match target.quirks.auth {
         Auth::Bearer => vec![(
             http::header::AUTHORIZATION,

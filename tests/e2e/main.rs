@@ -29,5 +29,6 @@ mod responses;
 mod responses_socket;
 mod sdk;
 mod small_doors;
+mod trace_context;
 
 mod upstream_wire;

@@ -68,6 +68,7 @@ async fn answer(mut socket: TcpStream, state: Shared, framing: Framing) -> std::
         key,
         body: &body,
         anthropic: Vec::new(),
+        trace: Vec::new(),
     };
     let reply = if path.ends_with("/chat/completions") {
         chat_reply(call, &state).await

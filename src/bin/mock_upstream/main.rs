@@ -137,7 +137,8 @@ fn record(state: &Shared, call: &Call<'_>, body: &Value) -> Option<Fault> {
     *s.by_key.entry(key.clone()).or_default() += 1;
     *s.by_path.entry(call.path.to_string()).or_default() += 1;
     s.requests.push_back(
-        json!({"key": key, "path": call.path, "body": body, "anthropic_headers": call.anthropic}),
+        json!({"key": key, "path": call.path, "body": body, "anthropic_headers": call.anthropic,
+               "trace_headers": call.trace}),
     );
     if s.requests.len() > 200 {
         s.requests.pop_front();
@@ -267,6 +268,13 @@ impl<'a> Call<'a> {
                     (name.as_str().to_string(), value.to_string())
                 })
                 .collect(),
+            trace: ["traceparent", "tracestate"]
+                .into_iter()
+                .filter_map(|name| {
+                    let value = req.headers().get(name)?.to_str().unwrap_or("(not text)");
+                    Some((name.to_string(), value.to_string()))
+                })
+                .collect(),
         }
     }
 }
@@ -278,6 +286,8 @@ struct Call<'a> {
     body: &'a [u8],
     /// Every `anthropic-*` header as sent, in order (recorded with the request).
     anthropic: Vec<(String, String)>,
+    /// The W3C trace headers as sent.
+    trace: Vec<(String, String)>,
 }
 
 async fn messages(req: HttpRequest, body: web::Bytes, state: Shared) -> HttpResponse {

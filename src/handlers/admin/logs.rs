@@ -61,6 +61,9 @@ pub struct LogView {
     pub end_user: Option<String>,
     /// The client's session (`x-claude-code-session-id`, else `x-session-id`).
     pub session_id: Option<String>,
+    /// The W3C trace the call belongs to (32 hex digits), when the client sent a valid
+    /// `traceparent`.
+    pub trace_id: Option<String>,
 }
 
 impl From<&request_log::Model> for LogView {
@@ -99,6 +102,7 @@ impl From<&request_log::Model> for LogView {
             usage_estimated: r.usage_estimated,
             end_user: r.end_user.clone(),
             session_id: r.session_id.clone(),
+            trace_id: r.trace_id.clone(),
         }
     }
 }
