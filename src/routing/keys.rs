@@ -137,7 +137,9 @@ pub struct KeySet {
     strategy: Strategy,
     policy: KeyPolicy,
     keys: Vec<Arc<KeySlot>>,
-    counter: AtomicU64,
+    /// The round-robin position, shared with the sets that replace this one: a copy taken
+    /// while a call still picked from the old set gave the next call the same key again.
+    counter: Arc<AtomicU64>,
     feed: Option<Arc<CooldownFeed>>,
 }
 
@@ -169,7 +171,7 @@ impl KeySet {
             strategy,
             policy,
             keys,
-            counter: AtomicU64::new(previous.map_or(0, |p| p.counter.load(Ordering::Relaxed))),
+            counter: previous.map_or_else(|| Arc::new(AtomicU64::new(0)), |p| p.counter.clone()),
             feed: None,
         }
     }
