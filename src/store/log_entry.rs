@@ -1,5 +1,6 @@
 //! `LogEntry`: one finished call as the request log stores it.
 
+use super::log_search::Outcome;
 use crate::core::money::Money;
 use crate::core::usage::{ServiceTier, Usage};
 
@@ -58,13 +59,14 @@ impl LogEntry {
         (200..300).contains(&self.status_code)
     }
 
-    /// `request_logs.status`: "success" or "error".
+    /// `request_logs.status`, as the log filters name it.
     pub fn status(&self) -> &'static str {
-        if self.is_success() {
-            "success"
+        let outcome = if self.is_success() {
+            Outcome::Success
         } else {
-            "error"
-        }
+            Outcome::Error
+        };
+        outcome.as_str()
     }
 
     /// The usage this row records (what it is billed for).
