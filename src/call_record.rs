@@ -17,6 +17,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::log_entry::LogEntry;
 use crate::time::now_ms;
+use crate::traces::CallTrace;
 
 pub struct CallRecord {
     pub started: Instant,
@@ -29,6 +30,8 @@ pub struct CallRecord {
     pub entry: LogEntry,
     /// What admission holds of the token's limits for this call.
     pub hold: Option<Hold>,
+    /// The call's spans, when tracing is on and the call is sampled.
+    pub trace: Option<Box<CallTrace>>,
     ledger: Arc<LedgerState>,
     queue: Arc<LogQueue>,
     settled: bool,
@@ -48,6 +51,7 @@ impl CallRecord {
                 ..Default::default()
             },
             hold: None,
+            trace: None,
             ledger: state.accounts.clone(),
             queue: state.log_queue.clone(),
             settled: false,
@@ -129,6 +133,9 @@ impl CallRecord {
             || matches!((&entry.provider, &entry.model),
                 (Some(p), Some(m)) if self.ledger.is_priced(p, m));
         crate::telemetry::record_call(&entry, to_first_attempt, model_known);
+        if let Some(trace) = self.trace.take() {
+            trace.end(&entry);
+        }
         self.queue.push(entry);
     }
 

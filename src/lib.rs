@@ -32,4 +32,5 @@ pub mod store;
 pub mod telemetry;
 pub mod time;
 pub mod trace_context;
+pub mod traces;
 pub mod upstream;

@@ -99,7 +99,17 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
     let shared = settings.shares_limits().then(|| {
         crate::accounting::shared::SharedLimits::new(db.clone(), settings.cluster.lease_ttl_ms())
     });
+    let upstream_config = upstream::http::HttpConfig::load(&settings.upstream)?;
+    let tracing = crate::traces::Tracing::start(&settings.telemetry, &upstream_config)?;
+    if let Some(url) = &settings.telemetry.otlp_endpoint {
+        log::info!(
+            "traces: exporting to {} (sample ratio {})",
+            redact_url(url),
+            settings.telemetry.sample_ratio
+        );
+    }
     let state = AppState {
+        tracing,
         settings: Arc::new(settings.clone()),
         shared,
         db,
@@ -144,7 +154,6 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         n => n,
     };
     let app_state = state.clone();
-    let upstream_config = upstream::http::HttpConfig::load(&settings.upstream)?;
     if let (Some(url), Some(secret)) = (
         &settings.alerts.webhook_url,
         &settings.alerts.webhook_secret,
@@ -212,6 +221,10 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         .map_err(|e| format!("log sink gone at shutdown: {e}"))??;
     if let Err(e) = state.ledger.send(ReturnLeases).await {
         log::warn!("cannot return budget leases: {e}");
+    }
+    if let Some(tracing) = state.tracing.clone() {
+        // The flush waits on the exporter's thread: off this runtime.
+        let _ = actix_web::rt::task::spawn_blocking(move || tracing.flush()).await;
     }
     // The listener's connection must close inside the runtime (sqlx spawns its close).
     if let Some(feed) = feed {

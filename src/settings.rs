@@ -25,6 +25,7 @@ pub struct Settings {
     pub responses: ResponsesSettings,
     pub budgets: BudgetSettings,
     pub alerts: AlertSettings,
+    pub telemetry: TelemetrySettings,
     #[serde(default)]
     pub providers: Vec<ProviderSeed>,
 }
@@ -130,6 +131,82 @@ pub struct AuthSettings {
     pub unknown_token_lookups_per_sec: u32,
     pub login_attempts_per_minute_per_key: u32,
     pub login_attempts_per_minute_per_address: u32,
+}
+
+/// Traces (OpenTelemetry GenAI spans over OTLP/HTTP protobuf); off while `otlp_endpoint`
+/// is unset.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TelemetrySettings {
+    /// The collector's traces URL, used as written (`http://collector:4318/v1/traces`).
+    pub otlp_endpoint: Option<String>,
+    pub service_name: String,
+    /// Fraction of new traces recorded (a client's sampled flag decides for its own).
+    pub sample_ratio: f64,
+    /// Sent with every export (a vendor's API key, say); never logged.
+    #[serde(default)]
+    pub headers: std::collections::HashMap<String, String>,
+    /// Prompt and completion content on spans (`gen_ai.input.messages`, ...), cut at
+    /// `max_content_bytes` each.
+    pub capture_content: bool,
+    pub max_content_bytes: usize,
+    /// Finished spans waiting for export at most; past it spans are dropped and counted.
+    pub max_queue_spans: usize,
+    pub export_batch_spans: usize,
+    pub export_interval_ms: u64,
+    pub export_timeout_ms: u64,
+    /// The console's link from a log row to its trace: `{trace_id}` is replaced.
+    pub trace_url_template: Option<String>,
+}
+
+impl TelemetrySettings {
+    fn validate(&self) -> Result<(), String> {
+        if let Some(url) = &self.otlp_endpoint {
+            let parsed = url::Url::parse(url)
+                .map_err(|e| format!("telemetry.otlp_endpoint is not a URL: {e}"))?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                return Err("telemetry.otlp_endpoint must be http or https".into());
+            }
+        }
+        if !(0.0..=1.0).contains(&self.sample_ratio) {
+            return Err("telemetry.sample_ratio must be 0..=1".into());
+        }
+        if self.service_name.trim().is_empty() {
+            return Err("telemetry.service_name must not be empty".into());
+        }
+        if !(1..=1_000_000).contains(&self.max_queue_spans) {
+            return Err("telemetry.max_queue_spans must be 1..=1000000".into());
+        }
+        if !(1..=10_000).contains(&self.export_batch_spans) {
+            return Err("telemetry.export_batch_spans must be 1..=10000".into());
+        }
+        if !(1..=60_000).contains(&self.export_interval_ms)
+            || !(1..=600_000).contains(&self.export_timeout_ms)
+        {
+            return Err(
+                "telemetry.export_interval_ms must be 1..=60000, export_timeout_ms 1..=600000"
+                    .into(),
+            );
+        }
+        if !(64..=1_048_576).contains(&self.max_content_bytes) {
+            return Err("telemetry.max_content_bytes must be 64..=1048576".into());
+        }
+        for (name, value) in &self.headers {
+            let bad_name = http::HeaderName::from_bytes(name.as_bytes()).is_err();
+            if bad_name || http::HeaderValue::from_str(value).is_err() {
+                return Err(format!("telemetry.headers: {name:?} is not a valid header"));
+            }
+        }
+        if let Some(t) = &self.trace_url_template {
+            let parsed = url::Url::parse(&t.replace("{trace_id}", "0"))
+                .map_err(|e| format!("telemetry.trace_url_template is not a URL: {e}"))?;
+            if !matches!(parsed.scheme(), "http" | "https") || !t.contains("{trace_id}") {
+                return Err(
+                    "telemetry.trace_url_template must be an http(s) URL holding {trace_id}".into(),
+                );
+            }
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -313,7 +390,7 @@ impl Settings {
         if self.routing.failure_threshold == 0 {
             return Err("routing.failure_threshold must be at least 1".into());
         }
-        Ok(())
+        self.telemetry.validate()
     }
 
     pub fn is_sqlite(&self) -> bool {

@@ -43,6 +43,8 @@ pub struct AppState {
     pub log_queue: Arc<LogQueue>,
     /// Whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Arc<TrustedProxies>,
+    /// Traces (`None`: off, no endpoint set).
+    pub tracing: Option<Arc<crate::traces::Tracing>>,
 }
 
 impl AppState {

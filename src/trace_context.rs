@@ -31,6 +31,11 @@ fn lower_hex(s: &str, len: usize) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
+/// Whether `id` is a trace id as the gateway writes them: 32 lowercase hex digits.
+pub fn is_trace_id(id: &str) -> bool {
+    lower_hex(id, 32)
+}
+
 impl TraceContext {
     /// Parses a `traceparent` (version `00`, or a later version read as `00`, as the
     /// specification asks) and its `tracestate`; `None` when the `traceparent` is invalid.

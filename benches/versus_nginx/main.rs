@@ -12,7 +12,11 @@
 //! against the same streams direct. Also the CPU each proxy spends per call. `BENCH_SECS`
 //! (default 5) sets each timed phase; `BENCH_GATEWAY_BIN` measures another build, and
 //! `BENCH_COMPARE_BIN` adds a second build as a column of its own (both up at once, every
-//! round alternating). Needs `nginx` on the PATH.
+//! round alternating). `BENCH_TRACING=on` gives the first build tracing at sample ratio 1
+//! exporting to an nginx that answers every export 200 (a collector that costs nothing
+//! itself), `BENCH_TRACING=dead` an OTLP endpoint where nothing listens; the compare build
+//! runs without (compare the same binary against itself for the cost of tracing alone).
+//! Needs `nginx` on the PATH.
 
 #[path = "../proxy/allocs.rs"]
 mod allocs;
@@ -110,12 +114,18 @@ fn main() {
 
 /// Heap allocations a call costs build `bin` at 64 connections: its count over a timed
 /// round, less what it allocates idle over as long, divided by the calls.
-async fn allocations_per_call(bin: &str, upstream: &str, secs: f64) -> Option<f64> {
+async fn allocations_per_call(
+    bin: &str,
+    extra: &[(&str, &str)],
+    upstream: &str,
+    secs: f64,
+) -> Option<f64> {
     let dir = tempfile::tempdir().unwrap();
     let lib = allocs::build(dir.path())?;
     let out = dir.path().join("allocs.txt");
     let env = allocs::env(&lib, &out);
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    env.extend_from_slice(extra);
     let (gw, _) = procs::start_gateway_bin(bin, dir.path(), &env);
     let token = provision(&gw.addr, upstream).await;
     let req = Rc::new(chat_request(&token, "gpt-4o-mini", 16, false, ""));
@@ -181,10 +191,46 @@ async fn run(secs: f64) {
     // This build and, with BENCH_COMPARE_BIN, another one beside it (both up at once).
     let this = std::env::var("BENCH_GATEWAY_BIN").unwrap_or_else(|_| procs::GATEWAY_BIN.into());
     let compare = std::env::var("BENCH_COMPARE_BIN").ok();
-    let mut builds = vec![("gateway".to_string(), this)];
+    let tracing = std::env::var("BENCH_TRACING").unwrap_or_default();
+    let collector_port = free_port();
+    let _collector = (tracing == "on").then(|| {
+        nginx(
+            dir.path(),
+            "collector",
+            1,
+            collector_port,
+            &format!(
+                "server {{ listen 127.0.0.1:{collector_port}; client_body_buffer_size 4m; \
+             location / {{ return 200; }} }}"
+            ),
+        )
+    });
+    let endpoint = match tracing.as_str() {
+        "on" => Some(format!("http://127.0.0.1:{collector_port}/v1/traces")),
+        // Nothing listens there.
+        "dead" => Some(format!("http://127.0.0.1:{}/v1/traces", free_port())),
+        _ => None,
+    };
+    let traced: Vec<(&str, &str)> = endpoint
+        .as_deref()
+        .map(|url| vec![("GATEWAY__TELEMETRY__OTLP_ENDPOINT", url)])
+        .unwrap_or_default();
+    let first_name = match tracing.as_str() {
+        "on" | "dead" => format!("gateway (tracing {tracing})"),
+        _ => "gateway".to_string(),
+    };
+    let mut builds = vec![(first_name, this)];
     if let Some(other) = compare {
         builds.push(("gateway (BENCH_COMPARE_BIN)".to_string(), other));
     }
+    // The first build's environment (tracing), the others' none.
+    let env_of = |j: usize| -> &[(&str, &str)] {
+        if j == 0 {
+            &traced
+        } else {
+            &[]
+        }
+    };
     let anonymous = Rc::new(chat_request("-", "gpt-4o-mini", 16, false, ""));
     let mut targets = vec![
         Target {
@@ -201,9 +247,9 @@ async fn run(secs: f64) {
         },
     ];
     let mut gateways = Vec::new();
-    for (name, bin) in &builds {
+    for (j, (name, bin)) in builds.iter().enumerate() {
         let gw_dir = tempfile::tempdir().unwrap();
-        let (gw, _) = procs::start_gateway_bin(bin, gw_dir.path(), &[]);
+        let (gw, _) = procs::start_gateway_bin(bin, gw_dir.path(), env_of(j));
         let token = provision(&gw.addr, &canned.addr).await;
         let req = Rc::new(chat_request(&token, "gpt-4o-mini", 16, false, ""));
         let first = call_once(&gw.addr, &req).await;
@@ -323,7 +369,7 @@ async fn run(secs: f64) {
     ));
     let row = rows.len() - 1;
     for (j, (_, bin)) in builds.iter().enumerate() {
-        rows[row].1[2 + j] = match allocations_per_call(bin, &canned.addr, secs).await {
+        rows[row].1[2 + j] = match allocations_per_call(bin, env_of(j), &canned.addr, secs).await {
             Some(n) => format!("{n:.1}"),
             None => "no C compiler".into(),
         };
@@ -348,9 +394,9 @@ async fn run(secs: f64) {
     };
     let (direct, _) = slow_streams(&mock.addr, slow("-"), n, None).await;
     let mut through = Vec::new();
-    for (name, bin) in &builds {
+    for (j, (name, bin)) in builds.iter().enumerate() {
         let gw_dir = tempfile::tempdir().unwrap();
-        let (gw, _) = procs::start_gateway_bin(bin, gw_dir.path(), &[]);
+        let (gw, _) = procs::start_gateway_bin(bin, gw_dir.path(), env_of(j));
         let token = provision(&gw.addr, &mock.addr).await;
         let idle = rss_mb(gw.child.id());
         let (d, peak) = slow_streams(&gw.addr, slow(&token), n, Some(gw.child.id())).await;

@@ -11,6 +11,7 @@ pub mod endpoint;
 pub mod event;
 pub mod model_name;
 pub mod money;
+pub mod outline;
 pub mod reply;
 pub mod request;
 pub mod strategy;

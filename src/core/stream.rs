@@ -5,7 +5,9 @@
 
 use bytes::BytesMut;
 
+use super::endpoint::Dialect;
 use super::event::Event;
+use super::outline::ReplyOutline;
 use super::usage::{TextEstimate, Usage};
 
 /// Translates (or passes) one streamed answer, chunk by chunk, without buffering it.
@@ -25,6 +27,13 @@ pub trait StreamTranslator {
     /// What the stream amounted to, where the client's dialect keeps it (the Responses
     /// API's final response object, for storing); taken once, after a normal end.
     fn response_object(&mut self) -> Option<serde_json::Value> {
+        None
+    }
+    /// Starts reading the answer's outline (a traced call only), its finish reasons named
+    /// as `upstream` names them.
+    fn keep_outline(&mut self, _upstream: Dialect) {}
+    /// The outline read so far (`None`: none was kept).
+    fn outline(&mut self) -> Option<ReplyOutline> {
         None
     }
 }

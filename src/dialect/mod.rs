@@ -16,6 +16,7 @@
 pub mod chat;
 pub mod errors;
 pub mod messages;
+pub mod outline;
 pub mod responses;
 pub mod sse;
 pub mod translate;

@@ -5,7 +5,9 @@
 use bytes::BytesMut;
 
 use super::sse::{DataEvents, SseLines};
+use crate::core::endpoint::Dialect;
 use crate::core::event::Event;
+use crate::core::outline::ReplyOutline;
 use crate::core::stream::{EventReader, EventWriter, StreamState, StreamTranslator};
 use crate::core::usage::Usage;
 
@@ -16,6 +18,9 @@ pub struct Translation<R, W> {
     state: StreamState,
     /// Events of the payload being translated (kept to reuse its allocation).
     events: Vec<Event>,
+    /// The answer's outline, read for a traced call (its finish reasons named as the
+    /// upstream's dialect names them).
+    outline: Option<(Dialect, ReplyOutline)>,
 }
 
 impl<R: EventReader, W: EventWriter> Translation<R, W> {
@@ -26,6 +31,7 @@ impl<R: EventReader, W: EventWriter> Translation<R, W> {
             writer,
             state: StreamState::default(),
             events: Vec::new(),
+            outline: None,
         }
     }
 }
@@ -38,6 +44,9 @@ impl<R: EventReader, W: EventWriter> DataEvents for Translation<R, W> {
     fn on_data(&mut self, data: &[u8], out: &mut BytesMut) {
         self.reader.read(data, &mut self.events);
         for event in self.events.drain(..) {
+            if let Some((dialect, outline)) = &mut self.outline {
+                super::outline::observe(outline, *dialect, &event);
+            }
             self.state.observe(&event);
             self.writer.write(&event, &self.state, out);
         }
@@ -69,6 +78,14 @@ impl<R: EventReader, W: EventWriter> StreamTranslator for Translation<R, W> {
         self.writer
             .response_object()
             .or_else(|| self.reader.response_object())
+    }
+
+    fn keep_outline(&mut self, upstream: Dialect) {
+        self.outline = Some((upstream, ReplyOutline::default()));
+    }
+
+    fn outline(&mut self) -> Option<ReplyOutline> {
+        self.outline.take().map(|(_, outline)| outline)
     }
 }
 
@@ -117,5 +134,13 @@ impl<R: EventReader> StreamTranslator for PassThrough<R> {
 
     fn response_object(&mut self) -> Option<serde_json::Value> {
         self.inner.response_object()
+    }
+
+    fn keep_outline(&mut self, upstream: Dialect) {
+        self.inner.keep_outline(upstream);
+    }
+
+    fn outline(&mut self) -> Option<ReplyOutline> {
+        self.inner.outline()
     }
 }

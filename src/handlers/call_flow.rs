@@ -113,7 +113,13 @@ async fn admitted(
     rec.entry.team_id = token.team_id;
     rec.entry.session_id = who::session(req);
     let trace = TraceContext::from_headers(req.headers());
-    rec.entry.trace_id = trace.as_ref().map(|t| t.trace_id.clone());
+    if let Some(tracing) = &state.tracing {
+        rec.trace = tracing.start_call(endpoint, trace.as_ref(), rec.started, &token);
+    }
+    rec.entry.trace_id = match &rec.trace {
+        Some(spans) => Some(spans.trace_id()),
+        None => trace.as_ref().map(|t| t.trace_id.clone()),
+    };
     let (raw, compaction) = match payload {
         CallBody::Upload(p) => {
             let max = state.settings.server.max_body_bytes;
@@ -133,14 +139,19 @@ async fn admitted(
     };
     parsed.compaction = compaction;
     parsed.trace = trace;
+    if let Some(spans) = rec.trace.as_mut() {
+        spans.request(&parsed.model, parsed.client_cap, &parsed.raw);
+    }
     rec.entry.end_user = who::end_user(req, parsed.end_user.take());
     rec.entry.requested_model = Some(parsed.model.clone());
     rec.entry.stream = parsed.stream;
     let route = state.table().resolve(&parsed.model)?;
     // Limits first: a refused call costs what a small one does.
-    let route = admission::check(state, &token, endpoint, route)?;
+    let route = admission::check(state, &token, endpoint, route).inspect_err(|_| refused(rec))?;
     // Last of the cheap checks: a call refused above takes no slot.
-    let slots = admission::take_slots(state, &token).await?;
+    let slots = admission::take_slots(state, &token)
+        .await
+        .inspect_err(|_| refused(rec))?;
     if let Some(ctx) = &parsed.responses {
         if ctx.store {
             state.response_quota.admit(token.id).await?;
@@ -149,9 +160,21 @@ async fn admitted(
     }
     let searches = &mut rec.searches_at_least;
     let (route, hold) =
-        admission::admit(state, &token, endpoint, &mut parsed, route, slots, searches).await?;
+        admission::admit(state, &token, endpoint, &mut parsed, route, slots, searches)
+            .await
+            .inspect_err(|_| refused(rec))?;
     rec.hold = Some(hold);
+    if let Some(spans) = rec.trace.as_mut() {
+        spans.budget("admitted");
+    }
     Ok((parsed, route))
+}
+
+/// Admission refused the call (a limit, a budget, the allow-list): its trace says so.
+fn refused(rec: &mut CallRecord) {
+    if let Some(spans) = rec.trace.as_mut() {
+        spans.budget("refused");
+    }
 }
 
 /// Counts a prompt once admission passed it: asked of the Anthropic providers that serve the

@@ -21,6 +21,7 @@ use crate::routing::key_outcome::classify;
 use crate::routing::keys::{KeyOutcome, PickedKey};
 use crate::routing::table::{Candidate, Route};
 use crate::state::AppState;
+use crate::traces::CallTrace;
 use crate::upstream::http::UpstreamHttp;
 use crate::upstream::leg::Leg;
 use crate::upstream::quirks::Quirks;
@@ -191,7 +192,12 @@ async fn attempt(
         leg,
         quirks,
     };
-    let up = request::build(&target, endpoint, req).map_err(Failure::Final)?;
+    let mut up = request::build(&target, endpoint, req).map_err(Failure::Final)?;
+    if let Some(trace) = rec.trace.as_mut() {
+        let model = &candidate.upstream_model;
+        let context = trace.start_attempt(rec.entry.attempts, provider, model, key);
+        request::set_trace(&mut up, &context);
+    }
     let keys = &candidate.keys;
     // The first-byte timeout is for streams, whose headers come at once; a whole answer's
     // headers come when it is generated, so it waits for the whole call's deadline.
@@ -223,6 +229,9 @@ async fn attempt(
     // same API and reads them); a translated one has none (they describe another API).
     let pacing = exchange.pacing;
     let (health, detail) = key_health(&exchange.outcome, endpoint, quirks);
+    if let Some(trace) = rec.trace.as_mut() {
+        trace_outcome(trace, &exchange.outcome);
+    }
     keys.report(key.id, health, detail.clone());
     let named = |what: String| format!("provider '{}': {what}", provider.name);
     let body = match exchange.outcome {
@@ -253,7 +262,10 @@ async fn attempt(
         }
         Outcome::Stream(body) => {
             let max_line = state.settings.upstream.max_sse_line_bytes;
-            let translator = stream::translator(leg, endpoint, req, max_line);
+            let mut translator = stream::translator(leg, endpoint, req, max_line);
+            if rec.trace.is_some() {
+                translator.keep_outline(leg.upstream);
+            }
             let ping = (!leg.passes_through()
                 && endpoint.dialect() == crate::core::endpoint::Dialect::Messages)
                 .then(|| Duration::from_secs(state.settings.upstream.stream_ping_secs));
@@ -269,7 +281,13 @@ async fn attempt(
         }
         Outcome::Whole(body) => body,
     };
+    if let Some(trace) = rec.trace.as_mut() {
+        trace.outline(crate::dialect::outline::of_whole(leg.upstream, &body));
+    }
     let answer = answer::read(leg, endpoint, req, body);
+    if let Some(trace) = rec.trace.as_mut().filter(|t| t.captures()) {
+        trace.output(&answer.body);
+    }
     Ok((Delivery::Whole(answer, pacing), leg))
 }
 
@@ -336,6 +354,25 @@ fn keeper(state: &AppState, rec: &CallRecord, req: &ClientRequest, leg: Leg) -> 
         ctx: ctx.clone(),
         translated_to: (!leg.passes_through()).then_some(leg.upstream),
     })
+}
+
+/// What an exchange says on the attempt's span: the upstream's status, and why it failed
+/// (`error.type`: the status code of a refusal, else what went wrong), ending it then.
+fn trace_outcome(trace: &mut CallTrace, outcome: &Outcome) {
+    let failed = match outcome {
+        Outcome::Stream(_) | Outcome::Whole(_) => {
+            trace.answered(200);
+            return;
+        }
+        Outcome::Refused { status, .. } => {
+            trace.answered(*status);
+            crate::traces::names::http_error(*status)
+        }
+        Outcome::TimedOut(_) => "timeout".into(),
+        Outcome::Unreachable(_) => "connection_failed".into(),
+        Outcome::Broken(_) => "broken_response".into(),
+    };
+    trace.attempt_failed(failed);
 }
 
 /// What an exchange says of its key's health, and the detail to remember with it.

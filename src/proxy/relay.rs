@@ -120,6 +120,14 @@ impl MeteredStream {
             end.record.entry.error_type = Some(kind.to_string());
             end.record.entry.error_message = Some(message);
         }
+        if let Some(trace) = end.record.trace.as_mut() {
+            if let Some(outline) = t.outline() {
+                trace.outline(outline);
+            }
+            if status != 200 {
+                trace.cut();
+            }
+        }
         end.record.finish(status);
     }
 
@@ -183,6 +191,9 @@ impl Stream for MeteredStream {
                     };
                     if let Some(end) = this.done.as_mut() {
                         end.record.mark_first_byte();
+                        if let Some(trace) = end.record.trace.as_mut() {
+                            trace.first_token();
+                        }
                     }
                     this.yielded = false;
                     this.quiet_reset();

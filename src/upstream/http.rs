@@ -156,24 +156,35 @@ impl UpstreamHttp {
         let uri: http::Uri = url.parse().map_err(|e| SendError::Url(format!("{e}")))?;
         let mut builder = hyper::Request::builder()
             .method(method)
-            .uri(uri.clone())
+            .uri(uri)
             .header(http::header::CONTENT_TYPE, "application/json");
-        // An http upstream reached through a forwarding proxy carries the proxy's credentials.
-        if uri.scheme() == Some(&http::uri::Scheme::HTTP) {
-            if let Some(auth) = self
-                .proxies
-                .intercept(&uri)
-                .and_then(|i| i.basic_auth().cloned())
-            {
-                builder = builder.header(http::header::PROXY_AUTHORIZATION, auth);
-            }
-        }
         for (name, value) in headers {
             builder = builder.header(name, value.as_str());
         }
         let request = builder
             .body(Full::new(body))
             .map_err(|e| SendError::Url(format!("{e}")))?;
+        self.request(request).await
+    }
+
+    /// Sends a request as it is made (the trace exporter's too).
+    pub async fn request(
+        &self,
+        mut request: hyper::Request<Full<Bytes>>,
+    ) -> Result<Response, SendError> {
+        // An http upstream reached through a forwarding proxy carries the proxy's credentials.
+        let uri = request.uri();
+        if uri.scheme() == Some(&http::uri::Scheme::HTTP) {
+            if let Some(auth) = self
+                .proxies
+                .intercept(uri)
+                .and_then(|i| i.basic_auth().cloned())
+            {
+                request
+                    .headers_mut()
+                    .insert(http::header::PROXY_AUTHORIZATION, auth);
+            }
+        }
         self.client.request(request).await.map_err(|e| {
             if e.is_connect() {
                 SendError::Connect(error_chain(&e))

@@ -11,6 +11,7 @@ use super::{rewrite, ClientRequest, Target, UpstreamRequest};
 use crate::core::endpoint::{Dialect, Endpoint};
 use crate::dialect::messages::API_VERSION;
 use crate::error::ApiError;
+use crate::trace_context::TraceContext;
 
 /// Builds the request of one attempt on `target`.
 pub fn build(
@@ -83,12 +84,24 @@ fn native_compaction(target: &Target<'_>, req: &ClientRequest) -> Option<Result<
 fn headers(target: &Target<'_>, req: &ClientRequest) -> Vec<(HeaderName, String)> {
     let mut headers = auth_headers(target, req);
     if let Some(trace) = &req.trace {
-        headers.push((TRACEPARENT, trace.traceparent()));
-        if let Some(state) = &trace.state {
-            headers.push((TRACESTATE, state.clone()));
-        }
+        push_trace(&mut headers, trace);
     }
     headers
+}
+
+fn push_trace(headers: &mut Vec<(HeaderName, String)>, trace: &TraceContext) {
+    headers.push((TRACEPARENT, trace.traceparent()));
+    if let Some(state) = &trace.state {
+        headers.push((TRACESTATE, state.clone()));
+    }
+}
+
+/// Puts `trace` (the gateway's attempt span, when it traces the call) in place of the
+/// trace context the request carried on.
+pub fn set_trace(up: &mut UpstreamRequest, trace: &TraceContext) {
+    up.headers
+        .retain(|(name, _)| name != TRACEPARENT && name != TRACESTATE);
+    push_trace(&mut up.headers, trace);
 }
 
 /// The W3C trace headers, on the upstream's side (its `http` crate's names).

@@ -88,6 +88,10 @@ with sync_playwright() as p:
     expect(page.locator("table tbody tr").first).to_be_visible()
     page.locator("table tbody tr").first.click()
     expect(page.locator("#log-detail")).to_be_visible()
+    # The newest call belongs to a trace: its detail links to it (trace_url_template).
+    link = page.locator("#trace-link")
+    expect(link).to_have_attribute("href", "https://tempo.example/trace/4bf92f3577b34da6a3ce929d0e0e4736")
+    expect(link).to_have_text("4bf92f3577b34da6a3ce929d0e0e4736")
     page.select_option("select[name=status]", "error")
     page.click("form.toolbar button[type=submit]")
     expect(page.locator("table tbody tr").first).to_contain_text("4")

@@ -21,7 +21,10 @@ fn required() -> bool {
 async fn busy_gateway(backend: &Backend) -> (Mock, Gateway) {
     let (mock, gw) = gateway_with_mock(
         backend,
-        &[],
+        &[(
+            "GATEWAY__TELEMETRY__TRACE_URL_TEMPLATE",
+            "https://tempo.example/trace/{trace_id}",
+        )],
         json!(["gpt-4o-mini"]),
         &["sk-console-key-0001"],
     )
@@ -149,6 +152,20 @@ async fn the_web_console_works_in_a_browser() {
     }
     let backend = Backend::sqlite();
     let (_mock, gw) = busy_gateway(&backend).await;
+    // The newest row belongs to a trace: its detail links there (console_check.py).
+    let token = gw.token(&backend, &["--name", "traced"]);
+    let mut resp = client()
+        .post(gw.url("/v1/chat/completions"))
+        .insert_header(("authorization", format!("Bearer {token}")))
+        .insert_header((
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        ))
+        .send_json(&chat("gpt-4o-mini"))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let _ = resp.body().await;
     let key = backend.dir.path().join("data/admin_ed25519.key");
     let shots = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots");
     let gateway = gw.base.clone();

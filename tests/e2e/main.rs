@@ -30,5 +30,6 @@ mod responses_socket;
 mod sdk;
 mod small_doors;
 mod trace_context;
+mod traces;
 
 mod upstream_wire;

@@ -4,6 +4,8 @@
 use bytes::BytesMut;
 
 use super::ChunkIn;
+use crate::core::endpoint::Dialect;
+use crate::core::outline::ReplyOutline;
 use crate::core::stream::StreamTranslator;
 use crate::core::usage::{TextEstimate, Usage};
 use crate::dialect::sse::{trim_eol, SseLines};
@@ -17,6 +19,8 @@ pub struct ChunkScan {
     generated: TextEstimate,
     done: bool,
     skip_blank: bool,
+    /// The answer's outline, read for a traced call.
+    outline: Option<ReplyOutline>,
 }
 
 impl ChunkScan {
@@ -28,6 +32,7 @@ impl ChunkScan {
             generated: TextEstimate::default(),
             done: false,
             skip_blank: false,
+            outline: None,
         }
     }
 
@@ -52,6 +57,14 @@ impl ChunkScan {
         for choice in chunk.choices.iter().flatten() {
             if let Some(delta) = &choice.delta {
                 delta.estimate(&mut self.generated);
+            }
+        }
+        if let Some(outline) = &mut self.outline {
+            outline.start(chunk.id.as_deref(), chunk.model.as_deref());
+            for choice in chunk.choices.iter().flatten() {
+                if let Some(reason) = &choice.finish_reason {
+                    outline.finish(reason);
+                }
             }
         }
         if let Some(usage) = chunk.take_usage() {
@@ -100,6 +113,14 @@ impl StreamTranslator for ChunkScan {
 
     fn completed(&self) -> bool {
         self.done
+    }
+
+    fn keep_outline(&mut self, _upstream: Dialect) {
+        self.outline = Some(ReplyOutline::default());
+    }
+
+    fn outline(&mut self) -> Option<ReplyOutline> {
+        self.outline.take()
     }
 }
 

@@ -64,6 +64,9 @@ pub struct LogView {
     /// The W3C trace the call belongs to (32 hex digits), when the client sent a valid
     /// `traceparent`.
     pub trace_id: Option<String>,
+    /// Where the trace is shown (`telemetry.trace_url_template` with the trace id), for
+    /// the console's link.
+    pub trace_url: Option<String>,
 }
 
 impl From<&request_log::Model> for LogView {
@@ -103,6 +106,7 @@ impl From<&request_log::Model> for LogView {
             end_user: r.end_user.clone(),
             session_id: r.session_id.clone(),
             trace_id: r.trace_id.clone(),
+            trace_url: None,
         }
     }
 }
@@ -229,6 +233,7 @@ pub async fn list(
         .map_err(|e| ApiError::internal("cannot read request logs", e))?;
     let mut data: Vec<LogView> = rows.iter().map(LogView::from).collect();
     name_tokens(&state, &mut data).await?;
+    link_traces(&state, &mut data);
     Ok(HttpResponse::Ok().json(LogPage {
         data,
         next_cursor: next.map(|c| c.encode()),
@@ -255,7 +260,23 @@ pub async fn get(
         .ok_or_else(not_found)?;
     let mut view = [LogView::from(&row)];
     name_tokens(&state, &mut view).await?;
+    link_traces(&state, &mut view);
     Ok(HttpResponse::Ok().json(&view[0]))
+}
+
+/// Fills in the rows' trace links, where a template is set (only for a trace id of 32
+/// lowercase hex digits, as the gateway writes them: nothing else reaches a link).
+fn link_traces(state: &AppState, views: &mut [LogView]) {
+    let Some(template) = &state.settings.telemetry.trace_url_template else {
+        return;
+    };
+    for v in views {
+        v.trace_url = v
+            .trace_id
+            .as_deref()
+            .filter(|id| crate::trace_context::is_trace_id(id))
+            .map(|id| template.replace("{trace_id}", id));
+    }
 }
 
 /// Fills in the names of the rows' tokens: one read of committed token rows per page.

@@ -490,9 +490,10 @@ async function logs() {
       ["Stream", d.stream ? "yes" : "no"], ["Attempts", d.attempts],
       ["Latency / first token", `${ms(d.latency_ms)} / ${ms(d.first_byte_ms)}`],
       ["Tokens", `${num(d.prompt_tokens)} prompt (${num(d.cached_tokens)} cached, ${num(d.cache_write_tokens)} cache writes) · ${num(d.completion_tokens)} completion (${num(d.reasoning_tokens)} reasoning)${d.usage_estimated ? " · estimated" : ""}`],
-      ["Cost", usd(d.amount)], ["Error", d.error_type ? `${d.error_type}: ${d.error_message || ""}` : "—"]];
+      ["Cost", usd(d.amount)], ["Error", d.error_type ? `${d.error_type}: ${d.error_message || ""}` : "—"],
+      ["Trace", d.trace_url ? h("a", { href: d.trace_url, target: "_blank", rel: "noopener noreferrer", id: "trace-link" }, d.trace_id) : (d.trace_id || "—")]];
     detail.replaceChildren(h("div", { class: "card", id: "log-detail" }, h("h2", {}, "Call " + d.id),
-      h("dl", { class: "detail" }, ...rowsOf.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, String(v))]))));
+      h("dl", { class: "detail" }, ...rowsOf.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v instanceof Node ? v : String(v))]))));
     detail.scrollIntoView({ behavior: "smooth" });
   };
   filters.addEventListener("submit", (e) => { e.preventDefault(); load(true).catch((err) => toast(err.message)); });
