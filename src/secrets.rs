@@ -254,18 +254,22 @@ pub fn token_display_prefix(token: &str) -> String {
 }
 
 /// `sk-proj-abcdef…wxyz` → `sk-p****wxyz`. Short keys reveal at most their last 2 chars.
+/// One allocation (the trace of every call names its key this way).
 pub fn mask_key(key: &str) -> String {
-    let chars: Vec<char> = key.chars().collect();
-    if chars.len() >= 12 {
-        let head: String = chars[..4].iter().collect();
-        let tail: String = chars[chars.len() - 4..].iter().collect();
-        format!("{head}****{tail}")
-    } else if chars.len() >= 6 {
-        let tail: String = chars[chars.len() - 2..].iter().collect();
-        format!("****{tail}")
+    let chars = key.chars().count();
+    let at = |n: usize| key.char_indices().nth(n).map_or(key.len(), |(i, _)| i);
+    let (head, tail) = if chars >= 12 {
+        (&key[..at(4)], &key[at(chars - 4)..])
+    } else if chars >= 6 {
+        ("", &key[at(chars - 2)..])
     } else {
-        "****".into()
-    }
+        ("", "")
+    };
+    let mut masked = String::with_capacity(head.len() + 4 + tail.len());
+    masked.push_str(head);
+    masked.push_str("****");
+    masked.push_str(tail);
+    masked
 }
 
 #[cfg(test)]
@@ -334,6 +338,7 @@ mod tests {
         assert_eq!(mask_key("sk-proj-1234567890abcd"), "sk-p****abcd");
         assert_eq!(mask_key("short12"), "****12");
         assert_eq!(mask_key("abc"), "****");
+        assert_eq!(mask_key("ключ-секрет-длинный"), "ключ****нный");
     }
 
     #[test]

@@ -2,15 +2,18 @@
 //! that answered and why it stopped. Read only for a traced call, and bounded: a hostile
 //! upstream cannot grow a span.
 
+use std::sync::Arc;
+
 /// At most this many finish reasons, each at most `MAX_TEXT` bytes (as are id and model).
 const MAX_REASONS: usize = 16;
 const MAX_TEXT: usize = 256;
 
+/// Shared strings: the trace puts each on two spans without copying it again.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct ReplyOutline {
-    pub id: Option<String>,
-    pub model: Option<String>,
-    pub finish_reasons: Vec<String>,
+    pub id: Option<Arc<str>>,
+    pub model: Option<Arc<str>>,
+    pub finish_reasons: Vec<Arc<str>>,
 }
 
 impl ReplyOutline {
@@ -31,8 +34,12 @@ impl ReplyOutline {
     }
 }
 
-fn bounded(s: &str) -> String {
-    crate::core::text::truncate(s, MAX_TEXT)
+fn bounded(s: &str) -> Arc<str> {
+    if s.len() <= MAX_TEXT {
+        Arc::from(s)
+    } else {
+        Arc::from(crate::core::text::truncate(s, MAX_TEXT))
+    }
 }
 
 #[cfg(test)]

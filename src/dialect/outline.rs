@@ -2,6 +2,8 @@
 //! from a whole answer's body, or event by event from a stream. Finish reasons are named as
 //! that upstream names them (`stop`, `end_turn`, `max_output_tokens`, ...).
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
 
 use crate::core::endpoint::Dialect;
@@ -11,23 +13,31 @@ use crate::core::reply::StopReason;
 
 /// The outline of a whole answer `body` in `dialect` (empty where it is not one).
 pub fn of_whole(dialect: Dialect, body: &[u8]) -> ReplyOutline {
+    // Borrowed where the JSON has no escapes: nothing is copied but what the outline keeps.
     #[derive(Deserialize)]
-    struct Choice {
-        finish_reason: Option<String>,
+    struct Choice<'a> {
+        #[serde(borrow)]
+        finish_reason: Option<Cow<'a, str>>,
     }
     #[derive(Deserialize)]
-    struct Incomplete {
-        reason: Option<String>,
+    struct Incomplete<'a> {
+        #[serde(borrow)]
+        reason: Option<Cow<'a, str>>,
     }
     #[derive(Deserialize)]
-    struct Whole {
-        id: Option<String>,
-        model: Option<String>,
-        #[serde(default)]
-        choices: Vec<Choice>,
-        stop_reason: Option<String>,
-        status: Option<String>,
-        incomplete_details: Option<Incomplete>,
+    struct Whole<'a> {
+        #[serde(borrow)]
+        id: Option<Cow<'a, str>>,
+        #[serde(borrow)]
+        model: Option<Cow<'a, str>>,
+        #[serde(default, borrow)]
+        choices: Vec<Choice<'a>>,
+        #[serde(borrow)]
+        stop_reason: Option<Cow<'a, str>>,
+        #[serde(borrow)]
+        status: Option<Cow<'a, str>>,
+        #[serde(borrow)]
+        incomplete_details: Option<Incomplete<'a>>,
     }
     let mut outline = ReplyOutline::default();
     let Ok(whole) = serde_json::from_slice::<Whole>(body) else {
@@ -85,28 +95,26 @@ pub fn stop_name(dialect: Dialect, stop: StopReason) -> &'static str {
 mod tests {
     use super::*;
 
+    fn names(o: &ReplyOutline) -> Vec<&str> {
+        o.finish_reasons.iter().map(|r| &**r).collect()
+    }
+
     #[test]
     fn whole_answers_in_each_dialect() {
         let chat = br#"{"id":"chatcmpl-\u0041","model":"gpt-4o","choices":[{"finish_reason":"stop"},{"finish_reason":"length"}]}"#;
         let o = of_whole(Dialect::Chat, chat);
         assert_eq!(o.id.as_deref(), Some("chatcmpl-A"));
         assert_eq!(o.model.as_deref(), Some("gpt-4o"));
-        assert_eq!(o.finish_reasons, ["stop", "length"]);
+        assert_eq!(names(&o), ["stop", "length"]);
         let msg = br#"{"id":"msg_1","model":"claude","stop_reason":"tool_use","content":[]}"#;
-        assert_eq!(
-            of_whole(Dialect::Messages, msg).finish_reasons,
-            ["tool_use"]
-        );
+        assert_eq!(names(&of_whole(Dialect::Messages, msg)), ["tool_use"]);
         let resp = br#"{"id":"resp_1","model":"m","status":"incomplete","incomplete_details":{"reason":"max_output_tokens"}}"#;
         assert_eq!(
-            of_whole(Dialect::Responses, resp).finish_reasons,
+            names(&of_whole(Dialect::Responses, resp)),
             ["max_output_tokens"]
         );
         let done = br#"{"id":"resp_2","model":"m","status":"completed"}"#;
-        assert_eq!(
-            of_whole(Dialect::Responses, done).finish_reasons,
-            ["completed"]
-        );
+        assert_eq!(names(&of_whole(Dialect::Responses, done)), ["completed"]);
         assert_eq!(
             of_whole(Dialect::Chat, b"not json"),
             ReplyOutline::default()
@@ -127,9 +135,9 @@ mod tests {
             &Event::Finish(StopReason::EndTurn),
         );
         assert_eq!(o.id.as_deref(), Some("msg_9"));
-        assert_eq!(o.finish_reasons, ["end_turn"]);
+        assert_eq!(names(&o), ["end_turn"]);
         let mut c = ReplyOutline::default();
         observe(&mut c, Dialect::Chat, &Event::Finish(StopReason::ToolUse));
-        assert_eq!(c.finish_reasons, ["tool_calls"]);
+        assert_eq!(names(&c), ["tool_calls"]);
     }
 }

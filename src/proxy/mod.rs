@@ -195,8 +195,8 @@ async fn attempt(
     let mut up = request::build(&target, endpoint, req).map_err(Failure::Final)?;
     if let Some(trace) = rec.trace.as_mut() {
         let model = &candidate.upstream_model;
-        let context = trace.start_attempt(rec.entry.attempts, provider, model, key);
-        request::set_trace(&mut up, &context);
+        let (traceparent, state) = trace.start_attempt(rec.entry.attempts, provider, model, key);
+        request::set_trace(&mut up, traceparent, state);
     }
     let keys = &candidate.keys;
     // The first-byte timeout is for streams, whose headers come at once; a whole answer's

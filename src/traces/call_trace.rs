@@ -1,66 +1,106 @@
-//! `CallTrace`: one sampled call's spans as it goes — the server span, the upstream attempt
-//! in flight, and what the answer said of itself — ended with the call's log entry, so a
-//! span and its log row always agree.
+//! `CallTrace`: one sampled call's spans as it goes — the server span's attributes, the
+//! upstream attempt in flight, and what the answer said of itself — ended with the call's
+//! log entry, so a span and its log row always agree. Spans are plain values until then:
+//! the call's thread takes no lock and touches no shared counter until it queues them.
 
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use opentelemetry::trace::{Span as _, SpanKind, Status, TraceContextExt, Tracer};
-use opentelemetry::{Array, Context, KeyValue, StringValue, Value};
-use opentelemetry_sdk::trace::Span as SdkSpan;
+use opentelemetry::{Array, KeyValue, StringValue, Value};
+use rand::Rng;
 
 use super::names as n;
+use super::span::{FinishedSpan, Kind};
 use super::Tracing;
+use crate::accounting::token::TokenInfo;
+use crate::core::endpoint::Endpoint;
 use crate::core::outline::ReplyOutline;
 use crate::core::text::truncate;
 use crate::routing::keys::PickedKey;
 use crate::store::log_entry::LogEntry;
 use crate::store::providers::ProviderRecord;
-use crate::trace_context::TraceContext;
+
+/// A call's place in its trace.
+pub struct Ids {
+    pub trace_id: u128,
+    /// The call's own (server) span.
+    pub server: u64,
+    /// The client's span, when it sent one.
+    pub parent: Option<u64>,
+    /// The client's `tracestate`.
+    pub state: Option<Arc<str>>,
+}
+
+/// The upstream attempt in flight.
+struct Attempt {
+    id: u64,
+    start: SystemTime,
+    name: String,
+    attributes: Vec<KeyValue>,
+}
 
 pub struct CallTrace {
     tracing: Arc<Tracing>,
-    /// Holds the server span (its children name it as their parent).
-    server: Context,
+    ids: Ids,
     operation: &'static str,
-    /// Set on the server span when it ends (none is set before: the SDK would grow its
-    /// vector once per attribute).
+    name: String,
+    start: SystemTime,
+    /// The server span's attributes so far (the rest come from the log entry at the end).
     attributes: Vec<KeyValue>,
-    /// The client's `tracestate`, passed on to the upstream.
-    state: Option<String>,
-    attempt: Option<SdkSpan>,
+    attempt: Option<Attempt>,
+    /// Attempts that failed before the one in flight.
+    failed: Vec<FinishedSpan>,
     first_token: Option<SystemTime>,
     outline: Option<ReplyOutline>,
     output: Option<String>,
     budget: &'static str,
-    started: SystemTime,
     /// `gen_ai.provider.name` of the latest attempt's provider.
     provider_name: Option<&'static str>,
     /// A stream that ended before the upstream finished it.
     cut: bool,
 }
 
+thread_local! {
+    /// Where a call's spans are written before they are queued (its capacity reused).
+    static WRITING: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The server span's attributes, at most (no growth on the way).
+const SERVER_ATTRIBUTES: usize = 40;
+const ATTEMPT_ATTRIBUTES: usize = 24;
+
 impl CallTrace {
     pub(super) fn new(
         tracing: Arc<Tracing>,
-        server: Context,
-        operation: &'static str,
-        attributes: Vec<KeyValue>,
-        state: Option<String>,
-        started: SystemTime,
+        ids: Ids,
+        endpoint: Endpoint,
+        start: SystemTime,
+        token: &TokenInfo,
     ) -> CallTrace {
+        let operation = n::operation(endpoint);
+        let mut attributes = Vec::with_capacity(SERVER_ATTRIBUTES);
+        attributes.extend([
+            KeyValue::new(n::OPERATION_NAME, operation),
+            KeyValue::new(n::ENDPOINT, endpoint.name()),
+            KeyValue::new(n::TOKEN_ID, i64::from(token.id)),
+            KeyValue::new(n::TOKEN_NAME, token.name.clone()),
+        ]);
+        if let Some(team) = token.team_id {
+            attributes.push(KeyValue::new(n::TEAM_ID, i64::from(team)));
+        }
         CallTrace {
             tracing,
-            server,
+            ids,
             operation,
+            name: operation.to_string(),
+            start,
             attributes,
-            state,
             attempt: None,
+            failed: Vec::new(),
             first_token: None,
             outline: None,
             output: None,
             budget: "not_reached",
-            started,
             provider_name: None,
             cut: false,
         }
@@ -68,13 +108,12 @@ impl CallTrace {
 
     /// The trace's id: 32 lowercase hex digits.
     pub fn trace_id(&self) -> String {
-        self.server.span().span_context().trace_id().to_string()
+        format!("{:032x}", self.ids.trace_id)
     }
 
     /// What the client asked for: the span is named after the model.
     pub fn request(&mut self, model: &str, max_tokens: Option<i64>, raw: &[u8]) {
-        let span = self.server.span();
-        span.update_name(n::span_name(self.operation, Some(model)));
+        self.name = n::span_name(self.operation, Some(model));
         self.attributes
             .push(KeyValue::new(n::REQUEST_MODEL, truncate(model, 256)));
         if let Some(max) = max_tokens {
@@ -95,19 +134,20 @@ impl CallTrace {
         self.budget = outcome;
     }
 
-    /// Starts attempt `number` on `provider` with `key` for `model`; the upstream's
-    /// `traceparent` names this attempt's span.
+    /// Starts attempt `number` on `provider` with `key` for `model`; answers the
+    /// `traceparent` the upstream gets (naming this attempt's span) and the `tracestate`.
     pub fn start_attempt(
         &mut self,
         number: u32,
         provider: &ProviderRecord,
         model: &str,
         key: &PickedKey,
-    ) -> TraceContext {
+    ) -> (String, Option<&str>) {
         self.end_attempt(None);
         let provider_name = n::provider_name(provider.api_type);
         self.provider_name = Some(provider_name);
-        let mut attributes = vec![
+        let mut attributes = Vec::with_capacity(ATTEMPT_ATTRIBUTES);
+        attributes.extend([
             KeyValue::new(n::OPERATION_NAME, self.operation),
             KeyValue::new(n::PROVIDER_NAME, provider_name),
             KeyValue::new(n::PROVIDER, provider.name.clone()),
@@ -115,31 +155,28 @@ impl CallTrace {
             KeyValue::new(n::ATTEMPT, i64::from(number)),
             KeyValue::new(n::KEY_ID, i64::from(key.id)),
             KeyValue::new(n::KEY_MASKED, crate::secrets::mask_key(&key.secret)),
-        ];
+        ]);
         if let Some((host, port)) = n::server_of(&provider.base_url) {
             attributes.push(KeyValue::new(n::SERVER_ADDRESS, host));
             attributes.push(KeyValue::new(n::SERVER_PORT, port));
         }
-        let tracer = &self.tracing.tracer;
-        let span = tracer
-            .span_builder(n::span_name(self.operation, Some(model)))
-            .with_kind(SpanKind::Client)
-            .with_attributes(attributes)
-            .start_with_context(tracer, &self.server);
-        let context = span.span_context().clone();
-        self.attempt = Some(span);
-        TraceContext {
-            trace_id: context.trace_id().to_string(),
-            parent_id: context.span_id().to_string(),
-            flags: context.trace_flags().to_u8(),
-            state: self.state.clone(),
-        }
+        let id = rand::thread_rng().gen::<u64>().max(1);
+        self.attempt = Some(Attempt {
+            id,
+            start: SystemTime::now(),
+            name: n::span_name(self.operation, Some(model)),
+            attributes,
+        });
+        let traceparent = format!("00-{:032x}-{id:016x}-01", self.ids.trace_id);
+        (traceparent, self.ids.state.as_deref())
     }
 
     /// The attempt got an answer head with `status` from the upstream.
     pub fn answered(&mut self, status: u16) {
-        if let Some(span) = &mut self.attempt {
-            span.set_attribute(KeyValue::new(n::HTTP_STATUS, i64::from(status)));
+        if let Some(attempt) = &mut self.attempt {
+            attempt
+                .attributes
+                .push(KeyValue::new(n::HTTP_STATUS, i64::from(status)));
         }
     }
 
@@ -149,12 +186,36 @@ impl CallTrace {
     }
 
     fn end_attempt(&mut self, error_type: Option<String>) {
-        if let Some(mut span) = self.attempt.take() {
-            if let Some(kind) = error_type {
-                span.set_status(Status::error(kind.clone()));
-                span.set_attribute(KeyValue::new(n::ERROR_TYPE, kind));
+        if let Some(mut attempt) = self.attempt.take() {
+            if let Some(kind) = &error_type {
+                attempt
+                    .attributes
+                    .push(KeyValue::new(n::ERROR_TYPE, kind.clone()));
             }
-            span.end();
+            let span = self.attempt_span(attempt, SystemTime::now(), error_type);
+            self.failed.push(span);
+        }
+    }
+
+    fn attempt_span(
+        &self,
+        attempt: Attempt,
+        end: SystemTime,
+        error: Option<String>,
+    ) -> FinishedSpan {
+        FinishedSpan {
+            trace_id: self.ids.trace_id,
+            span_id: attempt.id,
+            parent: Some((self.ids.server, false)),
+            flags: 1,
+            state: self.ids.state.clone(),
+            kind: Kind::Client,
+            name: attempt.name,
+            start: attempt.start,
+            end,
+            attributes: attempt.attributes,
+            events: Vec::new(),
+            error,
         }
     }
 
@@ -186,16 +247,21 @@ impl CallTrace {
         self.tracing.capture.is_some()
     }
 
-    /// Ends the open attempt and the server span with what the call's log row says.
+    /// Ends the open attempt and the server span with what the call's log row says, and
+    /// queues the call's spans.
     pub fn end(mut self, entry: &LogEntry) {
-        let mut outcome = Vec::with_capacity(24);
-        usage(&mut outcome, entry);
+        let end = SystemTime::now();
+        let failed = !entry.is_success();
+        let error = failed.then(|| entry.error_type.clone().unwrap_or_else(|| "error".into()));
+        // What the answer says goes on the attempt that got it and on the call.
+        let mut answer = Vec::with_capacity(10);
+        usage(&mut answer, entry);
         if let Some(o) = self.outline.take() {
             if let Some(id) = o.id {
-                outcome.push(KeyValue::new(n::RESPONSE_ID, id));
+                answer.push(KeyValue::new(n::RESPONSE_ID, StringValue::from(id)));
             }
             if let Some(model) = o.model {
-                outcome.push(KeyValue::new(n::RESPONSE_MODEL, model));
+                answer.push(KeyValue::new(n::RESPONSE_MODEL, StringValue::from(model)));
             }
             if !o.finish_reasons.is_empty() {
                 let reasons: Vec<StringValue> = o
@@ -203,55 +269,79 @@ impl CallTrace {
                     .into_iter()
                     .map(StringValue::from)
                     .collect();
-                outcome.push(KeyValue::new(
+                answer.push(KeyValue::new(
                     n::RESPONSE_FINISH_REASONS,
                     Value::Array(Array::String(reasons)),
                 ));
             }
         }
-        if let Some(output) = self.output.take() {
-            outcome.push(KeyValue::new(n::OUTPUT_MESSAGES, output));
-        }
-        let failed = !entry.is_success();
+        let mut spans = std::mem::take(&mut self.failed);
         if let Some(mut attempt) = self.attempt.take() {
-            attempt.set_attributes(outcome.iter().cloned());
-            if failed {
-                let kind = entry.error_type.clone().unwrap_or_else(|| "error".into());
-                attempt.set_attribute(KeyValue::new(n::ERROR_TYPE, kind.clone()));
-                attempt.set_status(Status::error(kind));
+            attempt.attributes.extend(answer.iter().cloned());
+            if let Some(kind) = &error {
+                attempt
+                    .attributes
+                    .push(KeyValue::new(n::ERROR_TYPE, kind.clone()));
             }
-            attempt.end();
+            let attempt_error = error
+                .clone()
+                .filter(|_| entry.status_code >= 500 || entry.status_code == 499);
+            spans.push(self.attempt_span(attempt, end, attempt_error));
         }
-        let a = &mut self.attributes;
-        a.append(&mut outcome);
-        server_side(a, entry, self.budget);
+        let mut a = std::mem::take(&mut self.attributes);
+        a.append(&mut answer);
+        if let Some(output) = self.output.take() {
+            a.push(KeyValue::new(n::OUTPUT_MESSAGES, output));
+        }
+        server_side(&mut a, entry, self.budget);
         if let Some(provider) = &entry.provider {
             a.push(KeyValue::new(n::PROVIDER, provider.clone()));
         }
         if let Some(name) = self.provider_name {
             a.push(KeyValue::new(n::PROVIDER_NAME, name));
         }
-        let span = self.server.span();
+        let mut events = Vec::new();
         if let Some(at) = self.first_token {
             let ms = at
-                .duration_since(self.started)
+                .duration_since(self.start)
                 .unwrap_or_default()
                 .as_millis();
             a.push(KeyValue::new(n::TIME_TO_FIRST_TOKEN_MS, ms as i64));
-            span.add_event_with_timestamp(n::FIRST_TOKEN_EVENT, at, Vec::new());
+            events.push((at, n::FIRST_TOKEN_EVENT));
         }
-        if failed {
-            let kind = entry.error_type.clone().unwrap_or_else(|| "error".into());
+        if let Some(kind) = &error {
             if self.cut {
                 a.push(KeyValue::new(n::CUT_REASON, kind.clone()));
             }
             a.push(KeyValue::new(n::ERROR_TYPE, kind.clone()));
-            if entry.status_code >= 500 || entry.status_code == 499 {
-                span.set_status(Status::error(kind));
-            }
         }
-        span.set_attributes(std::mem::take(a));
-        span.end();
+        // A server span fails with the gateway's or the upstream's fault (5xx) or a cut
+        // stream (499); a 4xx is the client's and leaves it unset.
+        let server_error = error.filter(|_| entry.status_code >= 500 || entry.status_code == 499);
+        spans.push(FinishedSpan {
+            trace_id: self.ids.trace_id,
+            span_id: self.ids.server,
+            parent: self.ids.parent.map(|p| (p, true)),
+            flags: 1,
+            state: self.ids.state.clone(),
+            kind: Kind::Server,
+            name: std::mem::take(&mut self.name),
+            start: self.start,
+            end,
+            attributes: a,
+            events,
+            error: server_error,
+        });
+        // Written here, on the call's thread: what the spans hold is freed where it was
+        // made, and the queue takes one buffer.
+        WRITING.with(|buf| {
+            let mut buf = buf.borrow_mut();
+            buf.clear();
+            super::otlp_wire::spans(&mut buf, &spans);
+            self.tracing
+                .queue
+                .push(buf.as_slice().to_vec(), spans.len() as u32);
+        });
     }
 }
 

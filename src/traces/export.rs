@@ -1,25 +1,24 @@
-//! The span queue: finished spans wait in a bounded queue for one exporter thread, which
-//! sends them in batches over OTLP. A call never waits on it: a full queue drops the span
-//! and counts it (`gateway_trace_spans_dropped_total`), and an exporter that is down or
-//! slow only fills the queue. The SDK's own batch processor keeps its drop count to itself,
-//! hence this one.
+//! The span queue: each traced call's spans, already written in OTLP's wire format on the
+//! call's own thread, wait in a bounded buffer for one exporter thread, which sends them
+//! in batches. A call never waits on it: queueing takes a plain lock for a `Vec::push`,
+//! and wakes the exporter only when a whole batch is waiting (else it comes by every
+//! `export_interval_ms`) — a wake-up per span cost a thread switch per span, and spans
+//! freed on another thread than the one that made them cost the allocator's locks. Spans
+//! past `max_queue_spans` are dropped and counted (`gateway_trace_spans_dropped_total`); an
+//! exporter that is down or slow only fills the buffer.
 
+use std::collections::VecDeque;
 use std::sync::mpsc as std_mpsc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use opentelemetry::Context;
-use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
-use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
-use tokio::sync::mpsc;
+use parking_lot::Mutex;
+use tokio::sync::Notify;
 
-/// What the exporter thread is told.
-enum Message {
-    Span(Box<SpanData>),
-    /// Export everything queued before this, then answer.
-    Flush(std_mpsc::Sender<()>),
-}
+use super::otlp_export::OtlpExporter;
 
-/// How the queue exports: batch size, how long a batch waits to fill, the export timeout.
+/// How the queue exports: most spans waiting, spans per export, how long a span waits for
+/// its batch to fill, the export timeout.
 #[derive(Debug, Clone, Copy)]
 pub struct Batching {
     pub max_queue: usize,
@@ -28,134 +27,160 @@ pub struct Batching {
     pub timeout: Duration,
 }
 
-#[derive(Debug)]
-pub struct SpanQueue {
-    tx: mpsc::Sender<Message>,
+/// Calls' written spans with their span counts, oldest first, and how many spans in all.
+#[derive(Debug, Default)]
+struct Queued {
+    calls: VecDeque<(Vec<u8>, u32)>,
+    spans: usize,
 }
 
-/// At most one warning about failed exports this often.
-const WARN_EVERY: Duration = Duration::from_secs(60);
+/// What the calls' threads and the exporter's share.
+#[derive(Debug)]
+struct Shared {
+    queued: Mutex<Queued>,
+    /// Flushes asked for, answered once everything queued before them went out.
+    flushes: Mutex<Vec<std_mpsc::Sender<()>>>,
+    wake: Notify,
+    batching: Batching,
+}
+
+#[derive(Debug)]
+pub struct SpanQueue {
+    shared: Arc<Shared>,
+}
 
 pub const SPANS_EXPORTED: &str = "gateway_trace_spans_exported_total";
 pub const SPANS_DROPPED: &str = "gateway_trace_spans_dropped_total";
 pub const EXPORTS_FAILED: &str = "gateway_trace_exports_failed_total";
 
+/// At most one warning about failed exports this often.
+const WARN_EVERY: Duration = Duration::from_secs(60);
+
 impl SpanQueue {
     /// Starts the exporter thread (it runs its own single-threaded actix runtime, for the
     /// hyper client's connection tasks) and returns the queue that feeds it.
-    pub fn start<E, F>(make_exporter: F, batching: Batching) -> std::io::Result<SpanQueue>
+    pub fn start<F>(make_exporter: F, batching: Batching) -> std::io::Result<SpanQueue>
     where
-        E: SpanExporter + 'static,
-        F: FnOnce() -> E + Send + 'static,
+        F: FnOnce() -> OtlpExporter + Send + 'static,
     {
         for name in [SPANS_EXPORTED, EXPORTS_FAILED] {
             metrics::counter!(name).absolute(0);
         }
         metrics::counter!(SPANS_DROPPED, "reason" => "queue_full").absolute(0);
         metrics::counter!(SPANS_DROPPED, "reason" => "export_failed").absolute(0);
-        let (tx, rx) = mpsc::channel(batching.max_queue);
+        let shared = Arc::new(Shared {
+            queued: Mutex::new(Queued::default()),
+            flushes: Mutex::new(Vec::new()),
+            wake: Notify::new(),
+            batching,
+        });
+        let exporting = shared.clone();
         std::thread::Builder::new()
             .name("trace-export".into())
             .spawn(move || {
-                actix_web::rt::System::new().block_on(run(make_exporter(), rx, batching));
+                actix_web::rt::System::new().block_on(run(make_exporter(), exporting));
             })?;
-        Ok(SpanQueue { tx })
+        Ok(SpanQueue { shared })
     }
 
-    fn flush(&self, timeout: Duration) -> OTelSdkResult {
+    /// Waits (at most `timeout`) until everything queued so far was exported or dropped.
+    pub fn flush(&self, timeout: Duration) -> bool {
         let (done, wait) = std_mpsc::channel();
-        self.tx
-            .try_send(Message::Flush(done))
-            .map_err(|_| OTelSdkError::InternalFailure("trace queue full or closed".into()))?;
-        wait.recv_timeout(timeout)
-            .map_err(|_| OTelSdkError::Timeout(timeout))
+        self.shared.flushes.lock().push(done);
+        self.shared.wake.notify_one();
+        wait.recv_timeout(timeout).is_ok()
     }
-}
 
-impl SpanProcessor for SpanQueue {
-    fn on_start(&self, _span: &mut Span, _cx: &Context) {}
-
-    fn on_end(&self, span: SpanData) {
-        if self.tx.try_send(Message::Span(Box::new(span))).is_err() {
-            metrics::counter!(SPANS_DROPPED, "reason" => "queue_full").increment(1);
+    /// Queues a call's `n` spans, written; dropped and counted when they do not fit.
+    pub fn push(&self, written: Vec<u8>, n: u32) {
+        let b = &self.shared.batching;
+        let waiting = {
+            let mut q = self.shared.queued.lock();
+            if q.spans + n as usize > b.max_queue {
+                None
+            } else {
+                q.calls.push_back((written, n));
+                q.spans += n as usize;
+                Some(q.spans)
+            }
+        };
+        match waiting {
+            None => {
+                metrics::counter!(SPANS_DROPPED, "reason" => "queue_full").increment(u64::from(n))
+            }
+            // The batch just filled: the exporter comes now rather than at its interval.
+            Some(spans) if spans >= b.batch && spans - (n as usize) < b.batch => {
+                self.shared.wake.notify_one()
+            }
+            Some(_) => {}
         }
     }
 
-    fn force_flush(&self) -> OTelSdkResult {
-        self.flush(Duration::from_secs(5))
-    }
-
-    /// The gateway flushes at its stop (`Tracing::flush`); the provider's own shutdown,
-    /// when it is dropped at exit, waits for nothing (a hung collector must not hold the
-    /// process).
-    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
-        Ok(())
+    /// Takes whole calls, oldest first, up to `batch` spans (at least one call).
+    fn take_batch(shared: &Shared) -> (Vec<Vec<u8>>, u64) {
+        let mut q = shared.queued.lock();
+        let (mut taken, mut spans) = (Vec::new(), 0usize);
+        while let Some((_, n)) = q.calls.front() {
+            if !taken.is_empty() && spans + *n as usize > shared.batching.batch {
+                break;
+            }
+            let (written, n) = q.calls.pop_front().expect("a front call");
+            spans += n as usize;
+            taken.push(written);
+        }
+        q.spans -= spans;
+        (taken, spans as u64)
     }
 }
 
-/// The exporter thread: gathers up to `batch` spans (waiting at most `interval` once the
-/// first arrived), exports them with a timeout, and answers flushes once all before them
-/// went out.
-async fn run<E: SpanExporter>(exporter: E, mut rx: mpsc::Receiver<Message>, b: Batching) {
-    let mut batch: Vec<SpanData> = Vec::with_capacity(b.batch);
-    let mut waiting: Vec<std_mpsc::Sender<()>> = Vec::new();
+/// The exporter thread: every interval, or as soon as a batch is waiting, takes what is
+/// queued and exports it batch by batch, each with a timeout; answers flushes after.
+async fn run(mut exporter: OtlpExporter, shared: Arc<Shared>) {
+    let b = shared.batching;
     // A collector that is down fails every batch: one warning a minute says so.
     let mut warned: Option<(Instant, u64)> = None;
     loop {
-        let Some(first) = rx.recv().await else {
-            return;
-        };
-        let deadline = tokio::time::Instant::now() + b.interval;
-        let mut next = Some(first);
+        let _ = tokio::time::timeout(b.interval, shared.wake.notified()).await;
+        let flushes = std::mem::take(&mut *shared.flushes.lock());
         loop {
-            match next.take() {
-                Some(Message::Span(span)) => batch.push(*span),
-                Some(Message::Flush(done)) => {
-                    waiting.push(done);
-                    break;
-                }
-                None => {}
-            }
-            if batch.len() >= b.batch {
+            let (batch, n) = SpanQueue::take_batch(&shared);
+            if batch.is_empty() {
                 break;
             }
-            match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(message)) => next = Some(message),
-                Ok(None) | Err(_) => break,
-            }
-        }
-        if !batch.is_empty() {
-            let spans = std::mem::replace(&mut batch, Vec::with_capacity(b.batch));
-            let n = spans.len() as u64;
-            match tokio::time::timeout(b.timeout, exporter.export(spans)).await {
-                Ok(Ok(())) => metrics::counter!(SPANS_EXPORTED).increment(n),
-                failed => {
+            let failed = match tokio::time::timeout(b.timeout, exporter.export(&batch)).await {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(e),
+                Err(_) => Some(format!("no answer in {} ms", b.timeout.as_millis())),
+            };
+            match failed {
+                None => metrics::counter!(SPANS_EXPORTED).increment(n),
+                Some(why) => {
                     metrics::counter!(EXPORTS_FAILED).increment(1);
                     metrics::counter!(SPANS_DROPPED, "reason" => "export_failed").increment(n);
-                    let quiet = match &mut warned {
-                        Some((at, since)) if at.elapsed() < WARN_EVERY => {
-                            *since += 1;
-                            true
-                        }
-                        _ => false,
-                    };
-                    if !quiet {
-                        let why = match failed {
-                            Ok(Err(e)) => e.to_string(),
-                            _ => format!("no answer in {} ms", b.timeout.as_millis()),
-                        };
-                        let more = warned.map_or(0, |(_, since)| since);
-                        log::warn!(
-                            "trace export of {n} spans failed ({more} more failed exports \
-                             since the last warning): {why}"
-                        );
-                        warned = Some((Instant::now(), 0));
-                    }
+                    warn_failed(&mut warned, n, why);
                 }
             }
+            if (n as usize) < b.batch {
+                break;
+            }
         }
-        for done in waiting.drain(..) {
+        for done in flushes {
             let _ = done.send(());
         }
     }
+}
+
+fn warn_failed(warned: &mut Option<(Instant, u64)>, n: u64, why: String) {
+    if let Some((at, since)) = warned {
+        if at.elapsed() < WARN_EVERY {
+            *since += 1;
+            return;
+        }
+    }
+    let more = warned.map_or(0, |(_, since)| since);
+    log::warn!(
+        "trace export of {n} spans failed ({more} more failed exports since the last \
+         warning): {why}"
+    );
+    *warned = Some((Instant::now(), 0));
 }

@@ -1,25 +1,22 @@
 //! Traces: one OpenTelemetry server span per client call and one client span per upstream
-//! attempt, named and attributed after the GenAI semantic conventions (`names`), exported
-//! over OTLP/HTTP by a bounded queue (`export`) through our own HTTP client
-//! (`otlp_client`). Off — no span, no allocation, one branch per call — while
+//! attempt, named and attributed after the GenAI semantic conventions (`names`), recorded
+//! as plain values while the call goes (`CallTrace`) and ended with its log entry, exported
+//! over OTLP/HTTP protobuf (`otlp_wire`, `otlp_export`) by a bounded queue on a thread of
+//! its own (`export`). Off — no span, no allocation, one branch per call — while
 //! `telemetry.otlp_endpoint` is unset.
 
 mod call_trace;
 pub mod export;
 pub mod names;
-mod otlp_client;
+mod otlp_export;
+mod otlp_wire;
+mod span;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use opentelemetry::trace::{
-    SpanContext, SpanId, SpanKind, TraceContextExt, TraceFlags, TraceId, TraceState, Tracer,
-    TracerProvider,
-};
-use opentelemetry::{Context, KeyValue};
-use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
-use opentelemetry_sdk::trace::{Sampler, SdkTracer, SdkTracerProvider};
-use opentelemetry_sdk::Resource;
+use opentelemetry::KeyValue;
+use rand::Rng;
 
 pub use call_trace::CallTrace;
 
@@ -29,13 +26,19 @@ use crate::settings::TelemetrySettings;
 use crate::trace_context::TraceContext;
 use crate::upstream::http::{HttpConfig, UpstreamHttp};
 use export::{Batching, SpanQueue};
+use otlp_export::{OtlpExporter, Target};
+use otlp_wire::Preamble;
 
-/// The tracer every call's spans come from, and what it may record.
+/// The instrumentation scope the spans are exported under.
+const SCOPE: &str = "gateway-zero";
+
+/// What every traced call shares: the queue its spans go to, what it may record, and
+/// which new traces it keeps.
 pub struct Tracing {
-    tracer: SdkTracer,
-    provider: SdkTracerProvider,
+    queue: SpanQueue,
     /// Prompt and completion content on spans, cut to this many bytes (`None`: never).
     capture: Option<usize>,
+    sample_ratio: f64,
 }
 
 impl Tracing {
@@ -45,30 +48,21 @@ impl Tracing {
         settings: &TelemetrySettings,
         http: &HttpConfig,
     ) -> Result<Option<Arc<Tracing>>, String> {
-        let Some(endpoint) = settings.otlp_endpoint.clone() else {
+        let Some(endpoint) = &settings.otlp_endpoint else {
             return Ok(None);
         };
-        let resource = Resource::builder_empty()
-            .with_service_name(settings.service_name.clone())
-            .with_attribute(KeyValue::new("service.version", env!("CARGO_PKG_VERSION")))
-            .build();
+        let resource = [
+            KeyValue::new("service.name", settings.service_name.clone()),
+            KeyValue::new("service.version", env!("CARGO_PKG_VERSION")),
+            KeyValue::new("telemetry.sdk.name", "opentelemetry"),
+            KeyValue::new("telemetry.sdk.language", "rust"),
+        ];
+        let preamble = Preamble::new(&resource, SCOPE, env!("CARGO_PKG_VERSION"));
+        let target = Target::parse(endpoint, &settings.headers)?;
         let http = http.clone();
-        let headers = settings.headers.clone();
         let timeout = Duration::from_millis(settings.export_timeout_ms);
-        let exporter_resource = resource.clone();
-        let make_exporter = move || {
-            use opentelemetry_sdk::trace::SpanExporter as _;
-            let mut exporter = opentelemetry_otlp::SpanExporter::builder()
-                .with_http()
-                .with_http_client(otlp_client::OtlpHttp(UpstreamHttp::new(&http)))
-                .with_endpoint(endpoint)
-                .with_headers(headers)
-                .with_timeout(timeout)
-                .build()
-                .expect("the OTLP exporter takes a checked URL");
-            exporter.set_resource(&exporter_resource);
-            exporter
-        };
+        // Made on the exporter's thread: its client's connections live there.
+        let make_exporter = move || OtlpExporter::new(UpstreamHttp::new(&http), target, preamble);
         let batching = Batching {
             max_queue: settings.max_queue_spans,
             batch: settings.export_batch_spans,
@@ -77,25 +71,18 @@ impl Tracing {
         };
         let queue = SpanQueue::start(make_exporter, batching)
             .map_err(|e| format!("trace exporter thread: {e}"))?;
-        let sampler =
-            Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(settings.sample_ratio)));
-        let provider = SdkTracerProvider::builder()
-            .with_sampler(sampler)
-            .with_span_processor(queue)
-            .with_resource(resource)
-            .build();
-        let tracer = provider.tracer("gateway-zero");
         Ok(Some(Arc::new(Tracing {
-            tracer,
-            provider,
+            queue,
             capture: settings
                 .capture_content
                 .then_some(settings.max_content_bytes),
+            sample_ratio: settings.sample_ratio,
         })))
     }
 
-    /// Starts the server span of a call to `endpoint` that began at `started`, as a child
-    /// of the client's `parent` when it sent one; `None` when the call is not sampled.
+    /// Starts the trace of a call to `endpoint` that began at `started`, as a child of the
+    /// client's `parent` when it sent one (recorded when that one is sampled), else in a
+    /// new trace (recorded by `telemetry.sample_ratio`); `None`: not recorded.
     pub fn start_call(
         self: &Arc<Self>,
         endpoint: Endpoint,
@@ -103,64 +90,72 @@ impl Tracing {
         started: Instant,
         token: &TokenInfo,
     ) -> Option<Box<CallTrace>> {
-        let parent_cx = match parent.and_then(remote_context) {
-            Some(sc) => Context::new().with_remote_span_context(sc),
-            None => Context::new(),
+        let mut rng = rand::thread_rng();
+        let (trace_id, parent_span) = match parent {
+            Some(p) => {
+                if p.flags & 1 == 0 {
+                    return None;
+                }
+                let trace_id = u128::from_str_radix(&p.trace_id, 16).ok()?;
+                (trace_id, Some(u64::from_str_radix(&p.parent_id, 16).ok()?))
+            }
+            None => {
+                let trace_id = rng.gen::<u128>().max(1);
+                if !samples(self.sample_ratio, trace_id) {
+                    return None;
+                }
+                (trace_id, None)
+            }
         };
         let start = SystemTime::now() - started.elapsed();
-        let operation = names::operation(endpoint);
-        let span = self
-            .tracer
-            .span_builder(operation)
-            .with_kind(SpanKind::Server)
-            .with_start_time(start)
-            .start_with_context(&self.tracer, &parent_cx);
-        use opentelemetry::trace::Span as _;
-        if !span.is_recording() {
-            return None;
-        }
-        let mut attributes = vec![
-            KeyValue::new(names::OPERATION_NAME, operation),
-            KeyValue::new(names::ENDPOINT, endpoint.name()),
-            KeyValue::new(names::TOKEN_ID, i64::from(token.id)),
-            KeyValue::new(names::TOKEN_NAME, token.name.clone()),
-        ];
-        if let Some(team) = token.team_id {
-            attributes.push(KeyValue::new(names::TEAM_ID, i64::from(team)));
-        }
-        let state = parent.and_then(|p| p.state.clone());
+        let state = parent.and_then(|p| p.state.as_deref()).map(Arc::from);
         Some(Box::new(CallTrace::new(
             self.clone(),
-            parent_cx.with_span(span),
-            operation,
-            attributes,
-            state,
+            call_trace::Ids {
+                trace_id,
+                server: rng.gen::<u64>().max(1),
+                parent: parent_span,
+                state,
+            },
+            endpoint,
             start,
+            token,
         )))
     }
 
     /// Exports what is queued (at shutdown), waiting at most a few seconds.
     pub fn flush(&self) {
-        if let Err(e) = self.provider.force_flush() {
-            log::warn!("trace flush: {e}");
+        if !self.queue.flush(Duration::from_secs(5)) {
+            log::warn!("trace flush: the collector did not take the last spans in 5 s");
         }
     }
 }
 
-/// The client's span as a remote parent (`None` if its ids do not parse).
-fn remote_context(t: &TraceContext) -> Option<SpanContext> {
-    let trace_id = TraceId::from_hex(&t.trace_id).ok()?;
-    let span_id = SpanId::from_hex(&t.parent_id).ok()?;
-    let state = t
-        .state
-        .as_deref()
-        .and_then(|s| s.parse::<TraceState>().ok())
-        .unwrap_or_default();
-    Some(SpanContext::new(
-        trace_id,
-        span_id,
-        TraceFlags::new(t.flags),
-        true,
-        state,
-    ))
+/// Whether a new trace is kept at `ratio`, decided by its id alone (as OpenTelemetry's
+/// `TraceIdRatioBased` sampler does: every instance keeps the same traces).
+fn samples(ratio: f64, trace_id: u128) -> bool {
+    if ratio >= 1.0 {
+        return true;
+    }
+    let bound = (ratio.max(0.0) * (1u64 << 63) as f64) as u64;
+    ((trace_id as u64) >> 1) < bound
+}
+
+#[cfg(test)]
+mod tests {
+    use super::samples;
+
+    #[test]
+    fn the_ratio_keeps_that_share_of_traces_by_id() {
+        let ids: Vec<u128> = (0..20_000u64)
+            .map(|i| u128::from(i.wrapping_mul(0x9e37_79b9_7f4a_7c15)))
+            .collect();
+        let kept = |r: f64| ids.iter().filter(|id| samples(r, **id)).count();
+        assert_eq!(kept(0.0), 0);
+        assert_eq!(kept(1.0), ids.len());
+        let quarter = kept(0.25) as f64 / ids.len() as f64;
+        assert!((quarter - 0.25).abs() < 0.02, "{quarter}");
+        // The same id, the same answer.
+        assert_eq!(samples(0.5, ids[7]), samples(0.5, ids[7]));
+    }
 }

@@ -78,12 +78,29 @@ pub fn span_name(operation: &str, model: Option<&str>) -> String {
     }
 }
 
-/// `server.address` and `server.port` of an upstream base URL.
+/// `server.address` and `server.port` of an upstream base URL (checked when the provider
+/// was saved), read without a URL parser: one allocation, once per attempt.
 pub fn server_of(base_url: &str) -> Option<(String, i64)> {
-    let url = url::Url::parse(base_url).ok()?;
-    let host = url.host_str()?.to_string();
-    let port = url.port_or_known_default()?;
-    Some((host, i64::from(port)))
+    let (scheme, rest) = base_url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let (host, port) = match host_port.strip_prefix('[') {
+        Some(v6) => {
+            let (host, after) = v6.split_once(']')?;
+            (host, after.strip_prefix(':'))
+        }
+        None => match host_port.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (host_port, None),
+        },
+    };
+    let port = match port {
+        Some(p) => p.parse::<u16>().ok()?,
+        None if scheme.eq_ignore_ascii_case("https") => 443,
+        None if scheme.eq_ignore_ascii_case("http") => 80,
+        None => return None,
+    };
+    (!host.is_empty()).then(|| (host.to_ascii_lowercase(), i64::from(port)))
 }
 
 /// `error.type` of an upstream answer refused with `status`: the status code, as the
@@ -114,6 +131,15 @@ mod tests {
             Some(("127.0.0.1".into(), 9001))
         );
         assert_eq!(server_of("not a url"), None);
+        assert_eq!(
+            server_of("https://user:pw@[::1]:8443/v1?x=1"),
+            Some(("::1".into(), 8443))
+        );
+        assert_eq!(
+            server_of("http://Open.BigModel.cn/api/paas/v4"),
+            Some(("open.bigmodel.cn".into(), 80))
+        );
+        assert_eq!(server_of("http://host:notaport/v1"), None);
         assert_eq!(http_error(429), "429");
     }
 }

@@ -96,12 +96,15 @@ fn push_trace(headers: &mut Vec<(HeaderName, String)>, trace: &TraceContext) {
     }
 }
 
-/// Puts `trace` (the gateway's attempt span, when it traces the call) in place of the
-/// trace context the request carried on.
-pub fn set_trace(up: &mut UpstreamRequest, trace: &TraceContext) {
+/// Puts the gateway's attempt span (`traceparent`, with the client's `tracestate`) in
+/// place of the trace context the request carried on.
+pub fn set_trace(up: &mut UpstreamRequest, traceparent: String, state: Option<&str>) {
     up.headers
         .retain(|(name, _)| name != TRACEPARENT && name != TRACESTATE);
-    push_trace(&mut up.headers, trace);
+    up.headers.push((TRACEPARENT, traceparent));
+    if let Some(state) = state {
+        up.headers.push((TRACESTATE, state.to_string()));
+    }
 }
 
 /// The W3C trace headers, on the upstream's side (its `http` crate's names).
