@@ -60,8 +60,28 @@ fn first_wins() -> OnConflict {
         .to_owned()
 }
 
+/// An insert's rule on a stored id: the row there stays — unless it is another token's
+/// tombstone: a token cannot delete (or block) a response it does not own, not even one
+/// whose insert is still in flight (a foreign DELETE of a fresh id used to leave a
+/// tombstone in the owner's way, and the owner's response was lost).
+fn owner_wins() -> OnConflict {
+    use stored_response::Column;
+    OnConflict::column(Column::Id)
+        .update_columns([
+            Column::TokenId,
+            Column::PreviousId,
+            Column::Input,
+            Column::Response,
+            Column::CreatedAt,
+        ])
+        .action_and_where(sea_orm::sea_query::Expr::cust(
+            "stored_responses.response = '' AND stored_responses.token_id <> excluded.token_id",
+        ))
+        .to_owned()
+}
+
 /// Writes finished responses in one statement; one whose id is stored already is left as
-/// it is.
+/// it is (but for another token's tombstone, see `owner_wins`).
 pub async fn insert_many(
     db: &DatabaseConnection,
     master: &MasterKey,
@@ -79,7 +99,7 @@ pub async fn insert_many(
         created_at: Set(r.created_at),
     });
     stored_response::Entity::insert_many(rows)
-        .on_conflict(first_wins())
+        .on_conflict(owner_wins())
         .exec_without_returning(db)
         .await?;
     Ok(())

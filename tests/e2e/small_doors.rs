@@ -124,6 +124,23 @@ async fn a_delete_wins_over_an_insert_in_flight() {
             .await
             .unwrap()
             .is_some());
+        // ... nor before it landed: another token's tombstone does not stand in the owner's
+        // way (CI once lost a response this way: bob's DELETE of alice's fresh id).
+        assert!(!stored::delete(&db, "resp_foreign", 2).await.unwrap());
+        stored::insert_many(&db, &master(), &[record("resp_foreign")])
+            .await
+            .unwrap();
+        let kept = stored::get(&db, &master(), "resp_foreign").await.unwrap();
+        assert_eq!(kept.map(|r| r.token_id), Some(1));
+        // The owner's own tombstone still wins.
+        assert!(!stored::delete(&db, "resp_own", 1).await.unwrap());
+        stored::insert_many(&db, &master(), &[record("resp_own")])
+            .await
+            .unwrap();
+        assert!(stored::get(&db, &master(), "resp_own")
+            .await
+            .unwrap()
+            .is_none());
         drop(gw);
         backend.drop_database().await;
     }
