@@ -151,7 +151,7 @@ impl CallTrace {
             KeyValue::new(n::OPERATION_NAME, self.operation),
             KeyValue::new(n::PROVIDER_NAME, provider_name),
             KeyValue::new(n::PROVIDER, provider.name.clone()),
-            KeyValue::new(n::REQUEST_MODEL, model.to_string()),
+            KeyValue::new(n::REQUEST_MODEL, truncate(model, 256)),
             KeyValue::new(n::ATTEMPT, i64::from(number)),
             KeyValue::new(n::KEY_ID, i64::from(key.id)),
             KeyValue::new(n::KEY_MASKED, crate::secrets::mask_key(&key.secret)),

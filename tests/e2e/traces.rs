@@ -608,6 +608,27 @@ async fn sampling_follows_the_ratio_and_the_clients_flag() {
         ids,
         [None, Some(CLIENT_TRACE.into()), Some(sampled_trace.into())]
     );
+    // The longest model name a client may send (256 bytes; longer is refused at parse)
+    // names the span cut to 128 bytes.
+    let longest = "m".repeat(256);
+    let long_trace = "22222222222222222222222222222222";
+    let tp = format!("00-{long_trace}-{CLIENT_SPAN}-01");
+    let (status, _) = call(
+        &gw,
+        "/v1/chat/completions",
+        &token,
+        &[("traceparent", tp.as_str())],
+        &chat(&longest),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (server, _) = spans_of(&receiver, long_trace, 0).await;
+    assert_eq!(attr(&server, "gen_ai.request.model"), longest.as_str());
+    let name = server["name"].as_str().unwrap();
+    assert!(
+        name.len() <= "chat ".len() + 128 + 3 && name.starts_with("chat mmm"),
+        "{name}"
+    );
     backend.drop_database().await;
 }
 
