@@ -138,9 +138,11 @@ async fn admitted(
         _ => chat_body::parse_request(endpoint, raw)?,
     };
     parsed.compaction = compaction;
-    parsed.trace = trace;
-    if let Some(spans) = rec.trace.as_mut() {
-        spans.request(&parsed.model, parsed.client_cap, &parsed.raw);
+    match rec.trace.as_mut() {
+        // Each attempt's request names its own span (`CallTrace::start_attempt`).
+        Some(spans) => spans.request(&parsed.model, parsed.client_cap, &parsed.raw),
+        // Not traced here: the client's context goes on as it came.
+        None => parsed.trace = trace,
     }
     rec.entry.end_user = who::end_user(req, parsed.end_user.take());
     rec.entry.requested_model = Some(parsed.model.clone());

@@ -285,7 +285,7 @@ async fn attempt(
         trace.outline(crate::dialect::outline::of_whole(leg.upstream, &body));
     }
     let answer = answer::read(leg, endpoint, req, body);
-    if let Some(trace) = rec.trace.as_mut().filter(|t| t.captures()) {
+    if let Some(trace) = rec.trace.as_mut() {
         trace.output(&answer.body);
     }
     Ok((Delivery::Whole(answer, pacing), leg))
@@ -366,7 +366,7 @@ fn trace_outcome(trace: &mut CallTrace, outcome: &Outcome) {
         }
         Outcome::Refused { status, .. } => {
             trace.answered(*status);
-            crate::traces::names::http_error(*status)
+            status.to_string()
         }
         Outcome::TimedOut(_) => "timeout".into(),
         Outcome::Unreachable(_) => "connection_failed".into(),

@@ -113,7 +113,7 @@ impl CallTrace {
 
     /// What the client asked for: the span is named after the model.
     pub fn request(&mut self, model: &str, max_tokens: Option<i64>, raw: &[u8]) {
-        self.name = n::span_name(self.operation, Some(model));
+        self.name = n::span_name(self.operation, model);
         self.attributes
             .push(KeyValue::new(n::REQUEST_MODEL, truncate(model, 256)));
         if let Some(max) = max_tokens {
@@ -164,7 +164,7 @@ impl CallTrace {
         self.attempt = Some(Attempt {
             id,
             start: SystemTime::now(),
-            name: n::span_name(self.operation, Some(model)),
+            name: n::span_name(self.operation, model),
             attributes,
         });
         let traceparent = format!("00-{:032x}-{id:016x}-01", self.ids.trace_id);
@@ -235,16 +235,12 @@ impl CallTrace {
         self.outline = Some(outline);
     }
 
-    /// The whole answer as the client got it, for content capture.
+    /// The whole answer as the client got it, for content capture (kept only when content
+    /// is captured).
     pub fn output(&mut self, body: &[u8]) {
         if let Some(max) = self.tracing.capture {
             self.output = captured_output(body, max);
         }
-    }
-
-    /// Whether content is captured (so the caller need not copy it otherwise).
-    pub fn captures(&self) -> bool {
-        self.tracing.capture.is_some()
     }
 
     /// Ends the open attempt and the server span with what the call's log row says, and
@@ -283,9 +279,7 @@ impl CallTrace {
                     .attributes
                     .push(KeyValue::new(n::ERROR_TYPE, kind.clone()));
             }
-            let attempt_error = error
-                .clone()
-                .filter(|_| entry.status_code >= 500 || entry.status_code == 499);
+            let attempt_error = error.clone().filter(|_| fails_span(entry.status_code));
             spans.push(self.attempt_span(attempt, end, attempt_error));
         }
         let mut a = std::mem::take(&mut self.attributes);
@@ -315,9 +309,7 @@ impl CallTrace {
             }
             a.push(KeyValue::new(n::ERROR_TYPE, kind.clone()));
         }
-        // A server span fails with the gateway's or the upstream's fault (5xx) or a cut
-        // stream (499); a 4xx is the client's and leaves it unset.
-        let server_error = error.filter(|_| entry.status_code >= 500 || entry.status_code == 499);
+        let server_error = error.filter(|_| fails_span(entry.status_code));
         spans.push(FinishedSpan {
             trace_id: self.ids.trace_id,
             span_id: self.ids.server,
@@ -343,6 +335,12 @@ impl CallTrace {
                 .push(buf.as_slice().to_vec(), spans.len() as u32);
         });
     }
+}
+
+/// Whether a call answered `status` marks its spans failed: the gateway's or the upstream's
+/// fault (5xx) or a cut stream (499); a 4xx is the client's and leaves the status unset.
+fn fails_span(status: u16) -> bool {
+    status >= 500 || status == 499
 }
 
 /// The usage the call was billed for, as the conventions name it.

@@ -54,8 +54,10 @@ impl Tracing {
         let resource = [
             KeyValue::new("service.name", settings.service_name.clone()),
             KeyValue::new("service.version", env!("CARGO_PKG_VERSION")),
-            KeyValue::new("telemetry.sdk.name", "opentelemetry"),
+            // Spans are made and written here, not by the OpenTelemetry SDK.
+            KeyValue::new("telemetry.sdk.name", SCOPE),
             KeyValue::new("telemetry.sdk.language", "rust"),
+            KeyValue::new("telemetry.sdk.version", env!("CARGO_PKG_VERSION")),
         ];
         let preamble = Preamble::new(&resource, SCOPE, env!("CARGO_PKG_VERSION"));
         let target = Target::parse(endpoint, &settings.headers)?;

@@ -24,7 +24,6 @@ pub const SERVER_ADDRESS: &str = "server.address";
 pub const SERVER_PORT: &str = "server.port";
 pub const ERROR_TYPE: &str = "error.type";
 pub const HTTP_STATUS: &str = "http.response.status_code";
-pub const HTTP_ROUTE: &str = "http.route";
 
 /// The event marking the first streamed chunk relayed to the client.
 pub const FIRST_TOKEN_EVENT: &str = "gen_ai.first_token";
@@ -70,11 +69,12 @@ pub fn provider_name(api_type: ApiType) -> &'static str {
     }
 }
 
-/// The span name the conventions ask for: `{operation} {model}`.
-pub fn span_name(operation: &str, model: Option<&str>) -> String {
+/// The span name the conventions ask for: `{operation} {model}` (the model cut to 128
+/// bytes).
+pub fn span_name(operation: &str, model: &str) -> String {
     match model {
-        Some(m) if !m.is_empty() => format!("{operation} {}", crate::core::text::truncate(m, 128)),
-        _ => operation.to_string(),
+        "" => operation.to_string(),
+        m => format!("{operation} {}", crate::core::text::truncate(m, 128)),
     }
 }
 
@@ -103,12 +103,6 @@ pub fn server_of(base_url: &str) -> Option<(String, i64)> {
     (!host.is_empty()).then(|| (host.to_ascii_lowercase(), i64::from(port)))
 }
 
-/// `error.type` of an upstream answer refused with `status`: the status code, as the
-/// conventions ask for HTTP errors.
-pub fn http_error(status: u16) -> String {
-    status.to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,8 +114,8 @@ mod tests {
         assert_eq!(operation(Endpoint::Embeddings), "embeddings");
         assert_eq!(provider_name(ApiType::Anthropic), "anthropic");
         assert_eq!(provider_name(ApiType::Zhipu), "zhipu_ai");
-        assert_eq!(span_name("chat", Some("gpt-4o")), "chat gpt-4o");
-        assert_eq!(span_name("chat", None), "chat");
+        assert_eq!(span_name("chat", "gpt-4o"), "chat gpt-4o");
+        assert_eq!(span_name("chat", ""), "chat");
         assert_eq!(
             server_of("https://api.openai.com/v1"),
             Some(("api.openai.com".into(), 443))
@@ -140,6 +134,5 @@ mod tests {
             Some(("open.bigmodel.cn".into(), 80))
         );
         assert_eq!(server_of("http://host:notaport/v1"), None);
-        assert_eq!(http_error(429), "429");
     }
 }
