@@ -27,12 +27,11 @@ async fn failover_shows_as_attempts_and_a_cut_stream_ends_its_span_with_the_reas
     let mut failed_over = None;
     for i in 0..4 {
         let trace = format!("{:032x}", 0xabc0 + i);
-        let tp = format!("00-{trace}-{CLIENT_SPAN}-01");
-        let (status, body) = call(
+        let (status, body) = call_in_trace(
             &gw,
             "/v1/chat/completions",
             &token,
-            &[("traceparent", tp.as_str())],
+            &trace,
             &chat("gpt-4o-mini"),
         )
         .await;
@@ -66,7 +65,7 @@ async fn failover_shows_as_attempts_and_a_cut_stream_ends_its_span_with_the_reas
     // A stream the client leaves: the span ends then, with the reason.
     mock.fault(json!({})).await;
     let cut_trace = "0af7651916cd43dd8448eb211c80319c";
-    let tp = format!("00-{cut_trace}-{CLIENT_SPAN}-01");
+    let tp = client_parent(cut_trace);
     {
         use futures::StreamExt;
         let mut resp = client()

@@ -38,7 +38,7 @@ async fn a_chat_calls_spans_follow_the_genai_conventions_and_the_clients_trace()
         )
         .await;
         let token = gw.token(&backend, &["--name", "traced-token"]);
-        let traceparent = format!("00-{CLIENT_TRACE}-{CLIENT_SPAN}-01");
+        let traceparent = client_parent(CLIENT_TRACE);
         let body = json!({"model": "gpt-4o-mini", "max_tokens": 20,
                           "messages": [{"role": "user", "content": "a secret prompt"}]});
         let headers = [

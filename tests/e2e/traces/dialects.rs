@@ -41,13 +41,12 @@ async fn translated_calls_and_responses_and_captured_content() {
 
     // Anthropic's Messages API translated to an OpenAI-type upstream.
     let (trace, _) = traced_call(1);
-    let tp = format!("00-{trace}-{CLIENT_SPAN}-01");
     let long_prompt = "word ".repeat(100);
-    let (status, body) = call(
+    let (status, body) = call_in_trace(
         &gw,
         "/v1/messages",
         &token,
-        &[("traceparent", tp.as_str())],
+        &trace,
         &json!({"model": "gpt-4o-mini", "max_tokens": 16,
                 "messages": [{"role": "user", "content": long_prompt}]}),
     )
@@ -82,12 +81,11 @@ async fn translated_calls_and_responses_and_captured_content() {
 
     // OpenAI's Chat API translated to an Anthropic upstream, streamed.
     let (trace, _) = traced_call(2);
-    let tp = format!("00-{trace}-{CLIENT_SPAN}-01");
-    let (status, body) = call(
+    let (status, body) = call_in_trace(
         &gw,
         "/v1/chat/completions",
         &token,
-        &[("traceparent", tp.as_str())],
+        &trace,
         &json!({"model": "claude-x", "stream": true,
                 "messages": [{"role": "user", "content": "hi"}]}),
     )
@@ -112,12 +110,11 @@ async fn translated_calls_and_responses_and_captured_content() {
 
     // The Responses API.
     let (trace, _) = traced_call(3);
-    let tp = format!("00-{trace}-{CLIENT_SPAN}-01");
-    let (status, body) = call(
+    let (status, body) = call_in_trace(
         &gw,
         "/v1/responses",
         &token,
-        &[("traceparent", tp.as_str())],
+        &trace,
         &json!({"model": "gpt-4o-mini", "input": "hi", "max_output_tokens": 32}),
     )
     .await;
@@ -136,7 +133,7 @@ async fn translated_calls_and_responses_and_captured_content() {
     // The Responses API over the WebSocket Codex opens: one call per message, each its own
     // server span in the trace of the upgrade's traceparent.
     let (trace, _) = traced_call(5);
-    let tp = format!("00-{trace}-{CLIENT_SPAN}-01");
+    let tp = client_parent(&trace);
     let url = gw.url("/v1/responses").replacen("http", "ws", 1);
     let (_, mut socket) = awc::Client::new()
         .ws(url.as_str())
@@ -179,12 +176,11 @@ async fn translated_calls_and_responses_and_captured_content() {
     )
     .await;
     let (trace, _) = traced_call(4);
-    let tp = format!("00-{trace}-{CLIENT_SPAN}-01");
-    let (status, _) = call(
+    let (status, _) = call_in_trace(
         &gw,
         "/v1/chat/completions",
         &narrow,
-        &[("traceparent", tp.as_str())],
+        &trace,
         &chat("gpt-4o-mini"),
     )
     .await;

@@ -51,12 +51,11 @@ async fn sampling_follows_the_ratio_and_the_clients_flag() {
     );
     // A sampled one is, whatever the ratio.
     let sampled_trace = "11111111111111111111111111111111";
-    let tp = format!("00-{sampled_trace}-{CLIENT_SPAN}-01");
-    let (status, _) = call(
+    let (status, _) = call_in_trace(
         &gw,
         "/v1/chat/completions",
         &token,
-        &[("traceparent", tp.as_str())],
+        sampled_trace,
         &chat("gpt-4o-mini"),
     )
     .await;
@@ -85,12 +84,11 @@ async fn sampling_follows_the_ratio_and_the_clients_flag() {
     // names the span cut to 128 bytes.
     let longest = "m".repeat(256);
     let long_trace = "22222222222222222222222222222222";
-    let tp = format!("00-{long_trace}-{CLIENT_SPAN}-01");
-    let (status, _) = call(
+    let (status, _) = call_in_trace(
         &gw,
         "/v1/chat/completions",
         &token,
-        &[("traceparent", tp.as_str())],
+        long_trace,
         &chat(&longest),
     )
     .await;

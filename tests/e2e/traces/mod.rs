@@ -60,6 +60,30 @@ pub(super) async fn call(
     (resp.status().as_u16(), body)
 }
 
+/// `call` as a child of the client's span `CLIENT_SPAN` in trace `trace_id` (sampled).
+pub(super) async fn call_in_trace(
+    gw: &Gateway,
+    path: &str,
+    token: &str,
+    trace_id: &str,
+    body: &Value,
+) -> (u16, Value) {
+    let traceparent = client_parent(trace_id);
+    call(
+        gw,
+        path,
+        token,
+        &[("traceparent", traceparent.as_str())],
+        body,
+    )
+    .await
+}
+
+/// A sampled `traceparent` in trace `trace_id` naming the client's span `CLIENT_SPAN`.
+pub(super) fn client_parent(trace_id: &str) -> String {
+    format!("00-{trace_id}-{CLIENT_SPAN}-01")
+}
+
 /// The server span and the attempt spans (in start order) of `trace_id`.
 pub(super) async fn spans_of(
     receiver: &OtlpReceiver,
