@@ -1,70 +1,32 @@
 //! Reading a `ReplyOutline` (response id, model, finish reasons) in an upstream's dialect:
-//! from a whole answer's body, or event by event from a stream. Finish reasons are named as
+//! from a whole answer as the gateway already reads it (`upstream::answer`), or event by
+//! event from a stream. Finish reasons are named as
 //! that upstream names them (`stop`, `end_turn`, `max_output_tokens`, ...).
 
-use std::borrow::Cow;
-
-use serde::Deserialize;
+use serde_json::Value;
 
 use crate::core::endpoint::Dialect;
 use crate::core::event::Event;
 use crate::core::outline::ReplyOutline;
-use crate::core::reply::StopReason;
+use crate::core::reply::{Reply, StopReason};
 
-/// The outline of a whole answer `body` in `dialect` (empty where it is not one).
-pub fn of_whole(dialect: Dialect, body: &[u8]) -> ReplyOutline {
-    // Borrowed where the JSON has no escapes: nothing is copied but what the outline keeps.
-    #[derive(Deserialize)]
-    struct Choice<'a> {
-        #[serde(borrow)]
-        finish_reason: Option<Cow<'a, str>>,
-    }
-    #[derive(Deserialize)]
-    struct Incomplete<'a> {
-        #[serde(borrow)]
-        reason: Option<Cow<'a, str>>,
-    }
-    #[derive(Deserialize)]
-    struct Whole<'a> {
-        #[serde(borrow)]
-        id: Option<Cow<'a, str>>,
-        #[serde(borrow)]
-        model: Option<Cow<'a, str>>,
-        #[serde(default, borrow)]
-        choices: Vec<Choice<'a>>,
-        #[serde(borrow)]
-        stop_reason: Option<Cow<'a, str>>,
-        #[serde(borrow)]
-        status: Option<Cow<'a, str>>,
-        #[serde(borrow)]
-        incomplete_details: Option<Incomplete<'a>>,
-    }
+/// The outline of a whole answer decoded into the core from `dialect`.
+pub fn of_reply(dialect: Dialect, reply: &Reply) -> ReplyOutline {
     let mut outline = ReplyOutline::default();
-    let Ok(whole) = serde_json::from_slice::<Whole>(body) else {
-        return outline;
-    };
-    outline.start(whole.id.as_deref(), whole.model.as_deref());
-    match dialect {
-        Dialect::Chat => {
-            for reason in whole
-                .choices
-                .iter()
-                .filter_map(|c| c.finish_reason.as_deref())
-            {
-                outline.finish(reason);
-            }
-        }
-        Dialect::Messages => {
-            if let Some(reason) = &whole.stop_reason {
-                outline.finish(reason);
-            }
-        }
-        Dialect::Responses => {
-            let incomplete = whole.incomplete_details.and_then(|d| d.reason);
-            if let Some(reason) = incomplete.or(whole.status) {
-                outline.finish(&reason);
-            }
-        }
+    outline.start(Some(&reply.id), Some(&reply.model));
+    if let Some(stop) = reply.stop {
+        outline.finish(stop_name(dialect, stop));
+    }
+    outline
+}
+
+/// The outline of a Responses-API response object: why it is incomplete, else its status.
+pub fn of_response(object: &Value) -> ReplyOutline {
+    let mut outline = ReplyOutline::default();
+    outline.start(object["id"].as_str(), object["model"].as_str());
+    let incomplete = object["incomplete_details"]["reason"].as_str();
+    if let Some(reason) = incomplete.or(object["status"].as_str()) {
+        outline.finish(reason);
     }
     outline
 }
@@ -100,23 +62,16 @@ mod tests {
     }
 
     #[test]
-    fn whole_answers_in_each_dialect() {
-        let chat = br#"{"id":"chatcmpl-\u0041","model":"gpt-4o","choices":[{"finish_reason":"stop"},{"finish_reason":"length"}]}"#;
-        let o = of_whole(Dialect::Chat, chat);
-        assert_eq!(o.id.as_deref(), Some("chatcmpl-A"));
-        assert_eq!(o.model.as_deref(), Some("gpt-4o"));
-        assert_eq!(names(&o), ["stop", "length"]);
-        let msg = br#"{"id":"msg_1","model":"claude","stop_reason":"tool_use","content":[]}"#;
-        assert_eq!(names(&of_whole(Dialect::Messages, msg)), ["tool_use"]);
-        let resp = br#"{"id":"resp_1","model":"m","status":"incomplete","incomplete_details":{"reason":"max_output_tokens"}}"#;
+    fn responses_objects_say_why_they_stopped() {
+        let incomplete = serde_json::json!({"id": "resp_1", "model": "m", "status": "incomplete",
+            "incomplete_details": {"reason": "max_output_tokens"}});
+        let o = of_response(&incomplete);
+        assert_eq!(o.id.as_deref(), Some("resp_1"));
+        assert_eq!(names(&o), ["max_output_tokens"]);
+        let done = serde_json::json!({"id": "resp_2", "model": "m", "status": "completed"});
+        assert_eq!(names(&of_response(&done)), ["completed"]);
         assert_eq!(
-            names(&of_whole(Dialect::Responses, resp)),
-            ["max_output_tokens"]
-        );
-        let done = br#"{"id":"resp_2","model":"m","status":"completed"}"#;
-        assert_eq!(names(&of_whole(Dialect::Responses, done)), ["completed"]);
-        assert_eq!(
-            of_whole(Dialect::Chat, b"not json"),
+            of_response(&serde_json::json!("nope")),
             ReplyOutline::default()
         );
     }

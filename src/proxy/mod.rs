@@ -281,11 +281,11 @@ async fn attempt(
         }
         Outcome::Whole(body) => body,
     };
+    let mut answer = answer::read(leg, endpoint, req, body, rec.trace.is_some());
     if let Some(trace) = rec.trace.as_mut() {
-        trace.outline(crate::dialect::outline::of_whole(leg.upstream, &body));
-    }
-    let answer = answer::read(leg, endpoint, req, body);
-    if let Some(trace) = rec.trace.as_mut() {
+        if let Some(outline) = answer.outline.take() {
+            trace.outline(outline);
+        }
         trace.output(&answer.body);
     }
     Ok((Delivery::Whole(answer, pacing), leg))

@@ -206,7 +206,13 @@ fn document(endpoint: Endpoint, api_type: ApiType, responses: bool) -> String {
                 stable_events(&out)
             ));
         } else {
-            let got = answer::read(leg, endpoint, &req, Bytes::from_static(canned.as_bytes()));
+            let got = answer::read(
+                leg,
+                endpoint,
+                &req,
+                Bytes::from_static(canned.as_bytes()),
+                false,
+            );
             doc.push_str(&format!(
                 "\n=== whole answer to the client (usage {:?})\n{}\n",
                 got.usage.map(|u| (u.prompt_tokens, u.completion_tokens)),
